@@ -1,0 +1,62 @@
+"""What goes into an agent run and what comes out of it."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AgentStatus(StrEnum):
+    """How an agent run ended, as the harness judges it (not as the CLI's subtype claims)."""
+
+    SUCCESS = "success"
+    ERROR = "error"  # the CLI reported an error result (is_error, or an error subtype)
+    MAX_TURNS = "max_turns"
+    OVER_BUDGET = "over_budget"
+    TIMED_OUT = "timed_out"
+    NO_RESULT = "no_result"  # the process ended without a result event
+
+    @property
+    def ok(self) -> bool:
+        return self is AgentStatus.SUCCESS
+
+
+class AgentRequest(BaseModel):
+    """One headless Claude Code run."""
+
+    model_config = ConfigDict(extra="forbid")
+    prompt: str
+    cwd: Path
+    model: str = "sonnet"
+    max_turns: int = Field(default=100, gt=0)
+    max_duration_seconds: float = Field(default=7200, gt=0)
+    max_cost_usd: float | None = Field(default=None, gt=0)
+    append_system_prompt: str | None = None
+
+
+class Usage(BaseModel):
+    """Tokens and dollars, as read from the stream."""
+
+    model_config = ConfigDict(extra="forbid")
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_input_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class AgentOutcome(BaseModel):
+    """The harness's verdict on one run, plus the figures a summary or PR body needs."""
+
+    model_config = ConfigDict(extra="forbid")
+    status: AgentStatus
+    detail: str = ""
+    turns: int = 0
+    usage: Usage = Field(default_factory=Usage)
+    result_text: str | None = None
+    session_id: str | None = None
+    exit_code: int | None = None
+    duration_seconds: float = 0.0
+    permission_denials: int = 0

@@ -1,0 +1,94 @@
+"""What the agent may do and see: its tools, its permissions, its environment.
+
+The target repository is untrusted: its ``CLAUDE.md``, ``.claude/settings.json``, hooks and
+``.mcp.json`` could widen permissions or carry instructions. So the CLI loads no settings source
+(``--setting-sources ""``), no MCP server but ours (``--strict-mcp-config``), and only the settings
+this module writes. The environment is an allowlist: model auth and the basics, never a third-party
+token, whatever the parent process holds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+# Built-in tools a coding phase needs; everything else (web access, sub-agents, cron, worktrees) is off.
+CODING_TOOLS = ("Read", "Edit", "Write", "Bash", "Glob", "Grep")
+
+# Defence in depth: the env allowlist keeps tokens away from the agent and our code does all pushes,
+# but an agent should not even try to publish, fetch from the network or read secret files.
+DENIED = (
+    "Bash(git push:*)",
+    "Bash(git remote:*)",
+    "Bash(git config:*)",
+    "Bash(git credential:*)",
+    "Bash(curl:*)",
+    "Bash(wget:*)",
+    "Bash(ssh:*)",
+    "Bash(env)",
+    "Bash(printenv:*)",
+    "Read(**/.env)",
+    "Read(**/.env.*)",
+    "Read(~/.ssh/**)",
+    "Read(~/.config/gcloud/**)",
+    "Read(//etc/factory/**)",
+    "WebFetch",
+    "WebSearch",
+)
+
+# Variables passed through from the parent when present: locale and terminal basics, and model auth.
+PASSTHROUGH = ("LANG", "LC_ALL", "TZ")
+MODEL_AUTH = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL")
+
+
+def managed_settings() -> dict[str, Any]:
+    """The only Claude Code settings in force for a run."""
+    return {
+        "permissions": {
+            "allow": list(CODING_TOOLS),
+            "deny": list(DENIED),
+            "defaultMode": "dontAsk",
+            "disableBypassPermissionsMode": "disable",
+        },
+        "disableAllHooks": True,
+        "enableAllProjectMcpServers": False,
+        "includeCoAuthoredBy": False,
+        "cleanupPeriodDays": 1,
+        "env": {},
+    }
+
+
+def write_settings(home: Path) -> Path:
+    """Write the managed settings into the run's private HOME and return the file."""
+    path = home / "factory-settings.json"
+    path.write_text(json.dumps(managed_settings(), indent=2), encoding="utf-8")
+    return path
+
+
+def agent_path(parent_path: str) -> str:
+    """The parent's PATH without our own virtualenv, so the agent finds the target's tools, not ours."""
+    ours = str(Path(sys.prefix) / "bin")
+    return os.pathsep.join(p for p in parent_path.split(os.pathsep) if p and p != ours)
+
+
+def agent_environment(parent: Mapping[str, str], home: Path, model_auth: Mapping[str, str]) -> dict[str, str]:
+    """The agent's whole environment: an allowlist, built fresh (never a filtered copy of ``parent``)."""
+    env = {
+        "PATH": agent_path(parent.get("PATH", "/usr/local/bin:/usr/bin:/bin")),
+        "HOME": str(home),
+        "TMPDIR": str(home / "tmp"),
+        "TERM": "dumb",
+        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+        "DISABLE_AUTOUPDATER": "1",
+        "DISABLE_TELEMETRY": "1",
+        "DISABLE_ERROR_REPORTING": "1",
+        "GIT_TERMINAL_PROMPT": "0",
+    }
+    env.update({k: parent[k] for k in PASSTHROUGH if k in parent})
+    env.update({k: v for k, v in model_auth.items() if k in MODEL_AUTH and v})
+    (home / "tmp").mkdir(parents=True, exist_ok=True)
+    return env

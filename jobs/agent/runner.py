@@ -1,0 +1,178 @@
+"""Runs Claude Code headless under harness-side budgets.
+
+The wall clock, the turn count and the dollar budget are enforced here, not left to the CLI: on a
+breach the reaper gets SIGTERM, every process the agent started gets SIGTERM then, after a grace,
+SIGKILL, and the run is classified by what the harness saw. stdin is /dev/null, the environment is an
+allowlist (see ``policy``) and each run gets a private HOME that is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO
+
+from jobs.agent import policy
+from jobs.agent.cli import bundled_cli, cli_arguments, supervised
+from jobs.agent.models import AgentOutcome, AgentRequest, AgentStatus
+from jobs.agent.stream import StreamTally, classify, parse_line
+
+# After the result event the CLI should exit promptly; one that lingers is stopped (RELIABILITY C2).
+RESULT_EXIT_GRACE = 3.0
+STDERR_TAIL = 2000
+
+LineSink = Callable[[str], None]
+
+
+class AgentRunner:
+    """Starts one supervised CLI process per request and judges how it ended."""
+
+    def __init__(
+        self,
+        *,
+        model_auth: Mapping[str, str],
+        grace_seconds: float = 10.0,
+        cli: list[str] | None = None,
+        parent_env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.model_auth = dict(model_auth)
+        self.grace_seconds = grace_seconds
+        # ``cli`` is the command prefix that stands for the CLI; tests pass misbehaving stand-ins.
+        self.cli = cli or [str(bundled_cli())]
+        self.parent_env = dict(os.environ if parent_env is None else parent_env)
+        self.last_overshoot: float | None = None
+
+    def run(self, request: AgentRequest, on_line: LineSink | None = None) -> AgentOutcome:
+        home = Path(tempfile.mkdtemp(prefix="factory-agent-home-"))
+        try:
+            return self._run(request, home, on_line or (lambda line: None))
+        finally:
+            shutil.rmtree(home, ignore_errors=True)
+
+    def _run(self, request: AgentRequest, home: Path, on_line: LineSink) -> AgentOutcome:
+        command = supervised(
+            [*self.cli, *cli_arguments(request, policy.write_settings(home))], self.grace_seconds
+        )
+        env = policy.agent_environment(self.parent_env, home, self.model_auth)
+        started = time.monotonic()
+        deadline = started + request.max_duration_seconds
+        with (home / "stderr.log").open("w+b") as stderr:
+            process = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                cwd=request.cwd,
+                env=env,
+                start_new_session=True,
+            )
+            assert process.stdout is not None
+            lines = _line_queue(process.stdout)
+            tally = StreamTally()
+            breach, at_eof = self._watch(process, lines, tally, request, deadline, on_line)
+            # At EOF the CLI is exiting: give it a moment. Otherwise (a breach, or a process that
+            # lingers after its result) stop it now.
+            self._stop(process, wait_first=RESULT_EXIT_GRACE if at_eof else 0.0)
+            if breach is AgentStatus.TIMED_OUT:
+                self.last_overshoot = time.monotonic() - deadline
+            stderr.seek(0)
+            stderr_tail = stderr.read().decode(errors="replace")[-STDERR_TAIL:]
+        status, detail = (breach, _breach_detail(breach, request)) if breach else classify(tally.result)
+        if status is AgentStatus.NO_RESULT and stderr_tail.strip():
+            detail = f"{detail}; stderr: {stderr_tail.strip()}"
+        result = tally.result or {}
+        return AgentOutcome(
+            status=status,
+            detail=detail,
+            turns=max(tally.turns, int(result.get("num_turns") or 0)),
+            usage=tally.final_usage(),
+            result_text=str(result["result"]) if result.get("result") is not None else None,
+            session_id=tally.session_id,
+            exit_code=process.returncode,
+            duration_seconds=round(time.monotonic() - started, 3),
+            permission_denials=len(result.get("permission_denials") or []),
+        )
+
+    def _watch(
+        self,
+        process: subprocess.Popen[bytes],
+        lines: queue.Queue[str | None],
+        tally: StreamTally,
+        request: AgentRequest,
+        deadline: float,
+        on_line: LineSink,
+    ) -> tuple[AgentStatus | None, bool]:
+        """Read the stream until EOF or a breach: (the breached budget if any, whether EOF was reached)."""
+        result_at: float | None = None
+        while True:
+            now = time.monotonic()
+            if now >= deadline:
+                return AgentStatus.TIMED_OUT, False
+            if result_at is not None and now - result_at >= RESULT_EXIT_GRACE:
+                return None, False  # a result arrived but the process lingers: _stop ends it
+            wait = deadline - now if result_at is None else min(deadline - now, RESULT_EXIT_GRACE)
+            try:
+                line = lines.get(timeout=max(wait, 0.01))
+            except queue.Empty:
+                continue
+            if line is None:
+                return None, True
+            on_line(line)
+            event = parse_line(line)
+            if event is None:
+                continue
+            tally.add(event)
+            if tally.turns > request.max_turns:
+                return AgentStatus.MAX_TURNS, False
+            if request.max_cost_usd is not None and tally.usage.cost_usd > request.max_cost_usd:
+                return AgentStatus.OVER_BUDGET, False
+            if event.get("type") == "result" and result_at is None:
+                result_at = time.monotonic()
+
+    def _stop(self, process: subprocess.Popen[bytes], wait_first: float) -> None:
+        """End the run: wait ``wait_first`` for an exit, else SIGTERM the reaper, then SIGKILL its group."""
+        try:
+            process.wait(timeout=wait_first)
+        except subprocess.TimeoutExpired:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=self.grace_seconds + 1.0)
+            except subprocess.TimeoutExpired:
+                _kill_group(process.pid)
+                process.wait()
+        _kill_group(process.pid)  # anything still in the reaper's group goes too
+
+
+def _kill_group(pgid: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def _line_queue(stream: IO[bytes]) -> queue.Queue[str | None]:
+    """Lines of ``stream`` on a queue, read by a daemon thread; None marks EOF."""
+    lines: queue.Queue[str | None] = queue.Queue()
+
+    def pump() -> None:
+        for raw in stream:
+            lines.put(raw.decode("utf-8", errors="replace"))
+        lines.put(None)
+
+    threading.Thread(target=pump, name="agent-stream", daemon=True).start()
+    return lines
+
+
+def _breach_detail(status: AgentStatus, request: AgentRequest) -> str:
+    if status is AgentStatus.TIMED_OUT:
+        return f"wall clock exceeded {request.max_duration_seconds:g}s: agent stopped"
+    if status is AgentStatus.MAX_TURNS:
+        return f"more than {request.max_turns} turns: agent stopped"
+    return f"cost passed the ${request.max_cost_usd} budget: agent stopped"
