@@ -1,0 +1,105 @@
+"""The artifact store on Google Cloud Storage: the production backend (``gs://bucket/prefix``).
+
+Create-if-absent is GCS's own atomic precondition ``ifGenerationMatch=0``. Errors from the client library
+become the Factory hierarchy here and nowhere else, each marked retryable only when trying again can help.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import mimetypes
+from collections.abc import Iterator
+
+from google.api_core import exceptions as gexc
+from google.auth import exceptions as auth_exc
+from google.cloud import storage  # type: ignore[attr-defined]
+
+from jobs.artifacts.store import check_key, check_prefix
+from jobs.errors import ArtifactError, ArtifactExists, ArtifactNotFound
+
+
+@contextlib.contextmanager
+def _gcs_errors(action: str, where: str) -> Iterator[None]:
+    try:
+        yield
+    except gexc.PreconditionFailed:
+        raise ArtifactExists(f"{where} already exists") from None
+    except gexc.NotFound as exc:
+        if action == "read":
+            raise ArtifactNotFound(f"{where} does not exist") from None
+        # Writing or listing only finds nothing when the bucket itself is missing.
+        raise ArtifactError(f"could not {action} {where}: {exc.message}") from exc
+    except gexc.GoogleAPICallError as exc:
+        code = exc.code or 0
+        retryable = code == 429 or code >= 500
+        raise ArtifactError(f"could not {action} {where}: {exc}", retryable=retryable) from exc
+    except gexc.RetryError as exc:
+        # The library's own retries ran out on a transient failure (5xx, 429, a dropped connection).
+        raise ArtifactError(f"could not {action} {where}: {exc}", retryable=True) from exc
+    except gexc.GoogleAPIError as exc:
+        raise ArtifactError(f"could not {action} {where}: {exc}") from exc
+    except auth_exc.GoogleAuthError as exc:
+        raise ArtifactError(f"could not {action} {where}: {exc}", retryable=exc.retryable) from exc
+    except OSError as exc:
+        # requests' connection errors are OSErrors: the network, not the request, failed.
+        raise ArtifactError(f"could not {action} {where}: {exc}", retryable=True) from exc
+
+
+class GcsStore:
+    """An ArtifactStore whose objects are ``{prefix}/{key}`` in one bucket, through an injected client."""
+
+    def __init__(self, bucket: str, prefix: str, client: storage.Client) -> None:
+        if not bucket or "/" in bucket:
+            raise ArtifactError(f"invalid GCS bucket name {bucket!r}")
+        self.bucket_name = bucket
+        self.prefix = prefix.strip("/")
+        if self.prefix:
+            check_key(self.prefix)
+        self._client = client
+        self._bucket = client.bucket(bucket)
+
+    def __repr__(self) -> str:
+        return f"GcsStore({self.bucket_name!r}, {self.prefix!r})"
+
+    def _name(self, key: str) -> str:
+        return f"{self.prefix}/{key}" if self.prefix else key
+
+    def write_bytes(self, key: str, data: bytes, *, if_absent: bool = False) -> None:
+        """Upload ``data``; with ``if_absent``, raise ArtifactExists if the object is already there."""
+        blob = self._bucket.blob(self._name(check_key(key)))
+        content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
+        with _gcs_errors("write", self.url(key)):
+            blob.upload_from_string(
+                data, content_type=content_type, if_generation_match=0 if if_absent else None
+            )
+
+    def read_bytes(self, key: str) -> bytes:
+        """The object's bytes; ArtifactNotFound if there is no such object."""
+        blob = self._bucket.blob(self._name(check_key(key)))
+        with _gcs_errors("read", self.url(key)):
+            data: bytes = blob.download_as_bytes()
+        return data
+
+    def exists(self, key: str) -> bool:
+        """Whether an object is stored at ``key``."""
+        blob = self._bucket.blob(self._name(check_key(key)))
+        with _gcs_errors("stat", self.url(key)):
+            return bool(blob.exists())
+
+    def list(self, prefix: str = "") -> builtins.list[str]:
+        """Sorted keys of the objects whose key starts with ``prefix``."""
+        check_prefix(prefix)
+        base = f"{self.prefix}/" if self.prefix else ""
+        keys: builtins.list[str] = []
+        with _gcs_errors("list", f"gs://{self.bucket_name}/{base}{prefix}"):
+            for blob in self._client.list_blobs(self.bucket_name, prefix=base + prefix):
+                key = str(blob.name)[len(base) :]
+                # Skip "folder/" placeholders and other names no key could produce.
+                with contextlib.suppress(ArtifactError):
+                    keys.append(check_key(key))
+        return sorted(keys)
+
+    def url(self, key: str) -> str:
+        """The object's ``gs://bucket/name`` URL."""
+        return f"gs://{self.bucket_name}/{self._name(check_key(key))}"
