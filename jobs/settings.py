@@ -1,0 +1,98 @@
+"""Job settings: the original system's environment variables plus what the split design needs.
+
+One class, read once at the entrypoint and passed down. A bad value fails at start with one line
+naming the variable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from jobs.errors import ConfigError
+
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+
+
+class JobSettings(BaseSettings):
+    """Everything a phase job reads from its environment."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore", env_file=None)
+
+    # --- The original system's variables (names and defaults kept) ---
+    job: Literal["solve-linear-ticket", "onboard-client", "solve-chatbot-issues"] = "solve-linear-ticket"
+    ticket_id: str | None = None
+    ticket_identifier: str | None = None
+    branch: str | None = None
+    client_domain: str | None = None
+    mode: Literal["full", "eval-only", "update-skills"] = "full"
+    max_turns: int = Field(default=100, gt=0, le=10_000)
+    max_duration_seconds: int = Field(default=7200, gt=0, le=86_400)
+
+    # --- What the split design adds ---
+    run_id: str | None = None
+    artifacts_prefix: str = ".factory"
+    repo_url: str | None = None
+    base_branch: str = "main"
+    ticket_source: Literal["local", "linear"] = "local"
+    tickets_dir: Path = Path("tickets")
+    workdir: Path | None = None
+    kill_grace_seconds: float = Field(default=10.0, ge=0, le=300)
+    git_author_name: str = "Factory"
+    git_author_email: str = "factory@localhost"
+    log_format: Literal["auto", "text", "json"] = "auto"
+    anthropic_base_url: str | None = None
+
+    # --- Secrets: SecretStr, so they never print; only model auth ever reaches the agent ---
+    anthropic_api_key: SecretStr | None = None
+    claude_code_oauth_token: SecretStr | None = None
+    github_token: SecretStr | None = None
+    linear_api_key: SecretStr | None = None
+    slack_webhook_url: SecretStr | None = None
+
+    @field_validator("run_id")
+    @classmethod
+    def _run_id_is_a_path_segment(cls, value: str | None) -> str | None:
+        if value is not None and not RUN_ID_PATTERN.match(value):
+            raise ValueError("must be 1-100 of A-Z a-z 0-9 . _ - (it names a folder)")
+        return value
+
+    def secrets(self) -> list[SecretStr]:
+        """Every secret value held, for the redactor."""
+        held = (
+            self.anthropic_api_key,
+            self.claude_code_oauth_token,
+            self.github_token,
+            self.linear_api_key,
+            self.slack_webhook_url,
+        )
+        return [s for s in held if s is not None]
+
+    def model_auth(self) -> dict[str, str]:
+        """The only credentials the agent's environment may hold."""
+        auth: dict[str, str] = {}
+        if self.anthropic_api_key:
+            auth["ANTHROPIC_API_KEY"] = self.anthropic_api_key.get_secret_value()
+        if self.claude_code_oauth_token:
+            auth["CLAUDE_CODE_OAUTH_TOKEN"] = self.claude_code_oauth_token.get_secret_value()
+        if self.anthropic_base_url:
+            auth["ANTHROPIC_BASE_URL"] = self.anthropic_base_url
+        return auth
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> JobSettings:
+    """Read settings from ``environ`` (default: the process environment); ConfigError on a bad value."""
+    try:
+        if environ is None:
+            return JobSettings()
+        lowered = {k.lower(): v for k, v in environ.items() if k.lower() in JobSettings.model_fields}
+        return JobSettings.model_validate(lowered)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        raise ConfigError(f"invalid setting {name}: {first['msg']}") from None

@@ -1,0 +1,167 @@
+"""A checkout of the target repository on the ticket's branch.
+
+State lives on the remote: cloning resumes the ticket's branch when it exists (one branch per ticket,
+whatever the number of attempts). Before our own git commands run after the agent, the checkout's
+``.git/config`` is restored and its hooks removed: the agent could have planted either.
+"""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from jobs.errors import ConfigError, GitError, ProtectedBranchError, PushRejected
+from jobs.workspace.git import Git
+
+
+def check_repo_url(url: str) -> str:
+    """Local paths, file:// and https URLs without credentials in them."""
+    parts = urlsplit(url)
+    if parts.scheme in ("", "file"):
+        return url
+    if parts.scheme != "https":
+        raise ConfigError(f"REPO_URL scheme {parts.scheme!r} is not supported (use https, file:// or a path)")
+    if parts.username or parts.password:
+        raise ConfigError("REPO_URL must not hold credentials: give the token as GITHUB_TOKEN")
+    return url
+
+
+@dataclass
+class PushOutcome:
+    pushed: bool
+    rebased: bool
+    head: str
+
+
+class Workspace:
+    """Owns one working copy: ``path`` is the checkout, ``branch`` the ticket's branch."""
+
+    def __init__(self, git: Git, url: str, path: Path, branch: str, base_branch: str) -> None:
+        if branch == base_branch:
+            raise ProtectedBranchError(f"refusing to work on the base branch {base_branch!r}")
+        self.git = git
+        self.url = check_repo_url(url)
+        self.path = path
+        self.branch = branch
+        self.base_branch = base_branch
+        self.start_sha = ""
+        self.resumed = False
+        self._config_snapshot = b""
+
+    # --- clone and branch -------------------------------------------------------------------
+    def remote_head(self, branch: str) -> str | None:
+        """The sha of ``branch`` on the remote, or None when it does not exist there."""
+        out = self.git.out(["ls-remote", "--heads", self.url, f"refs/heads/{branch}"])
+        return out.split()[0] if out else None
+
+    def clone(self) -> None:
+        """Clone the base branch, then check out the ticket's branch, resuming it if it exists."""
+        if self.path.exists():
+            shutil.rmtree(self.path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.git.run(
+            ["clone", "--quiet", "--no-tags", "--branch", self.base_branch, "--", self.url, str(self.path)]
+        )
+        if self.remote_head(self.branch) is not None:
+            self.git.run(
+                [
+                    "fetch",
+                    "--quiet",
+                    "origin",
+                    f"+refs/heads/{self.branch}:refs/remotes/origin/{self.branch}",
+                ],
+                self.path,
+            )
+            self.git.run(
+                ["checkout", "--quiet", "-B", self.branch, f"refs/remotes/origin/{self.branch}"], self.path
+            )
+            self.resumed = True
+        else:
+            self.git.run(["checkout", "--quiet", "-b", self.branch], self.path)
+        self.start_sha = self.head()
+        self._config_snapshot = (self.path / ".git" / "config").read_bytes()
+
+    def head(self) -> str:
+        return self.git.out(["rev-parse", "HEAD"], self.path)
+
+    # --- after the agent --------------------------------------------------------------------
+    def sanitise_git_dir(self) -> None:
+        """Undo what an agent could plant in ``.git``: config edits (remotes, helpers) and hooks."""
+        git_dir = self.path / ".git"
+        (git_dir / "config").write_bytes(self._config_snapshot)
+        hooks = git_dir / "hooks"
+        if hooks.is_dir():
+            shutil.rmtree(hooks)
+        hooks.mkdir()
+
+    def has_changes(self) -> bool:
+        """Uncommitted changes in the working tree (untracked files included)."""
+        return bool(self.git.out(["status", "--porcelain", "--untracked-files=all"], self.path))
+
+    def commit_all(self, message: str) -> str | None:
+        """Commit everything the agent changed; None when there is nothing to commit."""
+        if self.git.out(["rev-parse", "--abbrev-ref", "HEAD"], self.path) != self.branch:
+            # The agent may have switched branches; its work is committed on ours, never elsewhere.
+            self.git.run(["checkout", "--quiet", "-B", self.branch], self.path)
+        if not self.has_changes():
+            return None
+        self.git.run(["add", "--all"], self.path)
+        self.git.run(["commit", "--quiet", "--no-verify", "-m", message], self.path)
+        return self.head()
+
+    def new_commits(self) -> list[str]:
+        """Commits on the branch since this attempt began."""
+        out = self.git.out(["rev-list", "--reverse", f"{self.start_sha}..HEAD"], self.path)
+        return out.split()
+
+    def push(self) -> PushOutcome:
+        """Fast-forward the remote branch to ours; rebase once if a human moved it; never force."""
+        if self.branch in (self.base_branch, self._remote_default()):
+            raise ProtectedBranchError(f"refusing to push to the default branch {self.branch!r}")
+        remote = self.remote_head(self.branch)
+        rebased = False
+        if remote is not None and not self._contains(remote):
+            self.git.run(["fetch", "--quiet", self.url, f"refs/heads/{self.branch}"], self.path)
+            rebase = self.git.run(["rebase", "--quiet", "FETCH_HEAD"], self.path, check=False)
+            if rebase.returncode != 0:
+                self.git.run(["rebase", "--abort"], self.path, check=False)
+                raise PushRejected(
+                    f"the remote branch {self.branch} moved and our commits do not rebase onto it cleanly"
+                )
+            rebased = True
+        push = self.git.run(
+            ["push", "--quiet", "--porcelain", self.url, f"HEAD:refs/heads/{self.branch}"],
+            self.path,
+            check=False,
+        )
+        if push.returncode != 0:
+            raise PushRejected(
+                f"push of {self.branch} rejected: {push.stderr.strip()[-500:] or push.stdout.strip()[-500:]}"
+            )
+        return PushOutcome(pushed=True, rebased=rebased, head=self.head())
+
+    def _contains(self, sha: str) -> bool:
+        """Whether ``sha`` is already an ancestor of our HEAD (so pushing is a fast-forward)."""
+        has = self.git.run(["cat-file", "-e", f"{sha}^{{commit}}"], self.path, check=False)
+        if has.returncode != 0:
+            return False
+        return (
+            self.git.run(["merge-base", "--is-ancestor", sha, "HEAD"], self.path, check=False).returncode == 0
+        )
+
+    def _remote_default(self) -> str:
+        out = self.git.run(["ls-remote", "--symref", self.url, "HEAD"], self.path, check=False).stdout
+        for line in out.splitlines():
+            if line.startswith("ref: refs/heads/"):
+                return line.split()[1].removeprefix("refs/heads/")
+        return self.base_branch
+
+
+def git_error_is_transient(exc: GitError) -> bool:
+    """Network-ish git failures worth one more try."""
+    text = str(exc).lower()
+    return any(
+        s in text for s in ("could not resolve host", "connection timed out", "early eof", "503", "502")
+    )
