@@ -1,0 +1,3 @@
+from jobs.entrypoint import main
+
+main()

@@ -1,0 +1,67 @@
+"""The job entrypoint: what each Cloud Run Job runs (``python -m jobs implement``).
+
+Settings are read once here, services built from them, and the phase run. Exit codes: 0 when the
+phase did its job (including "no changes"), 1 when it could not, 2 on bad settings.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+
+import typer
+
+from jobs import logs
+from jobs.errors import ConfigError, FactoryError
+from jobs.phases.implement import run_implement
+from jobs.redact import Redactor
+from jobs.services import build_services
+from jobs.settings import JobSettings, load_settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Factory phase jobs.")
+
+EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+
+
+def default_run_id(settings: JobSettings) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return f"{(settings.ticket_identifier or 'run').lower()}-{stamp}"
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    print(f"factory: {message}", file=sys.stderr)
+    return typer.Exit(code)
+
+
+@app.command()
+def implement() -> None:
+    """Implement TICKET_IDENTIFIER on its branch of REPO_URL and push it."""
+    try:
+        settings = load_settings()
+        if not settings.ticket_identifier:
+            raise ConfigError("invalid setting TICKET_IDENTIFIER: required for the implement phase")
+        if not settings.repo_url:
+            raise ConfigError("invalid setting REPO_URL: required for the implement phase")
+        run_id = settings.run_id or default_run_id(settings)
+        redact = Redactor(settings.secrets())
+        logs.configure(run_id, "implement", redact, settings.log_format)
+        services = build_services(settings, redact)
+    except ConfigError as exc:
+        raise _fail(str(exc), EXIT_CONFIG) from None
+    try:
+        result = run_implement(settings, services, run_id)
+    except FactoryError as exc:
+        raise _fail(redact(str(exc)), EXIT_FAILED) from None
+    raise typer.Exit(EXIT_OK if result.status in ("done", "no_changes") else EXIT_FAILED)
+
+
+@app.command("version")
+def version() -> None:
+    """Print the versions of Factory and the bundled Claude Code CLI."""
+    from claude_agent_sdk._cli_version import __cli_version__
+
+    print(f"factory 0.1.0, claude code {__cli_version__}")
+
+
+def main() -> None:
+    app()

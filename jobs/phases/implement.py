@@ -1,0 +1,164 @@
+"""The implement phase: clone → install → agent → commit → push → ``implement/result.json``.
+
+Idempotent: the branch comes from the ticket, so a re-run resumes it; the manifest is created once;
+the result is rewritten by each attempt. Partial work from a failed or timed-out agent is still
+committed and pushed (nothing lost), and the result says it failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from jobs import prompts
+from jobs.agent import AgentOutcome, AgentRequest, AgentStatus
+from jobs.artifacts import write_model
+from jobs.errors import ArtifactExists, FactoryError
+from jobs.logs import get_logger
+from jobs.models import ImplementResult, ImplementStatus, RunManifest, run_key, utc_now
+from jobs.phases.steps import Stopwatch, Transcript
+from jobs.services import Services
+from jobs.settings import JobSettings
+from jobs.target_config import load_target_config
+from jobs.tickets import Ticket
+from jobs.workspace import Workspace, branch_for, check_branch, safe_title
+from jobs.workspace.install import install
+from jobs.workspace.repo import check_repo_url
+
+PHASE = "implement"
+STATUS_KEY = "factory-status"
+
+
+def run_implement(settings: JobSettings, services: Services, run_id: str) -> ImplementResult:
+    """Run the phase and write its result; raises only when no result could be written at all."""
+    log = get_logger()
+    started = utc_now()
+    clock = Stopwatch()
+    identifier = settings.ticket_identifier or ""
+    repo_url = check_repo_url(settings.repo_url or "")
+    with clock.step("ticket"):
+        ticket = services.tickets.get(identifier)
+    branch = check_branch(settings.branch) if settings.branch else branch_for(ticket.identifier)
+    _write_manifest(services, settings, run_id, ticket, branch)
+    workspace = Workspace(services.git, repo_url, services.workdir / "repo", branch, settings.base_branch)
+    transcript = Transcript(services.redact)
+    result = ImplementResult(
+        run_id=run_id,
+        ticket_identifier=ticket.identifier,
+        status="failed",
+        branch=branch,
+        base_branch=settings.base_branch,
+        started_at=started,
+    )
+    try:
+        with clock.step("clone"):
+            workspace.clone()
+        log.info("branch %s (%s)", branch, "resumed" if workspace.resumed else "new")
+        config = load_target_config(workspace.path)
+        with clock.step("install"):
+            install_log = install(config, workspace.path)
+        services.store.write_bytes(
+            run_key(run_id, PHASE, "install.log"), services.redact(install_log).encode()
+        )
+        request = AgentRequest(
+            prompt=_prompt(ticket, workspace, config.test),
+            cwd=workspace.path,
+            model=config.models.implement,
+            max_turns=min(settings.max_turns, config.budgets.max_turns or settings.max_turns),
+            max_duration_seconds=min(
+                settings.max_duration_seconds,
+                config.budgets.max_duration_seconds or settings.max_duration_seconds,
+            ),
+            max_cost_usd=config.budgets.max_cost_usd,
+        )
+        with clock.step("agent"):
+            outcome = services.runner.run(request, transcript)
+        log.info("agent: %s in %d turns, $%.4f", outcome.status, outcome.turns, outcome.usage.cost_usd)
+        with clock.step("commit_push"):
+            workspace.sanitise_git_dir()
+            status, pushed = _commit_and_push(workspace, ticket, outcome, run_id)
+        commits = workspace.git.out(
+            ["rev-list", "--reverse", f"origin/{settings.base_branch}..HEAD"], workspace.path
+        )
+        result = result.model_copy(
+            update={
+                "status": status,
+                "detail": outcome.detail,
+                "head_sha": workspace.head(),
+                "commits": commits.split(),
+                "resumed": workspace.resumed,
+                "pushed": pushed,
+                "agent": outcome,
+            }
+        )
+    except FactoryError as exc:
+        log.error("implement failed: %s", exc)
+        result = result.model_copy(update={"detail": services.redact(str(exc)), "resumed": workspace.resumed})
+    with clock.step("artifacts"):
+        transcript_key = run_key(run_id, PHASE, "transcript.jsonl")
+        services.store.write_bytes(transcript_key, transcript.data())
+    # The result is written last, with every step's time in it (the artifacts step included).
+    update = {"transcript": services.store.url(transcript_key), "finished_at": utc_now()}
+    result = result.model_copy(update={**update, "timings": clock.timings})
+    write_model(services.store, run_key(run_id, PHASE, "result.json"), result)
+    _tell_ticket(services, ticket, result)
+    return result
+
+
+def _commit_and_push(
+    workspace: Workspace, ticket: Ticket, outcome: AgentOutcome, run_id: str
+) -> tuple[ImplementStatus, bool]:
+    title = safe_title(ticket.title)
+    note = "" if outcome.status.ok else f"\n\nPartial work: the agent ended with {outcome.status}."
+    workspace.commit_all(f"{ticket.identifier}: {title}\n\nWritten by Factory run {run_id}.{note}")
+    changed = bool(workspace.new_commits())
+    pushed = workspace.push().pushed if changed else False
+    if outcome.status is AgentStatus.TIMED_OUT:
+        return "timed_out", pushed
+    if not outcome.status.ok:
+        return "failed", pushed
+    if not changed and not workspace.resumed:
+        return "no_changes", pushed
+    return "done", pushed
+
+
+def _prompt(ticket: Ticket, workspace: Workspace, test_command: str | None) -> str:
+    ticket_text = f"Title: {ticket.title}\nLabels: {', '.join(ticket.labels)}\n\n{ticket.body}"
+    return prompts.render(
+        PHASE,
+        identifier=ticket.identifier,
+        workspace=str(workspace.path),
+        branch=workspace.branch,
+        test_command=test_command or "(none configured: find and run the project's tests)",
+        ticket=prompts.fence("ticket", ticket_text),
+    )
+
+
+def _write_manifest(
+    services: Services, settings: JobSettings, run_id: str, ticket: Ticket, branch: str
+) -> None:
+    manifest = RunManifest(
+        run_id=run_id,
+        job=settings.job,
+        ticket_identifier=ticket.identifier,
+        ticket_title=safe_title(ticket.title),
+        branch=branch,
+        base_branch=settings.base_branch,
+        repo=services.redact(settings.repo_url or ""),
+    )
+    with contextlib.suppress(ArtifactExists):  # a re-run of the same run: the first manifest stands
+        write_model(services.store, run_key(run_id, "manifest.json"), manifest, if_absent=True)
+
+
+def _tell_ticket(services: Services, ticket: Ticket, result: ImplementResult) -> None:
+    """One status comment on the ticket, updated in place; a failure here never fails the phase."""
+    lines = {
+        "done": f"Factory pushed branch `{result.branch}` ({len(result.commits)} commit(s)).",
+        "no_changes": "Factory's agent made no changes for this ticket. Its summary:\n\n"
+        + services.redact((result.agent.result_text if result.agent else None) or "(none)"),
+        "failed": f"Factory could not implement this ticket: {result.detail}",
+        "timed_out": f"Factory's agent ran out of time: {result.detail}",
+    }
+    try:
+        services.tickets.upsert_comment(ticket, STATUS_KEY, lines[result.status])
+    except FactoryError as exc:
+        get_logger().warning("could not update the ticket: %s", exc)

@@ -1,0 +1,34 @@
+"""Prompt files and the fencing of untrusted text inside them."""
+
+from __future__ import annotations
+
+import secrets
+import unicodedata
+from pathlib import Path
+from string import Template
+
+PROMPTS = Path(__file__).parent
+MAX_UNTRUSTED_CHARS = 32_000
+
+
+def load(name: str) -> Template:
+    return Template((PROMPTS / f"{name}.md").read_text(encoding="utf-8"))
+
+
+def scrub(text: str, limit: int = MAX_UNTRUSTED_CHARS) -> str:
+    """Drop control and invisible format characters (bidi overrides, zero-width), clamp the length."""
+    kept = [c for c in text if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co", "Cn")]
+    out = "".join(kept)
+    return out if len(out) <= limit else out[:limit] + "\n[... truncated by Factory ...]"
+
+
+def fence(label: str, text: str) -> str:
+    """Wrap untrusted text in tags with a random id, so the text cannot close the fence itself."""
+    tag = f"untrusted-{label}-{secrets.token_hex(6)}"
+    body = scrub(text).replace(tag, "[removed]")
+    return f"<{tag}>\n{body}\n</{tag}>"
+
+
+def render(name: str, **values: str) -> str:
+    """Fill a prompt file; substitution is one pass, so ``$`` in ticket text is never expanded."""
+    return load(name).substitute(values)

@@ -1,0 +1,54 @@
+"""Builds the services a phase needs from settings: real or local, chosen by configuration."""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from jobs.agent import AgentRunner
+from jobs.artifacts import ArtifactStore, open_store
+from jobs.errors import ConfigError
+from jobs.redact import Redactor
+from jobs.settings import JobSettings
+from jobs.tickets import LinearTickets, LocalTickets, TicketSource
+from jobs.workspace.git import Git
+
+
+@dataclass
+class Services:
+    store: ArtifactStore
+    tickets: TicketSource
+    runner: AgentRunner
+    git: Git
+    redact: Redactor
+    workdir: Path
+
+
+def local_dir(prefix: str) -> Path | None:
+    """The directory behind a local artifact prefix, or None for a remote one."""
+    if prefix.startswith("gs://"):
+        return None
+    return Path(prefix.removeprefix("file://")).resolve()
+
+
+def build_services(settings: JobSettings, redact: Redactor) -> Services:
+    workdir = settings.workdir or Path(tempfile.mkdtemp(prefix="factory-work-"))
+    store = open_store(settings.artifacts_prefix)
+    tickets: TicketSource
+    if settings.ticket_source == "linear":
+        if settings.linear_api_key is None:
+            raise ConfigError("invalid setting LINEAR_API_KEY: required when TICKET_SOURCE=linear")
+        tickets = LinearTickets(httpx.Client(timeout=30), settings.linear_api_key)
+    else:
+        log_dir = (local_dir(settings.artifacts_prefix) or workdir) / "tickets"
+        tickets = LocalTickets(settings.tickets_dir.resolve(), log_dir)
+    if not settings.model_auth().keys() & {"ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"}:
+        raise ConfigError(
+            "invalid setting ANTHROPIC_API_KEY: no model credentials (set it or CLAUDE_CODE_OAUTH_TOKEN)"
+        )
+    runner = AgentRunner(model_auth=settings.model_auth(), grace_seconds=settings.kill_grace_seconds)
+    git = Git(settings.github_token, (settings.git_author_name, settings.git_author_email))
+    return Services(store=store, tickets=tickets, runner=runner, git=git, redact=redact, workdir=workdir)
