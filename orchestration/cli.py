@@ -1,0 +1,53 @@
+"""The ``factory`` command: the local demo and the offline model (the workflow engine comes later)."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from orchestration.demo import EXAMPLES, demo
+from orchestration.offline import start_offline_model
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Factory: tickets into pull requests.")
+offline_app = typer.Typer(add_completion=False, no_args_is_help=True, help="The scripted offline model.")
+app.add_typer(offline_app, name="offline-model")
+
+
+@app.command("demo")
+def demo_command(
+    ticket: Annotated[str, typer.Option(help="Ticket file under examples/tickets.")] = "IX-101",
+    artifacts: Annotated[Path, typer.Option(help="Artifact prefix (a directory locally).")] = Path(
+        ".factory"
+    ),
+    real: Annotated[
+        bool, typer.Option("--real", help="Use Claude (ANTHROPIC_API_KEY) instead of the offline model.")
+    ] = False,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Re-seed the local remote (drops earlier demo branches).")
+    ] = False,
+) -> None:
+    """Run the implement job on an example ticket against a local bare remote and print a summary."""
+    raise typer.Exit(demo(ticket, artifacts, real, fresh))
+
+
+@offline_app.command("serve")
+def serve(
+    scenarios: Annotated[Path, typer.Option(help="Scenario file or directory.")] = EXAMPLES / "scenarios",
+    port: Annotated[int, typer.Option(help="Loopback port.")] = 8765,
+    record: Annotated[Path | None, typer.Option(help="Append every request to this JSONL file.")] = None,
+) -> None:
+    """Serve the Anthropic Messages API on 127.0.0.1 from scenario files, until interrupted."""
+    server = start_offline_model(scenarios, record, port)
+    typer.echo(f"offline model on {server.base_url}: export ANTHROPIC_BASE_URL={server.base_url}")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
+
+
+if __name__ == "__main__":
+    app()

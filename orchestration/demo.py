@@ -1,0 +1,93 @@
+"""The local demo: one example ticket through the implement job, against a local bare remote.
+
+It runs the job exactly as a Cloud Run Job would (``python -m jobs implement`` with the same
+environment variables), with a directory for the artifact prefix, ticket files for Linear, a bare
+repository for GitHub, and the offline model unless ``--real`` asks for Claude.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+from orchestration.local_remote import branch_log, seed_bare_remote
+from orchestration.offline import offline_env, start_offline_model
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = REPO_ROOT / "examples"
+
+
+def run_implement_job(env: dict[str, str]) -> int:
+    """Run the implement job as a child process with ``env`` added; its progress lines pass through."""
+    child_env = {**os.environ, **env}
+    return subprocess.run([sys.executable, "-m", "jobs", "implement"], env=child_env, check=False).returncode
+
+
+def demo(ticket: str, artifacts: Path, real_model: bool, fresh: bool) -> int:
+    artifacts = artifacts.resolve()
+    remote = artifacts / "demo" / "remote.git"
+    if fresh and remote.exists():
+        shutil.rmtree(remote)
+    seed_bare_remote(EXAMPLES / "notes-app", remote)
+    run_id = f"{ticket.lower()}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
+    env = {
+        "JOB": "solve-linear-ticket",
+        "TICKET_IDENTIFIER": ticket,
+        "REPO_URL": str(remote),
+        "BASE_BRANCH": "main",
+        "RUN_ID": run_id,
+        "ARTIFACTS_PREFIX": str(artifacts),
+        "TICKETS_DIR": str(EXAMPLES / "tickets"),
+        "WORKDIR": str(artifacts / "demo" / "work" / run_id),
+    }
+    server = None
+    if real_model:
+        if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("CLAUDE_CODE_OAUTH_TOKEN")):
+            print("factory demo --real: set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN", file=sys.stderr)
+            return 2
+        print("model: Claude (real API)")
+    else:
+        server = start_offline_model(
+            EXAMPLES / "scenarios", artifacts / "runs" / run_id / "offline-model.jsonl"
+        )
+        env.update(offline_env(server))
+        print(f"model: offline scripted model at {server.base_url} (no Claude credentials used)")
+    print(f"ticket {ticket} -> {remote}\n")
+    try:
+        code = run_implement_job(env)
+    finally:
+        if server is not None:
+            server.stop()
+    print_summary(artifacts, run_id, remote)
+    return code
+
+
+def print_summary(artifacts: Path, run_id: str, remote: Path) -> None:
+    result_file = artifacts / "runs" / run_id / "implement" / "result.json"
+    if not result_file.is_file():
+        print(f"\nno result was written (see the log above); run folder: {result_file.parent}")
+        return
+    result = json.loads(result_file.read_text())
+    agent = result.get("agent") or {}
+    usage = agent.get("usage") or {}
+    print("\n== Factory: implement ==")
+    print(f"status      {result['status']}{' - ' + result['detail'] if result.get('detail') else ''}")
+    how = "resumed" if result["resumed"] else "new"
+    print(f"branch      {result['branch']} ({how}, pushed: {result['pushed']})")
+    for line in branch_log(remote, result["branch"], result["base_branch"]):
+        print(f"  commit    {line}")
+    turns, took = agent.get("turns", 0), agent.get("duration_seconds", 0)
+    print(f"agent       {agent.get('status', '-')}, {turns} turns, {took}s")
+    print(
+        f"tokens      {usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out, "
+        f"${usage.get('cost_usd', 0):.4f} (list price)"
+    )
+    timings = ", ".join(f"{k} {v:.2f}s" for k, v in result.get("timings", {}).items())
+    print(f"timings     {timings}")
+    print(f"transcript  {result.get('transcript')}")
+    print(f"result      {result_file}")
