@@ -1,0 +1,66 @@
+"""Shared fixtures: the offline model, seeded bare remotes, canary secrets."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from jobs.offline_model import OfflineModelServer, ScenarioBook
+from orchestration.local_remote import seed_bare_remote
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+TEST_SCENARIOS = Path(__file__).parent / "scenarios"
+
+
+@pytest.fixture(scope="session")
+def offline_model() -> Iterator[OfflineModelServer]:
+    """One offline model for the session, playing the example scenarios and the tests' own."""
+    book = ScenarioBook.load(EXAMPLES / "scenarios", TEST_SCENARIOS)
+    with OfflineModelServer(book) as server:
+        yield server
+
+
+@pytest.fixture
+def model_auth(offline_model: OfflineModelServer) -> dict[str, str]:
+    return {
+        "ANTHROPIC_BASE_URL": offline_model.base_url,
+        "ANTHROPIC_API_KEY": "offline-model-placeholder-key",
+    }
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> Path:
+    """A bare repository seeded with the example notes app on ``main``."""
+    return seed_bare_remote(EXAMPLES / "notes-app", tmp_path / "remote.git")
+
+
+def git(*args: str, cwd: Path | None = None) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
+    return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def processes_matching(marker: str) -> list[str]:
+    """Command lines of live processes containing ``marker`` (to find orphans)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if marker in cmdline and state != "Z" and str(os.getpid()) != proc.name:
+            found.append(cmdline)
+    return found

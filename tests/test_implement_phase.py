@@ -1,0 +1,160 @@
+"""The implement phase end to end: real git, the real Claude Code CLI, the offline model.
+
+Covers RELIABILITY C6 (no changes), D1 (resume), D3 (default branch), E1 (canaries in every sink).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import subprocess
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from jobs.logs import configure
+from jobs.models import ImplementResult, RunManifest
+from jobs.phases.implement import run_implement
+from jobs.redact import Redactor
+from jobs.services import build_services
+from jobs.settings import load_settings
+from tests.conftest import git
+
+TICKETS = Path(__file__).parent / "tickets"
+CANARIES = {
+    "GITHUB_TOKEN": "ghp_canaryPHASEcanaryPHASEcanary00000001",
+    "LINEAR_API_KEY": "lin_api_canaryPHASEcanaryPHASEcanary0002",
+    "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/TCANARY/BCANARY/canary0003",
+}
+
+
+def run_phase(
+    ticket: str, remote: Path, tmp: Path, model_auth: dict[str, str], run_id: str = "r1"
+) -> ImplementResult:
+    env = {
+        "TICKET_IDENTIFIER": ticket,
+        "REPO_URL": str(remote),
+        "RUN_ID": run_id,
+        "ARTIFACTS_PREFIX": str(tmp / "artifacts"),
+        "TICKETS_DIR": str(TICKETS),
+        "WORKDIR": str(tmp / "work" / run_id),
+        "KILL_GRACE_SECONDS": "2",
+        **model_auth,
+        **CANARIES,
+    }
+    settings = load_settings(env)
+    redact = Redactor(settings.secrets())
+    configure(run_id, "implement", redact, "text")
+    return run_implement(settings, build_services(settings, redact), run_id)
+
+
+def remote_branches(remote: Path) -> list[str]:
+    return git("--git-dir", str(remote), "for-each-ref", "--format=%(refname:short)", "refs/heads").split()
+
+
+def test_ticket_becomes_a_pushed_branch_whose_tests_pass(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str]
+) -> None:
+    result = run_phase("IX-101", remote, tmp_path, model_auth)
+    assert result.status == "done", result.detail
+    assert result.pushed and not result.resumed and len(result.commits) == 1
+    assert result.agent is not None and result.agent.turns >= 4
+    assert set(result.timings) >= {"clone", "install", "agent", "commit_push", "artifacts"}
+    checkout = tmp_path / "check"
+    git("clone", "-q", "-b", "factory/ix-101", str(remote), str(checkout))
+    assert "word_count" in (checkout / "notes_app" / "store.py").read_text()
+    tests = subprocess.run(
+        ["python3", "-m", "unittest", "discover", "-s", "tests", "-t", "."],
+        cwd=checkout,
+        capture_output=True,
+        text=True,
+    )
+    assert tests.returncode == 0, tests.stderr
+    message = git("log", "-1", "--format=%B", cwd=checkout)
+    assert message.startswith("IX-101: Add a word count to each note")
+    run_dir = tmp_path / "artifacts" / "runs" / "r1"
+    stored = read_model_file(run_dir / "implement" / "result.json", ImplementResult)
+    assert stored.head_sha == result.head_sha
+    assert RunManifest.model_validate_json((run_dir / "manifest.json").read_text()).branch == "factory/ix-101"
+    assert (run_dir / "implement" / "transcript.jsonl").stat().st_size > 0
+
+
+def read_model_file(path: Path, cls: type[ImplementResult]) -> ImplementResult:
+    return cls.model_validate_json(path.read_text())
+
+
+def test_d1_rerun_resumes_the_same_branch(remote: Path, tmp_path: Path, model_auth: dict[str, str]) -> None:
+    first = run_phase("IX-101", remote, tmp_path, model_auth, run_id="r1")
+    second = run_phase("IX-101", remote, tmp_path, model_auth, run_id="r2")
+    assert first.status == "done"
+    assert second.resumed and second.status in ("done", "failed")
+    assert [b for b in remote_branches(remote) if b != "main"] == ["factory/ix-101"]
+
+
+def test_c6_no_changes_no_branch_and_the_ticket_is_told(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str]
+) -> None:
+    result = run_phase("IX-103", remote, tmp_path, model_auth)
+    assert result.status == "no_changes", result.detail
+    assert not result.pushed and result.commits == []
+    assert remote_branches(remote) == ["main"]
+    log = json.loads((tmp_path / "artifacts" / "tickets" / "IX-103.json").read_text())
+    assert "no changes" in json.dumps(log)
+
+
+def test_d7_hostile_ticket_title_is_flattened_in_the_commit(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str]
+) -> None:
+    result = run_phase("IX-102", remote, tmp_path, model_auth)
+    assert result.status == "done", result.detail
+    subject, *_ = git("--git-dir", str(remote), "log", "-1", "--format=%B", "factory/ix-102").split("\n")
+    assert subject.startswith("IX-102: ")
+    assert not any(c in subject for c in "\u2028\u202e\r")
+    assert "Phase: re" in subject and len(subject) <= len("IX-102: ") + 120  # one clamped line
+
+
+def variants(secret: str) -> list[str]:
+    return [
+        secret,
+        base64.b64encode(secret.encode()).decode()[:24],
+        quote(secret, safe=""),
+        json.dumps(secret)[1:-1],
+    ]
+
+
+def test_e1_d3_canaries_reach_no_sink_and_main_is_untouched(
+    remote: Path,
+    tmp_path: Path,
+    model_auth: dict[str, str],
+    capfd: pytest.CaptureFixture[str],
+    offline_model: object,
+) -> None:
+    main_before = git("--git-dir", str(remote), "rev-parse", "main")
+    result = run_phase("IX-901", remote, tmp_path, model_auth)
+    assert result.status == "done", result.detail
+    assert result.agent is not None and result.agent.permission_denials == 1  # the push to main
+    assert git("--git-dir", str(remote), "rev-parse", "main") == main_before
+    logs = "".join(capfd.readouterr())
+    sinks = {
+        "logs": logs,
+        "artifacts": "".join(
+            p.read_text(errors="replace") for p in (tmp_path / "artifacts").rglob("*") if p.is_file()
+        ),
+        "pushed objects": subprocess.run(
+            ["git", "--git-dir", str(remote), "cat-file", "--batch-all-objects", "--batch"],
+            capture_output=True,
+            check=True,
+        ).stdout.decode(errors="replace"),
+        ".git/config": (tmp_path / "work" / "r1" / "repo" / ".git" / "config").read_text(),
+        "model requests": json.dumps([r.body for r in offline_model.requests]),  # type: ignore[attr-defined]
+    }
+    assert "env-dump.json" in git("--git-dir", str(remote), "ls-tree", "--name-only", "factory/ix-901")
+    hits = [
+        (name, key)
+        for name, text in sinks.items()
+        for key, secret in CANARIES.items()
+        for v in variants(secret)
+        if v in text
+    ]
+    assert hits == []

