@@ -1,0 +1,40 @@
+# Every target sets itself up: a fresh machine needs only python3 (>= 3.11), make and apt.
+SHELL := /bin/bash
+VENV  := .venv
+TOOLS := .tools
+UV    := $(TOOLS)/bin/uv
+PY    := $(VENV)/bin/python
+UV_VERSION := 0.13.9
+
+.PHONY: setup system demo test lint bench clean
+
+$(UV):
+	python3 -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet
+	touch $@
+
+# System packages the jobs and tests use (git); installed only when missing.
+system:
+	@command -v git >/dev/null || { apt-get update -qq && apt-get install -y -qq git; }
+
+setup: system $(VENV)/.synced
+
+demo: setup
+	$(VENV)/bin/factory demo
+
+test: setup
+	$(VENV)/bin/pytest -q
+
+lint: setup
+	$(VENV)/bin/ruff check jobs orchestration tests
+	$(VENV)/bin/ruff format --check jobs orchestration tests
+	$(VENV)/bin/mypy
+
+bench: setup
+	$(PY) -m tests.bench.implement_phase
+
+clean:
+	rm -rf $(VENV) $(TOOLS) .factory .pytest_cache .mypy_cache .ruff_cache
