@@ -88,7 +88,9 @@ def test_d1_rerun_resumes_the_same_branch(remote: Path, tmp_path: Path, model_au
     first = run_phase("IX-101", remote, tmp_path, model_auth, run_id="r1")
     second = run_phase("IX-101", remote, tmp_path, model_auth, run_id="r2")
     assert first.status == "done"
-    assert second.resumed and second.status in ("done", "failed")
+    assert second.resumed and second.status == "done", second.detail
+    assert second.head_sha == first.head_sha and second.commits == first.commits  # nothing redone
+    assert not second.pushed
     assert [b for b in remote_branches(remote) if b != "main"] == ["factory/ix-101"]
 
 

@@ -128,6 +128,7 @@ def _prompt(ticket: Ticket, workspace: Workspace, test_command: str | None) -> s
         identifier=ticket.identifier,
         workspace=str(workspace.path),
         branch=workspace.branch,
+        attempt="resumed" if workspace.resumed else "new",
         test_command=test_command or "(none configured: find and run the project's tests)",
         ticket=prompts.fence("ticket", ticket_text),
     )
