@@ -38,6 +38,10 @@ def implement() -> None:
     """Implement TICKET_IDENTIFIER on its branch of REPO_URL and push it."""
     try:
         settings = load_settings()
+        if settings.job != "solve-linear-ticket":
+            raise ConfigError(
+                f"invalid setting JOB: {settings.job} is not available yet (solve-linear-ticket is)"
+            )
         if not settings.ticket_identifier:
             raise ConfigError("invalid setting TICKET_IDENTIFIER: required for the implement phase")
         if not settings.repo_url:

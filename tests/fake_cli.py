@@ -40,6 +40,8 @@ def main(mode: str) -> None:
         for n in range(1000):
             emit({"type": "assistant", "message": {"id": f"m{n}", "model": "sonnet", "usage": {}}})
             time.sleep(0.01)
+    elif mode == "argv":  # E1: report the command line the harness built
+        emit(dict(RESULT_OK, result=json.dumps(sys.argv)))
     elif mode == "ignore-term":  # C1: ignores SIGTERM and never answers
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         time.sleep(3600)

@@ -146,3 +146,17 @@ def test_policy_denies_publishing_and_network(repo: Path, model_auth: dict[str, 
     ]
     assert len(results) == 3 and all(r.get("is_error") for r in results)  # WebFetch is not even a tool
     assert git("--git-dir", str(bare), "for-each-ref") == ""
+
+
+def test_e1_no_secret_in_the_agent_argv(repo: Path) -> None:
+    canary = "ghp_canaryARGVcanaryARGVcanaryARGV000001"
+    parent = {"PATH": "/usr/bin:/bin", "GITHUB_TOKEN": canary}
+    runner = AgentRunner(
+        model_auth={"ANTHROPIC_API_KEY": "sk-ant-canary-model-key-000000"},
+        parent_env=parent,
+        cli=[*FAKE_CLI, "argv"],
+    )
+    outcome = runner.run(request(repo, "X-1", max_duration_seconds=30))
+    argv = json.loads(outcome.result_text or "[]")
+    assert "--setting-sources" in argv and argv[-2] == "--"
+    assert not [a for a in argv if canary in a or "sk-ant-canary" in a]

@@ -1,0 +1,71 @@
+"""Settings: the original variables and defaults, and one clear line for a bad value."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from jobs.errors import ConfigError
+from jobs.settings import load_settings
+
+
+def test_original_names_and_defaults() -> None:
+    s = load_settings({"TICKET_IDENTIFIER": "IX-1", "GITHUB_TOKEN": "ghp_x" * 8})
+    assert (s.job, s.mode, s.max_turns, s.max_duration_seconds) == ("solve-linear-ticket", "full", 100, 7200)
+    assert s.artifacts_prefix == ".factory" and s.base_branch == "main"
+    assert "ghp_x" not in repr(s) and "ghp_x" not in str(s.model_dump())
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"MAX_TURNS": "lots"}, "MAX_TURNS"),
+        ({"MAX_TURNS": "0"}, "MAX_TURNS"),
+        ({"MAX_DURATION_SECONDS": "-5"}, "MAX_DURATION_SECONDS"),
+        ({"JOB": "rm -rf"}, "JOB"),
+        ({"MODE": "turbo"}, "MODE"),
+        ({"RUN_ID": "../../etc"}, "RUN_ID"),
+        ({"TICKET_SOURCE": "jira"}, "TICKET_SOURCE"),
+    ],
+)
+def test_bad_value_names_the_variable(env: dict[str, str], name: str) -> None:
+    with pytest.raises(ConfigError, match=f"^invalid setting {name}: "):
+        load_settings(env)
+
+
+def test_entrypoint_fails_with_one_line_and_exit_2() -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "jobs", "implement"],
+        env={**env, "MAX_TURNS": "lots", "TICKET_IDENTIFIER": "IX-1", "REPO_URL": "/nowhere"},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()]
+    assert "MAX_TURNS" in proc.stderr
+
+
+def test_entrypoint_requires_model_credentials(tmp_path: object) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")}
+    proc = subprocess.run(
+        [sys.executable, "-m", "jobs", "implement"],
+        env={**env, "TICKET_IDENTIFIER": "IX-1", "REPO_URL": "/nowhere", "ARTIFACTS_PREFIX": str(tmp_path)},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "ANTHROPIC_API_KEY" in proc.stderr
+
+
+@pytest.mark.parametrize("job", ["onboard-client", "solve-chatbot-issues"])
+def test_jobs_not_built_yet_say_so(job: str) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "jobs", "implement"],
+        env={**os.environ, "JOB": job, "TICKET_IDENTIFIER": "IX-1", "REPO_URL": "/nowhere"},
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "not available yet" in proc.stderr
