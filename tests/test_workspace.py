@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 from pathlib import Path
 
@@ -92,45 +93,72 @@ def test_d3_never_the_default_branch(remote: Path, tmp_path: Path) -> None:
         ws.push()
 
 
-def test_agent_planted_git_config_and_hooks_are_undone(remote: Path, tmp_path: Path) -> None:
-    ws = workspace(remote, tmp_path)
+def test_nothing_the_agent_plants_in_git_runs_or_redirects(remote: Path, tmp_path: Path) -> None:
+    ws = Workspace(Git(SecretStr(TOKEN)), str(remote), tmp_path / "w", "factory/ix-1", "main")
+    ws.clone()
     evil = tmp_path / "evil-remote.git"
     git("init", "-q", "--bare", str(evil))
     git("remote", "set-url", "origin", str(evil), cwd=ws.path)
     git("config", "credential.helper", f"!touch {tmp_path}/helper-ran", cwd=ws.path)
-    hook = ws.path / ".git" / "hooks" / "pre-push"
+    git("config", "url." + str(evil) + ".insteadOf", str(remote), cwd=ws.path)
+    hook = ws.path / ".git" / "hooks" / "pre-commit"
     hook.write_text(f"#!/bin/sh\ntouch {tmp_path}/hook-ran\n")
     hook.chmod(0o755)
-    ws.sanitise_git_dir()
-    (ws.path / "x.txt").write_text("x")
+    # A planted commondir pulls in a config whose clean filter would run inside our `git add`.
+    planted = tmp_path / "planted"
+    planted.mkdir()
+    (planted / "config").write_text(f'[filter "x"]\n\tclean = "env > {tmp_path}/filter-ran; cat"\n')
+    (ws.path / ".git" / "commondir").write_text(str(planted))
+    (ws.path / ".gitattributes").write_text("* filter=x\n")
+    (ws.path / "x.txt").write_text("the agent's change")
+    ws.adopt_agent_tree()
     ws.commit_all("x")
     ws.push()
-    assert "factory/ix-1" in branches(remote)
-    assert branches(evil) == []
-    assert not (tmp_path / "hook-ran").exists() and not (tmp_path / "helper-ran").exists()
+    assert "factory/ix-1" in branches(remote) and branches(evil) == []
+    for marker in ("hook-ran", "helper-ran", "filter-ran"):
+        assert not (tmp_path / marker).exists(), marker
+    assert git("--git-dir", str(remote), "show", "factory/ix-1:x.txt") == "the agent's change"
+
+
+def test_adopted_tree_keeps_deletions_and_drops_nested_git(remote: Path, tmp_path: Path) -> None:
+    ws = workspace(remote, tmp_path)
+    (ws.path / "README.md").unlink()
+    (ws.path / "sub" / ".git").mkdir(parents=True)
+    (ws.path / "sub" / "kept.txt").write_text("kept")
+    ws.adopt_agent_tree()
+    ws.commit_all("changes")
+    ws.push()
+    tree = git("--git-dir", str(remote), "ls-tree", "-r", "--name-only", "factory/ix-1").split()
+    assert "README.md" not in tree and "sub/kept.txt" in tree and not any(".git/" in t for t in tree)
 
 
 def test_e1_token_only_through_the_credential_helper(remote: Path, tmp_path: Path) -> None:
     g = Git(SecretStr(TOKEN))
-    argv = g.argv(["push", "https://github.com/o/r", "HEAD:refs/heads/x"])
+    argv = g.argv(["push", "https://github.com/o/r", "HEAD:refs/heads/x"], network=True)
     assert TOKEN not in " ".join(argv)
+    assert TOKEN not in json.dumps(g.env(network=False))  # local commands never hold the token
     # A helper planted in the repo's config must never be asked (it would be handed the password).
     repo = tmp_path / "r"
     git("init", "-q", str(repo))
     git("config", "credential.helper", f"!f() {{ cat > {tmp_path}/stolen; }}; f", cwd=repo)
     filled = subprocess.run(
-        g.argv(["credential", "fill"]),
+        g.argv(["credential", "fill"], network=True),
         input="protocol=https\nhost=github.com\n\n",
         capture_output=True,
         text=True,
-        env=g.env(),
+        env=g.env(network=True),
         cwd=repo,
         check=True,
     ).stdout
     assert f"password={TOKEN}" in filled
     approve = "protocol=https\nhost=github.com\nusername=x\npassword=" + TOKEN + "\n\n"
     subprocess.run(
-        g.argv(["credential", "approve"]), input=approve, text=True, env=g.env(), cwd=repo, check=True
+        g.argv(["credential", "approve"], network=True),
+        input=approve,
+        text=True,
+        env=g.env(True),
+        cwd=repo,
+        check=True,
     )
     assert not (tmp_path / "stolen").exists()
 

@@ -74,7 +74,7 @@ def run_implement(settings: JobSettings, services: Services, run_id: str) -> Imp
             outcome = services.runner.run(request, transcript)
         log.info("agent: %s in %d turns, $%.4f", outcome.status, outcome.turns, outcome.usage.cost_usd)
         with clock.step("commit_push"):
-            workspace.sanitise_git_dir()
+            workspace.adopt_agent_tree()
             status, pushed = _commit_and_push(workspace, ticket, outcome, run_id)
         commits = workspace.git.out(
             ["rev-list", "--reverse", f"origin/{settings.base_branch}..HEAD"], workspace.path

@@ -1,8 +1,9 @@
 """Running git for our own code (never for the agent), with credentials kept out of argv and config.
 
-An https token reaches git only through a credential helper that reads it from this process's
-environment of the git child; the helper list is reset first so a helper planted in the checkout's
-config never sees it. Hooks and fsmonitor from the checkout are disabled on every call.
+An https token reaches git only through a credential helper that reads it from the git child's
+environment, and only for the commands that talk to the remote (``network=True``); the helper list is
+reset first so a helper planted in a config file never sees it. Hooks and fsmonitor are disabled on
+every call.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class Git:
         self._token = token
         self._author = author
 
-    def env(self) -> dict[str, str]:
+    def env(self, network: bool = False) -> dict[str, str]:
         env = {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": os.environ.get("HOME", tempfile.gettempdir()),
@@ -54,15 +55,15 @@ class Git:
             "GIT_COMMITTER_EMAIL": self._author[1],
             "LC_ALL": "C",
         }
-        if self._token is not None:
+        if network and self._token is not None:
             env[TOKEN_ENV] = self._token.get_secret_value()
         return env
 
-    def argv(self, args: list[str]) -> list[str]:
+    def argv(self, args: list[str], network: bool = False) -> list[str]:
         config: list[str] = []
         for item in SAFE_CONFIG:
             config += ["-c", item]
-        if self._token is not None:
+        if network and self._token is not None:
             config += ["-c", f"credential.helper={HELPER}"]
         return ["git", *config, *args]
 
@@ -74,11 +75,12 @@ class Git:
         check: bool = True,
         extra_env: Mapping[str, str] | None = None,
         timeout: float = 600,
+        network: bool = False,
     ) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(
-            self.argv(args),
+            self.argv(args, network),
             cwd=cwd,
-            env={**self.env(), **(extra_env or {})},
+            env={**self.env(network), **(extra_env or {})},
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
@@ -89,5 +91,5 @@ class Git:
             raise GitError(f"git {args[0]} failed ({proc.returncode}): {proc.stderr.strip()[-800:]}")
         return proc
 
-    def out(self, args: list[str], cwd: Path | None = None) -> str:
-        return self.run(args, cwd).stdout.strip()
+    def out(self, args: list[str], cwd: Path | None = None, *, network: bool = False) -> str:
+        return self.run(args, cwd, network=network).stdout.strip()

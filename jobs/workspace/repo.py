@@ -1,8 +1,9 @@
 """A checkout of the target repository on the ticket's branch.
 
 State lives on the remote: cloning resumes the ticket's branch when it exists (one branch per ticket,
-whatever the number of attempts). Before our own git commands run after the agent, the checkout's
-``.git/config`` is restored and its hooks removed: the agent could have planted either.
+whatever the number of attempts). After the agent, our git commands never touch the agent's ``.git``
+(it could hold planted config, hooks, ``commondir`` or filters that run code): the agent's working
+tree is copied into a fresh clone at the commit the attempt started from, and committed there.
 """
 
 from __future__ import annotations
@@ -48,53 +49,54 @@ class Workspace:
         self.base_branch = base_branch
         self.start_sha = ""
         self.resumed = False
-        self._config_snapshot = b""
 
     # --- clone and branch -------------------------------------------------------------------
     def remote_head(self, branch: str) -> str | None:
         """The sha of ``branch`` on the remote, or None when it does not exist there."""
-        out = self.git.out(["ls-remote", "--heads", self.url, f"refs/heads/{branch}"])
+        out = self.git.out(["ls-remote", "--heads", self.url, f"refs/heads/{branch}"], network=True)
         return out.split()[0] if out else None
 
     def clone(self) -> None:
         """Clone the base branch, then check out the ticket's branch, resuming it if it exists."""
-        if self.path.exists():
-            shutil.rmtree(self.path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.git.run(
-            ["clone", "--quiet", "--no-tags", "--branch", self.base_branch, "--", self.url, str(self.path)]
-        )
-        if self.remote_head(self.branch) is not None:
-            self.git.run(
-                [
-                    "fetch",
-                    "--quiet",
-                    "origin",
-                    f"+refs/heads/{self.branch}:refs/remotes/origin/{self.branch}",
-                ],
-                self.path,
-            )
-            self.git.run(
-                ["checkout", "--quiet", "-B", self.branch, f"refs/remotes/origin/{self.branch}"], self.path
-            )
-            self.resumed = True
-        else:
-            self.git.run(["checkout", "--quiet", "-b", self.branch], self.path)
+        self.resumed = self.remote_head(self.branch) is not None
+        self._clone_into(self.path, at=None)
         self.start_sha = self.head()
-        self._config_snapshot = (self.path / ".git" / "config").read_bytes()
+
+    def _clone_into(self, path: Path, at: str | None) -> None:
+        if path.exists():
+            shutil.rmtree(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        clone = ["clone", "--quiet", "--no-tags", "--branch", self.base_branch, "--", self.url, str(path)]
+        self.git.run(clone, network=True)
+        start = at or "HEAD"
+        if self.resumed:
+            ref = f"+refs/heads/{self.branch}:refs/remotes/origin/{self.branch}"
+            self.git.run(["fetch", "--quiet", "origin", ref], path, network=True)
+            start = at or f"refs/remotes/origin/{self.branch}"
+        self.git.run(["checkout", "--quiet", "-B", self.branch, start], path)
 
     def head(self) -> str:
         return self.git.out(["rev-parse", "HEAD"], self.path)
 
     # --- after the agent --------------------------------------------------------------------
-    def sanitise_git_dir(self) -> None:
-        """Undo what an agent could plant in ``.git``: config edits (remotes, helpers) and hooks."""
-        git_dir = self.path / ".git"
-        (git_dir / "config").write_bytes(self._config_snapshot)
-        hooks = git_dir / "hooks"
-        if hooks.is_dir():
-            shutil.rmtree(hooks)
-        hooks.mkdir()
+    def adopt_agent_tree(self) -> None:
+        """Carry the agent's working tree (never its ``.git``) into a fresh clone, and work there."""
+        agent_tree = self.path
+        ours = agent_tree.with_name(agent_tree.name + "-ours")
+        self._clone_into(ours, at=self.start_sha)
+        for child in ours.iterdir():
+            if child.name != ".git":
+                _remove(child)
+        for child in agent_tree.iterdir():
+            if child.name == ".git":
+                continue
+            if child.is_dir() and not child.is_symlink():
+                shutil.copytree(
+                    child, ours / child.name, symlinks=True, ignore=shutil.ignore_patterns(".git")
+                )
+            else:
+                shutil.copy2(child, ours / child.name, follow_symlinks=False)
+        self.path = ours
 
     def has_changes(self) -> bool:
         """Uncommitted changes in the working tree (untracked files included)."""
@@ -123,7 +125,7 @@ class Workspace:
         remote = self.remote_head(self.branch)
         rebased = False
         if remote is not None and not self._contains(remote):
-            self.git.run(["fetch", "--quiet", self.url, f"refs/heads/{self.branch}"], self.path)
+            self.git.run(["fetch", "--quiet", self.url, f"refs/heads/{self.branch}"], self.path, network=True)
             rebase = self.git.run(["rebase", "--quiet", "FETCH_HEAD"], self.path, check=False)
             if rebase.returncode != 0:
                 self.git.run(["rebase", "--abort"], self.path, check=False)
@@ -135,6 +137,7 @@ class Workspace:
             ["push", "--quiet", "--porcelain", self.url, f"HEAD:refs/heads/{self.branch}"],
             self.path,
             check=False,
+            network=True,
         )
         if push.returncode != 0:
             raise PushRejected(
@@ -152,7 +155,9 @@ class Workspace:
         )
 
     def _remote_default(self) -> str:
-        out = self.git.run(["ls-remote", "--symref", self.url, "HEAD"], self.path, check=False).stdout
+        out = self.git.run(
+            ["ls-remote", "--symref", self.url, "HEAD"], self.path, check=False, network=True
+        ).stdout
         for line in out.splitlines():
             if line.startswith("ref: refs/heads/"):
                 return line.split()[1].removeprefix("refs/heads/")
@@ -165,3 +170,10 @@ def git_error_is_transient(exc: GitError) -> bool:
     return any(
         s in text for s in ("could not resolve host", "connection timed out", "early eof", "503", "502")
     )
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    else:
+        path.unlink()
