@@ -72,6 +72,12 @@ class Redactor:
         ordered = sorted(self._values, key=len, reverse=True)
         self._pattern = re.compile("|".join(map(re.escape, ordered))) if ordered else None
 
+    def finds_secret(self, text: str) -> bool:
+        """Whether ``text`` holds a known secret value or a well-known token shape."""
+        if self._pattern is not None and self._pattern.search(text):
+            return True
+        return any(pattern.search(text) for pattern in TOKEN_PATTERNS)
+
     def __call__(self, text: str) -> str:
         if self._pattern is not None:
             text = self._pattern.sub(MASK, text)

@@ -33,6 +33,8 @@ class JobSettings(BaseSettings):
     mode: Literal["full", "eval-only", "update-skills"] = "full"
     max_turns: int = Field(default=100, gt=0, le=10_000)
     max_duration_seconds: int = Field(default=7200, gt=0, le=86_400)
+    # Our cap on one agent run's list-price cost; a target repo's config can only lower it.
+    max_cost_usd: float = Field(default=25.0, gt=0, le=10_000)
 
     # --- What the split design adds ---
     run_id: str | None = None

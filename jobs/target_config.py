@@ -7,9 +7,10 @@ Absent file or keys mean defaults. The file comes from the target repo, so it is
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from jobs.errors import ConfigError
 
@@ -24,12 +25,16 @@ class Budgets(BaseModel):
     max_cost_usd: float | None = Field(default=None, gt=0)
 
 
+# A model alias or full name; never something the CLI could read as a flag.
+ModelName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9.\-]{1,63}(\[1m\])?$")]
+
+
 class Models(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    implement: str = "sonnet"
-    review: str = "opus"
-    fix: str = "sonnet"
-    e2e: str = "sonnet"
+    implement: ModelName = "sonnet"
+    review: ModelName = "opus"
+    fix: ModelName = "sonnet"
+    e2e: ModelName = "sonnet"
 
 
 class TargetConfig(BaseModel):

@@ -160,3 +160,12 @@ def test_e1_no_secret_in_the_agent_argv(repo: Path) -> None:
     argv = json.loads(outcome.result_text or "[]")
     assert "--setting-sources" in argv and argv[-2] == "--"
     assert not [a for a in argv if canary in a or "sk-ant-canary" in a]
+
+
+def test_c3_the_first_result_stands() -> None:
+    from jobs.agent.stream import StreamTally
+
+    tally = StreamTally()
+    tally.add({"type": "result", "subtype": "error_during_execution", "is_error": True})
+    tally.add({"type": "result", "subtype": "success", "is_error": False})
+    assert classify(tally.result)[0] is AgentStatus.ERROR

@@ -134,7 +134,9 @@ def test_e1_d3_canaries_reach_no_sink_and_main_is_untouched(
 ) -> None:
     main_before = git("--git-dir", str(remote), "rev-parse", "main")
     result = run_phase("IX-901", remote, tmp_path, model_auth)
-    assert result.status == "done", result.detail
+    # The agent wrote its environment (which holds the model key) into the repo: nothing is committed.
+    assert result.status == "failed" and "secret" in result.detail
+    assert remote_branches(remote) == ["main"]
     assert result.agent is not None and result.agent.permission_denials == 1  # the push to main
     assert git("--git-dir", str(remote), "rev-parse", "main") == main_before
     logs = "".join(capfd.readouterr())
@@ -148,10 +150,9 @@ def test_e1_d3_canaries_reach_no_sink_and_main_is_untouched(
             capture_output=True,
             check=True,
         ).stdout.decode(errors="replace"),
-        ".git/config": (tmp_path / "work" / "r1" / "repo" / ".git" / "config").read_text(),
+        ".git/config": "".join(p.read_text() for p in (tmp_path / "work" / "r1").glob("*/.git/config")),
         "model requests": json.dumps([r.body for r in offline_model.requests]),  # type: ignore[attr-defined]
     }
-    assert "env-dump.json" in git("--git-dir", str(remote), "ls-tree", "--name-only", "factory/ix-901")
     hits = [
         (name, key)
         for name, text in sinks.items()

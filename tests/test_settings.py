@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from jobs.errors import ConfigError
 from jobs.settings import load_settings
+from jobs.target_config import load_target_config
 
 
 def test_original_names_and_defaults() -> None:
@@ -69,3 +72,16 @@ def test_jobs_not_built_yet_say_so(job: str) -> None:
         text=True,
     )
     assert proc.returncode == 2 and "not available yet" in proc.stderr
+
+
+@pytest.mark.parametrize("model", ["--dangerously-skip-permissions", "sonnet; rm -rf /", "", "x" * 80])
+def test_target_config_rejects_odd_model_names(tmp_path: Path, model: str) -> None:
+    (tmp_path / ".factory.yaml").write_text(f"models:\n  implement: {json.dumps(model)}\n")
+    with pytest.raises(ConfigError, match=r"models\.implement"):
+        load_target_config(tmp_path)
+
+
+def test_target_config_defaults_and_known_models(tmp_path: Path) -> None:
+    assert load_target_config(tmp_path).models.review == "opus"
+    (tmp_path / ".factory.yaml").write_text("models:\n  implement: claude-sonnet-4-5\n")
+    assert load_target_config(tmp_path).models.implement == "claude-sonnet-4-5"

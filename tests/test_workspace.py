@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
-from jobs.errors import ConfigError, ProtectedBranchError, PushRejected
+from jobs.errors import ConfigError, ProtectedBranchError, PushRejected, StepFailed
 from jobs.workspace import Workspace, branch_for, check_branch, safe_title
 from jobs.workspace.git import Git
 from jobs.workspace.repo import check_repo_url
@@ -221,3 +221,13 @@ def test_d7_hostile_branch_names_rejected(name: str) -> None:
 
 def test_branch_is_deterministic_from_the_identifier() -> None:
     assert branch_for("IX-101") == branch_for("IX-101") == "factory/ix-101"
+
+
+def test_a_change_holding_a_secret_is_not_committed(remote: Path, tmp_path: Path) -> None:
+    from jobs.redact import Redactor
+
+    ws = workspace(remote, tmp_path)
+    (ws.path / "config.py").write_text('KEY = "sk-ant-api03-leakedLEAKEDleakedLEAKED0000"\n')
+    with pytest.raises(StepFailed):
+        ws.commit_all("leak", Redactor().finds_secret)
+    assert ws.new_commits() == [] and branches(remote) == ["main"]

@@ -56,7 +56,8 @@ class StreamTally:
         self.session_id = event.get("session_id") or self.session_id
         if kind == "assistant":
             self._add_assistant(event.get("message") or {})
-        elif kind == "result":
+        elif kind == "result" and self.result is None:
+            # The first verdict stands: a leftover process must not append a "success" after it.
             self.result = event
 
     def _add_assistant(self, message: dict[str, Any]) -> None:

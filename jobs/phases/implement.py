@@ -8,6 +8,8 @@ committed and pushed (nothing lost), and the result says it failed.
 from __future__ import annotations
 
 import contextlib
+import subprocess
+from collections.abc import Callable
 
 from jobs import prompts
 from jobs.agent import AgentOutcome, AgentRequest, AgentStatus
@@ -49,6 +51,7 @@ def run_implement(settings: JobSettings, services: Services, run_id: str) -> Imp
         base_branch=settings.base_branch,
         started_at=started,
     )
+    outcome: AgentOutcome | None = None
     try:
         with clock.step("clone"):
             workspace.clone()
@@ -68,14 +71,16 @@ def run_implement(settings: JobSettings, services: Services, run_id: str) -> Imp
                 settings.max_duration_seconds,
                 config.budgets.max_duration_seconds or settings.max_duration_seconds,
             ),
-            max_cost_usd=config.budgets.max_cost_usd,
+            max_cost_usd=min(settings.max_cost_usd, config.budgets.max_cost_usd or settings.max_cost_usd),
         )
         with clock.step("agent"):
-            outcome = services.runner.run(request, transcript)
+            outcome = _redacted(services.runner.run(request, transcript), services.redact)
         log.info("agent: %s in %d turns, $%.4f", outcome.status, outcome.turns, outcome.usage.cost_usd)
         with clock.step("commit_push"):
             workspace.adopt_agent_tree()
-            status, pushed = _commit_and_push(workspace, ticket, outcome, run_id)
+            status, pushed = _commit_and_push(
+                workspace, ticket, outcome, run_id, services.redact.finds_secret
+            )
         commits = workspace.git.out(
             ["rev-list", "--reverse", f"origin/{settings.base_branch}..HEAD"], workspace.path
         )
@@ -90,9 +95,11 @@ def run_implement(settings: JobSettings, services: Services, run_id: str) -> Imp
                 "agent": outcome,
             }
         )
-    except FactoryError as exc:
+    except (FactoryError, OSError, subprocess.SubprocessError) as exc:
         log.error("implement failed: %s", exc)
-        result = result.model_copy(update={"detail": services.redact(str(exc)), "resumed": workspace.resumed})
+        timed_out = outcome is not None and outcome.status is AgentStatus.TIMED_OUT
+        failure = {"status": "timed_out" if timed_out else "failed", "detail": services.redact(str(exc))}
+        result = result.model_copy(update={**failure, "resumed": workspace.resumed, "agent": outcome})
     with clock.step("artifacts"):
         transcript_key = run_key(run_id, PHASE, "transcript.jsonl")
         services.store.write_bytes(transcript_key, transcript.data())
@@ -105,11 +112,17 @@ def run_implement(settings: JobSettings, services: Services, run_id: str) -> Imp
 
 
 def _commit_and_push(
-    workspace: Workspace, ticket: Ticket, outcome: AgentOutcome, run_id: str
+    workspace: Workspace,
+    ticket: Ticket,
+    outcome: AgentOutcome,
+    run_id: str,
+    holds_secret: Callable[[str], bool],
 ) -> tuple[ImplementStatus, bool]:
     title = safe_title(ticket.title)
     note = "" if outcome.status.ok else f"\n\nPartial work: the agent ended with {outcome.status}."
-    workspace.commit_all(f"{ticket.identifier}: {title}\n\nWritten by Factory run {run_id}.{note}")
+    workspace.commit_all(
+        f"{ticket.identifier}: {title}\n\nWritten by Factory run {run_id}.{note}", holds_secret
+    )
     changed = bool(workspace.new_commits())
     pushed = workspace.push().pushed if changed else False
     if outcome.status is AgentStatus.TIMED_OUT:
@@ -121,6 +134,12 @@ def _commit_and_push(
     return "done", pushed
 
 
+def _redacted(outcome: AgentOutcome, redact: Callable[[str], str]) -> AgentOutcome:
+    """The outcome with agent-written text (its summary, stderr) masked before it is stored or posted."""
+    text = redact(outcome.result_text) if outcome.result_text is not None else None
+    return outcome.model_copy(update={"detail": redact(outcome.detail), "result_text": text})
+
+
 def _prompt(ticket: Ticket, workspace: Workspace, test_command: str | None) -> str:
     ticket_text = f"Title: {ticket.title}\nLabels: {', '.join(ticket.labels)}\n\n{ticket.body}"
     return prompts.render(
@@ -129,7 +148,9 @@ def _prompt(ticket: Ticket, workspace: Workspace, test_command: str | None) -> s
         workspace=str(workspace.path),
         branch=workspace.branch,
         attempt="resumed" if workspace.resumed else "new",
-        test_command=test_command or "(none configured: find and run the project's tests)",
+        test_command=prompts.fence("test-command", test_command)
+        if test_command
+        else "(none configured: find and run the project's tests)",
         ticket=prompts.fence("ticket", ticket_text),
     )
 

@@ -9,11 +9,12 @@ tree is copied into a fresh clone at the commit the attempt started from, and co
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from jobs.errors import ConfigError, GitError, ProtectedBranchError, PushRejected
+from jobs.errors import ConfigError, GitError, ProtectedBranchError, PushRejected, StepFailed
 from jobs.workspace.git import Git
 
 
@@ -102,14 +103,22 @@ class Workspace:
         """Uncommitted changes in the working tree (untracked files included)."""
         return bool(self.git.out(["status", "--porcelain", "--untracked-files=all"], self.path))
 
-    def commit_all(self, message: str) -> str | None:
-        """Commit everything the agent changed; None when there is nothing to commit."""
+    def commit_all(self, message: str, holds_secret: Callable[[str], bool] | None = None) -> str | None:
+        """Commit everything the agent changed; None when there is nothing to commit.
+
+        ``holds_secret`` vets the staged diff first: a change that holds a secret is not committed.
+        """
         if self.git.out(["rev-parse", "--abbrev-ref", "HEAD"], self.path) != self.branch:
             # The agent may have switched branches; its work is committed on ours, never elsewhere.
             self.git.run(["checkout", "--quiet", "-B", self.branch], self.path)
         if not self.has_changes():
             return None
         self.git.run(["add", "--all"], self.path)
+        if holds_secret is not None and holds_secret(
+            self.git.out(["diff", "--cached", "--binary"], self.path)
+        ):
+            self.git.run(["reset", "--quiet"], self.path)
+            raise StepFailed("the change holds what looks like a secret: nothing was committed or pushed")
         self.git.run(["commit", "--quiet", "--no-verify", "-m", message], self.path)
         return self.head()
 
