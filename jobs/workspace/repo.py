@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from jobs.errors import ConfigError, GitError, ProtectedBranchError, PushRejected, StepFailed
+from jobs.errors import ConfigError, ProtectedBranchError, PushRejected, StepFailed
 from jobs.workspace.git import Git
 
 
@@ -171,14 +171,6 @@ class Workspace:
             if line.startswith("ref: refs/heads/"):
                 return line.split()[1].removeprefix("refs/heads/")
         return self.base_branch
-
-
-def git_error_is_transient(exc: GitError) -> bool:
-    """Network-ish git failures worth one more try."""
-    text = str(exc).lower()
-    return any(
-        s in text for s in ("could not resolve host", "connection timed out", "early eof", "503", "502")
-    )
 
 
 def _remove(path: Path) -> None:
