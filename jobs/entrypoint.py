@@ -7,15 +7,17 @@ phase did its job (including "no changes"), 1 when it could not, 2 on bad settin
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import typer
 
 from jobs import logs
 from jobs.errors import ConfigError, FactoryError
+from jobs.models import ImplementResult
 from jobs.phases.implement import run_implement
 from jobs.redact import Redactor
-from jobs.services import build_services
+from jobs.services import Services, build_services
 from jobs.settings import JobSettings, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Factory phase jobs.")
@@ -33,29 +35,40 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
+def prepare(environ: Mapping[str, str] | None = None) -> tuple[JobSettings, Services, str]:
+    """Settings (read once), logging and services for the implement phase; ConfigError on bad input."""
+    settings = load_settings(environ)
+    if settings.job != "solve-linear-ticket":
+        raise ConfigError(
+            f"invalid setting JOB: {settings.job} is not available yet (solve-linear-ticket is)"
+        )
+    if not settings.ticket_identifier:
+        raise ConfigError("invalid setting TICKET_IDENTIFIER: required for the implement phase")
+    if not settings.repo_url:
+        raise ConfigError("invalid setting REPO_URL: required for the implement phase")
+    run_id = settings.run_id or default_run_id(settings)
+    redact = Redactor(settings.secrets())
+    logs.configure(run_id, "implement", redact, settings.log_format)
+    return settings, build_services(settings, redact), run_id
+
+
+def implement_from_env(environ: Mapping[str, str] | None = None) -> ImplementResult:
+    """The implement job from an environment (default: this process's), as Cloud Run runs it."""
+    settings, services, run_id = prepare(environ)
+    return run_implement(settings, services, run_id)
+
+
 @app.command()
 def implement() -> None:
     """Implement TICKET_IDENTIFIER on its branch of REPO_URL and push it."""
     try:
-        settings = load_settings()
-        if settings.job != "solve-linear-ticket":
-            raise ConfigError(
-                f"invalid setting JOB: {settings.job} is not available yet (solve-linear-ticket is)"
-            )
-        if not settings.ticket_identifier:
-            raise ConfigError("invalid setting TICKET_IDENTIFIER: required for the implement phase")
-        if not settings.repo_url:
-            raise ConfigError("invalid setting REPO_URL: required for the implement phase")
-        run_id = settings.run_id or default_run_id(settings)
-        redact = Redactor(settings.secrets())
-        logs.configure(run_id, "implement", redact, settings.log_format)
-        services = build_services(settings, redact)
+        settings, services, run_id = prepare()
     except ConfigError as exc:
         raise _fail(str(exc), EXIT_CONFIG) from None
     try:
         result = run_implement(settings, services, run_id)
     except FactoryError as exc:
-        raise _fail(redact(str(exc)), EXIT_FAILED) from None
+        raise _fail(services.redact(str(exc)), EXIT_FAILED) from None
     raise typer.Exit(EXIT_OK if result.status in ("done", "no_changes") else EXIT_FAILED)
 
 

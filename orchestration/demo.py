@@ -22,6 +22,28 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO_ROOT / "examples"
 
 
+def local_job_env(
+    ticket: str,
+    remote: Path,
+    artifacts: Path,
+    run_id: str,
+    *,
+    workdir: Path,
+    tickets_dir: Path = EXAMPLES / "tickets",
+) -> dict[str, str]:
+    """The implement job's environment for a local run: the variables a Cloud Run Job would get."""
+    return {
+        "JOB": "solve-linear-ticket",
+        "TICKET_IDENTIFIER": ticket,
+        "REPO_URL": str(remote),
+        "BASE_BRANCH": "main",
+        "RUN_ID": run_id,
+        "ARTIFACTS_PREFIX": str(artifacts),
+        "TICKETS_DIR": str(tickets_dir),
+        "WORKDIR": str(workdir),
+    }
+
+
 def run_implement_job(env: dict[str, str]) -> int:
     """Run the implement job as a child process with ``env`` added; its progress lines pass through."""
     child_env = {**os.environ, **env}
@@ -35,16 +57,7 @@ def demo(ticket: str, artifacts: Path, real_model: bool, fresh: bool) -> int:
         shutil.rmtree(remote)
     seed_bare_remote(EXAMPLES / "notes-app", remote)
     run_id = f"{ticket.lower()}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
-    env = {
-        "JOB": "solve-linear-ticket",
-        "TICKET_IDENTIFIER": ticket,
-        "REPO_URL": str(remote),
-        "BASE_BRANCH": "main",
-        "RUN_ID": run_id,
-        "ARTIFACTS_PREFIX": str(artifacts),
-        "TICKETS_DIR": str(EXAMPLES / "tickets"),
-        "WORKDIR": str(artifacts / "demo" / "work" / run_id),
-    }
+    env = local_job_env(ticket, remote, artifacts, run_id, workdir=artifacts / "demo" / "work" / run_id)
     server = None
     if real_model:
         if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("CLAUDE_CODE_OAUTH_TOKEN")):

@@ -13,12 +13,9 @@ from urllib.parse import quote
 
 import pytest
 
-from jobs.logs import configure
+from jobs.entrypoint import implement_from_env
 from jobs.models import ImplementResult, RunManifest
-from jobs.phases.implement import run_implement
-from jobs.redact import Redactor
-from jobs.services import build_services
-from jobs.settings import load_settings
+from orchestration.demo import local_job_env
 from tests.conftest import git
 
 TICKETS = Path(__file__).parent / "tickets"
@@ -32,21 +29,10 @@ CANARIES = {
 def run_phase(
     ticket: str, remote: Path, tmp: Path, model_auth: dict[str, str], run_id: str = "r1"
 ) -> ImplementResult:
-    env = {
-        "TICKET_IDENTIFIER": ticket,
-        "REPO_URL": str(remote),
-        "RUN_ID": run_id,
-        "ARTIFACTS_PREFIX": str(tmp / "artifacts"),
-        "TICKETS_DIR": str(TICKETS),
-        "WORKDIR": str(tmp / "work" / run_id),
-        "KILL_GRACE_SECONDS": "2",
-        **model_auth,
-        **CANARIES,
-    }
-    settings = load_settings(env)
-    redact = Redactor(settings.secrets())
-    configure(run_id, "implement", redact, "text")
-    return run_implement(settings, build_services(settings, redact), run_id)
+    env = local_job_env(
+        ticket, remote, tmp / "artifacts", run_id, workdir=tmp / "work" / run_id, tickets_dir=TICKETS
+    )
+    return implement_from_env({**env, "KILL_GRACE_SECONDS": "2", **model_auth, **CANARIES})
 
 
 def remote_branches(remote: Path) -> list[str]:

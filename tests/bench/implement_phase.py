@@ -6,6 +6,8 @@ agent <= 3 s in total; overshoot <= grace + 1 s; 0 orphans).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import statistics
 import sys
 import tempfile
@@ -13,12 +15,9 @@ import time
 from pathlib import Path
 
 from jobs.agent import AgentRequest, AgentRunner
-from jobs.logs import configure
+from jobs.entrypoint import implement_from_env
 from jobs.offline_model import OfflineModelServer, ScenarioBook
-from jobs.phases.implement import run_implement
-from jobs.redact import Redactor
-from jobs.services import build_services
-from jobs.settings import load_settings
+from orchestration.demo import local_job_env
 from orchestration.local_remote import seed_bare_remote
 from orchestration.offline import offline_env
 from tests.conftest import EXAMPLES, TEST_SCENARIOS, git, processes_matching
@@ -30,19 +29,9 @@ GRACE = 1.0
 
 def phase_timings(server: OfflineModelServer, tmp: Path, n: int) -> dict[str, float]:
     remote = seed_bare_remote(EXAMPLES / "notes-app", tmp / f"remote-{n}.git")
-    env = {
-        "TICKET_IDENTIFIER": "IX-101",
-        "REPO_URL": str(remote),
-        "RUN_ID": f"bench-{n}",
-        "ARTIFACTS_PREFIX": str(tmp / "artifacts"),
-        "TICKETS_DIR": str(EXAMPLES / "tickets"),
-        "WORKDIR": str(tmp / "work" / str(n)),
-        **offline_env(server),
-    }
-    settings = load_settings(env)
-    redact = Redactor(settings.secrets())
-    configure(f"bench-{n}", "implement", redact, "text").disabled = True
-    result = run_implement(settings, build_services(settings, redact), f"bench-{n}")
+    env = local_job_env("IX-101", remote, tmp / "artifacts", f"bench-{n}", workdir=tmp / "work" / str(n))
+    with contextlib.redirect_stderr(io.StringIO()):  # the phase's progress lines would drown the figures
+        result = implement_from_env({**env, **offline_env(server)})
     assert result.status == "done", result.detail
     return result.timings
 
