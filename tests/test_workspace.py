@@ -61,8 +61,8 @@ def test_d2_remote_moved_by_a_human_is_rebased_onto(remote: Path, tmp_path: Path
     theirs = human_commit(remote, tmp_path, ws.branch, "theirs.txt", "theirs")
     (ws.path / "ours2.txt").write_text("ours again")
     ws.commit_all("ours again")
-    outcome = ws.push()
-    assert outcome.rebased
+    rebased = ws.push()
+    assert rebased
     history = git("--git-dir", str(remote), "rev-list", "factory/ix-1").split()
     assert theirs in history  # the human's commit was not lost
 

@@ -81,15 +81,12 @@ def run_implement(settings: JobSettings, services: Services, run_id: str) -> Imp
             status, pushed = _commit_and_push(
                 workspace, ticket, outcome, run_id, services.redact.finds_secret
             )
-        commits = workspace.git.out(
-            ["rev-list", "--reverse", f"origin/{settings.base_branch}..HEAD"], workspace.path
-        )
         result = result.model_copy(
             update={
                 "status": status,
                 "detail": outcome.detail,
                 "head_sha": workspace.head(),
-                "commits": commits.split(),
+                "commits": workspace.branch_commits(),
                 "resumed": workspace.resumed,
                 "pushed": pushed,
                 "agent": outcome,
@@ -118,20 +115,22 @@ def _commit_and_push(
     run_id: str,
     holds_secret: Callable[[str], bool],
 ) -> tuple[ImplementStatus, bool]:
+    """Commit and push what the agent left; returns the phase status and whether anything was pushed."""
     title = safe_title(ticket.title)
     note = "" if outcome.status.ok else f"\n\nPartial work: the agent ended with {outcome.status}."
     workspace.commit_all(
         f"{ticket.identifier}: {title}\n\nWritten by Factory run {run_id}.{note}", holds_secret
     )
     changed = bool(workspace.new_commits())
-    pushed = workspace.push().pushed if changed else False
+    if changed:
+        workspace.push()
     if outcome.status is AgentStatus.TIMED_OUT:
-        return "timed_out", pushed
+        return "timed_out", changed
     if not outcome.status.ok:
-        return "failed", pushed
+        return "failed", changed
     if not changed and not workspace.resumed:
-        return "no_changes", pushed
-    return "done", pushed
+        return "no_changes", changed
+    return "done", changed
 
 
 def _redacted(outcome: AgentOutcome, redact: Callable[[str], str]) -> AgentOutcome:

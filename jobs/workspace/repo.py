@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -28,13 +27,6 @@ def check_repo_url(url: str) -> str:
     if parts.username or parts.password:
         raise ConfigError("REPO_URL must not hold credentials: give the token as GITHUB_TOKEN")
     return url
-
-
-@dataclass
-class PushOutcome:
-    pushed: bool
-    rebased: bool
-    head: str
 
 
 class Workspace:
@@ -108,9 +100,6 @@ class Workspace:
 
         ``holds_secret`` vets the staged diff first: a change that holds a secret is not committed.
         """
-        if self.git.out(["rev-parse", "--abbrev-ref", "HEAD"], self.path) != self.branch:
-            # The agent may have switched branches; its work is committed on ours, never elsewhere.
-            self.git.run(["checkout", "--quiet", "-B", self.branch], self.path)
         if not self.has_changes():
             return None
         self.git.run(["add", "--all"], self.path)
@@ -124,11 +113,20 @@ class Workspace:
 
     def new_commits(self) -> list[str]:
         """Commits on the branch since this attempt began."""
-        out = self.git.out(["rev-list", "--reverse", f"{self.start_sha}..HEAD"], self.path)
-        return out.split()
+        return self._commits_since(self.start_sha)
 
-    def push(self) -> PushOutcome:
-        """Fast-forward the remote branch to ours; rebase once if a human moved it; never force."""
+    def branch_commits(self) -> list[str]:
+        """Every commit the branch holds over the base branch (earlier attempts included)."""
+        return self._commits_since(f"origin/{self.base_branch}")
+
+    def _commits_since(self, ref: str) -> list[str]:
+        return self.git.out(["rev-list", "--reverse", f"{ref}..HEAD"], self.path).split()
+
+    def push(self) -> bool:
+        """Fast-forward the remote branch to ours; rebase once if a human moved it; never force.
+
+        Returns whether it had to rebase; a push that cannot go through raises PushRejected.
+        """
         if self.branch in (self.base_branch, self._remote_default()):
             raise ProtectedBranchError(f"refusing to push to the default branch {self.branch!r}")
         remote = self.remote_head(self.branch)
@@ -152,7 +150,7 @@ class Workspace:
             raise PushRejected(
                 f"push of {self.branch} rejected: {push.stderr.strip()[-500:] or push.stdout.strip()[-500:]}"
             )
-        return PushOutcome(pushed=True, rebased=rebased, head=self.head())
+        return rebased
 
     def _contains(self, sha: str) -> bool:
         """Whether ``sha`` is already an ancestor of our HEAD (so pushing is a fast-forward)."""
