@@ -7,7 +7,6 @@ repository for GitHub, and the offline model unless ``--real`` asks for Claude.
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -15,6 +14,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from jobs.models import ImplementResult
 from orchestration.local_remote import branch_log, seed_bare_remote
 from orchestration.offline import offline_env, start_offline_model
 
@@ -85,22 +85,20 @@ def print_summary(artifacts: Path, run_id: str, remote: Path) -> None:
     if not result_file.is_file():
         print(f"\nno result was written (see the log above); run folder: {result_file.parent}")
         return
-    result = json.loads(result_file.read_text())
-    agent = result.get("agent") or {}
-    usage = agent.get("usage") or {}
+    result = ImplementResult.model_validate_json(result_file.read_text())
     print("\n== Factory: implement ==")
-    print(f"status      {result['status']}{' - ' + result['detail'] if result.get('detail') else ''}")
-    how = "resumed" if result["resumed"] else "new"
-    print(f"branch      {result['branch']} ({how}, pushed: {result['pushed']})")
-    for line in branch_log(remote, result["branch"], result["base_branch"]):
+    print(f"status      {result.status}{' - ' + result.detail if result.detail else ''}")
+    how = "resumed" if result.resumed else "new"
+    print(f"branch      {result.branch} ({how}, pushed: {result.pushed})")
+    for line in branch_log(remote, result.branch, result.base_branch):
         print(f"  commit    {line}")
-    turns, took = agent.get("turns", 0), agent.get("duration_seconds", 0)
-    print(f"agent       {agent.get('status', '-')}, {turns} turns, {took}s")
-    print(
-        f"tokens      {usage.get('input_tokens', 0)} in / {usage.get('output_tokens', 0)} out, "
-        f"${usage.get('cost_usd', 0):.4f} (list price)"
-    )
-    timings = ", ".join(f"{k} {v:.2f}s" for k, v in result.get("timings", {}).items())
-    print(f"timings     {timings}")
-    print(f"transcript  {result.get('transcript')}")
+    if result.agent is not None:
+        agent, usage = result.agent, result.agent.usage
+        print(f"agent       {agent.status}, {agent.turns} turns, {agent.duration_seconds}s")
+        print(
+            f"tokens      {usage.input_tokens} in / {usage.output_tokens} out, "
+            f"${usage.cost_usd:.4f} (list price)"
+        )
+    print(f"timings     {', '.join(f'{k} {v:.2f}s' for k, v in result.timings.items())}")
+    print(f"transcript  {result.transcript}")
     print(f"result      {result_file}")

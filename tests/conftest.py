@@ -11,6 +11,7 @@ import pytest
 
 from jobs.offline_model import OfflineModelServer, ScenarioBook
 from orchestration.local_remote import seed_bare_remote
+from orchestration.offline import offline_env
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -27,10 +28,7 @@ def offline_model() -> Iterator[OfflineModelServer]:
 
 @pytest.fixture
 def model_auth(offline_model: OfflineModelServer) -> dict[str, str]:
-    return {
-        "ANTHROPIC_BASE_URL": offline_model.base_url,
-        "ANTHROPIC_API_KEY": "offline-model-placeholder-key",
-    }
+    return offline_env(offline_model)
 
 
 @pytest.fixture
