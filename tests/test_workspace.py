@@ -35,19 +35,23 @@ def human_commit(remote: Path, tmp_path: Path, branch: str, path: str, text: str
     return git("rev-parse", "HEAD", cwd=clone).strip()
 
 
+def commit_file(ws: Workspace, name: str, text: str) -> None:
+    """What an agent's edit looks like to the workspace: a file changed, then our commit."""
+    (ws.path / name).write_text(text)
+    ws.commit_all(f"edit {name}")
+
+
 def branches(remote: Path) -> list[str]:
     return git("--git-dir", str(remote), "for-each-ref", "--format=%(refname:short)", "refs/heads").split()
 
 
 def test_d1_existing_branch_is_resumed_not_forked(remote: Path, tmp_path: Path) -> None:
     first = workspace(remote, tmp_path, name="a")
-    (first.path / "a.txt").write_text("a")
-    first.commit_all("first")
+    commit_file(first, "a.txt", "a")
     first.push()
     second = workspace(remote, tmp_path, name="b")
     assert second.resumed and (second.path / "a.txt").read_text() == "a"
-    (second.path / "b.txt").write_text("b")
-    second.commit_all("second")
+    commit_file(second, "b.txt", "b")
     second.push()
     assert branches(remote) == ["factory/ix-1", "main"]
     assert len(git("--git-dir", str(remote), "rev-list", "main..factory/ix-1").split()) == 2
@@ -55,12 +59,10 @@ def test_d1_existing_branch_is_resumed_not_forked(remote: Path, tmp_path: Path) 
 
 def test_d2_remote_moved_by_a_human_is_rebased_onto(remote: Path, tmp_path: Path) -> None:
     ws = workspace(remote, tmp_path)
-    (ws.path / "ours.txt").write_text("ours")
-    ws.commit_all("ours")
+    commit_file(ws, "ours.txt", "ours")
     ws.push()
     theirs = human_commit(remote, tmp_path, ws.branch, "theirs.txt", "theirs")
-    (ws.path / "ours2.txt").write_text("ours again")
-    ws.commit_all("ours again")
+    commit_file(ws, "ours2.txt", "ours again")
     rebased = ws.push()
     assert rebased
     history = git("--git-dir", str(remote), "rev-list", "factory/ix-1").split()
@@ -69,12 +71,10 @@ def test_d2_remote_moved_by_a_human_is_rebased_onto(remote: Path, tmp_path: Path
 
 def test_d2_conflicting_move_stops_without_force(remote: Path, tmp_path: Path) -> None:
     ws = workspace(remote, tmp_path)
-    (ws.path / "same.txt").write_text("ours")
-    ws.commit_all("ours")
+    commit_file(ws, "same.txt", "ours")
     ws.push()
     theirs = human_commit(remote, tmp_path, ws.branch, "same.txt", "theirs")
-    (ws.path / "same.txt").write_text("ours, changed")
-    ws.commit_all("ours again")
+    commit_file(ws, "same.txt", "ours, changed")
     with pytest.raises(PushRejected):
         ws.push()
     assert git("--git-dir", str(remote), "rev-parse", "factory/ix-1").strip() == theirs
@@ -87,8 +87,7 @@ def test_d3_never_the_default_branch(remote: Path, tmp_path: Path) -> None:
     git("--git-dir", str(remote), "branch", "trunk", "main")
     git("--git-dir", str(remote), "symbolic-ref", "HEAD", "refs/heads/trunk")
     ws = workspace(remote, tmp_path, branch="trunk")
-    (ws.path / "x.txt").write_text("x")
-    ws.commit_all("x")
+    commit_file(ws, "x.txt", "x")
     with pytest.raises(ProtectedBranchError):
         ws.push()
 
