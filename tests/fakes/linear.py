@@ -121,13 +121,17 @@ class _Parser:
 
     def arguments(self) -> dict[str, Any]:
         self.take("(")
-        args = {}
-        while self.peek() != ")":
+        return self.pairs(")")
+
+    def pairs(self, close: str) -> dict[str, Any]:
+        """``key: value`` pairs up to ``close`` (argument lists and object literals alike)."""
+        found: dict[str, Any] = {}
+        while self.peek() != close:
             key = self.take()[1]
             self.take(":")
-            args[key] = self.value()
-        self.take(")")
-        return args
+            found[key] = self.value()
+        self.take(close)
+        return found
 
     def value(self) -> Any:
         kind, tok = self.take()
@@ -144,13 +148,7 @@ class _Parser:
             self.take("]")
             return items
         if tok == "{":
-            obj = {}
-            while self.peek() != "}":
-                key = self.take()[1]
-                self.take(":")
-                obj[key] = self.value()
-            self.take("}")
-            return obj
+            return self.pairs("}")
         return {"true": True, "false": False, "null": None}.get(tok, tok)
 
 
