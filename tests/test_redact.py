@@ -40,8 +40,7 @@ def test_known_secret_is_masked_in_every_variant(secret: str) -> None:
     redact = Redactor([SecretStr(secret)])
     for text in leaks(secret):
         out = redact(text)
-        for variant in leaks(secret)[:1]:
-            assert variant not in out
+        assert secret not in out
         assert MASK in out, text
 
 
