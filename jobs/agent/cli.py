@@ -9,7 +9,6 @@ from pathlib import Path
 import claude_agent_sdk
 
 from jobs.agent.models import AgentRequest
-from jobs.agent.policy import CODING_TOOLS
 from jobs.errors import AgentError
 
 
@@ -41,7 +40,7 @@ def cli_arguments(request: AgentRequest, settings_file: Path) -> list[str]:
         "",
         "--strict-mcp-config",
         "--tools",
-        ",".join(CODING_TOOLS),
+        ",".join(request.tools),
         "--permission-mode",
         "dontAsk",
         "--no-session-persistence",

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from jobs.agent.policy import CODING_TOOLS
+
 
 class AgentStatus(StrEnum):
     """How an agent run ended, as the harness judges it (not as the CLI's subtype claims)."""
@@ -34,6 +36,7 @@ class AgentRequest(BaseModel):
     max_duration_seconds: float = Field(default=7200, gt=0)
     max_cost_usd: float | None = Field(default=None, gt=0)
     append_system_prompt: str | None = None
+    tools: tuple[str, ...] = Field(default=CODING_TOOLS, min_length=1)
 
 
 class Usage(BaseModel):

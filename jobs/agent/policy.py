@@ -18,6 +18,8 @@ from typing import Any
 
 # Built-in tools a coding phase needs; everything else (web access, sub-agents, cron, worktrees) is off.
 CODING_TOOLS = ("Read", "Edit", "Write", "Bash", "Glob", "Grep")
+# A reviewer reads; it neither edits nor runs anything (its evidence is gathered by our code).
+READ_ONLY_TOOLS = ("Read", "Glob", "Grep")
 
 # Defence in depth: the env allowlist keeps tokens away from the agent and our code does all pushes,
 # but an agent should not even try to publish, fetch from the network or read secret files.
@@ -45,11 +47,11 @@ PASSTHROUGH = ("LANG", "LC_ALL", "TZ")
 MODEL_AUTH = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL")
 
 
-def managed_settings() -> dict[str, Any]:
-    """The only Claude Code settings in force for a run."""
+def managed_settings(tools: tuple[str, ...] = CODING_TOOLS) -> dict[str, Any]:
+    """The only Claude Code settings in force for a run that may use ``tools``."""
     return {
         "permissions": {
-            "allow": list(CODING_TOOLS),
+            "allow": list(tools),
             "deny": list(DENIED),
             "defaultMode": "dontAsk",
             "disableBypassPermissionsMode": "disable",
@@ -62,10 +64,10 @@ def managed_settings() -> dict[str, Any]:
     }
 
 
-def write_settings(home: Path) -> Path:
+def write_settings(home: Path, tools: tuple[str, ...] = CODING_TOOLS) -> Path:
     """Write the managed settings into the run's private HOME and return the file."""
     path = home / "factory-settings.json"
-    path.write_text(json.dumps(managed_settings(), indent=2), encoding="utf-8")
+    path.write_text(json.dumps(managed_settings(tools), indent=2), encoding="utf-8")
     return path
 
 

@@ -60,7 +60,8 @@ class AgentRunner:
 
     def _run(self, request: AgentRequest, home: Path, on_line: LineSink) -> AgentOutcome:
         command = supervised(
-            [*self.cli, *cli_arguments(request, policy.write_settings(home))], self.grace_seconds
+            [*self.cli, *cli_arguments(request, policy.write_settings(home, request.tools))],
+            self.grace_seconds,
         )
         env = policy.agent_environment(self.parent_env, home, self.model_auth)
         started = time.monotonic()
