@@ -2,47 +2,29 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import tempfile
 import time
 from pathlib import Path
 
-from jobs.agent.policy import agent_environment
 from jobs.errors import StepFailed
 from jobs.target_config import TargetConfig
+from jobs.workspace.shell import run_repo_command
 
 
 def run_commands(commands: list[str], cwd: Path, timeout: float) -> str:
-    """Run shell commands in order (repository code: same env allowlist as the agent, minus model auth).
+    """Run shell commands in order, sharing one deadline; returns the combined log.
 
-    Returns the combined log; raises StepFailed naming the first command that fails or times out.
+    Raises StepFailed naming the first command that fails or times out.
     """
     log: list[str] = []
     deadline = time.monotonic() + timeout
-    with tempfile.TemporaryDirectory(prefix="factory-install-home-") as home:
-        env = agent_environment(os.environ, Path(home), {})
-        for command in commands:
-            log.append(f"$ {command}")
-            left = deadline - time.monotonic()
-            try:
-                proc = subprocess.run(
-                    ["/bin/sh", "-c", command],
-                    cwd=cwd,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
-                    capture_output=True,
-                    text=True,
-                    timeout=max(left, 1),
-                    start_new_session=True,
-                )
-            except subprocess.TimeoutExpired:
-                raise StepFailed(f"install command timed out after {timeout:g}s: {command}") from None
-            log.append(proc.stdout + proc.stderr)
-            if proc.returncode != 0:
-                raise StepFailed(
-                    f"install command failed ({proc.returncode}): {command}\n{proc.stderr[-500:]}"
-                )
+    for command in commands:
+        log.append(f"$ {command}")
+        run = run_repo_command(command, cwd, deadline - time.monotonic())
+        log.append(run.output)
+        if run.timed_out:
+            raise StepFailed(f"install command timed out after {timeout:g}s: {command}")
+        if run.exit_code != 0:
+            raise StepFailed(f"install command failed ({run.exit_code}): {command}\n{run.output[-500:]}")
     return "\n".join(log)
 
 
