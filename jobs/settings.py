@@ -49,6 +49,7 @@ class JobSettings(BaseSettings):
     git_author_email: str = "factory@localhost"
     log_format: Literal["auto", "text", "json"] = "auto"
     anthropic_base_url: str | None = None
+    github_api_url: str = "https://api.github.com"
 
     # --- Secrets: SecretStr, so they never print; only model auth ever reaches the agent ---
     anthropic_api_key: SecretStr | None = None

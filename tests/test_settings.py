@@ -19,6 +19,8 @@ def test_original_names_and_defaults() -> None:
     s = load_settings({"TICKET_IDENTIFIER": "IX-1", "GITHUB_TOKEN": "ghp_x" * 8})
     assert (s.job, s.mode, s.max_turns, s.max_duration_seconds) == ("solve-linear-ticket", "full", 100, 7200)
     assert s.artifacts_prefix == ".factory" and s.base_branch == "main"
+    assert s.github_api_url == "https://api.github.com"
+    assert load_settings({"GITHUB_API_URL": "http://127.0.0.1:9"}).github_api_url == "http://127.0.0.1:9"
     assert "ghp_x" not in repr(s) and "ghp_x" not in str(s.model_dump())
 
 

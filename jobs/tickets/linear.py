@@ -9,14 +9,13 @@ Facts this relies on (Linear's developer docs, linear.app/developers, and its SD
 - rate limiting is an error whose ``extensions.code`` is ``RATELIMITED`` (HTTP 400, or 429), with
   ``X-RateLimit-{Requests,Complexity,Endpoint-Requests}-Reset`` headers in epoch milliseconds.
 
-Retries wrap whole operations, not single requests: a retried upsert lists the comments again, so a
-comment whose creation succeeded but whose answer was lost is found and updated, never duplicated. A
-rate limit is waited out (never retried early); one that resets later than ``max_wait`` is not retried.
+Retries follow the shared ``RetryPolicy`` (``jobs/retry.py``) and wrap whole operations: a retried upsert
+lists the comments again, so a comment whose creation succeeded but whose answer was lost is found and
+updated, never duplicated. Only the reading of Linear's own rate-limit headers lives here.
 """
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -24,10 +23,9 @@ from typing import Any, TypeVar
 import httpx
 import pydantic
 from pydantic import BaseModel, SecretStr
-from tenacity import RetryCallState, Retrying, retry_if_exception
 
 from jobs.errors import ConfigError, FactoryError, ServiceError, TicketNotFound
-from jobs.logs import get_logger
+from jobs.retry import RetryPolicy, parse_number, retry_after_header
 from jobs.tickets.models import Ticket, TicketComment
 from jobs.tickets.source import check_comment_key, check_identifier, check_state_name
 
@@ -39,7 +37,6 @@ MAX_MESSAGE = 300
 TRANSIENT = frozenset({"INTERNAL_ERROR", "LOCK_TIMEOUT", "internal error", "lock timeout", "network error"})
 
 M = TypeVar("M", bound=BaseModel)
-R = TypeVar("R")
 
 _GET_ISSUE = """
 query FactoryIssue($id: String!) {
@@ -165,11 +162,9 @@ class LinearTickets:
         self._client = client
         self._api_key = api_key
         self._endpoint = endpoint
-        self._attempts = max(1, attempts)
-        self._max_wait = max_wait
-        self._backoff = backoff
-        self._sleep = sleep
-        self._clock = clock
+        self._policy = RetryPolicy(
+            attempts=attempts, backoff=backoff, max_wait=max_wait, sleep=sleep, clock=clock
+        )
 
     def __repr__(self) -> str:
         return f"LinearTickets(endpoint={self._endpoint!r})"
@@ -179,16 +174,16 @@ class LinearTickets:
     def get(self, identifier: str) -> Ticket:
         """The issue with this identifier; TicketNotFound if Linear has none."""
         check_identifier(identifier)
-        return self._retrying(self._get_once, identifier)
+        return self._policy.call(self._get_once, identifier)
 
     def upsert_comment(self, ticket: Ticket, key: str, body: str) -> str:
         """Update our comment for ``key`` (found by its hidden marker and our authorship), else create it."""
         marker = comment_marker(check_comment_key(key))
-        return self._retrying(self._upsert_once, ticket, marker, f"{marker}\n{body}")
+        return self._policy.call(self._upsert_once, ticket, marker, f"{marker}\n{body}")
 
     def move(self, ticket: Ticket, state_name: str) -> None:
         """Move the issue to its team's workflow state called ``state_name`` (ConfigError if none is)."""
-        self._retrying(self._move_once, ticket, check_state_name(state_name))
+        self._policy.call(self._move_once, ticket, check_state_name(state_name))
 
     # -- one attempt of each --------------------------------------------------------------------------
 
@@ -277,7 +272,7 @@ class LinearTickets:
         payload = _json_object(response)
         errors = _errors(payload)
         if response.status_code == 429 or any(_is_rate_limit(error) for error in errors):
-            retry_after = retry_after_seconds(response.headers, self._clock())
+            retry_after = retry_after_seconds(response.headers, self._policy.clock())
             raise ServiceError(SERVICE, 429, "rate limited", retry_after=retry_after)
         if errors:
             message = self._describe(errors)
@@ -302,32 +297,6 @@ class LinearTickets:
         # which could otherwise leave a prefix of it behind.
         return "; ".join(parts).replace(self._api_key.get_secret_value(), "[REDACTED]")[:MAX_MESSAGE]
 
-    # -- retry policy ---------------------------------------------------------------------------------
-
-    def _retrying(self, operation: Callable[..., R], *args: Any) -> R:
-        retrying = Retrying(
-            stop=self._should_stop,
-            wait=self._wait_seconds,
-            retry=retry_if_exception(lambda exc: isinstance(exc, FactoryError) and exc.retryable),
-            sleep=self._sleep,
-            before_sleep=_log_retry,
-            reraise=True,
-        )
-        return retrying(operation, *args)
-
-    def _should_stop(self, state: RetryCallState) -> bool:
-        if state.attempt_number >= self._attempts:
-            return True
-        retry_after = _retry_after_of(state)
-        # Waiting less than the server asked would only send a request while still limited.
-        return retry_after is not None and retry_after > self._max_wait
-
-    def _wait_seconds(self, state: RetryCallState) -> float:
-        retry_after = _retry_after_of(state)
-        if retry_after is not None:
-            return min(retry_after, self._max_wait)
-        return float(min(self._backoff * 2 ** (state.attempt_number - 1), self._max_wait))
-
 
 def comment_marker(key: str) -> str:
     """The hidden first line that marks the one comment Factory keeps for ``key``."""
@@ -336,20 +305,14 @@ def comment_marker(key: str) -> str:
 
 def retry_after_seconds(headers: httpx.Headers, now: float) -> float | None:
     """Seconds until the limit that stopped us resets: ``Retry-After``, else the exhausted reset header."""
-    value = headers.get("retry-after")
-    if value:
-        seconds = _number(value)
-        if seconds is None:
-            try:
-                seconds = email.utils.parsedate_to_datetime(value).timestamp() - now
-            except (TypeError, ValueError):
-                seconds = None
-        if seconds is not None:
-            return max(0.0, seconds)
+    retry_after = retry_after_header(headers.get("retry-after"), now)
+    if retry_after is not None:
+        return retry_after
+    # Linear's own headers, one pair per limit, resetting at epoch milliseconds.
     waits = []
     for limit in ("endpoint-requests", "requests", "complexity"):
-        reset = _number(headers.get(f"x-ratelimit-{limit}-reset"))
-        remaining = _number(headers.get(f"x-ratelimit-{limit}-remaining"))
+        reset = parse_number(headers.get(f"x-ratelimit-{limit}-reset"))
+        remaining = parse_number(headers.get(f"x-ratelimit-{limit}-remaining"))
         if reset is not None and (remaining is None or remaining <= 0):
             waits.append(max(0.0, reset / 1000 - now))
     return max(waits) if waits else None
@@ -408,24 +371,3 @@ def _status_of(errors: list[dict[str, Any]]) -> int:
     if extensions.get("code") in TRANSIENT or extensions.get("type") in TRANSIENT:
         return 503
     return 400
-
-
-def _number(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        number = float(value.strip())
-    except ValueError:
-        return None
-    return number if number == number and abs(number) != float("inf") else None
-
-
-def _retry_after_of(state: RetryCallState) -> float | None:
-    exc = state.outcome.exception() if state.outcome is not None else None
-    return exc.retry_after if isinstance(exc, ServiceError) else None
-
-
-def _log_retry(state: RetryCallState) -> None:
-    exc = state.outcome.exception() if state.outcome is not None else None
-    wait = state.next_action.sleep if state.next_action is not None else 0.0
-    get_logger().warning("%s; trying again in %.1f s (attempt %d)", exc, wait, state.attempt_number + 1)
