@@ -38,28 +38,33 @@ class RunManifest(Record):
     created_at: datetime = Field(default_factory=utc_now)
 
 
-ImplementStatus = Literal["done", "no_changes", "failed", "timed_out"]
+class PhaseResult(Record):
+    """What every phase's ``result.json`` holds: which run, which branch, how long each step took."""
 
-
-class ImplementResult(Record):
-    """``implement/result.json``: what the implement phase did and what the workflow should say."""
-
-    phase: Literal["implement"] = "implement"
     run_id: str
     ticket_identifier: str
-    status: ImplementStatus
     detail: str = ""
     branch: str
     base_branch: str
     head_sha: str | None = None
+    timings: dict[str, float] = Field(default_factory=dict)
+    started_at: datetime
+    finished_at: datetime = Field(default_factory=utc_now)
+
+
+ImplementStatus = Literal["done", "no_changes", "failed", "timed_out"]
+
+
+class ImplementResult(PhaseResult):
+    """``implement/result.json``: what the implement phase did and what the workflow should say."""
+
+    phase: Literal["implement"] = "implement"
+    status: ImplementStatus
     commits: list[str] = Field(default_factory=list)
     resumed: bool = False
     pushed: bool = False
     agent: AgentOutcome | None = None
-    timings: dict[str, float] = Field(default_factory=dict)
     transcript: str | None = None
-    started_at: datetime
-    finished_at: datetime = Field(default_factory=utc_now)
 
 
 def run_key(run_id: str, *parts: str) -> str:

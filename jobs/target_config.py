@@ -1,4 +1,4 @@
-"""The target repository's ``.factory.yaml``: how to install, test, and what budgets and models to use.
+"""The target repository's ``.factory.yaml``: how to install, test and lint, and its budgets and models.
 
 Absent file or keys mean defaults. The file comes from the target repo, so it is parsed with
 ``yaml.safe_load``, size-capped, and validated strictly: an unknown key is an error naming it.
@@ -44,6 +44,9 @@ class TargetConfig(BaseModel):
     install: list[str] = Field(default_factory=list)
     install_timeout_seconds: int = Field(default=900, gt=0)
     test: str | None = None
+    lint: str | None = None
+    typecheck: str | None = None
+    check_timeout_seconds: int = Field(default=900, gt=0)
     budgets: Budgets = Field(default_factory=Budgets)
     models: Models = Field(default_factory=Models)
 

@@ -12,45 +12,35 @@ import subprocess
 from collections.abc import Callable
 
 from jobs import prompts
-from jobs.agent import AgentOutcome, AgentRequest, AgentStatus
+from jobs.agent import AgentOutcome, AgentStatus
 from jobs.artifacts import write_model
 from jobs.errors import ArtifactExists, FactoryError
 from jobs.logs import get_logger
 from jobs.models import ImplementResult, ImplementStatus, RunManifest, run_key, utc_now
-from jobs.phases.steps import Stopwatch, Transcript
+from jobs.phases.budget import PhaseBudget
+from jobs.phases.steps import Stopwatch, Transcript, redacted_outcome, start_phase, tell_ticket
 from jobs.services import Services
 from jobs.settings import JobSettings
 from jobs.target_config import load_target_config
 from jobs.tickets import Ticket
-from jobs.workspace import Workspace, branch_for, check_branch, safe_title
+from jobs.workspace import Workspace, safe_title
 from jobs.workspace.install import install
-from jobs.workspace.repo import check_repo_url
 
 PHASE = "implement"
-STATUS_KEY = "factory-status"
 
 
 def run_implement(settings: JobSettings, services: Services, run_id: str) -> ImplementResult:
     """Run the phase and write its result; raises only when no result could be written at all."""
     log = get_logger()
-    started = utc_now()
     clock = Stopwatch()
-    identifier = settings.ticket_identifier or ""
-    repo_url = check_repo_url(settings.repo_url or "")
-    with clock.step("ticket"):
-        ticket = services.tickets.get(identifier)
-    branch = check_branch(settings.branch) if settings.branch else branch_for(ticket.identifier)
+    start = start_phase(settings, services, run_id, clock)
+    ticket, branch = start.ticket, start.branch
     _write_manifest(services, settings, run_id, ticket, branch)
-    workspace = Workspace(services.git, repo_url, services.workdir / "repo", branch, settings.base_branch)
-    transcript = Transcript(services.redact)
-    result = ImplementResult(
-        run_id=run_id,
-        ticket_identifier=ticket.identifier,
-        status="failed",
-        branch=branch,
-        base_branch=settings.base_branch,
-        started_at=started,
+    workspace = Workspace(
+        services.git, start.repo_url, services.workdir / "repo", branch, settings.base_branch
     )
+    transcript = Transcript(services.redact)
+    result = ImplementResult(**start.fields, status="failed")
     outcome: AgentOutcome | None = None
     try:
         with clock.step("clone"):
@@ -62,19 +52,12 @@ def run_implement(settings: JobSettings, services: Services, run_id: str) -> Imp
         services.store.write_bytes(
             run_key(run_id, PHASE, "install.log"), services.redact(install_log).encode()
         )
-        request = AgentRequest(
-            prompt=_prompt(ticket, workspace, config.test),
-            cwd=workspace.path,
-            model=config.models.implement,
-            max_turns=min(settings.max_turns, config.budgets.max_turns or settings.max_turns),
-            max_duration_seconds=min(
-                settings.max_duration_seconds,
-                config.budgets.max_duration_seconds or settings.max_duration_seconds,
-            ),
-            max_cost_usd=min(settings.max_cost_usd, config.budgets.max_cost_usd or settings.max_cost_usd),
+        budget = PhaseBudget(settings, config)
+        request = budget.request(
+            _prompt(ticket, workspace, config.test), workspace.path, config.models.implement
         )
         with clock.step("agent"):
-            outcome = _redacted(services.runner.run(request, transcript), services.redact)
+            outcome = redacted_outcome(services.runner.run(request, transcript), services.redact)
         log.info("agent: %s in %d turns, $%.4f", outcome.status, outcome.turns, outcome.usage.cost_usd)
         with clock.step("commit_push"):
             workspace.adopt_agent_tree()
@@ -133,12 +116,6 @@ def _commit_and_push(
     return "done", changed
 
 
-def _redacted(outcome: AgentOutcome, redact: Callable[[str], str]) -> AgentOutcome:
-    """The outcome with agent-written text (its summary, stderr) masked before it is stored or posted."""
-    text = redact(outcome.result_text) if outcome.result_text is not None else None
-    return outcome.model_copy(update={"detail": redact(outcome.detail), "result_text": text})
-
-
 def _prompt(ticket: Ticket, workspace: Workspace, test_command: str | None) -> str:
     ticket_text = f"Title: {ticket.title}\nLabels: {', '.join(ticket.labels)}\n\n{ticket.body}"
     return prompts.render(
@@ -171,7 +148,6 @@ def _write_manifest(
 
 
 def _tell_ticket(services: Services, ticket: Ticket, result: ImplementResult) -> None:
-    """One status comment on the ticket, updated in place; a failure here never fails the phase."""
     lines = {
         "done": f"Factory pushed branch `{result.branch}` ({len(result.commits)} commit(s)).",
         "no_changes": "Factory's agent made no changes for this ticket. Its summary:\n\n"
@@ -179,7 +155,4 @@ def _tell_ticket(services: Services, ticket: Ticket, result: ImplementResult) ->
         "failed": f"Factory could not implement this ticket: {result.detail}",
         "timed_out": f"Factory's agent ran out of time: {result.detail}",
     }
-    try:
-        services.tickets.upsert_comment(ticket, STATUS_KEY, lines[result.status])
-    except FactoryError as exc:
-        get_logger().warning("could not update the ticket: %s", exc)
+    tell_ticket(services, ticket, lines[result.status])

@@ -1,12 +1,26 @@
-"""Small pieces every phase uses: timed steps with progress lines, and the redacted transcript."""
+"""Small pieces every phase uses: timed steps with progress lines, redacted transcripts, agent runs."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
 
+from jobs.agent import AgentOutcome, AgentRequest
+from jobs.errors import FactoryError
 from jobs.logs import get_logger
+from jobs.models import utc_now
+from jobs.phases.budget import PhaseBudget
+from jobs.services import Services
+from jobs.settings import JobSettings
+from jobs.tickets import Ticket
+from jobs.workspace import branch_for, check_branch
+from jobs.workspace.repo import check_repo_url
+
+# Every phase reports on the ticket through this one comment, updated in place as the run goes on.
+TICKET_STATUS_KEY = "factory-status"
 
 
 class Stopwatch:
@@ -40,3 +54,58 @@ class Transcript:
 
     def data(self) -> bytes:
         return ("\n".join(self.lines) + "\n").encode() if self.lines else b""
+
+
+def redacted_outcome(outcome: AgentOutcome, redact: Callable[[str], str]) -> AgentOutcome:
+    """The outcome with agent-written text (its summary, stderr) masked before it is stored or posted."""
+    text = redact(outcome.result_text) if outcome.result_text is not None else None
+    return outcome.model_copy(update={"detail": redact(outcome.detail), "result_text": text})
+
+
+def run_agent(
+    services: Services, budget: PhaseBudget, request: AgentRequest, transcript_key: str
+) -> tuple[AgentOutcome, str]:
+    """Run one agent, charge it to the phase's budget, and keep its redacted transcript.
+
+    Returns the outcome (agent-written text redacted) and the transcript's URL in the artifact store.
+    """
+    transcript = Transcript(services.redact)
+    try:
+        outcome = budget.spend(services.runner.run(request, transcript))
+    finally:
+        services.store.write_bytes(transcript_key, transcript.data())
+    return redacted_outcome(outcome, services.redact), services.store.url(transcript_key)
+
+
+def tell_ticket(services: Services, ticket: Ticket, text: str) -> None:
+    """Update the run's one status comment on the ticket; a failure here never fails the phase."""
+    try:
+        services.tickets.upsert_comment(ticket, TICKET_STATUS_KEY, text)
+    except FactoryError as exc:
+        get_logger().warning("could not update the ticket: %s", exc)
+
+
+@dataclass(frozen=True)
+class PhaseStart:
+    """What every phase settles first: the ticket, its branch, the checked repository URL."""
+
+    ticket: Ticket
+    branch: str
+    repo_url: str
+    fields: dict[str, Any]  # the PhaseResult fields known from the start
+
+
+def start_phase(settings: JobSettings, services: Services, run_id: str, clock: Stopwatch) -> PhaseStart:
+    """Read the ticket and settle the branch (the ticket's own unless BRANCH overrides it)."""
+    repo_url = check_repo_url(settings.repo_url or "")
+    with clock.step("ticket"):
+        ticket = services.tickets.get(settings.ticket_identifier or "")
+    branch = check_branch(settings.branch) if settings.branch else branch_for(ticket.identifier)
+    fields = {
+        "run_id": run_id,
+        "ticket_identifier": ticket.identifier,
+        "branch": branch,
+        "base_branch": settings.base_branch,
+        "started_at": utc_now(),
+    }
+    return PhaseStart(ticket, branch, repo_url, fields)

@@ -22,10 +22,10 @@ def scrub(text: str, limit: int = MAX_UNTRUSTED_CHARS) -> str:
     return out if len(out) <= limit else out[:limit] + "\n[... truncated by Factory ...]"
 
 
-def fence(label: str, text: str) -> str:
+def fence(label: str, text: str, limit: int = MAX_UNTRUSTED_CHARS) -> str:
     """Wrap untrusted text in tags with a random id, so the text cannot close the fence itself."""
     tag = f"untrusted-{label}-{secrets.token_hex(6)}"
-    body = scrub(text).replace(tag, "[removed]")
+    body = scrub(text, limit).replace(tag, "[removed]")
     return f"<{tag}>\n{body}\n</{tag}>"
 
 

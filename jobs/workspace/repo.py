@@ -119,6 +119,20 @@ class Workspace:
         """Every commit the branch holds over the base branch (earlier attempts included)."""
         return self._commits_since(f"origin/{self.base_branch}")
 
+    def diff_from_base(self, stat: bool = False) -> str:
+        """The branch's change against where it left the base branch (three-dot: the base's own later
+        commits are not part of it). No external diff drivers or textconv filters: plain text only."""
+        args = ["diff", "--no-color", "--no-ext-diff", "--no-textconv"]
+        return self.git.out(
+            [*args, *(["--stat"] if stat else []), f"origin/{self.base_branch}...HEAD"], self.path
+        )
+
+    def files_changed_since_start(self) -> list[str]:
+        """Paths changed by this attempt's commits."""
+        return self.git.out(
+            ["diff", "--name-only", "--no-renames", f"{self.start_sha}..HEAD"], self.path
+        ).split()
+
     def _commits_since(self, ref: str) -> list[str]:
         return self.git.out(["rev-list", "--reverse", f"{ref}..HEAD"], self.path).split()
 
