@@ -1,4 +1,4 @@
-"""The job entrypoint: what each Cloud Run Job runs (``python -m jobs implement``).
+"""The job entrypoint: what each Cloud Run Job runs (``python -m jobs implement``, ``... review``).
 
 Settings are read once here, services built from them, and the phase run. Exit codes: 0 when the
 phase did its job (including "no changes"), 1 when it could not, 2 on bad settings.
@@ -7,8 +7,9 @@ phase did its job (including "no changes"), 1 when it could not, 2 on bad settin
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import typer
 
@@ -16,13 +17,16 @@ from jobs import logs
 from jobs.errors import ConfigError, FactoryError
 from jobs.models import ImplementResult
 from jobs.phases.implement import run_implement
+from jobs.phases.review import run_review
 from jobs.redact import Redactor
+from jobs.review.records import ReviewResult
 from jobs.services import Services, build_services
 from jobs.settings import JobSettings, load_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Factory phase jobs.")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
+R = TypeVar("R")
 
 
 def default_run_id(settings: JobSettings) -> str:
@@ -35,41 +39,61 @@ def _fail(message: str, code: int) -> typer.Exit:
     return typer.Exit(code)
 
 
-def prepare(environ: Mapping[str, str] | None = None) -> tuple[JobSettings, Services, str]:
-    """Settings (read once), logging and services for the implement phase; ConfigError on bad input."""
+def prepare(
+    environ: Mapping[str, str] | None = None, phase: str = "implement"
+) -> tuple[JobSettings, Services, str]:
+    """Settings (read once), logging and services for a phase; ConfigError on bad input."""
     settings = load_settings(environ)
     if settings.job != "solve-linear-ticket":
         raise ConfigError(
             f"invalid setting JOB: {settings.job} is not available yet (solve-linear-ticket is)"
         )
     if not settings.ticket_identifier:
-        raise ConfigError("invalid setting TICKET_IDENTIFIER: required for the implement phase")
+        raise ConfigError(f"invalid setting TICKET_IDENTIFIER: required for the {phase} phase")
     if not settings.repo_url:
-        raise ConfigError("invalid setting REPO_URL: required for the implement phase")
+        raise ConfigError(f"invalid setting REPO_URL: required for the {phase} phase")
     run_id = settings.run_id or default_run_id(settings)
     redact = Redactor(settings.secrets())
-    logs.configure(run_id, "implement", redact, settings.log_format)
+    logs.configure(run_id, phase, redact, settings.log_format)
     return settings, build_services(settings, redact), run_id
 
 
 def implement_from_env(environ: Mapping[str, str] | None = None) -> ImplementResult:
     """The implement job from an environment (default: this process's), as Cloud Run runs it."""
-    settings, services, run_id = prepare(environ)
-    return run_implement(settings, services, run_id)
+    return run_implement(*prepare(environ, "implement"))
+
+
+def review_from_env(environ: Mapping[str, str] | None = None) -> ReviewResult:
+    """The review job from an environment (default: this process's), as Cloud Run runs it."""
+    return run_review(*prepare(environ, "review"))
+
+
+def _exit_after(
+    phase: str, run: Callable[[JobSettings, Services, str], R], did_its_job: Callable[[R], bool]
+) -> None:
+    """Run a phase as its job does and exit with the contract's code."""
+    try:
+        settings, services, run_id = prepare(phase=phase)
+    except ConfigError as exc:
+        raise _fail(str(exc), EXIT_CONFIG) from None
+    try:
+        result = run(settings, services, run_id)
+    except FactoryError as exc:
+        raise _fail(services.redact(str(exc)), EXIT_FAILED) from None
+    raise typer.Exit(EXIT_OK if did_its_job(result) else EXIT_FAILED)
 
 
 @app.command()
 def implement() -> None:
     """Implement TICKET_IDENTIFIER on its branch of REPO_URL and push it."""
-    try:
-        settings, services, run_id = prepare()
-    except ConfigError as exc:
-        raise _fail(str(exc), EXIT_CONFIG) from None
-    try:
-        result = run_implement(settings, services, run_id)
-    except FactoryError as exc:
-        raise _fail(services.redact(str(exc)), EXIT_FAILED) from None
-    raise typer.Exit(EXIT_OK if result.status in ("done", "no_changes") else EXIT_FAILED)
+    _exit_after("implement", run_implement, lambda result: result.status in ("done", "no_changes"))
+
+
+@app.command()
+def review() -> None:
+    """Review the branch of TICKET_IDENTIFIER, loop the fixer, and open or update its pull request."""
+    # A review that failed three times, or never parsed, still did its job: the PR is open and flagged.
+    _exit_after("review", run_review, lambda result: result.status != "error")
 
 
 @app.command("version")

@@ -11,6 +11,7 @@ import httpx
 from jobs.agent import AgentRunner
 from jobs.artifacts import ArtifactStore, open_store
 from jobs.errors import ConfigError
+from jobs.pulls import PullRequests, open_pulls
 from jobs.redact import Redactor
 from jobs.settings import JobSettings
 from jobs.tickets import LinearTickets, LocalTickets, TicketSource
@@ -25,6 +26,7 @@ class Services:
     git: Git
     redact: Redactor
     workdir: Path
+    pulls: PullRequests
 
 
 def local_dir(prefix: str) -> Path | None:
@@ -51,4 +53,7 @@ def build_services(settings: JobSettings, redact: Redactor) -> Services:
         )
     runner = AgentRunner(model_auth=settings.model_auth(), grace_seconds=settings.kill_grace_seconds)
     git = Git(settings.github_token, (settings.git_author_name, settings.git_author_email))
-    return Services(store=store, tickets=tickets, runner=runner, git=git, redact=redact, workdir=workdir)
+    pulls = open_pulls(settings.repo_url or "", store, settings.github_token, settings.github_api_url)
+    return Services(
+        store=store, tickets=tickets, runner=runner, git=git, redact=redact, workdir=workdir, pulls=pulls
+    )

@@ -1,0 +1,1 @@
+"""The review phase: rubric, reviewer verdicts, evidence, and the pull request body."""

@@ -1,0 +1,145 @@
+"""The pull request's body: ticket, scores of every round, what each fix changed, cost, time, artifacts.
+
+Everything written here comes from records in the artifacts, and every piece of model- or ticket-written
+text is redacted and flattened first: the body is posted where many people (and bots) read it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from jobs.models import ImplementResult
+from jobs.review.evidence import describe
+from jobs.review.records import ReviewResult, ReviewRound
+from jobs.review.verdict import CRITERIA
+from jobs.tickets import Ticket
+
+FLAG_LINE = (
+    "> [!WARNING]\n> **Needs human review**: {reason} Factory opened this pull request anyway; "
+    "please review it yourself before merging."
+)
+MAX_TEXT = 3_000
+
+
+@dataclass
+class BodyInputs:
+    """What the body is written from."""
+
+    ticket: Ticket
+    result: ReviewResult
+    implement: ImplementResult | None
+    links: dict[str, str] = field(default_factory=dict)  # label -> artifact URL
+    redact: Callable[[str], str] = str
+
+
+def flag_reason(result: ReviewResult) -> str | None:
+    """Why the PR needs a human, or None when the review passed."""
+    if result.status == "passed":
+        return None
+    if result.status == "unparseable":
+        return "the reviewer's output could not be parsed, so the change was never scored as passing."
+    if result.status == "failed_after_max":
+        return f"the review still failed after {len(result.rounds)} rounds (every score must be 4 or more)."
+    return f"the review could not finish ({result.detail or result.status})."
+
+
+def _flat(text: str, redact: Callable[[str], str], limit: int = MAX_TEXT) -> str:
+    """One paragraph of untrusted text, redacted and clamped, that cannot break the markdown around it."""
+    flat = " ".join(redact(text).split())
+    return flat if len(flat) <= limit else flat[:limit] + " [...]"
+
+
+def _quoted(text: str, redact: Callable[[str], str], limit: int = MAX_TEXT) -> list[str]:
+    """Multi-line untrusted text as a block quote: its lists stay readable, its headings stay inside."""
+    text = redact(text).strip()
+    text = text if len(text) <= limit else text[:limit] + " [...]"
+    return [f"> {line}".rstrip() for line in text.splitlines()] or ["> (none)"]
+
+
+def score_table(rounds: list[ReviewRound]) -> list[str]:
+    if not rounds:
+        return ["(no review round finished)"]
+    head = "| Criterion | " + " | ".join(f"Round {r.round}" for r in rounds) + " |"
+    lines = [head, "|---|" + ":-:|" * len(rounds)]
+    for name in CRITERIA:
+        cells = [str(getattr(r.review.scores, name)) if r.review else "-" for r in rounds]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    lines.append("| **verdict** | " + " | ".join(r.verdict for r in rounds) + " |")
+    return lines
+
+
+def _fixes(rounds: list[ReviewRound], redact: Callable[[str], str]) -> list[str]:
+    lines = []
+    for r in rounds:
+        fix = r.fix
+        if fix is None:
+            continue
+        if fix.commits:
+            shas = ", ".join(f"`{sha[:10]}`" for sha in fix.commits)
+            files = ", ".join(f"`{f}`" for f in fix.files[:20]) or "no files"
+            what = f"{len(fix.commits)} commit(s) {shas} touching {files}"
+        else:
+            what = "no change committed"
+        status = (
+            "" if fix.status != "failed" else f" (the fixer ended badly: {_flat(fix.detail, redact, 200)})"
+        )
+        lines += [
+            f"- After round {fix.round}: {what}{status}. The fixer's summary:",
+            "",
+            *_quoted(fix.summary, redact, 1500),
+            "",
+        ]
+    return lines or ["- No fixes were needed."]
+
+
+def _money(seconds: float, usd: float) -> str:
+    return f"{seconds:.1f} s | ${usd:.4f}"
+
+
+def render_body(inputs: BodyInputs) -> str:
+    """The whole body as markdown (the caller clamps it to GitHub's limit)."""
+    ticket, result, redact = inputs.ticket, inputs.result, inputs.redact
+    out: list[str] = []
+    reason = flag_reason(result)
+    if reason is not None:
+        out += [FLAG_LINE.format(reason=reason), ""]
+    link = f"[{ticket.identifier}]({ticket.url})" if ticket.url else f"`{ticket.identifier}`"
+    out += [f"Ticket: {link} · branch `{result.branch}` → `{result.base_branch}` · run `{result.run_id}`", ""]
+    if inputs.implement and inputs.implement.agent and inputs.implement.agent.result_text:
+        out += [
+            "### What changed (the implementer's summary)",
+            "",
+            *_quoted(inputs.implement.agent.result_text, redact),
+            "",
+        ]
+    out += [f"### Review: {result.status.replace('_', ' ')}", "", *score_table(result.rounds), ""]
+    last = next((r.review for r in reversed(result.rounds) if r.review), None)
+    if last is not None:
+        out += [f"Reviewer: {_flat(last.summary, redact, 1000)}", ""]
+        if not last.passed:
+            for issue in last.issues[:20]:
+                where = f"{issue.file}:{issue.line}" if issue.line else issue.file
+                out.append(
+                    f"- `{_flat(where, redact, 200)}` ({issue.criterion}): {_flat(issue.change, redact, 500)}"
+                )
+            out.append("")
+    out += ["### Fixes after review", "", *_fixes(result.rounds, redact), ""]
+    checks = [f"- Round {r.round}: {describe(c)}" for r in result.rounds for c in r.checks]
+    out += ["### Checks run by Factory", "", *(checks or ["- No checks are configured."]), ""]
+    out += ["### Cost and time", "", "| Phase | Time | Cost |", "|---|--:|--:|"]
+    total_s, total_usd = 0.0, 0.0
+    if inputs.implement is not None:
+        seconds = sum(inputs.implement.timings.values())
+        usd = inputs.implement.agent.usage.cost_usd if inputs.implement.agent else 0.0
+        out.append(f"| implement | {_money(seconds, usd)} |")
+        total_s, total_usd = total_s + seconds, total_usd + usd
+    seconds = sum(result.timings.values())
+    out.append(f"| review ({len(result.rounds)} round(s)) | {_money(seconds, result.cost_usd)} |")
+    out += [f"| **total so far** | {_money(total_s + seconds, total_usd + result.cost_usd)} |", ""]
+    if inputs.links:
+        out += ["### Artifacts", "", *(f"- [{label}]({url})" for label, url in inputs.links.items()), ""]
+    out.append(
+        "<sub>Written by Factory: scores from a model reviewing the diff, checks run by Factory.</sub>"
+    )
+    return "\n".join(out)

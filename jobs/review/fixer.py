@@ -1,0 +1,89 @@
+"""The fixer: an agent addresses the reviewer's issues; our code commits and pushes what it changed.
+
+The issues are the reviewer's words about untrusted code, so they reach the fixer fenced as data, like
+the ticket. The commit goes through the same path as the implement phase's: the agent's working tree
+is carried into a fresh clone, vetted for secrets, committed, and pushed fast-forward only.
+"""
+
+from __future__ import annotations
+
+from jobs import prompts
+from jobs.logs import get_logger
+from jobs.models import run_key
+from jobs.phases.budget import PhaseBudget
+from jobs.phases.steps import run_agent
+from jobs.review.evidence import CheckRun
+from jobs.review.records import FixRecord, FixStatus
+from jobs.review.reviewer import evidence_text, ticket_text
+from jobs.review.verdict import PASS_SCORE, Review
+from jobs.services import Services
+from jobs.tickets import Ticket
+from jobs.workspace import Workspace, safe_title
+
+MAX_SUMMARY = 4_000
+
+
+def issues_text(review: Review) -> str:
+    lines = []
+    for issue in review.issues:
+        where = f"{issue.file}:{issue.line}" if issue.line else issue.file
+        lines.append(f"- [{issue.criterion}] {where}: {issue.change}")
+    return f"Reviewer's summary: {review.summary}\n\n" + "\n".join(lines)
+
+
+def fix_prompt(
+    ticket: Ticket, workspace: Workspace, review: Review, checks: list[CheckRun], n: int, test: str | None
+) -> str:
+    return prompts.render(
+        "fix",
+        identifier=ticket.identifier,
+        round=str(n),
+        workspace=str(workspace.path),
+        branch=workspace.branch,
+        test_command=prompts.fence("test-command", test) if test else "(none configured)",
+        pass_score=str(PASS_SCORE),
+        failing=", ".join(review.scores.failing()) or "none",
+        issues=prompts.fence("review", issues_text(review)),
+        evidence=prompts.fence("evidence", evidence_text(checks)),
+        ticket=prompts.fence("ticket", ticket_text(ticket)),
+    )
+
+
+def fix_round(
+    services: Services,
+    budget: PhaseBudget,
+    workspace: Workspace,
+    ticket: Ticket,
+    review: Review,
+    checks: list[CheckRun],
+    n: int,
+    run_id: str,
+    model: str,
+    test: str | None,
+) -> FixRecord:
+    """Run the fixer in ``workspace`` (a clean clone of the branch), then commit and push its change."""
+    request = budget.request(fix_prompt(ticket, workspace, review, checks, n, test), workspace.path, model)
+    key = run_key(run_id, "review", "transcripts", f"fix-{n}.jsonl")
+    outcome, transcript = run_agent(services, budget, request, key)
+    get_logger().info("fixer: %s in %d turns, $%.4f", outcome.status, outcome.turns, outcome.usage.cost_usd)
+    workspace.adopt_agent_tree()
+    failing = ", ".join(review.scores.failing())
+    message = (
+        f"{ticket.identifier}: address review round {n} ({failing})\n\n"
+        f"{safe_title(ticket.title)}\nWritten by Factory run {run_id}."
+    )
+    workspace.commit_all(message, services.redact.finds_secret)
+    commits = workspace.new_commits()
+    if commits:
+        workspace.push()
+    status: FixStatus = "failed" if not outcome.status.ok else "committed" if commits else "no_changes"
+    return FixRecord(
+        round=n,
+        status=status,
+        detail=outcome.detail,
+        commits=commits,
+        files=workspace.files_changed_since_start() if commits else [],
+        summary=(outcome.result_text or "")[:MAX_SUMMARY],
+        agent=outcome,
+        transcript=transcript,
+    )
