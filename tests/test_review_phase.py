@@ -1,0 +1,208 @@
+"""The review phase end to end: real git, the real Claude Code CLI as reviewer and fixer, the offline model.
+
+The pull request is the local record (the GitHub client has its own tests against a fake GitHub).
+Covers the loop (pass, fail-fix-pass, three failures), C4 at the phase level (re-ask, unparseable), and
+that the reviewer sees the diff and the evidence but not the implementer's transcript.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from jobs.artifacts import open_store
+from jobs.entrypoint import implement_from_env, review_from_env
+from jobs.offline_model import OfflineModelServer
+from jobs.pulls import FLAG_LABEL, LocalPulls
+from jobs.review.records import ReviewResult, ReviewRound
+from orchestration.demo import local_job_env
+from tests.conftest import ROOT, git
+
+TICKETS = Path(__file__).parent / "tickets"
+
+
+def job_env(ticket: str, remote: Path, tmp: Path, model_auth: dict[str, str], run_id: str) -> dict[str, str]:
+    env = local_job_env(
+        ticket, remote, tmp / "artifacts", run_id, workdir=tmp / "work" / run_id, tickets_dir=TICKETS
+    )
+    return {**env, "KILL_GRACE_SECONDS": "2", **model_auth}
+
+
+def review(
+    ticket: str, remote: Path, tmp: Path, model_auth: dict[str, str], run_id: str = "r1"
+) -> ReviewResult:
+    return review_from_env(job_env(ticket, remote, tmp, model_auth, run_id))
+
+
+def push_branch(remote: Path, tmp: Path, ticket: str) -> str:
+    """Put a small change on the ticket's branch, as an implement phase would have; returns its sha."""
+    checkout = tmp / f"prep-{ticket}"
+    git("clone", "-q", str(remote), str(checkout))
+    git("checkout", "-q", "-b", f"factory/{ticket.lower()}", cwd=checkout)
+    store = checkout / "notes_app" / "store.py"
+    store.write_text(store.read_text() + f"\n\n# {ticket}: a change for the reviewer to see\n")
+    git("commit", "-qam", f"{ticket}: change", cwd=checkout)
+    git("push", "-q", "origin", f"factory/{ticket.lower()}", cwd=checkout)
+    return git("rev-parse", "HEAD", cwd=checkout).strip()
+
+
+def pull_record(tmp: Path, branch: str) -> tuple[dict[str, object], str]:
+    pulls = LocalPulls(open_store(str(tmp / "artifacts")))
+    found = pulls.find_open(branch, "main")
+    assert found is not None
+    record = json.loads((tmp / "artifacts" / "pulls" / f"{branch.replace('/', '--')}.json").read_text())
+    markdown = (tmp / "artifacts" / "pulls" / f"{branch.replace('/', '--')}.md").read_text()
+    return {**record, "flagged": found.flagged}, markdown
+
+
+def review_requests(server: OfflineModelServer, scenario_prefix: str) -> list[str]:
+    """The text of the first user message of every request the reviewer made for a scenario."""
+    bodies = []
+    for request in server.requests:
+        if request.scenario and request.scenario.startswith(scenario_prefix) and request.body:
+            first = request.body["messages"][0]["content"]
+            bodies.append(first if isinstance(first, str) else "\n".join(p.get("text", "") for p in first))
+    return bodies
+
+
+def test_example_ticket_fails_the_first_review_and_passes_the_second(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str], offline_model: OfflineModelServer
+) -> None:
+    env = job_env("IX-101", remote, tmp_path, model_auth, "demo")
+    assert implement_from_env(env).status == "done"
+    seen = len(offline_model.requests)
+    result = review_from_env(env)
+
+    assert result.status == "passed", result.detail
+    first, second = result.rounds
+    assert (first.verdict, second.verdict) == ("failed", "passed")
+    assert first.review is not None and first.review.scores.failing() == ["documentation"]
+    assert first.fix is not None and first.fix.status == "committed" and first.fix.files == ["README.md"]
+    assert second.head_sha == first.fix.commits[-1] != first.head_sha
+    # The fixer's commit is on the remote branch, on top of the implementation.
+    readme = git("--git-dir", str(remote), "show", "factory/ix-101:README.md")
+    assert "word_count" in readme
+    # Our code ran the tests in every round; the evidence has the counts.
+    for r in result.rounds:
+        test = r.checks[0]
+        assert (test.name, test.exit_code, test.counts.failed) == ("test", 0, 0)
+        assert test.counts.passed is not None and test.counts.passed > 10
+    # One PR, not flagged, with every round's scores.
+    record, markdown = pull_record(tmp_path, "factory/ix-101")
+    assert result.pull_request is not None and not result.pull_request.flagged
+    assert record["flagged"] is False and FLAG_LABEL not in markdown
+    assert "| documentation | 3 | 5 |" in markdown and "| **verdict** | failed | passed |" in markdown
+    assert "README.md" in markdown and "| implement |" in markdown
+    # review-{n}.json files are the rounds.
+    run = tmp_path / "artifacts" / "runs" / "demo" / "review"
+    assert ReviewRound.model_validate_json((run / "review-1.json").read_text()).fix is not None
+    assert ReviewRound.model_validate_json((run / "review-2.json").read_text()).verdict == "passed"
+    # The reviewer was given the diff and the evidence, never the implementer's transcript or summary.
+    prompts = review_requests(offline_model, "review-IX-101")
+    assert len(prompts) >= 2 and len(offline_model.requests) > seen
+    implementer_words = ("I'll read the note model", "Every API response is built from", "IX-101 is done")
+    for prompt in prompts:
+        assert "+    def word_count(self) -> int:" in prompt
+        assert "Ran " in prompt and "exit 0" in prompt
+        assert not any(words in prompt for words in implementer_words)
+    # The ticket has one Factory comment, now saying where the PR is.
+    log = json.loads((tmp_path / "artifacts" / "tickets" / "IX-101.json").read_text())
+    assert [c["key"] for c in log["comments"]] == ["factory-status"]
+    assert (
+        "review passed" in log["comments"][0]["body"]
+        and result.pull_request.url in log["comments"][0]["body"]
+    )
+
+
+def test_three_failed_reviews_open_a_flagged_pull_request(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str]
+) -> None:
+    push_branch(remote, tmp_path, "IX-912")
+    result = review("IX-912", remote, tmp_path, model_auth)
+
+    assert result.status == "failed_after_max"
+    assert [r.verdict for r in result.rounds] == ["failed"] * 3
+    fixes = [r.fix for r in result.rounds]
+    assert fixes[2] is None and all(f is not None and f.status == "committed" for f in fixes[:2])
+    record, markdown = pull_record(tmp_path, "factory/ix-912")
+    assert record["flagged"] is True and result.pull_request is not None and result.pull_request.flagged
+    body = str(record["body"])
+    assert body.startswith("> [!WARNING]\n> **Needs human review**: the review still failed after 3 rounds")
+    assert body.count("Needs human review") == 1
+    assert "| correctness | 2 | 2 | 2 |" in markdown
+    # A re-run of the phase updates the same PR (D4 at the phase level) and keeps one branch.
+    again = review("IX-912", remote, tmp_path, model_auth, run_id="r2")
+    assert again.pull_request is not None and again.pull_request.number == result.pull_request.number
+    branches = git(
+        "--git-dir", str(remote), "for-each-ref", "--format=%(refname:short)", "refs/heads"
+    ).split()
+    assert branches == ["factory/ix-912", "main"]
+
+
+def test_malformed_reviews_are_reasked_then_unparseable_never_passed(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str], offline_model: OfflineModelServer
+) -> None:
+    push_branch(remote, tmp_path, "IX-913")
+    result = review("IX-913", remote, tmp_path, model_auth)
+
+    assert result.status == "unparseable"
+    (only,) = result.rounds
+    assert only.verdict == "unparseable" and only.review is None and only.fix is None
+    assert len(only.asks) == 2 and all(ask.parse_error for ask in only.asks)
+    assert result.pull_request is not None and result.pull_request.flagged
+    prompts = review_requests(offline_model, "review-IX-913")
+    assert any("Previous reply rejected" in p and only.asks[0].parse_error in p for p in prompts)
+
+
+def test_a_reask_recovers_a_reply_with_prose_after_the_json(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str]
+) -> None:
+    push_branch(remote, tmp_path, "IX-914")
+    result = review("IX-914", remote, tmp_path, model_auth)
+    assert result.status == "passed"
+    (only,) = result.rounds
+    assert [ask.parse_error is None for ask in only.asks] == [False, True]
+    assert result.pull_request is not None and not result.pull_request.flagged
+
+
+def test_first_review_passes_and_the_reviewer_cannot_change_anything(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str]
+) -> None:
+    head = push_branch(remote, tmp_path, "IX-915")
+    result = review("IX-915", remote, tmp_path, model_auth)
+    assert result.status == "passed" and len(result.rounds) == 1 and result.rounds[0].fix is None
+    workspace = tmp_path / "work" / "r1" / "round-1"
+    assert not (workspace / "PWNED.md").exists() and not (workspace / "pwned-by-bash").exists()
+    assert "notes" in (workspace / "README.md").read_text().lower()
+    assert git("--git-dir", str(remote), "rev-parse", "factory/ix-915").strip() == head
+
+
+def test_a_branch_that_is_not_on_the_remote_is_an_error_without_a_pull_request(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str]
+) -> None:
+    result = review("IX-911", remote, tmp_path, model_auth)
+    assert result.status == "error" and "not on the remote" in result.detail
+    assert result.pull_request is None and result.rounds == []
+    assert not (tmp_path / "artifacts" / "pulls").exists()
+    stored = ReviewResult.model_validate_json(
+        (tmp_path / "artifacts" / "runs" / "r1" / "review" / "result.json").read_text()
+    )
+    assert stored.status == "error"
+
+
+def test_the_review_job_exit_codes(remote: Path, tmp_path: Path, model_auth: dict[str, str]) -> None:
+    """0 for a review that did its job, flagged or not; 1 when it could not; 2 for bad settings."""
+
+    def run(ticket: str, run_id: str, **extra: str) -> int:
+        env = {**os.environ, **job_env(ticket, remote, tmp_path, model_auth, run_id), **extra}
+        return subprocess.run(
+            [sys.executable, "-m", "jobs", "review"], env=env, cwd=ROOT, capture_output=True, check=False
+        ).returncode
+
+    push_branch(remote, tmp_path, "IX-911")
+    assert run("IX-911", "ok") == 0
+    assert run("IX-913", "missing-branch") == 1
+    assert run("IX-911", "bad", MAX_TURNS="0") == 2
