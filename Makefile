@@ -35,6 +35,7 @@ lint: setup
 
 bench: setup
 	$(PY) -m tests.bench.implement_phase
+	$(PY) -m tests.bench.review_phase
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .factory .pytest_cache .mypy_cache .ruff_cache

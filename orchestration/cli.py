@@ -29,7 +29,7 @@ def demo_command(
         bool, typer.Option("--fresh", help="Re-seed the local remote (drops earlier demo branches).")
     ] = False,
 ) -> None:
-    """Run the implement job on an example ticket against a local bare remote and print a summary."""
+    """Run an example ticket through the implement and review jobs against a local bare remote."""
     raise typer.Exit(demo(ticket, artifacts, real, fresh))
 
 

@@ -1,8 +1,9 @@
-"""The local demo: one example ticket through the implement job, against a local bare remote.
+"""The local demo: one example ticket through the implement and review jobs, against a local bare remote.
 
-It runs the job exactly as a Cloud Run Job would (``python -m jobs implement`` with the same
-environment variables), with a directory for the artifact prefix, ticket files for Linear, a bare
-repository for GitHub, and the offline model unless ``--real`` asks for Claude.
+It runs each job exactly as a Cloud Run Job would (``python -m jobs implement``, then ``... review``,
+with the same environment variables), with a directory for the artifact prefix, ticket files for
+Linear, a bare repository for GitHub (the pull request is a record in the artifacts), and the offline
+model unless ``--real`` asks for Claude.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from jobs.models import ImplementResult
+from jobs.review.body import score_table
+from jobs.review.records import ReviewResult
 from orchestration.local_remote import branch_log, seed_bare_remote
 from orchestration.offline import offline_env, start_offline_model
 
@@ -44,10 +47,10 @@ def local_job_env(
     }
 
 
-def run_implement_job(env: dict[str, str]) -> int:
-    """Run the implement job as a child process with ``env`` added; its progress lines pass through."""
+def run_job(phase: str, env: dict[str, str]) -> int:
+    """Run a phase's job as a child process with ``env`` added; its progress lines pass through."""
     child_env = {**os.environ, **env}
-    return subprocess.run([sys.executable, "-m", "jobs", "implement"], env=child_env, check=False).returncode
+    return subprocess.run([sys.executable, "-m", "jobs", phase], env=child_env, check=False).returncode
 
 
 def demo(ticket: str, artifacts: Path, real_model: bool, fresh: bool) -> int:
@@ -72,19 +75,24 @@ def demo(ticket: str, artifacts: Path, real_model: bool, fresh: bool) -> int:
         print(f"model: offline scripted model at {server.base_url} (no Claude credentials used)")
     print(f"ticket {ticket} -> {remote}\n")
     try:
-        code = run_implement_job(env)
+        code = run_job("implement", env)
+        implemented = print_summary(artifacts, run_id, remote)
+        if code == 0 and implemented:
+            print("\n-- review --\n")
+            code = run_job("review", env)
+            print_review_summary(artifacts, run_id)
     finally:
         if server is not None:
             server.stop()
-    print_summary(artifacts, run_id, remote)
     return code
 
 
-def print_summary(artifacts: Path, run_id: str, remote: Path) -> None:
+def print_summary(artifacts: Path, run_id: str, remote: Path) -> bool:
+    """Print the implement phase's result; returns whether there is a branch with work to review."""
     result_file = artifacts / "runs" / run_id / "implement" / "result.json"
     if not result_file.is_file():
         print(f"\nno result was written (see the log above); run folder: {result_file.parent}")
-        return
+        return False
     result = ImplementResult.model_validate_json(result_file.read_text())
     print("\n== Factory: implement ==")
     print(f"status      {result.status}{' - ' + result.detail if result.detail else ''}")
@@ -101,4 +109,29 @@ def print_summary(artifacts: Path, run_id: str, remote: Path) -> None:
         )
     print(f"timings     {', '.join(f'{k} {v:.2f}s' for k, v in result.timings.items())}")
     print(f"transcript  {result.transcript}")
+    print(f"result      {result_file}")
+    return result.status == "done"
+
+
+def print_review_summary(artifacts: Path, run_id: str) -> None:
+    result_file = artifacts / "runs" / run_id / "review" / "result.json"
+    if not result_file.is_file():
+        print(f"\nno review result was written (see the log above); run folder: {result_file.parent}")
+        return
+    result = ReviewResult.model_validate_json(result_file.read_text())
+    print("\n== Factory: review ==")
+    print(f"status      {result.status}{' - ' + result.detail if result.detail else ''}")
+    for line in score_table(result.rounds):
+        print(f"  {line}")
+    for review_round in result.rounds:
+        fix = review_round.fix
+        if fix is not None:
+            files = ", ".join(fix.files) or "-"
+            print(f"fix {fix.round}       {fix.status}: {len(fix.commits)} commit(s), files {files}")
+    print(f"cost        ${result.cost_usd:.4f} (list price), {sum(result.timings.values()):.2f}s")
+    pull = result.pull_request
+    if pull is not None:
+        print(
+            f"pull req.   #{pull.number}{' (flagged for human review)' if pull.flagged else ''}: {pull.url}"
+        )
     print(f"result      {result_file}")
