@@ -46,7 +46,7 @@ def test_ticket_becomes_a_pushed_branch_whose_tests_pass(
     assert result.status == "done", result.detail
     assert result.pushed and not result.resumed and len(result.commits) == 1
     assert result.agent is not None and result.agent.turns >= 4
-    assert set(result.timings) >= {"clone", "install", "agent", "commit_push", "artifacts"}
+    assert set(result.timings) >= {"ticket", "clone", "install", "agent", "commit_push"}
     checkout = tmp_path / "check"
     git("clone", "-q", "-b", "factory/ix-101", str(remote), str(checkout))
     assert "word_count" in (checkout / "notes_app" / "store.py").read_text()

@@ -7,19 +7,24 @@ that the reviewer sees the diff and the evidence but not the implementer's trans
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
+
 from jobs.artifacts import open_store
-from jobs.entrypoint import implement_from_env, review_from_env
+from jobs.entrypoint import implement_from_env, prepare, review_from_env
 from jobs.offline_model import OfflineModelServer
-from jobs.pulls import FLAG_LABEL, LocalPulls
+from jobs.phases.review import run_review
+from jobs.pulls import FLAG_LABEL, GitHubPulls, LocalPulls
 from jobs.review.records import ReviewResult, ReviewRound
 from orchestration.demo import local_job_env
 from tests.conftest import ROOT, git
+from tests.fakes.github import FakeGitHub
 
 TICKETS = Path(__file__).parent / "tickets"
 
@@ -206,3 +211,44 @@ def test_the_review_job_exit_codes(remote: Path, tmp_path: Path, model_auth: dic
     assert run("IX-911", "ok") == 0
     assert run("IX-913", "missing-branch") == 1
     assert run("IX-911", "bad", MAX_TURNS="0") == 2
+
+
+CANARIES = {
+    "GITHUB_TOKEN": "ghp_canaryREVIEWcanaryREVIEWcanary0000001",
+    "LINEAR_API_KEY": "lin_api_canaryREVIEWcanaryREVIEWcanary0002",
+    "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/TCANARY/BCANARY/review0003",
+}
+
+
+def test_the_pull_request_goes_to_github_and_no_secret_reaches_any_sink(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str], offline_model: OfflineModelServer
+) -> None:
+    """E1 for the review phase: the ticket quotes the GitHub token and the reviewer repeats it."""
+    push_branch(remote, tmp_path, "IX-916")
+    env = {**job_env("IX-916", remote, tmp_path, model_auth, "r1"), **CANARIES}
+    seen = len(offline_model.requests)
+    with FakeGitHub(CANARIES["GITHUB_TOKEN"], "acme/notes").serving() as fake:
+        settings, services, run_id = prepare(env, "review")
+        assert settings.github_token is not None
+        client = httpx.Client(timeout=10)
+        services.pulls = GitHubPulls(client, settings.github_token, "acme/notes", api_url=fake.url)
+        result = run_review(settings, services, run_id)
+        client.close()
+    assert result.status == "passed" and result.pull_request is not None
+    (pull,) = fake.pulls.values()
+    assert (pull.number, pull.head, pull.base) == (result.pull_request.number, "factory/ix-916", "main")
+    assert "| security | 4 |" in (pull.body or "") and "[REDACTED]" in (pull.body or "")
+    requests = [r.body for r in offline_model.requests[seen:]]
+    sinks = {
+        "pull request": pull.title + (pull.body or "") + "".join(c.body for c in fake.comments),
+        "artifacts": "".join(
+            p.read_text(errors="replace") for p in (tmp_path / "artifacts").rglob("*") if p.is_file()
+        ),
+        "model requests": json.dumps(requests),
+        "pushed objects": git("--git-dir", str(remote), "log", "-p", "--all"),
+    }
+    assert "ghp_canaryREVIEW" in (TICKETS / "IX-916.md").read_text()  # the canary was really in the input
+    for name, text in sinks.items():
+        for canary in CANARIES.values():
+            assert canary not in text, f"{canary[:12]}... reached {name}"
+            assert base64.b64encode(canary.encode()).decode() not in text, name

@@ -18,7 +18,7 @@ from jobs.errors import ArtifactExists, FactoryError
 from jobs.logs import get_logger
 from jobs.models import ImplementResult, ImplementStatus, RunManifest, run_key, utc_now
 from jobs.phases.budget import PhaseBudget
-from jobs.phases.steps import Stopwatch, Transcript, redacted_outcome, start_phase, tell_ticket
+from jobs.phases.steps import Stopwatch, run_agent, start_phase, tell_ticket
 from jobs.services import Services
 from jobs.settings import JobSettings
 from jobs.target_config import load_target_config
@@ -39,7 +39,6 @@ def run_implement(settings: JobSettings, services: Services, run_id: str) -> Imp
     workspace = Workspace(
         services.git, start.repo_url, services.workdir / "repo", branch, settings.base_branch
     )
-    transcript = Transcript(services.redact)
     result = ImplementResult(**start.fields, status="failed")
     outcome: AgentOutcome | None = None
     try:
@@ -57,7 +56,9 @@ def run_implement(settings: JobSettings, services: Services, run_id: str) -> Imp
             _prompt(ticket, workspace, config.test), workspace.path, config.models.implement
         )
         with clock.step("agent"):
-            outcome = redacted_outcome(services.runner.run(request, transcript), services.redact)
+            transcript_key = run_key(run_id, PHASE, "transcript.jsonl")
+            outcome, transcript = run_agent(services, budget, request, transcript_key)
+        result = result.model_copy(update={"transcript": transcript})
         log.info("agent: %s in %d turns, $%.4f", outcome.status, outcome.turns, outcome.usage.cost_usd)
         with clock.step("commit_push"):
             workspace.adopt_agent_tree()
@@ -80,12 +81,8 @@ def run_implement(settings: JobSettings, services: Services, run_id: str) -> Imp
         timed_out = outcome is not None and outcome.status is AgentStatus.TIMED_OUT
         failure = {"status": "timed_out" if timed_out else "failed", "detail": services.redact(str(exc))}
         result = result.model_copy(update={**failure, "resumed": workspace.resumed, "agent": outcome})
-    with clock.step("artifacts"):
-        transcript_key = run_key(run_id, PHASE, "transcript.jsonl")
-        services.store.write_bytes(transcript_key, transcript.data())
-    # The result is written last, with every step's time in it (the artifacts step included).
-    update = {"transcript": services.store.url(transcript_key), "finished_at": utc_now()}
-    result = result.model_copy(update={**update, "timings": clock.timings})
+    # The result is written last, with every step's time in it.
+    result = result.model_copy(update={"finished_at": utc_now(), "timings": clock.timings})
     write_model(services.store, run_key(run_id, PHASE, "result.json"), result)
     _tell_ticket(services, ticket, result)
     return result

@@ -68,7 +68,10 @@ def run_agent(
     """Run one agent, charge it to the phase's budget, and keep its redacted transcript.
 
     Returns the outcome (agent-written text redacted) and the transcript's URL in the artifact store.
+    The prompt is redacted too: untrusted text quoted in it (a ticket, a diff) could hold one of our
+    secrets, and the model API is a sink like any other.
     """
+    request = request.model_copy(update={"prompt": services.redact(request.prompt)})
     transcript = Transcript(services.redact)
     try:
         outcome = budget.spend(services.runner.run(request, transcript))
