@@ -32,7 +32,7 @@ from jobs.pulls import (
 )
 from jobs.pulls.local import record_key
 from jobs.retry import RetryPolicy
-from jobs.tickets.linear import comment_marker
+from jobs.tickets.source import comment_marker
 from tests.fakes.github import FakeClock, FakeGitHub
 
 TOKEN = "ghp_CANARYcanaryCANARYcanary0123456789ab"

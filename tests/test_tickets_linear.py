@@ -10,7 +10,8 @@ from pydantic import SecretStr
 
 from jobs.errors import ConfigError, FactoryError, ServiceError, TicketNotFound
 from jobs.tickets import LinearTickets, Ticket, TicketSource
-from jobs.tickets.linear import comment_marker, retry_after_seconds
+from jobs.tickets.linear import retry_after_seconds
+from jobs.tickets.source import comment_marker
 from tests.fakes.linear import FakeLinear
 
 API_KEY = "lin_api_CANARYcanaryCANARYcanary0123456789"

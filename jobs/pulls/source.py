@@ -9,8 +9,7 @@ from __future__ import annotations
 from typing import Protocol, runtime_checkable
 
 from jobs.pulls.models import PullRequest, PullRequestDraft
-from jobs.tickets.linear import comment_marker
-from jobs.tickets.source import check_comment_key
+from jobs.tickets.source import check_comment_key, comment_marker
 
 BODY_LIMIT = 65_536
 TITLE_LIMIT = 256

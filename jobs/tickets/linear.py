@@ -27,7 +27,7 @@ from pydantic import BaseModel, SecretStr
 from jobs.errors import ConfigError, FactoryError, ServiceError, TicketNotFound
 from jobs.retry import RetryPolicy, parse_number, retry_after_header
 from jobs.tickets.models import Ticket, TicketComment
-from jobs.tickets.source import check_comment_key, check_identifier, check_state_name
+from jobs.tickets.source import check_comment_key, check_identifier, check_state_name, comment_marker
 
 SERVICE = "linear"
 DEFAULT_ENDPOINT = "https://api.linear.app/graphql"
@@ -296,11 +296,6 @@ class LinearTickets:
         # Server text is echoed into our errors, so it must never carry the key: masked before the cut,
         # which could otherwise leave a prefix of it behind.
         return "; ".join(parts).replace(self._api_key.get_secret_value(), "[REDACTED]")[:MAX_MESSAGE]
-
-
-def comment_marker(key: str) -> str:
-    """The hidden first line that marks the one comment Factory keeps for ``key``."""
-    return f"<!-- factory:{key} -->"
 
 
 def retry_after_seconds(headers: httpx.Headers, now: float) -> float | None:

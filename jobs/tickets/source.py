@@ -44,6 +44,11 @@ def check_comment_key(key: str) -> str:
     return key
 
 
+def comment_marker(key: str) -> str:
+    """The hidden first line that marks the one comment Factory keeps for ``key``."""
+    return f"<!-- factory:{key} -->"
+
+
 def check_state_name(name: str) -> str:
     """The state name, stripped, or ConfigError if it is empty, multi-line or absurdly long."""
     clean = name.strip()
