@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from jobs.agent import AgentOutcome, AgentStatus
 from jobs.models import ImplementResult
@@ -68,25 +69,16 @@ def test_huge_agent_texts_are_cut_so_the_body_fits_and_keeps_the_flag_at_the_top
     review = parse_review(PASSING)
     rounds = [ReviewRound(round=n, head_sha="b" * 40, verdict="unparseable", fix=fix) for n in (1, 2)]
     rounds.append(ReviewRound(round=3, head_sha="c" * 40, verdict="passed", review=review))
-    result = ReviewResult(
-        run_id="r",
-        ticket_identifier="IX-1",
-        status="failed_after_max",
-        branch="factory/ix-1",
-        base_branch="main",
-        rounds=rounds,
-        started_at=now,
-    )
+    run: dict[str, Any] = {
+        "run_id": "r",
+        "ticket_identifier": "IX-1",
+        "branch": "factory/ix-1",
+        "base_branch": "main",
+        "started_at": now,
+    }
+    result = ReviewResult(**run, status="failed_after_max", rounds=rounds)
+    implement = ImplementResult(**run, status="done", agent=outcome)
     ticket = Ticket(identifier="IX-1", title="t", body="b")
-    implement = ImplementResult(
-        run_id="r",
-        ticket_identifier="IX-1",
-        status="done",
-        branch="factory/ix-1",
-        base_branch="main",
-        agent=outcome,
-        started_at=now,
-    )
     body = render_body(BodyInputs(ticket, result, implement, {"review 1": "file:///r"}, str))
     assert len(body) < 20_000 and clamp_body(body) == body
     assert body.count("[...]") == 3  # the implementer's summary and both fixers' summaries were cut
