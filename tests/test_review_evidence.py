@@ -37,12 +37,24 @@ def test_checks_report_failures_and_kill_a_hung_command_with_its_children(tmp_pa
     marker = f"factory-hung-{time.monotonic_ns()}"
     config = TargetConfig(
         test="echo 'Ran 3 tests in 0.1s'; echo; echo 'FAILED (failures=1)'; exit 1",
-        lint=f"sh -c 'sleep 300 # {marker}' & sleep 300 # {marker}",
+        # A child in the same group, and one that left the session: both must go.
+        lint=f"sh -c 'sleep 300 # {marker}' & setsid sleep 301 & sleep 300 # {marker}",
         check_timeout_seconds=1,
     )
     test, lint = run_checks(config, tmp_path, str)
     assert (test.exit_code, test.counts.failed, test.counts.passed) == (1, 1, 2)
     assert lint.timed_out and lint.exit_code is None and lint.seconds < 5
+    time.sleep(0.2)
+    assert processes_matching(marker) == [] and processes_matching("sleep 301") == []
+
+
+def test_a_finished_check_is_not_held_up_by_a_background_child(tmp_path: Path) -> None:
+    """The command's exit decides, not when its output closes; what it left running is stopped."""
+    marker = f"factory-bg-{time.monotonic_ns()}"
+    (check,) = run_checks(
+        TargetConfig(test=f"sh -c 'sleep 30 # {marker}' & echo done", check_timeout_seconds=20), tmp_path, str
+    )
+    assert (check.exit_code, check.output_tail.strip()) == (0, "done") and check.seconds < 5
     time.sleep(0.2)
     assert processes_matching(marker) == []
 

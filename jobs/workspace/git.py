@@ -84,6 +84,7 @@ class Git:
             stdin=subprocess.DEVNULL,
             capture_output=True,
             text=True,
+            errors="replace",  # a target's latin-1 file in a diff must not crash the phase
             timeout=timeout,
         )
         if check and proc.returncode != 0:

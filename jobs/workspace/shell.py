@@ -1,8 +1,10 @@
 """Running the target repository's own commands (install, tests, linters) from our code.
 
 Repository commands are untrusted code: they get the agent's environment allowlist without model auth
-(so no token of ours is in reach), a private HOME, stdin from /dev/null, and a session of their own so
-that a timeout kills everything they started, not just the shell.
+(so no token of ours is in reach), a private HOME and stdin from /dev/null, and they run under the same
+subreaper as the agent: when the command ends, or runs out of time, everything it started is stopped,
+even processes that left its session. Output goes to a file, not a pipe, so a background child that
+keeps the output open cannot make a finished command look hung.
 """
 
 from __future__ import annotations
@@ -16,8 +18,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobs.agent.cli import supervised
 from jobs.agent.policy import agent_environment
 
+GRACE = 2.0  # SIGTERM to SIGKILL for what a command left behind
 KILL_WAIT = 5.0
 
 
@@ -40,27 +44,33 @@ def run_repo_command(command: str, cwd: Path, timeout: float) -> CommandRun:
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="factory-cmd-home-") as home:
         env = agent_environment(os.environ, Path(home), {})
-        proc = subprocess.Popen(
-            ["/bin/sh", "-c", command],
-            cwd=cwd,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            errors="replace",
-            start_new_session=True,
-        )
-        try:
-            output, _ = proc.communicate(timeout=max(timeout, 0.1))
-            code: int | None = proc.returncode
-        except subprocess.TimeoutExpired:
-            _kill_group(proc.pid)
-            output, _ = proc.communicate(timeout=KILL_WAIT)
-            code = None
+        out_path = Path(home) / "output.log"
+        with out_path.open("wb") as out:
+            proc = subprocess.Popen(
+                supervised(["/bin/sh", "-c", command], GRACE),
+                cwd=cwd,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            code: int | None
+            try:
+                code = proc.wait(timeout=max(timeout, 0.1))
+            except subprocess.TimeoutExpired:
+                code = None
+                _stop(proc)
+        output = out_path.read_bytes().decode("utf-8", errors="replace")
     return CommandRun(command, code, output, round(time.monotonic() - started, 3))
 
 
-def _kill_group(pgid: int) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pgid, signal.SIGKILL)
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """Ask the reaper to clear the tree; SIGKILL its group if it does not finish in time."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=GRACE + KILL_WAIT)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
