@@ -18,10 +18,13 @@ from jobs.errors import ConfigError, FactoryError
 from jobs.models import ImplementResult
 from jobs.phases.implement import run_implement
 from jobs.phases.review import run_review
+from jobs.phases.steps import phase_branch
 from jobs.redact import Redactor
 from jobs.review.records import ReviewResult
 from jobs.services import Services, build_services
 from jobs.settings import JobSettings, load_settings
+from jobs.tickets.source import check_identifier
+from jobs.workspace.repo import check_repo_url
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Factory phase jobs.")
 
@@ -52,6 +55,10 @@ def prepare(
         raise ConfigError(f"invalid setting TICKET_IDENTIFIER: required for the {phase} phase")
     if not settings.repo_url:
         raise ConfigError(f"invalid setting REPO_URL: required for the {phase} phase")
+    # Checked here so that a bad value is a settings error (exit 2), not a failure halfway through.
+    check_identifier(settings.ticket_identifier)
+    check_repo_url(settings.repo_url)
+    phase_branch(settings)
     run_id = settings.run_id or default_run_id(settings)
     redact = Redactor(settings.secrets())
     logs.configure(run_id, phase, redact, settings.log_format)

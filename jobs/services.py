@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import tempfile
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import httpx
@@ -20,13 +22,23 @@ from jobs.workspace.git import Git
 
 @dataclass
 class Services:
+    """What a phase works with; the pull-request host is opened on first use (only review needs it)."""
+
     store: ArtifactStore
     tickets: TicketSource
     runner: AgentRunner
     git: Git
     redact: Redactor
     workdir: Path
-    pulls: PullRequests
+    open_pulls: Callable[[], PullRequests] = field(repr=False, default=lambda: _no_pulls())
+
+    @cached_property
+    def pulls(self) -> PullRequests:
+        return self.open_pulls()
+
+
+def _no_pulls() -> PullRequests:
+    raise ConfigError("no pull-request host is configured for this phase")
 
 
 def local_dir(prefix: str) -> Path | None:
@@ -53,7 +65,10 @@ def build_services(settings: JobSettings, redact: Redactor) -> Services:
         )
     runner = AgentRunner(model_auth=settings.model_auth(), grace_seconds=settings.kill_grace_seconds)
     git = Git(settings.github_token, (settings.git_author_name, settings.git_author_email))
-    pulls = open_pulls(settings.repo_url or "", store, settings.github_token, settings.github_api_url)
+
+    def pulls() -> PullRequests:
+        return open_pulls(settings.repo_url or "", store, settings.github_token, settings.github_api_url)
+
     return Services(
-        store=store, tickets=tickets, runner=runner, git=git, redact=redact, workdir=workdir, pulls=pulls
+        store=store, tickets=tickets, runner=runner, git=git, redact=redact, workdir=workdir, open_pulls=pulls
     )

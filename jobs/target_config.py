@@ -6,13 +6,15 @@ Absent file or keys mean defaults. The file comes from the target repo, so it is
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
 from jobs.errors import ConfigError
+
+if TYPE_CHECKING:
+    from jobs.workspace import Workspace
 
 CONFIG_FILE = ".factory.yaml"
 MAX_CONFIG_BYTES = 64 * 1024
@@ -51,15 +53,24 @@ class TargetConfig(BaseModel):
     models: Models = Field(default_factory=Models)
 
 
-def load_target_config(repo: Path) -> TargetConfig:
-    """Read ``.factory.yaml`` from a checkout; defaults when it is absent."""
-    path = repo / CONFIG_FILE
-    if not path.is_file():
+def base_target_config(workspace: Workspace) -> TargetConfig:
+    """The config as the base branch holds it, read before any target code runs.
+
+    A branch's change to ``.factory.yaml`` is the agent's work: it takes effect once merged, never in
+    the run that wrote it, so the test command behind the review's evidence, the budgets and the
+    models stay out of the author's hands.
+    """
+    return parse_target_config(workspace.base_file(CONFIG_FILE))
+
+
+def parse_target_config(text: str | None) -> TargetConfig:
+    """Validate the file's text; None (no file) means defaults."""
+    if text is None:
         return TargetConfig()
-    if path.stat().st_size > MAX_CONFIG_BYTES:
+    if len(text.encode()) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{CONFIG_FILE} is larger than {MAX_CONFIG_BYTES} bytes")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.safe_load(text) or {}
         return TargetConfig.model_validate(data)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{CONFIG_FILE} is not valid YAML: {exc}") from None

@@ -88,11 +88,12 @@ def test_huge_agent_texts_are_cut_so_the_body_fits_and_keeps_the_flag_at_the_top
         "base_branch": "main",
         "started_at": now,
     }
-    result = ReviewResult(**run, status="failed_after_max", rounds=rounds)
+    flags = ["the review still failed after 3 rounds."]
+    result = ReviewResult(**run, status="failed_after_max", rounds=rounds, needs_human=flags)
     implement = ImplementResult(**run, status="done", agent=outcome)
     ticket = Ticket(identifier="IX-1", title="t", body="b")
     body = render_body(BodyInputs(ticket, result, implement, {"review 1": "file:///r"}, str))
     assert len(body) < 20_000 and clamp_body(body) == body
     assert body.count("[...]") == 3  # the implementer's summary and both fixers' summaries were cut
-    assert body.startswith("> [!WARNING]\n> **Needs human review**")
+    assert body.startswith("> [!WARNING]\n> **Needs human review**: the review still failed after 3 rounds.")
     assert "| **verdict** | unparseable | unparseable | passed |" in body

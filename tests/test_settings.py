@@ -6,13 +6,12 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
 from jobs.errors import ConfigError
 from jobs.settings import load_settings
-from jobs.target_config import load_target_config
+from jobs.target_config import parse_target_config
 
 
 def test_original_names_and_defaults() -> None:
@@ -77,13 +76,23 @@ def test_jobs_not_built_yet_say_so(job: str) -> None:
 
 
 @pytest.mark.parametrize("model", ["--dangerously-skip-permissions", "sonnet; rm -rf /", "", "x" * 80])
-def test_target_config_rejects_odd_model_names(tmp_path: Path, model: str) -> None:
-    (tmp_path / ".factory.yaml").write_text(f"models:\n  implement: {json.dumps(model)}\n")
+def test_target_config_rejects_odd_model_names(model: str) -> None:
     with pytest.raises(ConfigError, match=r"models\.implement"):
-        load_target_config(tmp_path)
+        parse_target_config(f"models:\n  implement: {json.dumps(model)}\n")
 
 
-def test_target_config_defaults_and_known_models(tmp_path: Path) -> None:
-    assert load_target_config(tmp_path).models.review == "opus"
-    (tmp_path / ".factory.yaml").write_text("models:\n  implement: claude-sonnet-4-5\n")
-    assert load_target_config(tmp_path).models.implement == "claude-sonnet-4-5"
+def test_target_config_defaults_and_known_models() -> None:
+    assert parse_target_config(None).models.review == "opus"
+    assert (
+        parse_target_config("models:\n  implement: claude-sonnet-4-5\n").models.implement
+        == "claude-sonnet-4-5"
+    )
+
+
+def test_target_config_errors_name_the_problem() -> None:
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        parse_target_config("test: [unclosed\n")
+    with pytest.raises(ConfigError, match="lint_command"):
+        parse_target_config("lint_command: ruff\n")
+    with pytest.raises(ConfigError, match="larger than"):
+        parse_target_config("# " + "x" * 70_000)

@@ -34,11 +34,21 @@ class PhaseBudget:
         self.cost_left = _lower(settings.max_cost_usd, config.budgets.max_cost_usd)
         self.spent_usd = 0.0
 
+    def seconds_left(self) -> float:
+        return self.deadline - time.monotonic()
+
+    def command_seconds(self, limit: float) -> float:
+        """A repository command's timeout: its own limit, cut to what is left of the phase."""
+        left = self.seconds_left()
+        if left < MIN_RUN_SECONDS:
+            raise StepFailed("the phase's time budget (MAX_DURATION_SECONDS) is spent")
+        return min(limit, left)
+
     def request(
         self, prompt: str, cwd: Path, model: str, tools: tuple[str, ...] = CODING_TOOLS
     ) -> AgentRequest:
         """A request for the next run; StepFailed when the phase has no time or money left for one."""
-        seconds = self.deadline - time.monotonic()
+        seconds = self.seconds_left()
         if seconds < MIN_RUN_SECONDS:
             raise StepFailed("the phase's time budget (MAX_DURATION_SECONDS) is spent")
         if self.cost_left < MIN_RUN_USD:

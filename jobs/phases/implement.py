@@ -18,10 +18,10 @@ from jobs.errors import ArtifactExists, FactoryError
 from jobs.logs import get_logger
 from jobs.models import ImplementResult, ImplementStatus, RunManifest, run_key, utc_now
 from jobs.phases.budget import PhaseBudget
-from jobs.phases.steps import Stopwatch, run_agent, start_phase, tell_ticket
+from jobs.phases.steps import Stopwatch, read_ticket, result_fields, run_agent, tell_ticket
 from jobs.services import Services
 from jobs.settings import JobSettings
-from jobs.target_config import load_target_config
+from jobs.target_config import base_target_config
 from jobs.tickets import Ticket
 from jobs.workspace import Workspace, safe_title
 from jobs.workspace.install import install
@@ -30,22 +30,27 @@ PHASE = "implement"
 
 
 def run_implement(settings: JobSettings, services: Services, run_id: str) -> ImplementResult:
-    """Run the phase and write its result; raises only when no result could be written at all."""
+    """Run the phase and write its result, whatever happens; raises only if even that write fails."""
     log = get_logger()
     clock = Stopwatch()
-    start = start_phase(settings, services, run_id, clock)
-    ticket, branch = start.ticket, start.branch
-    _write_manifest(services, settings, run_id, ticket, branch)
-    workspace = Workspace(
-        services.git, start.repo_url, services.workdir / "repo", branch, settings.base_branch
-    )
-    result = ImplementResult(**start.fields, status="failed")
+    result = ImplementResult(**result_fields(settings, run_id), status="failed")
+    ticket: Ticket | None = None
+    workspace: Workspace | None = None
     outcome: AgentOutcome | None = None
     try:
+        ticket = read_ticket(services, result.ticket_identifier, clock)
+        _write_manifest(services, settings, run_id, ticket, result.branch)
+        workspace = Workspace(
+            services.git,
+            settings.repo_url or "",
+            services.workdir / "repo",
+            result.branch,
+            settings.base_branch,
+        )
         with clock.step("clone"):
             workspace.clone()
-        log.info("branch %s (%s)", branch, "resumed" if workspace.resumed else "new")
-        config = load_target_config(workspace.path)
+        log.info("branch %s (%s)", result.branch, "resumed" if workspace.resumed else "new")
+        config = base_target_config(workspace)
         with clock.step("install"):
             install_log = install(config, workspace.path)
         services.store.write_bytes(
@@ -58,7 +63,7 @@ def run_implement(settings: JobSettings, services: Services, run_id: str) -> Imp
         with clock.step("agent"):
             transcript_key = run_key(run_id, PHASE, "transcript.jsonl")
             outcome, transcript = run_agent(services, budget, request, transcript_key)
-        result = result.model_copy(update={"transcript": transcript})
+        result = result.model_copy(update={"transcript": transcript, "agent": outcome})
         log.info("agent: %s in %d turns, $%.4f", outcome.status, outcome.turns, outcome.usage.cost_usd)
         with clock.step("commit_push"):
             workspace.adopt_agent_tree()
@@ -71,20 +76,23 @@ def run_implement(settings: JobSettings, services: Services, run_id: str) -> Imp
                 "detail": outcome.detail,
                 "head_sha": workspace.head(),
                 "commits": workspace.branch_commits(),
-                "resumed": workspace.resumed,
                 "pushed": pushed,
-                "agent": outcome,
             }
         )
-    except (FactoryError, OSError, subprocess.SubprocessError) as exc:
-        log.error("implement failed: %s", exc)
+    except Exception as exc:
+        unexpected = not isinstance(exc, (FactoryError, OSError, subprocess.SubprocessError))
+        log.error("implement failed: %s", exc, exc_info=unexpected)
         timed_out = outcome is not None and outcome.status is AgentStatus.TIMED_OUT
-        failure = {"status": "timed_out" if timed_out else "failed", "detail": services.redact(str(exc))}
-        result = result.model_copy(update={**failure, "resumed": workspace.resumed, "agent": outcome})
+        result = result.model_copy(
+            update={"status": "timed_out" if timed_out else "failed", "detail": services.redact(str(exc))}
+        )
+    resumed = workspace.resumed if workspace is not None else False
     # The result is written last, with every step's time in it.
-    result = result.model_copy(update={"finished_at": utc_now(), "timings": clock.timings})
+    update = {"resumed": resumed, "finished_at": utc_now(), "timings": clock.timings}
+    result = result.model_copy(update=update)
     write_model(services.store, run_key(run_id, PHASE, "result.json"), result)
-    _tell_ticket(services, ticket, result)
+    if ticket is not None:
+        _tell_ticket(services, ticket, result)
     return result
 
 

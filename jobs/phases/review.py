@@ -1,32 +1,37 @@
 """The review phase: review → fix → review ... (at most three reviews) → the pull request.
 
-Each round starts from a fresh clone of the pushed branch: our code installs and runs the target's
-checks (the evidence), the reviewer scores the diff, and when a score is below 4 the fixer works in that
-clone and our code commits and pushes its change. After a pass, or the third failed review, or a review
-that never came back as valid JSON, the PR is opened or updated; anything but a pass flags it for a
-human. ``review/result.json`` tells the workflow what happened.
+Each round starts from a fresh clone of the pushed branch. The diff and head are taken at once, before
+any target code runs; the target's install and checks (the evidence) run in a copy of that clone, so
+they cannot change what the reviewer reads. The reviewer scores the diff; when a score is below 4 the
+fixer works in the clone and our code commits and pushes its change. After a pass, the third failed
+review, or a review that never came back as valid JSON, the PR is opened or updated; it is flagged for a
+human unless the last review passed on the whole diff, at the branch's current head.
+
+A re-run with the same run id resumes: rounds already complete in the artifacts are not repeated.
+``review/result.json`` tells the workflow what happened, whatever happened.
 """
 
 from __future__ import annotations
 
+import shutil
 import subprocess
-from typing import get_args
+from dataclasses import dataclass, field
 
 from jobs.artifacts import read_model, write_model
 from jobs.errors import ArtifactNotFound, FactoryError, StepFailed
 from jobs.logs import get_logger
 from jobs.models import ImplementResult, run_key, utc_now
 from jobs.phases.budget import PhaseBudget
-from jobs.phases.steps import Stopwatch, start_phase, tell_ticket
+from jobs.phases.steps import Stopwatch, phase_branch, read_ticket, result_fields, tell_ticket
 from jobs.pulls import PullRequestDraft, clamp_body, clamp_title
 from jobs.review.body import BodyInputs, render_body
 from jobs.review.evidence import run_checks
 from jobs.review.fixer import fix_round
 from jobs.review.records import PullRequestRef, ReviewResult, ReviewRound, ReviewStatus
-from jobs.review.reviewer import RoundInputs, review_round
+from jobs.review.reviewer import MAX_DIFF_CHARS, RoundInputs, review_round
 from jobs.services import Services
 from jobs.settings import JobSettings
-from jobs.target_config import load_target_config
+from jobs.target_config import TargetConfig, base_target_config
 from jobs.tickets import Ticket
 from jobs.workspace import Workspace, safe_title
 from jobs.workspace.install import install
@@ -39,104 +44,173 @@ STATUS_OF_LAST_ROUND: dict[str, ReviewStatus] = {
     "unparseable": "unparseable",
     "error": "error",
 }
-OPENS_PR = frozenset(s for s in get_args(ReviewStatus) if s != "error")
 
 
 def run_review(settings: JobSettings, services: Services, run_id: str) -> ReviewResult:
-    """Run the loop, open the PR, write ``review/result.json``; raises only if no result could be written."""
+    """Run the loop, open the PR, and write ``review/result.json`` whatever happens."""
     clock = Stopwatch()
-    start = start_phase(settings, services, run_id, clock)
-    ticket, branch = start.ticket, start.branch
-    result = ReviewResult(**start.fields, status="error")
-    rounds: list[ReviewRound] = []
+    result = ReviewResult(**result_fields(settings, run_id), status="error")
+    loop: ReviewLoop | None = None
     try:
-        rounds = _review_loop(settings, services, run_id, ticket, start.repo_url, branch, clock)
-        result = _with_rounds(result, rounds, STATUS_OF_LAST_ROUND[rounds[-1].verdict])
-        if result.status in OPENS_PR:
-            with clock.step("pull_request"):
-                pull = _open_pull_request(
-                    services, ticket, result.model_copy(update={"timings": clock.timings})
-                )
-            result = result.model_copy(update={"pull_request": pull})
-    except (FactoryError, OSError, subprocess.SubprocessError) as exc:
-        get_logger().error("review failed: %s", exc)
+        ticket = read_ticket(services, result.ticket_identifier, clock)
+        loop = ReviewLoop(settings, services, run_id, ticket, clock)
+        loop.run()
+        result = _with_rounds(result, loop.rounds, STATUS_OF_LAST_ROUND[loop.rounds[-1].verdict])
+        with clock.step("pull_request"):
+            flags = _needs_human(result, loop)
+            result = result.model_copy(update={"needs_human": flags, "timings": clock.timings})
+            pull = _open_pull_request(services, ticket, result)
+        result = result.model_copy(update={"pull_request": pull})
+    except Exception as exc:
+        unexpected = not isinstance(exc, (FactoryError, OSError, subprocess.SubprocessError))
+        get_logger().error("review failed: %s", exc, exc_info=unexpected)
+        rounds = loop.rounds if loop is not None else []
         result = _with_rounds(result, rounds, "error").model_copy(
             update={"detail": services.redact(str(exc))}
         )
     result = result.model_copy(update={"timings": clock.timings, "finished_at": utc_now()})
     write_model(services.store, run_key(run_id, PHASE, "result.json"), result)
-    tell_ticket(services, ticket, _ticket_text(result))
+    if loop is not None:
+        tell_ticket(services, loop.ticket, _ticket_text(result))
     return result
 
 
-def _review_loop(
-    settings: JobSettings,
-    services: Services,
-    run_id: str,
-    ticket: Ticket,
-    repo_url: str,
-    branch: str,
-    clock: Stopwatch,
-) -> list[ReviewRound]:
-    log = get_logger()
-    rounds: list[ReviewRound] = []
-    budget: PhaseBudget | None = None
-    for n in range(1, MAX_ROUNDS + 1):
-        workspace = Workspace(
-            services.git, repo_url, services.workdir / f"round-{n}", branch, settings.base_branch
-        )
+@dataclass
+class ReviewLoop:
+    """The rounds of one run; ``rounds`` grows as they finish, so a failure keeps what was done."""
+
+    settings: JobSettings
+    services: Services
+    run_id: str
+    ticket: Ticket
+    clock: Stopwatch
+    rounds: list[ReviewRound] = field(default_factory=list)
+    remote_head: str | None = None  # the branch's head on the remote after the last round
+    _config: TargetConfig | None = None
+    _budget: PhaseBudget | None = None
+
+    def run(self) -> None:
+        self.rounds = resumable_rounds(self.services, self.run_id)
+        if self.rounds:
+            get_logger().info("resuming after round %d of this run", len(self.rounds))
+        while not self.rounds or _goes_on(self.rounds[-1]):
+            self._round(len(self.rounds) + 1)
+            record = self.rounds[-1]
+            if record.verdict == "error":
+                raise StepFailed(
+                    f"review {record.round}: the reviewer gave no answer: {record.asks[-1].agent.detail}"
+                )
+        workspace = self._workspace(len(self.rounds))
+        self.remote_head = workspace.remote_head(workspace.branch)
+
+    def _workspace(self, n: int) -> Workspace:
+        path = self.services.workdir / f"round-{n}"
+        branch, base = phase_branch(self.settings), self.settings.base_branch
+        return Workspace(self.services.git, self.settings.repo_url or "", path, branch, base)
+
+    def _round(self, n: int) -> None:
+        """Review (and fix) once; the round joins ``rounds`` as soon as it is reviewed."""
+        services, clock, log = self.services, self.clock, get_logger()
+        workspace = self._workspace(n)
         with clock.step("clone"):
             workspace.clone()
         if not workspace.resumed:
-            raise StepFailed(f"branch {branch} is not on the remote: there is nothing to review")
-        config = load_target_config(workspace.path)
-        budget = budget or PhaseBudget(settings, config)
-        with clock.step("install"):
-            install(config, workspace.path)
-        with clock.step("checks"):
-            checks = run_checks(config, workspace.path, services.redact)
+            raise StepFailed(f"branch {workspace.branch} is not on the remote: there is nothing to review")
+        if self._config is None:
+            self._config = base_target_config(workspace)
+            self._budget = PhaseBudget(self.settings, self._config)
+        config, budget = self._config, self._budget
+        assert budget is not None
+        # Taken before any target code runs: nothing the checks do can change what is reviewed.
+        head = workspace.head()
         diff = services.redact(workspace.diff_from_base())
         if not diff.strip():
             raise StepFailed(
-                f"branch {branch} has no change against {settings.base_branch}: nothing to review"
+                f"{workspace.branch} has no change against {workspace.base_branch}: nothing to review"
             )
-        stat = workspace.diff_from_base(stat=True)
-        inputs = RoundInputs(ticket, workspace, checks, diff, stat, n, MAX_ROUNDS, config.models.review)
+        stat = services.redact(workspace.diff_from_base(stat=True))
+        checks_dir = workspace.path.with_name(f"checks-{n}")
+        shutil.rmtree(checks_dir, ignore_errors=True)
+        shutil.copytree(workspace.path, checks_dir, symlinks=True)
+        with clock.step("install"):
+            install(config, checks_dir, budget.command_seconds(config.install_timeout_seconds))
+        with clock.step("checks"):
+            checks = run_checks(config, checks_dir, services.redact, budget.command_seconds)
+        inputs = RoundInputs(self.ticket, workspace, checks, diff, stat, n, MAX_ROUNDS, config.models.review)
         with clock.step("review"):
-            record = review_round(services, budget, inputs, run_id, workspace.head())
-        key = run_key(run_id, PHASE, f"review-{n}.json")
+            record = review_round(services, budget, inputs, self.run_id, head)
+        key = run_key(self.run_id, PHASE, f"review-{n}.json")
         write_model(services.store, key, record)
+        self.rounds.append(record)
         log.info(
             "review %d: %s %s", n, record.verdict, record.review.scores.model_dump() if record.review else ""
         )
         if record.verdict == "failed" and record.review is not None and n < MAX_ROUNDS:
+            with clock.step("install"):  # the fixer runs the tests itself
+                install(config, workspace.path, budget.command_seconds(config.install_timeout_seconds))
             with clock.step("fix"):
                 fix = fix_round(
-                    services,
-                    budget,
-                    workspace,
-                    ticket,
-                    record.review,
-                    checks,
-                    n,
-                    run_id,
-                    config.models.fix,
-                    config.test,
+                    services, budget, workspace, self.ticket, record.review, checks, n, self.run_id, config
                 )
-            record = record.model_copy(update={"fix": fix})
-            write_model(services.store, key, record)  # the round's file now says what the fix did
+            self.rounds[-1] = record.model_copy(update={"fix": fix})
+            write_model(services.store, key, self.rounds[-1])  # the round's file now says what the fix did
             log.info("fix %d: %s, %d commit(s)", n, fix.status, len(fix.commits))
-        rounds.append(record)
-        if record.verdict != "failed":
+
+
+def _goes_on(last: ReviewRound) -> bool:
+    """Whether another review follows ``last``: it failed, was fixed, and rounds are left."""
+    return last.verdict == "failed" and last.fix is not None and last.round < MAX_ROUNDS
+
+
+def resumable_rounds(services: Services, run_id: str) -> list[ReviewRound]:
+    """Rounds this run already finished (a re-run of the same run id picks up after them).
+
+    A round counts when it ended the loop or its fix was recorded; a round cut short is done again.
+    """
+    done: list[ReviewRound] = []
+    for n in range(1, MAX_ROUNDS + 1):
+        try:
+            record = read_model(services.store, run_key(run_id, PHASE, f"review-{n}.json"), ReviewRound)
+        except ArtifactNotFound:
             break
-    return rounds
+        finished = record.verdict in ("passed", "unparseable") or (
+            record.verdict == "failed" and n == MAX_ROUNDS
+        )
+        if not (finished or _goes_on(record)):
+            break
+        done.append(record)
+        if finished:
+            break
+    return done
 
 
 def _with_rounds(result: ReviewResult, rounds: list[ReviewRound], status: ReviewStatus) -> ReviewResult:
-    head = next((r.fix.commits[-1] for r in reversed(rounds) if r.fix and r.fix.commits), None)
-    head = head or (rounds[-1].head_sha if rounds else None)
+    head = None
+    if rounds:
+        fix = rounds[-1].fix
+        head = fix.commits[-1] if fix is not None and fix.commits else rounds[-1].head_sha
     cost = round(sum(r.cost_usd for r in rounds), 6)
     return result.model_copy(update={"status": status, "rounds": rounds, "head_sha": head, "cost_usd": cost})
+
+
+def _needs_human(result: ReviewResult, loop: ReviewLoop) -> list[str]:
+    """Why a human must look before merging; empty only for a pass on the whole, current diff."""
+    last = result.rounds[-1]
+    reasons = []
+    if result.status == "unparseable":
+        reasons.append(
+            "the reviewer's output could not be parsed, so the change was never scored as passing."
+        )
+    elif result.status == "failed_after_max":
+        reasons.append(
+            f"the review still failed after {len(result.rounds)} rounds (every score must be 4 or more)."
+        )
+    if last.diff_truncated:
+        seen = f"the reviewer saw only the first {MAX_DIFF_CHARS:,}"
+        reasons.append(f"the diff was {last.diff_chars:,} characters; {seen}.")
+    if loop.remote_head != last.head_sha:
+        reasons.append("the branch changed after its last review; the newest commits were not reviewed.")
+    return reasons
 
 
 def _open_pull_request(services: Services, ticket: Ticket, result: ReviewResult) -> PullRequestRef:
@@ -147,13 +221,16 @@ def _open_pull_request(services: Services, ticket: Ticket, result: ReviewResult)
         )
     except ArtifactNotFound:
         implement = None
-    links = {"run manifest": store.url(run_key(run_id, "manifest.json"))}
-    if implement is not None:
-        links["implement result"] = store.url(run_key(run_id, "implement", "result.json"))
-        if implement.transcript:
-            links["implement transcript"] = implement.transcript
-    for r in result.rounds:
-        links[f"review {r.round}"] = store.url(run_key(run_id, PHASE, f"review-{r.round}.json"))
+    keys = {
+        "run manifest": run_key(run_id, "manifest.json"),
+        "implement result": run_key(run_id, "implement", "result.json"),
+    }
+    keys.update(
+        {f"review {r.round}": run_key(run_id, PHASE, f"review-{r.round}.json") for r in result.rounds}
+    )
+    links = {label: store.url(key) for label, key in keys.items() if store.exists(key)}
+    if implement is not None and implement.transcript:
+        links["implement transcript"] = implement.transcript
     links["review result"] = store.url(run_key(run_id, PHASE, "result.json"))
     body = render_body(BodyInputs(ticket, result, implement, links, services.redact))
     # The full body is kept in the artifacts: a clamped PR body says so and points here.
@@ -163,7 +240,7 @@ def _open_pull_request(services: Services, ticket: Ticket, result: ReviewResult)
         base=result.base_branch,
         title=clamp_title(f"{ticket.identifier}: {safe_title(ticket.title)}"),
         body=clamp_body(body),
-        flagged=result.status != "passed",
+        flagged=bool(result.needs_human),
     )
     pull = services.pulls.upsert(draft)
     get_logger().info("pull request #%d: %s%s", pull.number, pull.url, " (flagged)" if pull.flagged else "")
@@ -174,10 +251,9 @@ def _ticket_text(result: ReviewResult) -> str:
     rounds = len(result.rounds)
     pull = result.pull_request
     where = f" Pull request: {pull.url}" if pull else ""
-    if result.status == "passed":
+    if result.status == "error":
+        return f"Factory could not finish the review: {result.detail}"
+    if not result.needs_human:
         return f"Factory review passed after {rounds} round(s).{where}"
-    if result.status == "failed_after_max":
-        return f"Factory review still failed after {rounds} rounds; the PR needs human review.{where}"
-    if result.status == "unparseable":
-        return f"Factory's reviewer gave no usable verdict; the PR needs human review.{where}"
-    return f"Factory could not finish the review: {result.detail}"
+    verdict = result.status.replace("_", " ")
+    return f"Factory review: {verdict} after {rounds} round(s); the PR needs human review.{where}"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 from jobs.agent import AgentOutcome, AgentRequest
@@ -17,7 +16,6 @@ from jobs.services import Services
 from jobs.settings import JobSettings
 from jobs.tickets import Ticket
 from jobs.workspace import branch_for, check_branch
-from jobs.workspace.repo import check_repo_url
 
 # Every phase reports on the ticket through this one comment, updated in place as the run goes on.
 TICKET_STATUS_KEY = "factory-status"
@@ -88,27 +86,29 @@ def tell_ticket(services: Services, ticket: Ticket, text: str) -> None:
         get_logger().warning("could not update the ticket: %s", exc)
 
 
-@dataclass(frozen=True)
-class PhaseStart:
-    """What every phase settles first: the ticket, its branch, the checked repository URL."""
-
-    ticket: Ticket
-    branch: str
-    repo_url: str
-    fields: dict[str, Any]  # the PhaseResult fields known from the start
+def phase_branch(settings: JobSettings) -> str:
+    """The run's branch: the ticket's own (``factory/ix-101``) unless BRANCH overrides it."""
+    return check_branch(settings.branch) if settings.branch else branch_for(settings.ticket_identifier or "")
 
 
-def start_phase(settings: JobSettings, services: Services, run_id: str, clock: Stopwatch) -> PhaseStart:
-    """Read the ticket and settle the branch (the ticket's own unless BRANCH overrides it)."""
-    repo_url = check_repo_url(settings.repo_url or "")
-    with clock.step("ticket"):
-        ticket = services.tickets.get(settings.ticket_identifier or "")
-    branch = check_branch(settings.branch) if settings.branch else branch_for(ticket.identifier)
-    fields = {
+def result_fields(settings: JobSettings, run_id: str) -> dict[str, Any]:
+    """The PhaseResult fields known before anything can fail, so even a failure writes a full result."""
+    return {
         "run_id": run_id,
-        "ticket_identifier": ticket.identifier,
-        "branch": branch,
+        "ticket_identifier": settings.ticket_identifier or "",
+        "branch": phase_branch(settings),
         "base_branch": settings.base_branch,
         "started_at": utc_now(),
     }
-    return PhaseStart(ticket, branch, repo_url, fields)
+
+
+def read_ticket(services: Services, identifier: str, clock: Stopwatch) -> Ticket:
+    """The ticket, with any of our secrets pasted into it masked once, here, before any use of it.
+
+    Its text goes into prompts, commit messages, PR titles and the manifest.
+    """
+    with clock.step("ticket"):
+        ticket = services.tickets.get(identifier)
+    return ticket.model_copy(
+        update={"title": services.redact(ticket.title), "body": services.redact(ticket.body)}
+    )

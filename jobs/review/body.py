@@ -33,17 +33,6 @@ class BodyInputs:
     redact: Callable[[str], str] = str
 
 
-def flag_reason(result: ReviewResult) -> str | None:
-    """Why the PR needs a human, or None when the review passed."""
-    if result.status == "passed":
-        return None
-    if result.status == "unparseable":
-        return "the reviewer's output could not be parsed, so the change was never scored as passing."
-    if result.status == "failed_after_max":
-        return f"the review still failed after {len(result.rounds)} rounds (every score must be 4 or more)."
-    return f"the review could not finish ({result.detail or result.status})."
-
-
 def _flat(text: str, redact: Callable[[str], str], limit: int = MAX_TEXT) -> str:
     """One paragraph of untrusted text, redacted and clamped, that cannot break the markdown around it."""
     flat = " ".join(redact(text).split())
@@ -101,9 +90,8 @@ def render_body(inputs: BodyInputs) -> str:
     """The whole body as markdown (the caller clamps it to GitHub's limit)."""
     ticket, result, redact = inputs.ticket, inputs.result, inputs.redact
     out: list[str] = []
-    reason = flag_reason(result)
-    if reason is not None:
-        out += [FLAG_LINE.format(reason=reason), ""]
+    if result.needs_human:
+        out += [FLAG_LINE.format(reason=" ".join(_flat(r, redact, 300) for r in result.needs_human)), ""]
     link = f"[{ticket.identifier}]({ticket.url})" if ticket.url else f"`{ticket.identifier}`"
     out += [f"Ticket: {link} · branch `{result.branch}` → `{result.base_branch}` · run `{result.run_id}`", ""]
     if inputs.implement and inputs.implement.agent and inputs.implement.agent.result_text:
@@ -116,13 +104,13 @@ def render_body(inputs: BodyInputs) -> str:
     out += [f"### Review: {result.status.replace('_', ' ')}", "", *score_table(result.rounds), ""]
     last = next((r.review for r in reversed(result.rounds) if r.review), None)
     if last is not None:
-        out += [f"Reviewer: {_flat(last.summary, redact, 1000)}", ""]
+        out += ["The reviewer's summary:", "", *_quoted(last.summary, redact, 1000), ""]
         if not last.passed:
+            out += ["Its open issues:", ""]
             for issue in last.issues[:20]:
                 where = f"{issue.file}:{issue.line}" if issue.line else issue.file
-                out.append(
-                    f"- `{_flat(where, redact, 200)}` ({issue.criterion}): {_flat(issue.change, redact, 500)}"
-                )
+                line = f"- {where} ({issue.criterion}): {issue.change}"
+                out += _quoted(_flat(line, redact, 600), redact)
             out.append("")
     out += ["### Fixes after review", "", *_fixes(result.rounds, redact), ""]
     checks = [f"- Round {r.round}: {describe(c)}" for r in result.rounds for c in r.checks]

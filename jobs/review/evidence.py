@@ -88,8 +88,16 @@ def _pairs(text: str) -> list[tuple[str, int]]:
     return out
 
 
-def run_checks(config: TargetConfig, cwd: Path, redact: Callable[[str], str]) -> list[CheckRun]:
-    """Run the configured test, lint and typecheck commands; their output is redacted and clamped."""
+def run_checks(
+    config: TargetConfig,
+    cwd: Path,
+    redact: Callable[[str], str],
+    time_left: Callable[[float], float] = lambda limit: limit,
+) -> list[CheckRun]:
+    """Run the configured test, lint and typecheck commands; their output is redacted and clamped.
+
+    ``time_left`` turns a command's own timeout into what the phase can still give it.
+    """
     commands: list[tuple[CheckName, str | None]] = [
         ("test", config.test),
         ("lint", config.lint),
@@ -99,7 +107,7 @@ def run_checks(config: TargetConfig, cwd: Path, redact: Callable[[str], str]) ->
     for name, command in commands:
         if not command:
             continue
-        run = run_repo_command(command, cwd, config.check_timeout_seconds)
+        run = run_repo_command(command, cwd, time_left(config.check_timeout_seconds))
         output = redact(run.output)
         runs.append(
             CheckRun(

@@ -17,6 +17,7 @@ from jobs.review.records import FixRecord, FixStatus
 from jobs.review.reviewer import evidence_text, ticket_text
 from jobs.review.verdict import PASS_SCORE, Review
 from jobs.services import Services
+from jobs.target_config import TargetConfig
 from jobs.tickets import Ticket
 from jobs.workspace import Workspace, safe_title
 
@@ -58,11 +59,11 @@ def fix_round(
     checks: list[CheckRun],
     n: int,
     run_id: str,
-    model: str,
-    test: str | None,
+    config: TargetConfig,
 ) -> FixRecord:
-    """Run the fixer in ``workspace`` (a clean clone of the branch), then commit and push its change."""
-    request = budget.request(fix_prompt(ticket, workspace, review, checks, n, test), workspace.path, model)
+    """Run the fixer in ``workspace`` (a clone of the branch), then commit and push its change."""
+    prompt = fix_prompt(ticket, workspace, review, checks, n, config.test)
+    request = budget.request(prompt, workspace.path, config.models.fix)
     key = run_key(run_id, "review", "transcripts", f"fix-{n}.jsonl")
     outcome, transcript = run_agent(services, budget, request, key)
     get_logger().info("fixer: %s in %d turns, $%.4f", outcome.status, outcome.turns, outcome.usage.cost_usd)
@@ -74,15 +75,17 @@ def fix_round(
     )
     workspace.commit_all(message, services.redact.finds_secret)
     commits = workspace.new_commits()
-    if commits:
-        workspace.push()
+    files = workspace.files_changed_since_start() if commits else []
+    if commits and workspace.push():
+        # Rebased onto a human's push: our commits have new ids, the last ones on the branch.
+        commits = workspace.last_commits(len(commits))
     status: FixStatus = "failed" if not outcome.status.ok else "committed" if commits else "no_changes"
     return FixRecord(
         round=n,
         status=status,
         detail=outcome.detail,
         commits=commits,
-        files=workspace.files_changed_since_start() if commits else [],
+        files=files,
         summary=(outcome.result_text or "")[:MAX_SUMMARY],
         agent=outcome,
         transcript=transcript,

@@ -77,4 +77,5 @@ class ReviewResult(PhaseResult):
     status: ReviewStatus
     rounds: list[ReviewRound] = Field(default_factory=list)
     pull_request: PullRequestRef | None = None
+    needs_human: list[str] = Field(default_factory=list, description="why the PR is flagged, if it is")
     cost_usd: float = 0.0

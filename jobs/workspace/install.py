@@ -28,5 +28,7 @@ def run_commands(commands: list[str], cwd: Path, timeout: float) -> str:
     return "\n".join(log)
 
 
-def install(config: TargetConfig, cwd: Path) -> str:
-    return run_commands(config.install, cwd, config.install_timeout_seconds)
+def install(config: TargetConfig, cwd: Path, timeout: float | None = None) -> str:
+    """Run the target's install commands; ``timeout`` (what the phase has left) can only shorten theirs."""
+    limit = config.install_timeout_seconds
+    return run_commands(config.install, cwd, limit if timeout is None else min(limit, timeout))

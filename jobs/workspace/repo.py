@@ -68,6 +68,11 @@ class Workspace:
             start = at or f"refs/remotes/origin/{self.branch}"
         self.git.run(["checkout", "--quiet", "-B", self.branch, start], path)
 
+    def base_file(self, name: str) -> str | None:
+        """A file as the base branch holds it (None when it has none), whatever the branch did to it."""
+        shown = self.git.run(["show", f"origin/{self.base_branch}:{name}"], self.path, check=False)
+        return shown.stdout if shown.returncode == 0 else None
+
     def head(self) -> str:
         return self.git.out(["rev-parse", "HEAD"], self.path)
 
@@ -132,6 +137,10 @@ class Workspace:
         return self.git.out(
             ["diff", "--name-only", "--no-renames", f"{self.start_sha}..HEAD"], self.path
         ).split()
+
+    def last_commits(self, count: int) -> list[str]:
+        """The last ``count`` commits on HEAD, oldest first."""
+        return self.git.out(["rev-list", "--reverse", f"--max-count={count}", "HEAD"], self.path).split()
 
     def _commits_since(self, ref: str) -> list[str]:
         return self.git.out(["rev-list", "--reverse", f"{ref}..HEAD"], self.path).split()
