@@ -75,7 +75,7 @@ def review_prompt(inputs: RoundInputs, rejected: str | None) -> str:
         base=ws.base_branch,
         pass_score=str(PASS_SCORE),
         rubric=RUBRIC.read_text(encoding="utf-8").strip(),
-        schema=json.dumps(review_schema(), indent=1),
+        schema=json.dumps(review_schema(), separators=(",", ":")),
         ticket=prompts.fence("ticket", ticket_text(inputs.ticket)),
         evidence=prompts.fence("evidence", evidence_text(inputs.checks)),
         diff_stat=prompts.fence("diffstat", inputs.diff_stat),
