@@ -1,7 +1,7 @@
 """The pull request's body: ticket, scores of every round, what each fix changed, cost, time, artifacts.
 
 Everything written here comes from records in the artifacts, and every piece of model- or ticket-written
-text is redacted and flattened first: the body is posted where many people (and bots) read it.
+text is redacted, and flattened or block-quoted: the body is posted where many people (and bots) read it.
 """
 
 from __future__ import annotations
