@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from jobs.errors import FactoryError
+from jobs.replies import MAX_REPLY_CHARS
 from jobs.review.verdict import (
     CRITERIA,
-    MAX_REPLY_CHARS,
     PASS_SCORE,
     Review,
     ReviewIssue,
