@@ -1,4 +1,4 @@
-"""The fixer: an agent addresses the reviewer's issues; our code commits and pushes what it changed.
+"""The fixer: an agent addresses what a check found; our code commits and pushes what it changed.
 
 The issues are the reviewer's words about untrusted code, so they reach the fixer fenced as data, like
 the ticket. The commit goes through the same path as the implement phase's: the agent's working tree
@@ -6,6 +6,8 @@ is carried into a fresh clone, vetted for secrets, committed, and pushed fast-fo
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from jobs import prompts
 from jobs.logs import get_logger
@@ -61,18 +63,37 @@ def fix_round(
     run_id: str,
     config: TargetConfig,
 ) -> FixRecord:
-    """Run the fixer in ``workspace`` (a clone of the branch), then commit and push its change."""
+    """Run the fixer on the review's issues in ``workspace`` (a clone of the branch); commit and push."""
     prompt = fix_prompt(ticket, workspace, review, checks, n, config.test)
-    request = budget.request(prompt, workspace.path, config.models.fix)
+    subject = f"address review round {n} ({', '.join(review.scores.failing())})"
     key = run_key(run_id, "review", "transcripts", f"fix-{n}.jsonl")
-    outcome, transcript = run_agent(services, budget, request, key)
+    return run_fixer(
+        services, budget, workspace, ticket, FixJob(prompt, subject, key, n, run_id, config.models.fix)
+    )
+
+
+@dataclass(frozen=True)
+class FixJob:
+    """One fixer run: its prompt, the commit subject for its change, where its transcript goes."""
+
+    prompt: str
+    subject: str
+    transcript_key: str
+    round: int
+    run_id: str
+    model: str
+
+
+def run_fixer(
+    services: Services, budget: PhaseBudget, workspace: Workspace, ticket: Ticket, job: FixJob
+) -> FixRecord:
+    """Run a fixer agent in ``workspace``, then commit and push what it changed (through a fresh clone)."""
+    request = budget.request(job.prompt, workspace.path, job.model)
+    outcome, transcript = run_agent(services, budget, request, job.transcript_key)
     get_logger().info("fixer: %s in %d turns, $%.4f", outcome.status, outcome.turns, outcome.usage.cost_usd)
     workspace.adopt_agent_tree()
-    failing = ", ".join(review.scores.failing())
-    message = (
-        f"{ticket.identifier}: address review round {n} ({failing})\n\n"
-        f"{safe_title(ticket.title)}\nWritten by Factory run {run_id}."
-    )
+    title = safe_title(ticket.title)
+    message = f"{ticket.identifier}: {job.subject}\n\n{title}\nWritten by Factory run {job.run_id}."
     workspace.commit_all(message, services.redact.finds_secret)
     commits = workspace.new_commits()
     files = workspace.files_changed_since_start() if commits else []
@@ -81,7 +102,7 @@ def fix_round(
         commits = workspace.last_commits(len(commits))
     status: FixStatus = "failed" if not outcome.status.ok else "committed" if commits else "no_changes"
     return FixRecord(
-        round=n,
+        round=job.round,
         status=status,
         detail=outcome.detail,
         commits=commits,
