@@ -1,0 +1,246 @@
+"""Dev servers for E2E: real processes on free loopback ports, checked for orphans after every path."""
+
+from __future__ import annotations
+
+import json
+import socket
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from pydantic import ValidationError
+
+from jobs.e2e.servers import DevServers, ServerSpec, ServersUnavailable, port_is_free, substitute
+from jobs.errors import ConfigError
+from tests.conftest import processes_matching
+
+# A tiny server: answers every GET with the status in argv[2]; with argv[3], first writes its env there.
+SERVER = """\
+import http.server, json, os, sys
+port, status = int(sys.argv[1]), int(sys.argv[2])
+if len(sys.argv) > 3:
+    open(sys.argv[3], "w").write(json.dumps(dict(os.environ)))
+class H(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(status); self.end_headers(); self.wfile.write(b"ok")
+    def log_message(self, *a): pass
+http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
+"""
+
+# Forks a daemon that leaves the session (a dev server's watcher might), then serves.
+DAEMONIZE = """\
+import os, sys, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(120)
+    os._exit(0)
+os.execvp("python3", ["python3", sys.argv[1], sys.argv[2], "200"])
+"""
+
+
+@pytest.fixture
+def marker() -> Iterator[str]:
+    tag = f"factory-srv-{uuid.uuid4().hex[:10]}"
+    yield tag
+    assert processes_matching(tag) == []
+
+
+@pytest.fixture
+def script(tmp_path: Path, marker: str) -> Path:
+    """The server script, under a path holding the marker, so every process running it can be found."""
+    path = tmp_path / f"{marker}.py"
+    path.write_text(SERVER)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def spec(name: str, command: str, port: int, timeout: float = 10, **env: str) -> ServerSpec:
+    return ServerSpec(
+        name=name,
+        command=command,
+        port=port,
+        health_url=f"http://127.0.0.1:{port}/health",
+        env=env,
+        start_timeout_seconds=timeout,
+    )
+
+
+def test_two_servers_start_healthy_and_stop(tmp_path: Path, script: Path, marker: str) -> None:
+    api, web = free_port(), free_port()
+    servers = DevServers(
+        [spec("api", f"python3 {script} {api} 200", api), spec("web", f"python3 {script} {web} 302", web)],
+        tmp_path,
+        tmp_path / "logs",
+    )
+    with servers:
+        assert httpx.get(f"http://127.0.0.1:{api}/").status_code == 200
+        assert httpx.get(f"http://127.0.0.1:{web}/").status_code == 302
+        assert len(processes_matching(marker)) >= 2
+    assert set(servers.start_seconds) == {"api", "web"}
+    assert all(0 < s < 10 for s in servers.start_seconds.values())
+    print("start seconds:", servers.start_seconds)
+    assert servers.log_paths == {"api": tmp_path / "logs/api.log", "web": tmp_path / "logs/web.log"}
+    assert all(path.is_file() for path in servers.log_paths.values())
+    assert processes_matching(marker) == []
+    assert port_is_free(api) and port_is_free(web)
+
+
+def test_exception_in_body_stops_servers(tmp_path: Path, script: Path, marker: str) -> None:
+    port = free_port()
+    with (
+        pytest.raises(RuntimeError),
+        DevServers([spec("api", f"python3 {script} {port} 200", port)], tmp_path, tmp_path),
+    ):
+        assert processes_matching(marker)
+        raise RuntimeError("browser crashed")
+    assert processes_matching(marker) == []
+
+
+def test_start_failure_names_exit_code_and_log_line(tmp_path: Path, script: Path, marker: str) -> None:
+    ok, bad = free_port(), free_port()
+    failing = f"echo starting; echo 'Error: cannot reach database {marker}' >&2; exit 3"
+    servers = DevServers(
+        [spec("api", f"python3 {script} {ok} 200", ok), spec("web", failing, bad)],
+        tmp_path,
+        tmp_path / "logs",
+    )
+    started = time.monotonic()
+    with pytest.raises(ServersUnavailable) as caught:
+        servers.__enter__()
+    assert time.monotonic() - started < 5  # stopped at the exit, not at the 10 s timeout
+    assert caught.value.reason == (
+        f"server web exited with code 3 during start (see web.log): Error: cannot reach database {marker}"
+    )
+    assert not caught.value.retryable
+    assert processes_matching(marker) == []  # the healthy api server was stopped too
+    assert port_is_free(ok)
+
+
+def test_port_in_use_starts_nothing(tmp_path: Path, marker: str) -> None:
+    free, taken = free_port(), free_port()
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", taken))
+        squatter.listen()
+        specs = [
+            spec("api", f"touch {marker}-api; sleep 30", free),
+            spec("web", f"touch {marker}-web; sleep 30", taken),
+        ]
+        with pytest.raises(ServersUnavailable) as caught, DevServers(specs, tmp_path, tmp_path / "logs"):
+            pass
+    assert caught.value.reason == f"port {taken} is already in use (needed by server web)"
+    assert list(tmp_path.glob(f"{marker}-*")) == []
+    assert not (tmp_path / "logs").exists()
+
+
+@pytest.mark.parametrize("kind", ["answers-500", "never-listens"])
+def test_health_never_passes_times_out(tmp_path: Path, script: Path, marker: str, kind: str) -> None:
+    port = free_port()
+    command = (
+        f"python3 {script} {port} 500"
+        if kind == "answers-500"
+        else f"python3 -c 'import time; time.sleep(30)' {marker}"
+    )
+    servers = DevServers([spec("api", command, port, timeout=1)], tmp_path, tmp_path)
+    started = time.monotonic()
+    with pytest.raises(ServersUnavailable) as caught, servers:
+        pass
+    assert 1 <= time.monotonic() - started < 4
+    reason = caught.value.reason
+    assert reason.startswith(f"server api did not answer http://127.0.0.1:{port}/health within 1s (last: ")
+    assert ("HTTP 500" in reason) == (kind == "answers-500")
+    assert processes_matching(marker) == []
+    assert processes_matching(f"python3 -c 'import time; time.sleep(30)' {marker}") == []
+
+
+def test_setsid_grandchild_is_stopped(tmp_path: Path, script: Path, marker: str) -> None:
+    port = free_port()
+    daemonize = tmp_path / f"daemonize-{marker}.py"
+    daemonize.write_text(DAEMONIZE)
+    with DevServers([spec("api", f"python3 {daemonize} {script} {port}", port)], tmp_path, tmp_path):
+        deadline = time.monotonic() + 5
+        while not any(f"daemonize-{marker}" in p for p in processes_matching(marker)):
+            assert time.monotonic() < deadline, "the daemon never showed up"
+            time.sleep(0.05)
+    assert processes_matching(marker) == []
+
+
+def test_env_is_the_allowlist_plus_substituted_placeholders(
+    tmp_path: Path, script: Path, marker: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FACTORY_CANARY_SECRET", "canary-do-not-leak")
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_canary")
+    port, env_file = free_port(), tmp_path / "env.json"
+    servers = DevServers(
+        [
+            spec(
+                "api",
+                f"python3 {script} {port} 200 {env_file}",
+                port,
+                DATABASE_URL="{database_url}",
+                SETTINGS='{"api": "{api_url}/v1", "debug": true}',
+            )
+        ],
+        tmp_path,
+        tmp_path,
+        variables={"database_url": "postgresql://localhost/e2e", "api_url": f"http://127.0.0.1:{port}"},
+    )
+    with servers:
+        env = json.loads(env_file.read_text())
+    assert env["DATABASE_URL"] == "postgresql://localhost/e2e"
+    assert env["SETTINGS"] == f'{{"api": "http://127.0.0.1:{port}/v1", "debug": true}}'
+    assert "canary-do-not-leak" not in env_file.read_text() and "ghp_canary" not in env_file.read_text()
+    assert "FACTORY_CANARY_SECRET" not in env and "GITHUB_TOKEN" not in env
+    assert env["HOME"] != str(Path.home()) and "factory-servers-home-" in env["HOME"]
+    assert not Path(env["HOME"]).exists()  # the private HOME goes with the servers
+    assert str(Path(sys.prefix) / "bin") not in env["PATH"].split(":")
+
+
+def test_unknown_placeholder_fails_before_anything_starts(tmp_path: Path, marker: str) -> None:
+    port = free_port()
+    servers = DevServers(
+        [spec("api", f"touch {marker}", port, DATABASE_URL="{databse_url}")],
+        tmp_path,
+        tmp_path,
+        variables={"database_url": "x", "api_url": "y"},
+    )
+    with pytest.raises(ConfigError, match=r"server api: unknown placeholder \{databse_url\} in its env"):
+        servers.__enter__()
+    assert not (tmp_path / marker).exists()
+
+
+def test_substitute_leaves_other_braces_and_attributes_alone() -> None:
+    assert substitute("{a}-{{b}}-{ }", {"a": "1", "b": "2"}) == "1-{2}-{ }"
+    assert substitute("{a.__class__}", {"a": "1"}) == "{a.__class__}"
+    with pytest.raises(KeyError):
+        substitute("{missing}", {})
+
+
+@pytest.mark.parametrize(
+    ("port", "url"),
+    [
+        (8080, "http://example.com:8080/health"),
+        (8080, "http://127.0.0.1:8081/health"),
+        (8080, "https://localhost:8080/"),
+        (8080, "http://127.0.0.1:8080@evil.example/"),
+        (80, "http://127.0.0.1:80/"),
+    ],
+)
+def test_spec_rejects_non_local_or_mismatched_health_urls(port: int, url: str) -> None:
+    with pytest.raises(ValidationError):
+        ServerSpec(name="api", command="true", port=port, health_url=url)
+
+
+def test_shared_port_or_name_is_a_config_error(tmp_path: Path) -> None:
+    a = ServerSpec(name="api", command="true", port=9000, health_url="http://localhost:9000/")
+    with pytest.raises(ConfigError, match="share a port: 9000"):
+        DevServers([a, a.model_copy(update={"name": "web"})], tmp_path, tmp_path)
