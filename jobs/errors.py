@@ -63,3 +63,7 @@ class AgentError(FactoryError):
 
 class StepFailed(FactoryError):
     """A step of a phase (installing the target's dependencies, running its tests) failed."""
+
+
+class DatabaseError(StepFailed):
+    """The throwaway PostgreSQL for E2E seeds could not be found, started, or seeded."""

@@ -1,6 +1,8 @@
 """HTTP front end: a JSON API for notes and a small HTML page listing them.
 
-Run it with ``python3 -m notes_app.server --port 8000``.
+Run it with ``python3 -m notes_app.server --port 8000``. Notes are kept in memory unless
+``NOTES_DATABASE_URL`` names a PostgreSQL database (schema: Factory's ``seeds/base.sql``); then they are
+that database's notes of tenant ``NOTES_TENANT`` (default 1).
 """
 
 from __future__ import annotations
@@ -8,12 +10,18 @@ from __future__ import annotations
 import argparse
 import html
 import json
+import os
 import re
+import sys
+from collections.abc import Mapping
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from notes_app.pg_store import PgNoteStore, StoreError
 from notes_app.store import NoteStore, ValidationError
+
+Store = NoteStore | PgNoteStore
 
 _NOTE_PATH = re.compile(r"^/api/notes/(\d+)$")
 MAX_BODY_BYTES = 64 * 1024
@@ -26,6 +34,14 @@ class NotesHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet; tests and demos do not need access logs."""
+
+    def handle_one_request(self) -> None:
+        """Answer 503 when the database fails (stores raise before anything is sent)."""
+        try:
+            super().handle_one_request()
+        except StoreError as exc:
+            print(f"notes: database error: {exc}", file=sys.stderr, flush=True)
+            self._send_json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "database unavailable"})
 
     def do_GET(self) -> None:
         """``/``, ``/api/notes`` and ``/api/notes/{id}``."""
@@ -91,12 +107,23 @@ class NotesServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], store: NoteStore | None = None) -> None:
+    def __init__(self, address: tuple[str, int], store: Store | None = None) -> None:
         super().__init__(address, NotesHandler)
         self.store = store if store is not None else NoteStore()
 
 
-def render_page(store: NoteStore) -> str:
+def store_from_env(env: Mapping[str, str]) -> Store:
+    """PostgreSQL when ``NOTES_DATABASE_URL`` is set (tenant ``NOTES_TENANT``, default 1), else memory."""
+    url = env.get("NOTES_DATABASE_URL", "")
+    if not url:
+        return NoteStore()
+    tenant = env.get("NOTES_TENANT", "1")
+    if not tenant.isascii() or not tenant.isdigit() or int(tenant) < 1:
+        raise ValueError(f"NOTES_TENANT must be a positive integer, not {tenant!r}")
+    return PgNoteStore(url, int(tenant))
+
+
+def render_page(store: Store) -> str:
     """The HTML page listing every note, escaped."""
     items = "".join(
         f"<li><strong>{html.escape(n.title)}</strong> {html.escape(n.body)}</li>" for n in store.list()
@@ -110,8 +137,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
     args = parser.parse_args(argv)
-    with NotesServer((args.host, args.port)) as server:
-        print(f"Serving notes on http://{args.host}:{server.server_address[1]}", flush=True)
+    try:
+        store = store_from_env(os.environ)
+        where = "in memory"
+        if isinstance(store, PgNoteStore):
+            where = f"in PostgreSQL, tenant {store.tenant_id} ({store.check()})"
+    except (ValueError, StoreError) as exc:
+        parser.exit(2, f"notes: {exc}\n")
+    with NotesServer((args.host, args.port), store) as server:
+        print(f"Serving notes {where} on http://{args.host}:{server.server_address[1]}", flush=True)
         try:
             server.serve_forever()
         except KeyboardInterrupt:

@@ -1,0 +1,376 @@
+"""A throwaway PostgreSQL cluster for E2E seeds, and loading the seed scenarios into it.
+
+Real Postgres from the distribution's packages: the cluster lives in a temp dir (data, unix socket,
+log), listens only on 127.0.0.1 on a free port with trust auth (nothing outside this machine can reach
+it and it holds only seed data), and is stopped and removed on exit whatever happened inside.
+``initdb`` and ``postgres`` refuse to run as root, so as root they run as the ``postgres`` system user
+that Debian's package creates. Durability is off: the data is thrown away, and fsync only slows seeding.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import pwd
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict
+
+from jobs.errors import DatabaseError
+
+NOT_INSTALLED = "PostgreSQL is not installed (apt-get install postgresql)"
+SERVER_BINARIES = ("initdb", "pg_ctl", "postgres")
+SUPERUSER = "postgres"  # the cluster's role, named by initdb -U
+SERVER_OS_USER = "postgres"  # who runs initdb and the server when we are root
+BASE_SCENARIO = "base"
+SCENARIO_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")  # as the target config allows
+DATABASE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+START_ATTEMPTS = 3  # the free port we probed can be taken before the server binds it
+STOP_TIMEOUT = 30
+ERROR_CHARS = 2000
+SETTINGS = """
+# Added by Factory (jobs/e2e/database.py): a private, throwaway cluster.
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '{socket_dir}'
+max_connections = 50
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+"""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """PostgreSQL is not installed or would not start: the E2E phase ends "skipped" with this reason."""
+
+
+class SeedLoad(BaseModel):
+    """One seed file loaded: which scenario, from where, and how long psql took."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    scenario: str
+    path: Path
+    seconds: float
+
+
+def find_bindir(explicit: Path | None = None) -> Path:
+    """The directory holding initdb, pg_ctl and postgres: ``explicit``, else ``pg_config --bindir``,
+    else the newest ``/usr/lib/postgresql/*/bin`` (Debian keeps them off PATH), else PATH's initdb."""
+    candidates = [explicit] if explicit is not None else _bindir_candidates()
+    for candidate in candidates:
+        if all(os.access(candidate / name, os.X_OK) for name in SERVER_BINARIES):
+            return candidate
+    raise DatabaseUnavailable(NOT_INSTALLED)
+
+
+def _bindir_candidates() -> list[Path]:
+    found: list[Path] = []
+    if pg_config := shutil.which("pg_config"):
+        with contextlib.suppress(OSError, subprocess.SubprocessError):
+            out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, timeout=10)
+            if out.returncode == 0 and out.stdout.strip():
+                found.append(Path(out.stdout.strip()))
+    versions = Path("/usr/lib/postgresql").glob("*/bin")
+    found += sorted(versions, key=lambda p: [int(x) for x in re.findall(r"\d+", p.parent.name)], reverse=True)
+    if initdb := shutil.which("initdb"):
+        found.append(Path(initdb).parent)
+    return found
+
+
+def find_psql(bindir: Path | None = None) -> Path:
+    """The psql client: PATH's, else the one next to the server binaries."""
+    if on_path := shutil.which("psql"):
+        return Path(on_path)
+    with contextlib.suppress(DatabaseUnavailable):
+        psql = find_bindir(bindir) / "psql"
+        if os.access(psql, os.X_OK):
+            return psql
+    raise DatabaseUnavailable("the PostgreSQL client is not installed (apt-get install postgresql-client)")
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def clamp(text: str, limit: int = ERROR_CHARS) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more characters]"
+
+
+def _environment(**extra: str) -> dict[str, str]:
+    """Ours without PG* variables (a stray PGHOST or PGOPTIONS must not redirect or reconfigure us)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env.update(extra)
+    return env
+
+
+def run_psql(
+    psql: Path, dsn: str, args: Sequence[str], *, timeout: float, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """psql without rc files or password prompts, stopping at the first error; DatabaseError if it fails."""
+    command = [str(psql), "-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-d", dsn, *args]
+    env = _environment(
+        PGCLIENTENCODING="UTF8", PGCONNECT_TIMEOUT="10", PGOPTIONS="-c client_min_messages=warning"
+    )
+    try:
+        result = subprocess.run(
+            command,
+            input=stdin,
+            stdin=subprocess.DEVNULL if stdin is None else None,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            env=env,
+            timeout=max(timeout, 0.1),
+        )
+    except subprocess.TimeoutExpired as exc:
+        raise DatabaseError(f"psql did not finish in {timeout:.0f}s") from exc
+    except OSError as exc:
+        raise DatabaseUnavailable(f"could not run psql: {exc}") from exc
+    if result.returncode != 0:
+        raise DatabaseError(f"psql failed ({result.returncode}): {clamp(result.stderr or result.stdout)}")
+    return result
+
+
+def seed_files(scenarios: Sequence[str], seeds_dir: Path) -> list[tuple[str, Path]]:
+    """The scenarios' files in load order, ``base`` first and each once; checked before anything runs."""
+    bad = [s for s in scenarios if not SCENARIO_NAME.fullmatch(s)]
+    if bad:
+        names = ", ".join(repr(s[:80]) for s in bad)
+        raise DatabaseError(f"invalid seed scenario name {names}: expected {SCENARIO_NAME.pattern}")
+    root = seeds_dir.resolve()
+    files: list[tuple[str, Path]] = []
+    missing: list[str] = []
+    for name in dict.fromkeys([BASE_SCENARIO, *scenarios]):
+        path = root / f"{name}.sql"
+        # A symlink out of the seeds folder is refused like a missing file.
+        if path.is_file() and path.resolve().parent == root:
+            files.append((name, path))
+        else:
+            missing.append(name)
+    if missing:
+        have = ", ".join(sorted(p.stem for p in root.glob("*.sql"))) or "none"
+        raise DatabaseError(f"no seed file for {', '.join(missing)} in {seeds_dir} (have: {have})")
+    return files
+
+
+def load_seeds(
+    dsn: str, scenarios: Sequence[str], seeds_dir: Path, *, timeout: float = 120.0, psql: Path | None = None
+) -> list[SeedLoad]:
+    """Load ``seeds_dir/<scenario>.sql`` in order, each in one transaction; ``timeout`` is shared.
+
+    Raises DatabaseError naming the scenario and carrying psql's error when a file fails.
+    """
+    files = seed_files(scenarios, seeds_dir)
+    client = psql or find_psql()
+    deadline = time.monotonic() + timeout
+    loads: list[SeedLoad] = []
+    for name, path in files:
+        started = time.monotonic()
+        try:
+            run_psql(client, dsn, ["--single-transaction", "-f", str(path)], timeout=deadline - started)
+        except DatabaseError as exc:
+            raise DatabaseError(f"seed {name} ({path.name}) failed: {exc}") from exc
+        loads.append(SeedLoad(scenario=name, path=path, seconds=round(time.monotonic() - started, 3)))
+    return loads
+
+
+def _server_user() -> tuple[int, int] | None:
+    """The (uid, gid) to run the server as when we are root; None when we can run it ourselves."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        entry = pwd.getpwnam(SERVER_OS_USER)
+    except KeyError:
+        raise DatabaseUnavailable(
+            f"as root, PostgreSQL must run as the '{SERVER_OS_USER}' user, which does not exist "
+            "(apt-get install postgresql creates it)"
+        ) from None
+    return entry.pw_uid, entry.pw_gid
+
+
+class TempPostgres:
+    """A PostgreSQL cluster in a temp dir for one E2E run: ``with TempPostgres() as db: db.dsn``.
+
+    ``dsn`` is ``postgresql://postgres@127.0.0.1:PORT/DATABASE``; ``start_seconds`` is initdb, start and
+    create-database together. On exit, and if starting fails, the server is stopped and the dir removed.
+    """
+
+    def __init__(
+        self,
+        database: str = "factory_e2e",
+        *,
+        bindir: Path | None = None,
+        start_timeout: float = 30.0,
+        parent_dir: Path | None = None,
+    ) -> None:
+        if not DATABASE_NAME.fullmatch(database):
+            raise DatabaseError(f"invalid database name {database[:80]!r}: expected {DATABASE_NAME.pattern}")
+        self.database = database
+        self.start_timeout = start_timeout
+        self.root: Path | None = None
+        self.port = 0
+        self.start_seconds = 0.0
+        self._bindir_hint = bindir
+        self._bindir: Path | None = None
+        self._parent_dir = parent_dir
+        self._owner: tuple[int, int] | None = None
+
+    @property
+    def dsn(self) -> str:
+        if not self.port:
+            raise DatabaseError("the PostgreSQL cluster is not running")
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{self.database}"
+
+    @property
+    def pid(self) -> int | None:
+        """The postmaster's pid while its data dir says it runs."""
+        if self.root is None:
+            return None
+        try:
+            return int((self.root / "data" / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+
+    def __enter__(self) -> Self:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """initdb, start on a free port, create the database. The caller stops it (``__enter__`` does).
+
+        Raises DatabaseUnavailable, whatever the cause: without a database there is nothing to verify.
+        """
+        try:
+            self._start()
+        except DatabaseUnavailable:
+            raise
+        except (DatabaseError, OSError) as exc:
+            raise DatabaseUnavailable(f"PostgreSQL could not start: {exc}") from exc
+
+    def _start(self) -> None:
+        started = time.monotonic()
+        self._bindir = bindir = find_bindir(self._bindir_hint)
+        psql = find_psql(bindir)
+        self._owner = _server_user()
+        self.root = Path(tempfile.mkdtemp(prefix="factory-pg-", dir=self._parent_dir))
+        data, socket_dir, log = self.root / "data", self.root / "socket", self.root / "postgres.log"
+        socket_dir.mkdir()
+        if self._owner is not None:
+            for path in (self.root, socket_dir):
+                os.chown(path, *self._owner)
+        initdb = [str(bindir / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust"]
+        self._run_server_tool([*initdb, "-E", "UTF8", "--no-locale", "--no-sync"], timeout=120)
+        with (data / "postgresql.conf").open("a") as conf:
+            conf.write(SETTINGS.format(socket_dir=str(socket_dir).replace("'", "''")))
+        for attempt in range(1, START_ATTEMPTS + 1):
+            port = free_port()
+            log.unlink(missing_ok=True)
+            wait = str(math.ceil(self.start_timeout))
+            pg_ctl = [str(bindir / "pg_ctl"), "start", "-w", "-t", wait, "-D", str(data), "-l", str(log)]
+            code, output = self._run_server_tool(
+                [*pg_ctl, "-o", f"-p {port}"], timeout=self.start_timeout + 10, check=False
+            )
+            if code == 0:
+                self.port = port
+                break
+            tail = log.read_text(errors="replace")[-ERROR_CHARS:] if log.exists() else output
+            self._stop_server()
+            if "could not bind" not in tail or attempt == START_ATTEMPTS:
+                last_lines = "\n".join(tail.strip().splitlines()[-6:])
+                raise DatabaseError(f"the server exited: {clamp(last_lines)}")
+        admin = f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres"
+        run_psql(psql, admin, ["-v", f"name={self.database}"], stdin='CREATE DATABASE :"name";\n', timeout=30)
+        self.start_seconds = round(time.monotonic() - started, 3)
+
+    def stop(self) -> None:
+        """Stop the server (fast, then immediate, then SIGKILL) and remove the temp dir; safe to repeat."""
+        if self.root is None:
+            return
+        try:
+            self._stop_server()
+        finally:
+            shutil.rmtree(self.root, ignore_errors=True)
+            self.root = None
+            self.port = 0
+
+    def _stop_server(self) -> None:
+        pid = self.pid
+        if pid is None or self._bindir is None or self.root is None:
+            return
+        pg_ctl, data = str(self._bindir / "pg_ctl"), str(self.root / "data")
+        for mode in ("fast", "immediate"):
+            stop = [pg_ctl, "stop", "-D", data, "-m", mode, "-w", "-t", str(STOP_TIMEOUT)]
+            with contextlib.suppress(DatabaseError):
+                if self._run_server_tool(stop, timeout=STOP_TIMEOUT + 10, check=False)[0] == 0:
+                    return
+        # pg_ctl could not stop it: kill the postmaster's children, then the postmaster. A stale pid
+        # file's pid may belong to someone else by now, so only a postmaster of this data dir is killed.
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace").split("\0")
+        except OSError:
+            return
+        if data not in cmdline:
+            return
+        for victim in [*child_pids(pid), pid]:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(victim, signal.SIGKILL)
+
+    def _run_server_tool(self, argv: list[str], *, timeout: float, check: bool = True) -> tuple[int, str]:
+        """Run initdb or pg_ctl, as the server's OS user when we are root; (exit code, output)."""
+        command = argv if self._owner is None else ["runuser", "-u", SERVER_OS_USER, "--", *argv]
+        name = Path(argv[0]).name
+        try:
+            result = subprocess.run(
+                command,
+                cwd=self.root,
+                # Only PATH and the locale: the target's servers get a superuser DSN (trust auth), and
+                # superuser SQL can run programs in the server's environment, so none of our secrets.
+                env={"PATH": os.environ.get("PATH", os.defpath), "LC_ALL": "C"},
+                stdin=subprocess.DEVNULL,
+                capture_output=True,
+                text=True,
+                errors="replace",
+                timeout=timeout,
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise DatabaseError(f"{name} did not finish in {timeout:.0f}s") from exc
+        except OSError as exc:
+            raise DatabaseError(f"could not run {command[0]}: {exc}") from exc
+        output = result.stdout + result.stderr
+        if check and result.returncode != 0:
+            raise DatabaseError(f"{name} failed ({result.returncode}): {clamp(output)}")
+        return result.returncode, output
+
+
+def child_pids(pid: int) -> list[int]:
+    """Pids whose parent is ``pid`` (Linux /proc; empty elsewhere)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            if int(stat.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat.parent.name))
+    return found
