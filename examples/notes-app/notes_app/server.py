@@ -8,6 +8,7 @@ that database's notes of tenant ``NOTES_TENANT`` (default 1).
 from __future__ import annotations
 
 import argparse
+import hmac
 import html
 import json
 import os
@@ -34,6 +35,18 @@ class NotesHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         """Stay quiet; tests and demos do not need access logs."""
+
+    def parse_request(self) -> bool:
+        """Refuse ``/api/`` requests without the server's API key, when it has one (the page is public)."""
+        if not super().parse_request():
+            return False
+        key = self.server.api_key
+        if key and self.path.startswith("/api/"):
+            given = self.headers.get("X-Api-Key", "")
+            if not hmac.compare_digest(given.encode(), key.encode()):
+                self._send_json(HTTPStatus.UNAUTHORIZED, {"error": "missing or wrong X-Api-Key"})
+                return False
+        return True
 
     def handle_one_request(self) -> None:
         """Answer 503 when the database fails (stores raise before anything is sent)."""
@@ -107,9 +120,10 @@ class NotesServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], store: Store | None = None) -> None:
+    def __init__(self, address: tuple[str, int], store: Store | None = None, api_key: str = "") -> None:
         super().__init__(address, NotesHandler)
         self.store = store if store is not None else NoteStore()
+        self.api_key = api_key  # empty: the API is open (the in-memory demo and the tests)
 
 
 def store_from_env(env: Mapping[str, str]) -> Store:
@@ -144,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
             where = f"in PostgreSQL, tenant {store.tenant_id} ({store.check()})"
     except (ValueError, StoreError) as exc:
         parser.exit(2, f"notes: {exc}\n")
-    with NotesServer((args.host, args.port), store) as server:
+    with NotesServer((args.host, args.port), store, os.environ.get("NOTES_API_KEY", "")) as server:
         print(f"Serving notes {where} on http://{args.host}:{server.server_address[1]}", flush=True)
         try:
             server.serve_forever()
