@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import claude_agent_sdk
 
-from jobs.agent.models import AgentRequest
+from jobs.agent.models import AgentRequest, McpServer
 from jobs.errors import AgentError
 
 
@@ -23,7 +26,28 @@ def bundled_cli() -> Path:
     raise AgentError("Claude Code CLI not found: reinstall claude-agent-sdk (its wheel bundles the CLI)")
 
 
-def cli_arguments(request: AgentRequest, settings_file: Path) -> list[str]:
+def mcp_config(servers: Mapping[str, McpServer]) -> dict[str, Any]:
+    """The ``--mcp-config`` document: stdio servers keyed by name (the shape of a ``.mcp.json``)."""
+    return {
+        "mcpServers": {
+            name: {"type": "stdio", "command": s.command[0], "args": s.command[1:], "env": s.env}
+            for name, s in servers.items()
+        }
+    }
+
+
+def write_mcp_config(home: Path, servers: Mapping[str, McpServer]) -> Path | None:
+    """Write the run's MCP config into its private HOME (None when the run has no MCP server)."""
+    if not servers:
+        return None
+    path = home / "factory-mcp.json"
+    path.write_text(json.dumps(mcp_config(servers), indent=2), encoding="utf-8")
+    return path
+
+
+def cli_arguments(
+    request: AgentRequest, settings_file: Path, mcp_config_file: Path | None = None
+) -> list[str]:
     """Flags for one headless run; the prompt goes last, after ``--``, so it is never read as a flag."""
     args = [
         "--print",
@@ -38,6 +62,8 @@ def cli_arguments(request: AgentRequest, settings_file: Path) -> list[str]:
         str(settings_file),
         "--setting-sources",
         "",
+        # --mcp-config takes several values: it is always followed by another flag, never by a value.
+        *(["--mcp-config", str(mcp_config_file)] if mcp_config_file else []),
         "--strict-mcp-config",
         "--tools",
         ",".join(request.tools),

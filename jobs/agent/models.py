@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from jobs.agent.policy import CODING_TOOLS
 
@@ -25,6 +26,19 @@ class AgentStatus(StrEnum):
         return self is AgentStatus.SUCCESS
 
 
+# Claude Code names an MCP tool ``mcp__<server>__<tool>``: a server name outside this set would be rewritten,
+# and the permission rule ``mcp__<server>`` we write would no longer match it.
+McpServerName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")]
+
+
+class McpServer(BaseModel):
+    """A stdio MCP server the CLI starts for the run (with the agent's environment plus ``env``)."""
+
+    model_config = ConfigDict(extra="forbid")
+    command: list[str] = Field(min_length=1)
+    env: dict[str, str] = Field(default_factory=dict)
+
+
 class AgentRequest(BaseModel):
     """One headless Claude Code run."""
 
@@ -37,6 +51,8 @@ class AgentRequest(BaseModel):
     max_cost_usd: float | None = Field(default=None, gt=0)
     append_system_prompt: str | None = None
     tools: tuple[str, ...] = Field(default=CODING_TOOLS, min_length=1)
+    # Ours only (``--strict-mcp-config``); every tool of each server is allowed as ``mcp__<name>``.
+    mcp_servers: dict[McpServerName, McpServer] = Field(default_factory=dict)
 
 
 class Usage(BaseModel):

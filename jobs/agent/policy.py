@@ -3,8 +3,9 @@
 The target repository is untrusted: its ``CLAUDE.md``, ``.claude/settings.json``, hooks and
 ``.mcp.json`` could widen permissions or carry instructions. So the CLI loads no settings source
 (``--setting-sources ""``), no MCP server but ours (``--strict-mcp-config``), and only the settings
-this module writes. The environment is an allowlist: model auth and the basics, never a third-party
-token, whatever the parent process holds.
+this module writes; the tools of our MCP servers are allowed by server (``mcp__<server>``). The
+environment is an allowlist: model auth and the basics, never a third-party token, whatever the parent
+process holds.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -47,11 +48,18 @@ PASSTHROUGH = ("LANG", "LC_ALL", "TZ")
 MODEL_AUTH = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL")
 
 
-def managed_settings(tools: tuple[str, ...] = CODING_TOOLS) -> dict[str, Any]:
-    """The only Claude Code settings in force for a run that may use ``tools``."""
+def mcp_rule(server: str) -> str:
+    """The rule allowing every tool of one MCP server (the CLI names them ``mcp__<server>__<tool>``)."""
+    return f"mcp__{server}"
+
+
+def managed_settings(
+    tools: tuple[str, ...] = CODING_TOOLS, mcp_servers: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The only Claude Code settings in force for a run that may use ``tools`` and our ``mcp_servers``."""
     return {
         "permissions": {
-            "allow": list(tools),
+            "allow": [*tools, *(mcp_rule(name) for name in mcp_servers)],
             "deny": list(DENIED),
             "defaultMode": "dontAsk",
             "disableBypassPermissionsMode": "disable",
@@ -64,10 +72,12 @@ def managed_settings(tools: tuple[str, ...] = CODING_TOOLS) -> dict[str, Any]:
     }
 
 
-def write_settings(home: Path, tools: tuple[str, ...] = CODING_TOOLS) -> Path:
+def write_settings(
+    home: Path, tools: tuple[str, ...] = CODING_TOOLS, mcp_servers: Iterable[str] = ()
+) -> Path:
     """Write the managed settings into the run's private HOME and return the file."""
     path = home / "factory-settings.json"
-    path.write_text(json.dumps(managed_settings(tools), indent=2), encoding="utf-8")
+    path.write_text(json.dumps(managed_settings(tools, mcp_servers), indent=2), encoding="utf-8")
     return path
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import IO
 
 from jobs.agent import policy
-from jobs.agent.cli import bundled_cli, cli_arguments, supervised
+from jobs.agent.cli import bundled_cli, cli_arguments, supervised, write_mcp_config
 from jobs.agent.models import AgentOutcome, AgentRequest, AgentStatus
 from jobs.agent.stream import StreamTally, classify, parse_line
 
@@ -59,10 +59,9 @@ class AgentRunner:
             shutil.rmtree(home, ignore_errors=True)
 
     def _run(self, request: AgentRequest, home: Path, on_line: LineSink) -> AgentOutcome:
-        command = supervised(
-            [*self.cli, *cli_arguments(request, policy.write_settings(home, request.tools))],
-            self.grace_seconds,
-        )
+        settings = policy.write_settings(home, request.tools, request.mcp_servers)
+        arguments = cli_arguments(request, settings, write_mcp_config(home, request.mcp_servers))
+        command = supervised([*self.cli, *arguments], self.grace_seconds)
         env = policy.agent_environment(self.parent_env, home, self.model_auth)
         started = time.monotonic()
         deadline = started + request.max_duration_seconds
