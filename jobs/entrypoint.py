@@ -14,8 +14,10 @@ from typing import TypeVar
 import typer
 
 from jobs import logs
+from jobs.e2e.records import E2EResult
 from jobs.errors import ConfigError, FactoryError
 from jobs.models import ImplementResult
+from jobs.phases.e2e import run_e2e
 from jobs.phases.implement import run_implement
 from jobs.phases.review import run_review
 from jobs.phases.steps import phase_branch
@@ -101,6 +103,19 @@ def review() -> None:
     """Review the branch of TICKET_IDENTIFIER, loop the fixer, and open or update its pull request."""
     # A review that failed three times, or never parsed, still did its job: the PR is open and flagged.
     _exit_after("review", run_review, lambda result: result.status != "error")
+
+
+def e2e_from_env(environ: Mapping[str, str] | None = None) -> E2EResult:
+    """The e2e-verify job from an environment (default: this process's), as Cloud Run runs it."""
+    return run_e2e(*prepare(environ, "e2e"))
+
+
+@app.command()
+def e2e() -> None:
+    """Verify the branch of TICKET_IDENTIFIER in a browser and post the report with screenshots."""
+    # Verified, failed (the report says what) and skipped (the app could not be started) are all
+    # answers; only an error means the phase could not do its job.
+    _exit_after("e2e", run_e2e, lambda result: result.status != "error")
 
 
 @app.command("version")

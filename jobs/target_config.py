@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
+from jobs.e2e.servers import ServerSpec
 from jobs.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -39,6 +40,26 @@ class Models(BaseModel):
     e2e: ModelName = "sonnet"
 
 
+class Page(BaseModel):
+    """A page the E2E agent may open: one of the target's own dev servers."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9-]{0,31}$")]
+    url: Annotated[str, StringConstraints(pattern=r"^http://(127\.0\.0\.1|localhost):\d{2,5}(/[^\s#]*)?$")]
+    description: str = Field(default="", max_length=300)
+
+
+class E2EConfig(BaseModel):
+    """How to run the app for a browser check: its servers, its pages, the seed scenarios to load."""
+
+    model_config = ConfigDict(extra="forbid")
+    servers: list[ServerSpec] = Field(default_factory=list)
+    pages: list[Page] = Field(default_factory=list)
+    seeds: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]] = Field(
+        default_factory=list
+    )
+
+
 class TargetConfig(BaseModel):
     """What a target repository tells Factory about itself."""
 
@@ -51,6 +72,7 @@ class TargetConfig(BaseModel):
     check_timeout_seconds: int = Field(default=900, gt=0)
     budgets: Budgets = Field(default_factory=Budgets)
     models: Models = Field(default_factory=Models)
+    e2e: E2EConfig = Field(default_factory=E2EConfig)
 
 
 def base_target_config(workspace: Workspace) -> TargetConfig:

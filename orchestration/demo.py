@@ -15,6 +15,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from jobs.e2e.records import E2EResult
 from jobs.models import ImplementResult
 from jobs.review.body import score_table
 from jobs.review.records import ReviewResult
@@ -81,6 +82,10 @@ def demo(ticket: str, artifacts: Path, real_model: bool, fresh: bool) -> int:
             print("\n-- review --\n")
             code = run_job("review", env)
             print_review_summary(artifacts, run_id)
+        if code == 0 and implemented:
+            print("\n-- e2e-verify --\n")
+            code = run_job("e2e", env)
+            print_e2e_summary(artifacts, run_id)
     finally:
         if server is not None:
             server.stop()
@@ -134,4 +139,27 @@ def print_review_summary(artifacts: Path, run_id: str) -> None:
         print(
             f"pull req.   #{pull.number}{' (flagged for human review)' if pull.flagged else ''}: {pull.url}"
         )
+    print(f"result      {result_file}")
+
+
+def print_e2e_summary(artifacts: Path, run_id: str) -> None:
+    result_file = artifacts / "runs" / run_id / "e2e" / "result.json"
+    if not result_file.is_file():
+        print(f"\nno e2e result was written (see the log above); run folder: {result_file.parent}")
+        return
+    result = E2EResult.model_validate_json(result_file.read_text())
+    print("\n== Factory: e2e-verify ==")
+    print(f"status      {result.status}{' - ' + result.detail if result.detail else ''}")
+    for attempt in result.attempts:
+        fix = (
+            f", then fix: {attempt.fix.status} ({', '.join(attempt.fix.files) or '-'})" if attempt.fix else ""
+        )
+        print(f"attempt {attempt.attempt}   {attempt.verdict}, {len(attempt.screenshots)} screenshot(s){fix}")
+    if result.report:
+        print(f"report      {result.report}")
+        print(f"screenshots {Path(result.report.removeprefix('file://')).parent / 'screenshots'}")
+    if result.report_in_branch:
+        print(f"in branch   {result.report_in_branch} (with its screenshots)")
+    if result.pull_request_comment:
+        print(f"PR comment  {result.pull_request_comment}")
     print(f"result      {result_file}")

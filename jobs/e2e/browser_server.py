@@ -32,6 +32,7 @@ import os
 import re
 import socket
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
 SERVER_NAME = "browser"
 ORIGINS_ENV = "FACTORY_BROWSER_ORIGINS"
 SCREENSHOT_DIR_ENV = "FACTORY_SCREENSHOT_DIR"
+BROWSER_START = "browser-start.json"  # written next to the screenshots: seconds Chromium took to come up
 CHROMIUM_ENV = "FACTORY_CHROMIUM"
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 # Needed on these machines: without the background-networking ones Chromium's outbound connections are
@@ -177,6 +179,7 @@ class BrowserSession:
     async def _started(self) -> Page:
         if self._page is not None:
             return self._page
+        started = time.monotonic()
         if self._playwright is None:
             self._playwright = await async_playwright().start()
         try:
@@ -193,6 +196,9 @@ class BrowserSession:
                 context.set_default_timeout(ACTION_TIMEOUT_MS)
                 context.set_default_navigation_timeout(NAVIGATION_TIMEOUT_MS)
                 self._page = await context.new_page()
+            # For the phase's time split: how long the browser took to come up (inside the agent's time).
+            seconds = round(time.monotonic() - started, 3)
+            (self.config.screenshot_dir / BROWSER_START).write_text(json.dumps({"start_seconds": seconds}))
         except ToolError:
             await self.close()  # a half-started browser is not reused
             raise

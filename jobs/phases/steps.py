@@ -24,20 +24,23 @@ TICKET_STATUS_KEY = "factory-status"
 class Stopwatch:
     """Times named steps and logs each one's start and end, so long work shows progress."""
 
-    def __init__(self) -> None:
+    def __init__(self, quiet: bool = False) -> None:
         self.timings: dict[str, float] = {}
+        self.quiet = quiet  # a second watch over the same steps (a split per attempt) logs nothing
 
     @contextmanager
     def step(self, name: str) -> Iterator[None]:
         log = get_logger()
-        log.info("%s ...", name)
+        if not self.quiet:
+            log.info("%s ...", name)
         started = time.monotonic()
         try:
             yield
         finally:
             took = round(time.monotonic() - started, 3)
             self.timings[name] = round(self.timings.get(name, 0.0) + took, 3)
-            log.info("%s took %.2fs", name, took)
+            if not self.quiet:
+                log.info("%s took %.2fs", name, took)
 
 
 class Transcript:

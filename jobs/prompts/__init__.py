@@ -32,3 +32,13 @@ def fence(label: str, text: str, limit: int = MAX_UNTRUSTED_CHARS) -> str:
 def render(name: str, **values: str) -> str:
     """Fill a prompt file; substitution is one pass, so ``$`` in ticket text is never expanded."""
     return load(name).substitute(values)
+
+
+def reask(rejected: str | None) -> str:
+    """The section that asks again after a reply our code could not use ('' on the first ask)."""
+    if rejected is None:
+        return ""
+    return (
+        "\n## Previous reply rejected\n\nYour previous reply could not be used: "
+        f"{scrub(rejected, 400)}\nReply again with only the JSON object the schema describes.\n"
+    )

@@ -59,12 +59,6 @@ def evidence_text(checks: list[CheckRun]) -> str:
 
 def review_prompt(inputs: RoundInputs, rejected: str | None) -> str:
     ws = inputs.workspace
-    reask = ""
-    if rejected is not None:
-        reask = (
-            "\n## Previous reply rejected\n\nYour previous reply could not be used: "
-            f"{prompts.scrub(rejected, 400)}\nReply again with only the JSON object the schema describes.\n"
-        )
     return prompts.render(
         "review",
         identifier=inputs.ticket.identifier,
@@ -80,7 +74,7 @@ def review_prompt(inputs: RoundInputs, rejected: str | None) -> str:
         evidence=prompts.fence("evidence", evidence_text(inputs.checks)),
         diff_stat=prompts.fence("diffstat", inputs.diff_stat),
         diff=prompts.fence("diff", inputs.diff, MAX_DIFF_CHARS),
-        reask=reask,
+        reask=prompts.reask(rejected),
     )
 
 
