@@ -198,6 +198,7 @@ class BrowserSession:
                 self._page = await context.new_page()
             # For the phase's time split: how long the browser took to come up (inside the agent's time).
             seconds = round(time.monotonic() - started, 3)
+            self.config.screenshot_dir.mkdir(parents=True, exist_ok=True)
             (self.config.screenshot_dir / BROWSER_START).write_text(json.dumps({"start_seconds": seconds}))
         except ToolError:
             await self.close()  # a half-started browser is not reused
