@@ -16,9 +16,17 @@ $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --quiet
 	touch $@
 
-# System packages the jobs and tests use (git); installed only when missing.
+# System packages the jobs and tests use, installed only when missing: git; Chromium and PostgreSQL
+# (Debian's) for the e2e-verify phase. Playwright never downloads a browser: it drives this one.
 system:
-	@command -v git >/dev/null || { apt-get update -qq && apt-get install -y -qq git; }
+	@missing=""; \
+	command -v git >/dev/null || missing="$$missing git"; \
+	test -x /usr/bin/chromium || missing="$$missing chromium"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	fi
 
 setup: system $(VENV)/.synced
 
@@ -36,6 +44,7 @@ lint: setup
 bench: setup
 	$(PY) -m tests.bench.implement_phase
 	$(PY) -m tests.bench.review_phase
+	$(PY) -m tests.bench.e2e_phase
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .factory .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,54 @@
+"""Benchmark: the e2e-verify phase's time split on the example ticket (real Postgres, servers, Chromium).
+
+Run with ``make bench``. Implement and review run first (they make the branch and the PR); then the e2e
+phase's two attempts (the scripted first one fails, the fixer adds word counts, the second passes) are
+split into seeding, server start, browser start, agent and evidence, plus the phase's report step.
+Prints figures; asserts nothing about speed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import tempfile
+from pathlib import Path
+
+from jobs.entrypoint import e2e_from_env, implement_from_env, review_from_env
+from jobs.offline_model import OfflineModelServer, ScenarioBook
+from orchestration.demo import local_job_env
+from orchestration.local_remote import seed_bare_remote
+from orchestration.offline import offline_env
+from tests.conftest import EXAMPLES, TEST_SCENARIOS
+
+SPLIT = ("install", "seeding", "server_start", "browser_start", "agent", "evidence")
+
+
+def main() -> None:
+    book = ScenarioBook.load(EXAMPLES / "scenarios", TEST_SCENARIOS)
+    with OfflineModelServer(book) as server, tempfile.TemporaryDirectory(prefix="factory-bench-") as tmp_dir:
+        tmp = Path(tmp_dir)
+        remote = seed_bare_remote(EXAMPLES / "notes-app", tmp / "remote.git")
+        env = {
+            **local_job_env("IX-101", remote, tmp / "a", "bench", workdir=tmp / "w"),
+            **offline_env(server),
+        }
+        with contextlib.redirect_stderr(io.StringIO()):
+            implement_from_env(env)
+            review_from_env(env)
+            result = e2e_from_env(env)
+        assert result.status == "verified", result.detail
+        print(
+            "e2e-verify phase, example ticket IX-101, offline model, real Postgres/servers/Chromium (seconds)"
+        )
+        print("  " + f"{'attempt':<9}" + "".join(f"{name:>14}" for name in SPLIT) + f"{'verdict':>10}")
+        for attempt in result.attempts:
+            cells = "".join(f"{attempt.timings.get(name, 0.0):>14.3f}" for name in SPLIT)
+            print(f"  {attempt.attempt:<9}{cells}{attempt.verdict:>10}")
+        for step in ("fix", "report"):
+            print(f"  {step:<13} {result.timings.get(step, 0.0):7.3f}")
+        print(f"  {'phase total':<13} {sum(result.timings.values()):7.3f}")
+        print("  (agent = the browser agent's run minus Chromium's start, which the browser tool measures)")
+
+
+if __name__ == "__main__":
+    main()
