@@ -8,7 +8,7 @@ from pydantic import Field
 
 from jobs.e2e.report import E2EReport
 from jobs.models import PhaseResult, Record
-from jobs.review.records import Ask, FixRecord
+from jobs.review.records import Ask, FixRecord, agents_cost
 
 AttemptVerdict = Literal["verified", "failed", "unparseable", "error"]
 E2EStatus = Literal["verified", "failed", "skipped", "error"]
@@ -30,8 +30,7 @@ class E2EAttempt(Record):
 
     @property
     def cost_usd(self) -> float:
-        agents = [ask.agent for ask in self.asks] + ([self.fix.agent] if self.fix and self.fix.agent else [])
-        return round(sum(agent.usage.cost_usd for agent in agents), 6)
+        return agents_cost(self.asks, self.fix)
 
 
 class E2EResult(PhaseResult):

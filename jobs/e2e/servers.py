@@ -9,10 +9,8 @@ a ``setsid`` daemon) is stopped with it. When they cannot come up the E2E phase 
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
-import signal
 import socket
 import subprocess
 import tempfile
@@ -28,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from jobs.agent.cli import supervised
 from jobs.agent.policy import agent_environment
 from jobs.errors import ConfigError, FactoryError
+from jobs.workspace.shell import reap_supervised
 
 GRACE = 3.0  # the reaper's SIGTERM-to-SIGKILL wait for a server's tree
 KILL_WAIT = 5.0  # beyond the grace, before we SIGKILL the reaper's own group
@@ -218,12 +217,7 @@ class DevServers:
             if proc.poll() is None:
                 proc.terminate()  # the reaper clears the whole tree, setsid'd descendants included
         for proc in self._procs:
-            try:
-                proc.wait(timeout=GRACE + KILL_WAIT)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+            reap_supervised(proc, GRACE + KILL_WAIT)
         self._procs.clear()
         if self._home is not None:
             self._home.cleanup()

@@ -55,8 +55,13 @@ class ReviewRound(Record):
 
     @property
     def cost_usd(self) -> float:
-        agents = [ask.agent for ask in self.asks] + ([self.fix.agent] if self.fix and self.fix.agent else [])
-        return round(sum(agent.usage.cost_usd for agent in agents), 6)
+        return agents_cost(self.asks, self.fix)
+
+
+def agents_cost(asks: list[Ask], fix: FixRecord | None) -> float:
+    """Dollars spent by the asks of a round (or attempt) and the fix after it."""
+    agents = [ask.agent for ask in asks] + ([fix.agent] if fix and fix.agent else [])
+    return round(sum(agent.usage.cost_usd for agent in agents), 6)
 
 
 ReviewStatus = Literal["passed", "failed_after_max", "unparseable", "error"]

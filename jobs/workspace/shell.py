@@ -68,8 +68,13 @@ def run_repo_command(command: str, cwd: Path, timeout: float) -> CommandRun:
 def _stop(proc: subprocess.Popen[bytes]) -> None:
     """Ask the reaper to clear the tree; SIGKILL its group if it does not finish in time."""
     proc.terminate()
+    reap_supervised(proc, GRACE + KILL_WAIT)
+
+
+def reap_supervised(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """Wait for a supervisor already told to stop; SIGKILL its whole group if it outlives ``timeout``."""
     try:
-        proc.wait(timeout=GRACE + KILL_WAIT)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)

@@ -10,28 +10,16 @@ from __future__ import annotations
 
 import contextlib
 import io
-import tempfile
-from pathlib import Path
 
 from jobs.entrypoint import e2e_from_env, implement_from_env, review_from_env
-from jobs.offline_model import OfflineModelServer, ScenarioBook
-from orchestration.demo import local_job_env
-from orchestration.local_remote import seed_bare_remote
-from orchestration.offline import offline_env
-from tests.conftest import EXAMPLES, TEST_SCENARIOS
+from tests.bench.example_run import example_run
 
 SPLIT = ("install", "seeding", "server_start", "browser_start", "agent", "evidence")
 
 
 def main() -> None:
-    book = ScenarioBook.load(EXAMPLES / "scenarios", TEST_SCENARIOS)
-    with OfflineModelServer(book) as server, tempfile.TemporaryDirectory(prefix="factory-bench-") as tmp_dir:
-        tmp = Path(tmp_dir)
-        remote = seed_bare_remote(EXAMPLES / "notes-app", tmp / "remote.git")
-        env = {
-            **local_job_env("IX-101", remote, tmp / "a", "bench", workdir=tmp / "w"),
-            **offline_env(server),
-        }
+    with example_run() as run:
+        env = run.env
         with contextlib.redirect_stderr(io.StringIO()):
             implement_from_env(env)
             review_from_env(env)

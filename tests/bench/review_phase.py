@@ -12,17 +12,11 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from jobs.entrypoint import implement_from_env, review_from_env
-from jobs.offline_model import OfflineModelServer, ScenarioBook
 from jobs.offline_model.server import estimate_tokens
-from orchestration.demo import local_job_env
-from orchestration.local_remote import seed_bare_remote
-from orchestration.offline import offline_env
-from tests.conftest import EXAMPLES, TEST_SCENARIOS
+from tests.bench.example_run import example_run
 
 DIFF_FENCE = re.compile(r"<(untrusted-diff-[0-9a-f]+)>\n(.*?)\n</\1>", re.DOTALL)
 ROUND = re.compile(r"^Review round: (\d+) of", re.MULTILINE)
@@ -34,14 +28,8 @@ def first_user_text(body: dict[str, Any]) -> str:
 
 
 def main() -> None:
-    book = ScenarioBook.load(EXAMPLES / "scenarios", TEST_SCENARIOS)
-    with OfflineModelServer(book) as server, tempfile.TemporaryDirectory(prefix="factory-bench-") as tmp_dir:
-        tmp = Path(tmp_dir)
-        remote = seed_bare_remote(EXAMPLES / "notes-app", tmp / "remote.git")
-        env = {
-            **local_job_env("IX-101", remote, tmp / "a", "bench", workdir=tmp / "w"),
-            **offline_env(server),
-        }
+    with example_run() as run:
+        server, tmp, env = run.server, run.tmp, run.env
         with contextlib.redirect_stderr(io.StringIO()):
             implemented = implement_from_env(env)
             implementer_requests = len(server.requests)
