@@ -6,6 +6,7 @@ phase did its job (including "no changes"), 1 when it could not, 2 on bad settin
 
 from __future__ import annotations
 
+import signal
 import sys
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -77,10 +78,21 @@ def review_from_env(environ: Mapping[str, str] | None = None) -> ReviewResult:
     return run_review(*prepare(environ, "review"))
 
 
+class Terminated(FactoryError):
+    """The job was told to stop (Cloud Run's task timeout or a cancel sends SIGTERM)."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    # An exception, so the phase unwinds: agents, dev servers and databases are stopped by their
+    # context managers, and the phase still writes its result.json saying why it ended.
+    raise Terminated("the job received SIGTERM (its task timeout, or a cancel) and stopped")
+
+
 def _exit_after(
     phase: str, run: Callable[[JobSettings, Services, str], R], did_its_job: Callable[[R], bool]
 ) -> None:
     """Run a phase as its job does and exit with the contract's code."""
+    signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         settings, services, run_id = prepare(phase=phase)
     except ConfigError as exc:

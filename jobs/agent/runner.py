@@ -78,7 +78,12 @@ class AgentRunner:
             assert process.stdout is not None
             lines = _line_queue(process.stdout)
             tally = StreamTally()
-            breach, at_eof = self._watch(process, lines, tally, request, deadline, on_line)
+            try:
+                breach, at_eof = self._watch(process, lines, tally, request, deadline, on_line)
+            except BaseException:
+                # The job itself is being stopped (SIGTERM becomes an exception): take the agent with it.
+                self._stop(process, wait_first=0.0)
+                raise
             # At EOF the CLI is exiting: give it a moment. Otherwise (a breach, or a process that
             # lingers after its result) stop it now.
             self._stop(process, wait_first=RESULT_EXIT_GRACE if at_eof else 0.0)
