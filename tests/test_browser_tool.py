@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import os
+import socket
 import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
@@ -233,6 +235,42 @@ def test_the_browser_cannot_leave_the_apps_origins(tmp_path: Path) -> None:
     assert "blocked: the browser may only reach the app's own origins" in refused[3]  # the redirect
     assert other.hits == []
     assert "/bounce" in app.hits
+
+
+@needs_chromium
+def test_webrtc_cannot_send_udp_outside_the_app(tmp_path: Path) -> None:
+    """STUN/TURN over UDP bypasses HTTP routes and proxies; the page must have no peer connection API."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+        udp.bind(("127.0.0.1", 0))
+        udp.settimeout(0.2)
+        port = udp.getsockname()[1]
+        turn = f"{{urls: 'turn:127.0.0.1:{port}', username: 'u', credential: 'c'}}"
+        ice = f"[{{urls: 'stun:127.0.0.1:{port}'}}, {turn}]"
+        script = (
+            "<script>let result = 'no RTCPeerConnection';"
+            "const frame = document.createElement('iframe'); document.body.appendChild(frame);"
+            "for (const scope of [window, frame.contentWindow]) {"
+            "  const Peer = scope.RTCPeerConnection || scope.webkitRTCPeerConnection;"
+            f"  if (Peer) {{ const pc = new Peer({{iceServers: {ice}}}); pc.createDataChannel('x');"
+            "    pc.createOffer().then(o => pc.setLocalDescription(o)); result = 'peer created'; }"
+            "}"
+            "document.title = result;</script>"
+        )
+        with serving({"/": f"<title>t</title><body>{script}</body>"}) as app:
+            config = BrowserConfig((app.origin,), tmp_path / "shots", str(CHROMIUM))
+
+            async def steps(session: BrowserSession) -> dict[str, Any]:
+                opened = await session.navigate("/")
+                await asyncio.sleep(1.5)  # ICE gathering would have sent its STUN/TURN packets by now
+                return opened
+
+            opened = with_session(config, steps)
+        packets = 0
+        with contextlib.suppress(TimeoutError):
+            while udp.recv(2048):
+                packets += 1
+    assert opened["title"] == "no RTCPeerConnection"
+    assert packets == 0
 
 
 @needs_chromium

@@ -75,6 +75,13 @@ CHROMIUM_ARGS = (
     "--disable-component-update",
     "--disable-sync",
 )
+NO_WEBRTC = """(() => {
+  for (const name of ["RTCPeerConnection", "webkitRTCPeerConnection", "RTCDataChannel",
+                      "RTCSessionDescription", "RTCIceCandidate", "RTCRtpSender", "RTCRtpReceiver"]) {
+    try { Object.defineProperty(globalThis, name, {value: undefined, writable: false, configurable: false}); }
+    catch (e) {}
+  }
+})();"""
 VIEWPORT: ViewportSize = {"width": 1280, "height": 800}
 ACTION_TIMEOUT_MS = 5_000
 NAVIGATION_TIMEOUT_MS = 15_000
@@ -191,6 +198,9 @@ class BrowserSession:
                 )
                 # Service workers could fetch outside the routes below: block them.
                 context = await self._browser.new_context(viewport=VIEWPORT, service_workers="block")
+                # WebRTC sends UDP (STUN/TURN) that neither the routes nor the dead proxy see: the
+                # page gets no peer connection API at all, in every frame.
+                await context.add_init_script(NO_WEBRTC)
                 await context.route(lambda url: not self.config.allows(url), self._abort)
                 await context.route_web_socket(lambda url: not self.config.allows(url), self._close_socket)
                 context.set_default_timeout(ACTION_TIMEOUT_MS)
