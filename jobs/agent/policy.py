@@ -39,6 +39,7 @@ DENIED = (
     "Read(~/.ssh/**)",
     "Read(~/.config/gcloud/**)",
     "Read(//etc/factory/**)",
+    "Read(//proc/**)",  # another process's environ or cmdline; the browser agent could screenshot it
     "WebFetch",
     "WebSearch",
 )

@@ -14,8 +14,10 @@ MAX_CELL = 300
 
 
 def _cell(text: str, redact: Callable[[str], str]) -> str:
-    flat = " ".join(redact(text).split()).replace("|", "\\|").replace("`", "'")
-    return flat if len(flat) <= MAX_CELL else flat[:MAX_CELL] + " [...]"
+    """Agent-written text as a code span: no link, image, HTML or @mention in it can render."""
+    flat = " ".join(redact(text).split()).replace("`", "'")
+    flat = flat if len(flat) <= MAX_CELL else flat[:MAX_CELL] + " [...]"
+    return f"`{flat}`".replace("|", "\\|")
 
 
 def render_report(

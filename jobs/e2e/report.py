@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
@@ -68,15 +69,44 @@ def screenshots_taken(shots_dir: Path) -> dict[str, dict[str, str]]:
     return taken
 
 
-def evidence_problems(report: E2EReport, taken: dict[str, dict[str, str]]) -> list[str]:
-    """Items whose claimed pass our code cannot back with a screenshot the tool took."""
+def evidence_problems(
+    report: E2EReport,
+    taken: dict[str, dict[str, str]],
+    pages: dict[str, str],
+    required: list[str] | None = None,
+) -> list[str]:
+    """What our code cannot back in the report: each problem keeps its item from counting as passed.
+
+    ``pages`` maps the configured page names to their URLs: an item must name one, and the screenshot
+    it cites must have been taken by the tool on that page's origin (not on a browser error page).
+    ``required`` are checks that failed last time: each must be in the checklist again.
+    """
     problems = []
     for n, item in enumerate(report.checklist, 1):
-        if item.passed and item.screenshot is None:
+        if item.page not in pages:
+            problems.append(f"item {n} names page {item.page!r}, which is not one of {sorted(pages)}")
+        elif item.passed and item.screenshot is None:
             problems.append(f"item {n} claims a pass without a screenshot")
         elif item.screenshot is not None and item.screenshot not in taken:
             problems.append(f"item {n} cites {item.screenshot}, which the browser tool never took")
+        elif item.screenshot is not None and origin(taken[item.screenshot].get("url", "")) != origin(
+            pages[item.page]
+        ):
+            where = taken[item.screenshot].get("url", "?")[:80]
+            problems.append(f"item {n} cites {item.screenshot}, taken at {where}, not on page {item.page!r}")
+    listed = {" ".join(item.check.casefold().split()) for item in report.checklist}
+    for check in required or []:
+        if " ".join(check.casefold().split()) not in listed:
+            problems.append(f"the checklist leaves out {check[:80]!r}, which failed last time")
     return problems
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of a URL ('' for one without a host, e.g. ``chrome-error://``)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return ""
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 __all__ = [
@@ -84,6 +114,7 @@ __all__ = [
     "E2EReport",
     "ReplyParseError",
     "evidence_problems",
+    "origin",
     "parse_report",
     "report_schema",
     "screenshots_taken",

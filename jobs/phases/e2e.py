@@ -26,7 +26,14 @@ from jobs.e2e.browser_server import BROWSER_START, browser_mcp
 from jobs.e2e.database import DatabaseUnavailable, TempPostgres, load_seeds
 from jobs.e2e.records import AttemptVerdict, E2EAttempt, E2EResult, E2EStatus
 from jobs.e2e.render import render_report
-from jobs.e2e.report import E2EReport, evidence_problems, parse_report, report_schema, screenshots_taken
+from jobs.e2e.report import (
+    E2EReport,
+    evidence_problems,
+    origin,
+    parse_report,
+    report_schema,
+    screenshots_taken,
+)
 from jobs.e2e.servers import DevServers, ServersUnavailable
 from jobs.errors import FactoryError, StepFailed
 from jobs.logs import get_logger
@@ -78,7 +85,8 @@ def run_e2e(settings: JobSettings, services: Services, run_id: str) -> E2EResult
     result = result.model_copy(update={"timings": clock.timings, "finished_at": utc_now()})
     write_model(services.store, run_key(run_id, PHASE, "result.json"), result)
     if verifier is not None:
-        tell_ticket(services, verifier.ticket, _ticket_text(result))
+        report = f"\n\n{verifier.shared_report}" if verifier.shared_report else ""
+        tell_ticket(services, verifier.ticket, _ticket_text(result) + report)
     return result
 
 
@@ -102,40 +110,57 @@ class Verifier:
     clock: Stopwatch
     attempts: list[E2EAttempt] = field(default_factory=list)
     api_key: str = field(default_factory=lambda: secrets.token_urlsafe(18))
+    required: list[str] = field(default_factory=list)  # checks that failed last time: asked for again
+    shared_report: str = ""  # the report as posted to the PR and the ticket
     _config: TargetConfig | None = None
     _budget: PhaseBudget | None = None
 
     def run(self) -> tuple[E2EStatus, str]:
         log = get_logger()
         for n in range(1, MAX_ATTEMPTS + 1):
-            workspace = self._workspace(f"e2e-{n}")
-            with self.clock.step("clone"):
-                workspace.clone()
-            if not workspace.resumed:
-                raise StepFailed(
-                    f"branch {workspace.branch} is not on the remote: there is nothing to verify"
-                )
+            workspace = self._clone(f"e2e-{n}")
             config = self._setup(workspace)
             if not config.e2e.pages or not config.e2e.servers:
                 return "skipped", "the repository's .factory.yaml configures no e2e servers and pages"
             try:
                 attempt = self._attempt(n, workspace, config)
             except Skipped as exc:
-                log.warning("e2e skipped: %s", exc)
+                log.warning("e2e could not start the app: %s", exc)
+                if self.attempts:  # the fixer's change is what stopped the app from starting
+                    return "failed", f"after the fix, the app would not start: {exc}"
                 return "skipped", str(exc)
             self.attempts.append(attempt)
             write_model(self.services.store, self._key(f"attempt-{n}.json"), attempt)
             log.info("e2e attempt %d: %s", n, attempt.verdict)
-            if attempt.verdict in ("verified", "error") or n == MAX_ATTEMPTS:
-                break
+            failed = _failed_checks(attempt)
+            if attempt.verdict == "verified" or n == MAX_ATTEMPTS or not failed:
+                break  # only checks the page really failed go to the fixer, not a bad report
             with self.clock.step("fix"):
-                fix = self._fix(n, workspace, config, attempt)
+                fix = self._fix(n, config, attempt)
             self.attempts[-1] = attempt.model_copy(update={"fix": fix})
             write_model(self.services.store, self._key(f"attempt-{n}.json"), self.attempts[-1])
+            if fix.status != "committed":
+                break  # the same code would only get a second chance at the same check
+            self.required = failed
+        return self._verdict()
+
+    def _verdict(self) -> tuple[E2EStatus, str]:
         last = self.attempts[-1]
+        if last.verdict == "verified":
+            return "verified", ""
         if last.verdict == "error":
-            raise StepFailed(f"e2e attempt {last.attempt}: the browser agent gave no answer")
-        return ("verified", "") if last.verdict == "verified" else ("failed", _failure(last))
+            if not any(a.report for a in self.attempts):
+                raise StepFailed(f"e2e attempt {last.attempt}: the browser agent gave no answer")
+            return "failed", f"the browser agent gave no answer on attempt {last.attempt}"
+        return "failed", _failure(last)
+
+    def _clone(self, name: str) -> Workspace:
+        workspace = self._workspace(name)
+        with self.clock.step("clone"):
+            workspace.clone()
+        if not workspace.resumed:
+            raise StepFailed(f"branch {workspace.branch} is not on the remote: there is nothing to verify")
+        return workspace
 
     # -- one attempt ----------------------------------------------------------------------------------
 
@@ -161,25 +186,27 @@ class Verifier:
         shutil.rmtree(shots, ignore_errors=True)
         shots.mkdir(parents=True)
         logs_dir = self.services.workdir / f"server-logs-{n}"
-        with contextlib.ExitStack() as stack:
-            with self.clock.step("seeding"), steps.step("seeding"):
-                database_url = self._database(stack, config.e2e)
-            servers = DevServers(
-                config.e2e.servers, workspace.path, logs_dir, self._variables(config.e2e, database_url)
-            )
-            with self.clock.step("server_start"), steps.step("server_start"):
-                try:
-                    stack.enter_context(servers)
-                except ServersUnavailable as exc:
-                    raise Skipped(self.services.redact(exc.reason)) from None
-            with self.clock.step("browser_agent"), steps.step("browser_agent"):
-                report, asks = self._ask(n, workspace, config, shots, diff, stat)
-        server_logs = self._keep_logs(n, servers.log_paths)
+        servers = DevServers(config.e2e.servers, workspace.path, logs_dir, {})
+        try:
+            with contextlib.ExitStack() as stack:
+                with self.clock.step("seeding"), steps.step("seeding"):
+                    database_url = self._database(stack, config.e2e)
+                servers = DevServers(
+                    config.e2e.servers, workspace.path, logs_dir, self._variables(config.e2e, database_url)
+                )
+                with self.clock.step("server_start"), steps.step("server_start"):
+                    try:
+                        stack.enter_context(servers)
+                    except ServersUnavailable as exc:
+                        where = self.services.store.url(self._key(f"attempt-{n}", "logs"))
+                        raise Skipped(f"{self.services.redact(exc.reason)} (server logs: {where})") from None
+                with self.clock.step("browser_agent"), steps.step("browser_agent"):
+                    report, asks, problems = self._ask(n, workspace, config, shots, diff, stat)
+        finally:
+            server_logs = self._keep_logs(n, servers.log_paths)  # kept whatever happened, for a human
         steps.timings.update(_browser_split(shots, steps.timings.get("browser_agent", 0.0)))
         with steps.step("evidence"):
-            taken = screenshots_taken(shots)
-            urls = self._keep_screenshots(n, shots, taken)
-        problems = evidence_problems(report, taken) if report is not None else []
+            urls = self._keep_screenshots(n, shots, screenshots_taken(shots))
         verdict: AttemptVerdict
         if report is None:
             verdict = "error" if asks and not asks[-1].agent.status.ok else "unparseable"
@@ -218,14 +245,19 @@ class Verifier:
 
     def _ask(
         self, n: int, workspace: Workspace, config: TargetConfig, shots: Path, diff: str, stat: str
-    ) -> tuple[E2EReport | None, list[Ask]]:
+    ) -> tuple[E2EReport | None, list[Ask], list[str]]:
+        """Run the browser agent; a reply that is not a report, or whose evidence does not hold, is
+        re-asked once. Returns the report (None if there is none), the asks, the evidence problems."""
         e2e = config.e2e
+        pages = {page.name: page.url for page in e2e.pages}
         origins = sorted(
-            {f"http://127.0.0.1:{s.port}" for s in e2e.servers} | {_origin(p.url) for p in e2e.pages}
+            {f"http://127.0.0.1:{s.port}" for s in e2e.servers} | {origin(p.url) for p in e2e.pages}
         )
         browser = browser_mcp(origins, shots)
         asks: list[Ask] = []
         rejected: str | None = None
+        report: E2EReport | None = None
+        problems: list[str] = []
         for ask_no in range(1, MAX_ASKS + 1):
             prompt = self._prompt(n, workspace, e2e, diff, stat, rejected)
             request = self.budget.request(prompt, workspace.path, config.models.e2e, READ_ONLY_TOOLS)
@@ -235,16 +267,20 @@ class Verifier:
             ask = Ask(agent=outcome, transcript=transcript)
             if not outcome.status.ok:
                 asks.append(ask)
-                return None, asks
+                return None, asks, []
             try:
                 report = parse_report(outcome.result_text or "")
             except ReplyParseError as exc:
                 rejected = str(exc)
                 asks.append(ask.model_copy(update={"parse_error": rejected}))
                 continue
-            asks.append(ask)
-            return report, asks
-        return None, asks
+            problems = evidence_problems(report, screenshots_taken(shots), pages, self.required)
+            if not problems:
+                asks.append(ask)
+                return report, asks, []
+            rejected = "; ".join(problems)
+            asks.append(ask.model_copy(update={"parse_error": rejected}))
+        return report, asks, problems
 
     def _prompt(
         self, n: int, workspace: Workspace, e2e: E2EConfig, diff: str, stat: str, rejected: str | None
@@ -265,10 +301,15 @@ class Verifier:
             ticket=prompts.fence("ticket", ticket_text(self.ticket)),
             diff_stat=prompts.fence("diffstat", stat),
             diff=prompts.fence("diff", diff, MAX_DIFF_CHARS),
+            required=_required_text(self.required),
             reask=prompts.reask(rejected),
         )
 
-    def _fix(self, n: int, workspace: Workspace, config: TargetConfig, attempt: E2EAttempt) -> FixRecord:
+    def _fix(self, n: int, config: TargetConfig, attempt: E2EAttempt) -> FixRecord:
+        """The fixer works in a fresh clone: nothing the install or the servers wrote gets committed."""
+        workspace = self._clone(f"e2e-fix-{n}")
+        with self.clock.step("install"):
+            install(config, workspace.path, self.budget.command_seconds(config.install_timeout_seconds))
         report = render_report(self.ticket.identifier, [attempt], lambda name: name, self.services.redact)
         prompt = prompts.render(
             "e2e-fix",
@@ -338,7 +379,8 @@ class Verifier:
         message = f"{subject}\n\nWritten by Factory run {self.run_id}."
         if workspace.commit_all(message, self.services.redact.finds_secret):
             workspace.push()
-        comment = self._comment(workspace, folder, result)
+        self.shared_report = self._shared_report(folder)
+        comment = self._comment(workspace, self.shared_report)
         return result.model_copy(
             update={
                 "report": self.services.store.url(report_key),
@@ -347,25 +389,25 @@ class Verifier:
             }
         )
 
-    def _comment(self, workspace: Workspace, folder: str, result: E2EResult) -> str | None:
+    def _shared_report(self, folder: str) -> str:
+        """The report for people: images from the branch on GitHub, else from the artifacts."""
+        repo = repo_from_url(self.settings.repo_url or "")
+        branch = phase_branch(self.settings)
+
+        def image_url(name: str) -> str:
+            if repo is not None:
+                return f"https://github.com/{repo}/blob/{branch}/{folder}/{name}?raw=true"
+            return self.services.store.url(self._key("screenshots", name))
+
+        return render_report(self.ticket.identifier, self.attempts, image_url, self.services.redact)
+
+    def _comment(self, workspace: Workspace, report: str) -> str | None:
         """The report as the PR's one sticky E2E comment; None when the branch has no open PR yet."""
         pull = self.services.pulls.find_open(workspace.branch, workspace.base_branch)
         if pull is None:
             get_logger().info("no open pull request for %s: the report is not posted", workspace.branch)
             return None
-        repo = repo_from_url(self.settings.repo_url or "")
-        if repo is not None:
-            base = f"https://github.com/{repo}/blob/{workspace.branch}/{folder}"
-
-            def image_url(name: str) -> str:
-                return f"{base}/{name}?raw=true"
-        else:
-
-            def image_url(name: str) -> str:
-                return self.services.store.url(self._key("screenshots", name))
-
-        body = render_report(self.ticket.identifier, self.attempts, image_url, self.services.redact)
-        return self.services.pulls.upsert_comment(pull.number, PR_COMMENT_KEY, body)
+        return self.services.pulls.upsert_comment(pull.number, PR_COMMENT_KEY, report)
 
     def _workspace(self, name: str) -> Workspace:
         path = self.services.workdir / name
@@ -385,9 +427,19 @@ def _browser_split(shots: Path, agent_seconds: float) -> dict[str, float]:
     return {"browser_start": start, "agent": round(max(agent_seconds - start, 0.0), 3)}
 
 
-def _origin(url: str) -> str:
-    scheme, _, rest = url.partition("://")
-    return f"{scheme}://{rest.split('/', 1)[0]}"
+def _failed_checks(attempt: E2EAttempt) -> list[str]:
+    """Checks the page really failed (what a fixer can act on); not problems with the report itself."""
+    return [item.check for item in attempt.report.checklist if not item.passed] if attempt.report else []
+
+
+def _required_text(required: list[str]) -> str:
+    if not required:
+        return ""
+    lines = "\n".join(f"- {check}" for check in required)
+    return (
+        "\n## Checks that failed on the last attempt\n\nA fix was made for these. Each must be in your "
+        f"checklist again, with the same wording, and be judged afresh:\n\n{prompts.fence('checks', lines)}\n"
+    )
 
 
 def _failure(attempt: E2EAttempt) -> str:

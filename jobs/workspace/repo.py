@@ -16,6 +16,8 @@ from urllib.parse import urlsplit
 from jobs.errors import ConfigError, ProtectedBranchError, PushRejected, StepFailed
 from jobs.workspace.git import Git
 
+FACTORY_EVIDENCE = ".factory/screenshots"
+
 
 def check_repo_url(url: str) -> str:
     """Local paths, file:// and https URLs without credentials in them."""
@@ -127,10 +129,10 @@ class Workspace:
     def diff_from_base(self, stat: bool = False) -> str:
         """The branch's change against where it left the base branch (three-dot: the base's own later
         commits are not part of it). No external diff drivers or textconv filters: plain text only."""
-        args = ["diff", "--no-color", "--no-ext-diff", "--no-textconv"]
-        return self.git.out(
-            [*args, *(["--stat"] if stat else []), f"origin/{self.base_branch}...HEAD"], self.path
-        )
+        args = ["diff", "--no-color", "--no-ext-diff", "--no-textconv", *(["--stat"] if stat else [])]
+        # Factory's own evidence (E2E reports and screenshots committed earlier) is not the change.
+        paths = ["--", ".", f":(exclude){FACTORY_EVIDENCE}"]
+        return self.git.out([*args, f"origin/{self.base_branch}...HEAD", *paths], self.path)
 
     def files_changed_since_start(self) -> list[str]:
         """Paths changed by this attempt's commits."""
