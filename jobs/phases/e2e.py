@@ -15,7 +15,6 @@ import contextlib
 import json
 import secrets
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,11 +34,19 @@ from jobs.e2e.report import (
     screenshots_taken,
 )
 from jobs.e2e.servers import DevServers, ServersUnavailable
-from jobs.errors import FactoryError, StepFailed
+from jobs.errors import StepFailed
 from jobs.logs import get_logger
 from jobs.models import run_key, utc_now
 from jobs.phases.budget import PhaseBudget
-from jobs.phases.steps import Stopwatch, phase_branch, read_ticket, result_fields, run_agent, tell_ticket
+from jobs.phases.steps import (
+    Stopwatch,
+    log_failure,
+    phase_branch,
+    read_ticket,
+    result_fields,
+    run_agent,
+    tell_ticket,
+)
 from jobs.pulls import repo_from_url
 from jobs.replies import ReplyParseError
 from jobs.review.fixer import FixJob, run_fixer
@@ -78,8 +85,7 @@ def run_e2e(settings: JobSettings, services: Services, run_id: str) -> E2EResult
             with clock.step("report"):
                 result = verifier.publish(result)
     except Exception as exc:
-        unexpected = not isinstance(exc, (FactoryError, OSError, subprocess.SubprocessError))
-        get_logger().error("e2e failed: %s", exc, exc_info=unexpected)
+        log_failure("e2e", exc)
         attempts = verifier.attempts if verifier is not None else []
         result = _with_attempts(result, attempts, "error", services.redact(str(exc)))
     result = result.model_copy(update={"timings": clock.timings, "finished_at": utc_now()})

@@ -8,17 +8,16 @@ committed and pushed (nothing lost), and the result says it failed.
 from __future__ import annotations
 
 import contextlib
-import subprocess
 from collections.abc import Callable
 
 from jobs import prompts
 from jobs.agent import AgentOutcome, AgentStatus
 from jobs.artifacts import write_model
-from jobs.errors import ArtifactExists, FactoryError
+from jobs.errors import ArtifactExists
 from jobs.logs import get_logger
 from jobs.models import ImplementResult, ImplementStatus, RunManifest, run_key, utc_now
 from jobs.phases.budget import PhaseBudget
-from jobs.phases.steps import Stopwatch, read_ticket, result_fields, run_agent, tell_ticket
+from jobs.phases.steps import Stopwatch, log_failure, read_ticket, result_fields, run_agent, tell_ticket
 from jobs.services import Services
 from jobs.settings import JobSettings
 from jobs.target_config import base_target_config
@@ -80,8 +79,7 @@ def run_implement(settings: JobSettings, services: Services, run_id: str) -> Imp
             }
         )
     except Exception as exc:
-        unexpected = not isinstance(exc, (FactoryError, OSError, subprocess.SubprocessError))
-        log.error("implement failed: %s", exc, exc_info=unexpected)
+        log_failure("implement", exc)
         timed_out = outcome is not None and outcome.status is AgentStatus.TIMED_OUT
         result = result.model_copy(
             update={"status": "timed_out" if timed_out else "failed", "detail": services.redact(str(exc))}

@@ -14,15 +14,14 @@ A re-run with the same run id resumes: rounds already complete in the artifacts 
 from __future__ import annotations
 
 import shutil
-import subprocess
 from dataclasses import dataclass, field
 
 from jobs.artifacts import read_model, write_model
-from jobs.errors import ArtifactNotFound, FactoryError, StepFailed
+from jobs.errors import ArtifactNotFound, StepFailed
 from jobs.logs import get_logger
 from jobs.models import ImplementResult, run_key, utc_now
 from jobs.phases.budget import PhaseBudget
-from jobs.phases.steps import Stopwatch, phase_branch, read_ticket, result_fields, tell_ticket
+from jobs.phases.steps import Stopwatch, log_failure, phase_branch, read_ticket, result_fields, tell_ticket
 from jobs.pulls import PullRequestDraft, clamp_body, clamp_title
 from jobs.review.body import BodyInputs, render_body
 from jobs.review.evidence import run_checks
@@ -62,8 +61,7 @@ def run_review(settings: JobSettings, services: Services, run_id: str) -> Review
             pull = _open_pull_request(services, ticket, result)
         result = result.model_copy(update={"pull_request": pull})
     except Exception as exc:
-        unexpected = not isinstance(exc, (FactoryError, OSError, subprocess.SubprocessError))
-        get_logger().error("review failed: %s", exc, exc_info=unexpected)
+        log_failure("review", exc)
         rounds = loop.rounds if loop is not None else []
         result = _with_rounds(result, rounds, "error").model_copy(
             update={"detail": services.redact(str(exc))}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -115,3 +116,11 @@ def read_ticket(services: Services, identifier: str, clock: Stopwatch) -> Ticket
     return ticket.model_copy(
         update={"title": services.redact(ticket.title), "body": services.redact(ticket.body)}
     )
+
+
+EXPECTED_FAILURES = (FactoryError, OSError, subprocess.SubprocessError)
+
+
+def log_failure(phase: str, exc: Exception) -> None:
+    """Log why a phase ended early; a traceback only for what none of our error types explains (a bug)."""
+    get_logger().error("%s failed: %s", phase, exc, exc_info=not isinstance(exc, EXPECTED_FAILURES))
