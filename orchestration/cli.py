@@ -1,4 +1,4 @@
-"""The ``factory`` command: the local demo and the offline model (the workflow engine comes later)."""
+"""The ``factory`` command: the local demo, one ticket through the workflow, and the offline model."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from orchestration.demo import EXAMPLES, demo
+from orchestration.demo import EXAMPLES, demo, solve
 from orchestration.offline import start_offline_model
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Factory: tickets into pull requests.")
@@ -29,8 +29,36 @@ def demo_command(
         bool, typer.Option("--fresh", help="Re-seed the local remote (drops earlier demo branches).")
     ] = False,
 ) -> None:
-    """Run an example ticket through the implement and review jobs against a local bare remote."""
+    """Run an example ticket through factory.yaml on the local engine, against a local bare remote."""
     raise typer.Exit(demo(ticket, artifacts, real, fresh))
+
+
+@app.command("solve-linear-ticket")
+def solve_linear_ticket(
+    ticket: Annotated[str, typer.Option(help="The ticket's identifier, e.g. IX-123.")],
+    repo: Annotated[
+        str, typer.Option(envvar="REPO_URL", help="The target repository (a path, file:// or https URL).")
+    ],
+    tickets_dir: Annotated[
+        Path, typer.Option(envvar="TICKETS_DIR", help="Ticket files (local mode's Linear).")
+    ] = Path("tickets"),
+    artifacts: Annotated[Path, typer.Option(help="Artifact prefix (a directory locally).")] = Path(
+        ".factory"
+    ),
+    real: Annotated[
+        bool, typer.Option("--real", help="Use Claude (ANTHROPIC_API_KEY) instead of the offline model.")
+    ] = False,
+    docker: Annotated[bool, typer.Option("--docker", help="Run each job in its image.")] = False,
+    cloud: Annotated[
+        bool, typer.Option("--cloud", help="Start the deployed workflow and follow it.")
+    ] = False,
+) -> None:
+    """Run orchestration/factory.yaml for one ticket on the local engine (jobs as processes)."""
+    if docker or cloud:
+        mode = "--docker" if docker else "--cloud"
+        typer.echo(f"factory: {mode} is not available yet; without it the chain runs locally", err=True)
+        raise typer.Exit(2)
+    raise typer.Exit(solve(ticket, repo, artifacts, tickets_dir, real))
 
 
 @offline_app.command("serve")

@@ -1,25 +1,27 @@
-"""The local demo: one example ticket through the implement and review jobs, against a local bare remote.
+"""The local demo: an example ticket through ``orchestration/factory.yaml`` on the local engine.
 
-It runs each job exactly as a Cloud Run Job would (``python -m jobs implement``, then ``... review``,
-with the same environment variables), with a directory for the artifact prefix, ticket files for
-Linear, a bare repository for GitHub (the pull request is a record in the artifacts), and the offline
-model unless ``--real`` asks for Claude.
+The workflow runs each phase's job exactly as a Cloud Run Job would (``python -m jobs <phase>`` with the
+same environment variables), with a directory for the artifact prefix, ticket files for Linear, a bare
+repository for GitHub (the pull request is a record in the artifacts), and the offline model unless
+``--real`` asks for Claude.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
-import subprocess
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
+from jobs.artifacts import open_store
 from jobs.e2e.records import E2EResult
 from jobs.models import ImplementResult
 from jobs.review.body import score_table
 from jobs.review.records import ReviewResult
 from orchestration.local_remote import branch_log, seed_bare_remote
+from orchestration.local_run import run_workflow
 from orchestration.offline import offline_env, start_offline_model
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -48,24 +50,28 @@ def local_job_env(
     }
 
 
-def run_job(phase: str, env: dict[str, str]) -> int:
-    """Run a phase's job as a child process with ``env`` added; its progress lines pass through."""
-    child_env = {**os.environ, **env}
-    return subprocess.run([sys.executable, "-m", "jobs", phase], env=child_env, check=False).returncode
-
-
 def demo(ticket: str, artifacts: Path, real_model: bool, fresh: bool) -> int:
+    """Seed the example remote and take ``ticket`` through the workflow on the local engine."""
     artifacts = artifacts.resolve()
     remote = artifacts / "demo" / "remote.git"
     if fresh and remote.exists():
         shutil.rmtree(remote)
     seed_bare_remote(EXAMPLES / "notes-app", remote)
+    return solve(ticket, str(remote), artifacts, EXAMPLES / "tickets", real_model)
+
+
+def solve(ticket: str, repo: str, artifacts: Path, tickets_dir: Path, real_model: bool) -> int:
+    """``factory.yaml`` on the local engine for one ticket: implement -> review -> e2e-verify."""
+    artifacts = artifacts.resolve()
     run_id = f"{ticket.lower()}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
-    env = local_job_env(ticket, remote, artifacts, run_id, workdir=artifacts / "demo" / "work" / run_id)
+    env = local_job_env(
+        ticket, Path(repo), artifacts, run_id, workdir=artifacts / "work" / run_id, tickets_dir=tickets_dir
+    )
+    env["REPO_URL"] = repo
     server = None
     if real_model:
         if not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("CLAUDE_CODE_OAUTH_TOKEN")):
-            print("factory demo --real: set ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN", file=sys.stderr)
+            print("factory: --real needs ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN", file=sys.stderr)
             return 2
         print("model: Claude (real API)")
     else:
@@ -74,22 +80,29 @@ def demo(ticket: str, artifacts: Path, real_model: bool, fresh: bool) -> int:
         )
         env.update(offline_env(server))
         print(f"model: offline scripted model at {server.base_url} (no Claude credentials used)")
-    print(f"ticket {ticket} -> {remote}\n")
+    print(f"ticket {ticket} -> {repo}; workflow orchestration/factory.yaml on the local engine\n")
     try:
-        code = run_job("implement", env)
-        implemented = print_summary(artifacts, run_id, remote)
-        if code == 0 and implemented:
-            print("\n-- review --\n")
-            code = run_job("review", env)
-            print_review_summary(artifacts, run_id)
-        if code == 0 and implemented:
-            print("\n-- e2e-verify --\n")
-            code = run_job("e2e", env)
-            print_e2e_summary(artifacts, run_id)
+        run = run_workflow(
+            {"job": "solve-linear-ticket", "ticket": ticket},
+            run_id,
+            env,
+            open_store(str(artifacts)),
+            slack_webhook=os.environ.get("SLACK_WEBHOOK_URL") or None,
+        )
     finally:
         if server is not None:
             server.stop()
-    return code
+    if print_summary(artifacts, run_id, Path(repo)):
+        print_review_summary(artifacts, run_id)
+        print_e2e_summary(artifacts, run_id)
+    print("\n== Factory: workflow ==")
+    if run.error is not None:
+        print(f"failed      {', '.join(run.error.tags)}: {run.error.message}")
+    else:
+        print(f"result      {json.dumps(run.result)}")
+    engine = sum(run.overhead.values())
+    print(f"time        {run.seconds:.1f}s in all, {engine * 1000:.1f} ms of it the engine's own")
+    return 0 if run.error is None else 1
 
 
 def print_summary(artifacts: Path, run_id: str, remote: Path) -> bool:
