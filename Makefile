@@ -45,6 +45,7 @@ bench: setup
 	$(PY) -m tests.bench.implement_phase
 	$(PY) -m tests.bench.review_phase
 	$(PY) -m tests.bench.e2e_phase
+	$(PY) -m tests.bench.workflow
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .factory .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,129 @@
+"""orchestration/factory.yaml on the local engine: the chain, its failures, and its three input shapes.
+
+The jobs run for real (subprocesses, the real CLI against the offline model); only the cloud APIs are
+local stand-ins. Covers RELIABILITY B1 (a failing phase stops the chain and notifies "failed") and B2
+(a job past its timeout is stopped, never run a second time).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jobs.artifacts import open_store
+from orchestration.demo import local_job_env
+from orchestration.engine.errors import WorkflowSyntaxError
+from orchestration.engine.loader import load_workflow
+from orchestration.local_cloud import LocalCloud
+from orchestration.local_run import FACTORY_YAML, LocalRun, run_workflow
+from tests.conftest import git, processes_matching
+
+TICKETS = Path(__file__).parent / "tickets"
+
+
+def run(
+    argument: Any, remote: Path, tmp: Path, model_auth: dict[str, str], run_id: str, **kw: Any
+) -> LocalRun:
+    env = {
+        **local_job_env(
+            "unused", remote, tmp / "artifacts", run_id, workdir=tmp / "work" / run_id, tickets_dir=TICKETS
+        ),
+        "KILL_GRACE_SECONDS": "1",
+        **model_auth,
+    }
+    lines: list[str] = []
+    result = run_workflow(argument, run_id, env, open_store(str(tmp / "artifacts")), say=lines.append, **kw)
+    return result
+
+
+def events(run: LocalRun) -> list[str]:
+    """The notify events the run sent, in order ("Factory started - ..." -> "started")."""
+    return [text.split(" ")[1] for text in run.notifications if text.startswith("Factory ")]
+
+
+def test_the_workflow_file_loads_and_names_what_it_needs() -> None:
+    connectors = LocalCloud({}, open_store("/tmp/unused"), {}).connectors()
+    workflow = load_workflow(FACTORY_YAML.read_text(), "factory.yaml", connectors=connectors)
+    assert set(workflow.subworkflows) == {"main", "normalize_input", "run_phase", "notify"}
+    with pytest.raises(WorkflowSyntaxError, match=r"factory\.yaml:\d+: .*googleapis\.run\.v2"):
+        load_workflow(
+            FACTORY_YAML.read_text(),
+            "factory.yaml",
+            connectors=set(connectors) - {"googleapis.run.v2.projects.locations.jobs.run"},
+        )
+
+
+def test_a_failing_phase_stops_the_chain_and_notifies_failed(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str]
+) -> None:
+    """B1: the implement job fails (no such ticket): review and e2e never start; Slack hears 'failed'."""
+    result = run({"job": "solve-linear-ticket", "ticket": "IX-999"}, remote, tmp_path, model_auth, "b1")
+    assert result.error is not None and "OperationError" in result.error.tags
+    assert events(result) == ["started", "failed"]
+    phases = [p.name for p in (tmp_path / "artifacts" / "runs" / "b1").iterdir() if p.is_dir()]
+    assert phases == ["implement"]  # later phases started [0]
+    implement = json.loads((tmp_path / "artifacts" / "runs" / "b1" / "implement" / "result.json").read_text())
+    assert implement["status"] == "failed" and "IX-999" in implement["detail"]
+
+
+def test_a_job_past_its_timeout_is_stopped_and_never_run_again(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str]
+) -> None:
+    """B2: the connector's wait ends at the task timeout; the job is stopped; no second agent starts."""
+    result = run(
+        {"job": "solve-linear-ticket", "ticket": "IX-920"}, remote, tmp_path, model_auth, "b2", job_timeout=4
+    )
+    assert result.error is not None and "OperationError" in result.error.tags
+    assert "timed out" in result.error.message and events(result) == ["started", "failed"]
+    implement = json.loads((tmp_path / "artifacts" / "runs" / "b2" / "implement" / "result.json").read_text())
+    assert implement["status"] == "failed" and "SIGTERM" in implement["detail"]
+    assert processes_matching("Ticket: IX-920") == []  # the agent went with the job
+    assert git(
+        "--git-dir", str(remote), "for-each-ref", "--format=%(refname:short)", "refs/heads"
+    ).split() == ["main"]
+
+
+def pubsub_event(payload: dict[str, Any]) -> dict[str, Any]:
+    """An Eventarc Pub/Sub event as Workflows receives it: the message data is base64 JSON."""
+    data = base64.b64encode(json.dumps(payload).encode()).decode()
+    return {
+        "id": "9f8e7d6c",
+        "type": "google.cloud.pubsub.topic.v1.messagePublished",
+        "source": "//pubsub.googleapis.com/projects/local/topics/factory-tickets",
+        "data": {
+            "subscription": "projects/local/subscriptions/factory",
+            "message": {"data": data, "messageId": "1"},
+        },
+    }
+
+
+@pytest.mark.parametrize("shape", ["manual", "eventarc", "scheduler"])
+def test_the_three_input_shapes_start_the_same_run(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str], shape: str
+) -> None:
+    request = {"job": "solve-linear-ticket", "ticket": "IX-103"}
+    argument = {
+        "manual": request,  # gcloud workflows run factory --data='{"job": ..., "ticket": ...}'
+        "eventarc": pubsub_event(request),
+        "scheduler": {**request, "schedule": "nightly"},  # Cloud Scheduler's argument, decoded
+    }[shape]
+    result = run(argument, remote, tmp_path, model_auth, "shape")
+    assert result.error is None, result.error
+    assert result.result == {"run_id": "shape", "implement": "no_changes"}
+    assert events(result) == ["started", "completed"]
+
+
+@pytest.mark.parametrize("job", ["onboard-client", "solve-chatbot-issues"])
+def test_jobs_not_built_yet_say_so(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str], job: str
+) -> None:
+    result = run({"job": job}, remote, tmp_path, model_auth, "nyi")
+    assert (
+        result.error is not None
+        and result.error.message == f"job {job} is not available yet (solve-linear-ticket is)"
+    )
+    assert not (tmp_path / "artifacts" / "runs").exists()
