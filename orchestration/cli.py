@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Annotated
@@ -9,6 +10,8 @@ from typing import Annotated
 import typer
 
 from orchestration.demo import EXAMPLES, demo, solve
+from orchestration.executions_api import ExecutionsServer
+from orchestration.executions_serve import gcloud_howto, local_start, prepare_gcloud
 from orchestration.offline import start_offline_model
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Factory: tickets into pull requests.")
@@ -59,6 +62,39 @@ def solve_linear_ticket(
         typer.echo(f"factory: {mode} is not available yet; without it the chain runs locally", err=True)
         raise typer.Exit(2)
     raise typer.Exit(solve(ticket, repo, artifacts, tickets_dir, real))
+
+
+@app.command("serve")
+def serve_executions(
+    repo: Annotated[
+        str, typer.Option(envvar="REPO_URL", help="The target repository (a path, file:// or https URL).")
+    ],
+    port: Annotated[int, typer.Option(help="Loopback port.")] = 8787,
+    tickets_dir: Annotated[
+        Path, typer.Option(envvar="TICKETS_DIR", help="Ticket files (local mode's Linear).")
+    ] = Path("tickets"),
+    artifacts: Annotated[Path, typer.Option(help="Artifact prefix (a directory locally).")] = Path(
+        ".factory"
+    ),
+    real: Annotated[
+        bool, typer.Option("--real", help="Use Claude (ANTHROPIC_API_KEY) instead of the offline model.")
+    ] = False,
+) -> None:
+    """Serve the Workflows Executions API on 127.0.0.1: gcloud workflows run factory runs it locally."""
+    if real and not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("CLAUDE_CODE_OAUTH_TOKEN")):
+        typer.echo("factory: --real needs ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN", err=True)
+        raise typer.Exit(2)
+    server = ExecutionsServer(local_start(repo, tickets_dir, artifacts, real), port).start()
+    config_dir, token_file = prepare_gcloud(artifacts / "gcloud")
+    typer.echo(f"Workflows Executions API for workflow 'factory' on {server.base_url}")
+    typer.echo(f"model: {'Claude (real API)' if real else 'offline scripted model'}; in another shell:\n")
+    for line in gcloud_howto(server.base_url, config_dir, token_file):
+        typer.echo(f"  {line}")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        server.stop()
 
 
 @offline_app.command("serve")
