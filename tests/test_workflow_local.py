@@ -48,7 +48,7 @@ def events(run: LocalRun) -> list[str]:
 def test_the_workflow_file_loads_and_names_what_it_needs() -> None:
     connectors = LocalCloud({}, open_store("/tmp/unused"), {}).connectors()
     workflow = load_workflow(FACTORY_YAML.read_text(), "factory.yaml", connectors=connectors)
-    assert set(workflow.subworkflows) == {"main", "normalize_input", "run_phase", "notify"}
+    assert set(workflow.subworkflows) == {"main", "solve_ticket", "normalize_input", "run_phase", "notify"}
     with pytest.raises(WorkflowSyntaxError, match=r"factory\.yaml:\d+: .*googleapis\.run\.v2"):
         load_workflow(
             FACTORY_YAML.read_text(),
@@ -127,3 +127,20 @@ def test_jobs_not_built_yet_say_so(
         and result.error.message == f"job {job} is not available yet (solve-linear-ticket is)"
     )
     assert not (tmp_path / "artifacts" / "runs").exists()
+
+
+def test_a_missing_slack_secret_never_fails_the_run(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str]
+) -> None:
+    """F1: the webhook's secret cannot be read (not in Secret Manager): the run goes on, the log says why."""
+    result = run(
+        {"job": "solve-linear-ticket", "ticket": "IX-103"},
+        remote,
+        tmp_path,
+        model_auth,
+        "f1",
+        slack_webhook="x",
+    )
+    assert result.error is None and result.result == {"run_id": "f1", "implement": "no_changes"}
+    failures = [text for text in result.notifications if text.startswith("Slack notification failed")]
+    assert len(failures) == 2  # started and completed were both attempted
