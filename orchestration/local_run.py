@@ -77,7 +77,7 @@ def run_workflow(
     def on_step(name: str, event: StepEvent) -> None:
         if event.kind == "finish":
             run.overhead[name] = round(run.overhead.get(name, 0.0) + event.overhead, 6)
-        if name in PHASE_STEPS and event.workflow == "main":
+        if name in PHASE_STEPS and event.workflow == "solve_ticket":
             if event.kind == "start":
                 say(f"== workflow: {name} ...")
             else:

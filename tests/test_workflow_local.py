@@ -37,6 +37,7 @@ def run(
     }
     lines: list[str] = []
     result = run_workflow(argument, run_id, env, open_store(str(tmp / "artifacts")), say=lines.append, **kw)
+    result.notifications.extend(f"progress: {line}" for line in lines if line.startswith("== workflow"))
     return result
 
 
@@ -64,6 +65,11 @@ def test_a_failing_phase_stops_the_chain_and_notifies_failed(
     result = run({"job": "solve-linear-ticket", "ticket": "IX-999"}, remote, tmp_path, model_auth, "b1")
     assert result.error is not None and "OperationError" in result.error.tags
     assert events(result) == ["started", "failed"]
+    progress = [
+        t.removeprefix("progress: == workflow: ") for t in result.notifications if t.startswith("progress")
+    ]
+    assert progress[0] == "implement ..." and progress[1].startswith("implement failed: The job execution")
+    assert len(progress) == 2
     phases = [p.name for p in (tmp_path / "artifacts" / "runs" / "b1").iterdir() if p.is_dir()]
     assert phases == ["implement"]  # later phases started [0]
     implement = json.loads((tmp_path / "artifacts" / "runs" / "b1" / "implement" / "result.json").read_text())
