@@ -469,17 +469,6 @@ def test_a_variable_created_in_an_except_block_is_local_to_it() -> None:
     assert outcome.error is not None and outcome.error.tags == ["KeyError"]
 
 
-def test_factory_workflow_loads_with_its_connectors() -> None:
-    path = Path(__file__).parent.parent / "orchestration" / "factory.yaml"
-    connectors = {
-        "googleapis.run.v2.projects.locations.jobs.run",
-        "googleapis.storage.v1.objects.get",
-        "googleapis.secretmanager.v1.projects.secrets.versions.accessString",
-    }
-    workflow = load_workflow(path.read_text(), str(path), connectors=connectors)
-    assert set(workflow.subworkflows) == {"main", "normalize_input", "run_phase", "notify"}
-
-
 # --- Load-time rejection: every message names the file and the line ---------------------------------
 
 
