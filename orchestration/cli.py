@@ -8,7 +8,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from google.api_core.exceptions import GoogleAPICallError
+from google.auth.exceptions import DefaultCredentialsError
 
+from orchestration.cloud_run import start_and_follow
 from orchestration.demo import EXAMPLES, demo, solve
 from orchestration.executions_api import ExecutionsServer
 from orchestration.executions_serve import gcloud_howto, local_start, prepare_gcloud
@@ -55,11 +58,31 @@ def solve_linear_ticket(
     cloud: Annotated[
         bool, typer.Option("--cloud", help="Start the deployed workflow and follow it.")
     ] = False,
+    project: Annotated[
+        str | None, typer.Option(envvar="GOOGLE_CLOUD_PROJECT", help="--cloud: the GCP project.")
+    ] = None,
+    region: Annotated[
+        str, typer.Option(envvar="FACTORY_REGION", help="--cloud: the workflow's region.")
+    ] = "us-central1",
+    workflow: Annotated[str, typer.Option(help="--cloud: the deployed workflow's name.")] = "factory",
+    endpoint: Annotated[
+        str | None,
+        typer.Option(help="--cloud: Executions API endpoint override, e.g. factory serve's URL."),
+    ] = None,
 ) -> None:
     """Run orchestration/factory.yaml for one ticket on the local engine (jobs as processes)."""
-    if docker or cloud:
-        mode = "--docker" if docker else "--cloud"
-        typer.echo(f"factory: {mode} is not available yet; without it the chain runs locally", err=True)
+    if cloud and not docker:
+        if not project:
+            typer.echo("factory: --cloud needs --project (or GOOGLE_CLOUD_PROJECT)", err=True)
+            raise typer.Exit(2)
+        try:
+            code = start_and_follow(ticket, project, region, workflow, endpoint=endpoint, say=typer.echo)
+        except (GoogleAPICallError, DefaultCredentialsError) as exc:
+            typer.echo(f"factory: --cloud: {exc}", err=True)
+            code = 1
+        raise typer.Exit(code)
+    if docker:
+        typer.echo("factory: --docker is not available yet; without it the chain runs locally", err=True)
         raise typer.Exit(2)
     raise typer.Exit(solve(ticket, repo, artifacts, tickets_dir, real))
 
