@@ -17,6 +17,18 @@ from orchestration.executions_api import ExecutionsServer
 from orchestration.executions_serve import gcloud_howto, local_start, prepare_gcloud
 from orchestration.offline import start_offline_model
 
+# Options several commands share.
+RepoOption = Annotated[
+    str, typer.Option(envvar="REPO_URL", help="The target repository (a path, file:// or https URL).")
+]
+TicketsDirOption = Annotated[
+    Path, typer.Option(envvar="TICKETS_DIR", help="Ticket files (local mode's Linear).")
+]
+ArtifactsOption = Annotated[Path, typer.Option(help="Artifact prefix (a directory locally).")]
+RealOption = Annotated[
+    bool, typer.Option("--real", help="Use Claude (ANTHROPIC_API_KEY) instead of the offline model.")
+]
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Factory: tickets into pull requests.")
 offline_app = typer.Typer(add_completion=False, no_args_is_help=True, help="The scripted offline model.")
 app.add_typer(offline_app, name="offline-model")
@@ -25,12 +37,8 @@ app.add_typer(offline_app, name="offline-model")
 @app.command("demo")
 def demo_command(
     ticket: Annotated[str, typer.Option(help="Ticket file under examples/tickets.")] = "IX-101",
-    artifacts: Annotated[Path, typer.Option(help="Artifact prefix (a directory locally).")] = Path(
-        ".factory"
-    ),
-    real: Annotated[
-        bool, typer.Option("--real", help="Use Claude (ANTHROPIC_API_KEY) instead of the offline model.")
-    ] = False,
+    artifacts: ArtifactsOption = Path(".factory"),
+    real: RealOption = False,
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Re-seed the local remote (drops earlier demo branches).")
     ] = False,
@@ -42,18 +50,10 @@ def demo_command(
 @app.command("solve-linear-ticket")
 def solve_linear_ticket(
     ticket: Annotated[str, typer.Option(help="The ticket's identifier, e.g. IX-123.")],
-    repo: Annotated[
-        str, typer.Option(envvar="REPO_URL", help="The target repository (a path, file:// or https URL).")
-    ],
-    tickets_dir: Annotated[
-        Path, typer.Option(envvar="TICKETS_DIR", help="Ticket files (local mode's Linear).")
-    ] = Path("tickets"),
-    artifacts: Annotated[Path, typer.Option(help="Artifact prefix (a directory locally).")] = Path(
-        ".factory"
-    ),
-    real: Annotated[
-        bool, typer.Option("--real", help="Use Claude (ANTHROPIC_API_KEY) instead of the offline model.")
-    ] = False,
+    repo: RepoOption,
+    tickets_dir: TicketsDirOption = Path("tickets"),
+    artifacts: ArtifactsOption = Path(".factory"),
+    real: RealOption = False,
     docker: Annotated[bool, typer.Option("--docker", help="Run each job in its image.")] = False,
     cloud: Annotated[
         bool, typer.Option("--cloud", help="Start the deployed workflow and follow it.")
@@ -89,19 +89,11 @@ def solve_linear_ticket(
 
 @app.command("serve")
 def serve_executions(
-    repo: Annotated[
-        str, typer.Option(envvar="REPO_URL", help="The target repository (a path, file:// or https URL).")
-    ],
+    repo: RepoOption,
     port: Annotated[int, typer.Option(help="Loopback port.")] = 8787,
-    tickets_dir: Annotated[
-        Path, typer.Option(envvar="TICKETS_DIR", help="Ticket files (local mode's Linear).")
-    ] = Path("tickets"),
-    artifacts: Annotated[Path, typer.Option(help="Artifact prefix (a directory locally).")] = Path(
-        ".factory"
-    ),
-    real: Annotated[
-        bool, typer.Option("--real", help="Use Claude (ANTHROPIC_API_KEY) instead of the offline model.")
-    ] = False,
+    tickets_dir: TicketsDirOption = Path("tickets"),
+    artifacts: ArtifactsOption = Path(".factory"),
+    real: RealOption = False,
 ) -> None:
     """Serve the Workflows Executions API on 127.0.0.1: gcloud workflows run factory runs it locally."""
     if real and not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("CLAUDE_CODE_OAUTH_TOKEN")):
