@@ -1,0 +1,27 @@
+"""The Linear webhook receiver: verifies a delivery, dedupes it, locks the ticket and publishes its ids."""
+
+from orchestration.receiver.app import (
+    BackgroundPublisher,
+    LocalPublisher,
+    Publisher,
+    Receiver,
+    ReceiverServer,
+    Reply,
+)
+from orchestration.receiver.triggers import Decision, TriggerConfig, decide
+from orchestration.receiver.verify import sign, signature_ok, timestamp_ok
+
+__all__ = [
+    "BackgroundPublisher",
+    "Decision",
+    "LocalPublisher",
+    "Publisher",
+    "Receiver",
+    "ReceiverServer",
+    "Reply",
+    "TriggerConfig",
+    "decide",
+    "sign",
+    "signature_ok",
+    "timestamp_ok",
+]
