@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import functools
 import json
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,41 +20,28 @@ from orchestration.cli import app
 from orchestration.cloud_run import INTERRUPTED, RestTransport, executions_client, start_and_follow
 from orchestration.engine.errors import WorkflowError
 from orchestration.executions_api import ExecutionsServer
-from orchestration.local_run import LocalRun
+from tests.fakes.executions import FakeStart, serving
 
 PR = "https://github.com/acme/shop/pull/7"
 RESULT = {"run_id": "r", "implement": "done", "review": "passed", "pull_request": PR, "e2e": "verified"}
 
 
-class FakeStart:
-    """Tickets ``FAIL-*`` fail their implement phase, ``HOLD-*`` wait for ``release``, others succeed."""
-
-    def __init__(self) -> None:
-        self.calls: list[Any] = []
-        self.release = threading.Event()
-
-    def __call__(self, argument: Any, execution_id: str) -> LocalRun:
-        self.calls.append(argument)
-        time.sleep(0.15)
-        ticket = argument["ticket"]
-        if ticket.startswith("HOLD-"):
-            self.release.wait(5)
-        if ticket.startswith("FAIL-"):
-            error = WorkflowError(["PhaseFailed"], "implement ended failed: tests did not pass")
-            return LocalRun(execution_id, error=error)
-        return LocalRun(execution_id, result={**RESULT, "run_id": execution_id})
+def kind(argument: Any) -> str:
+    """Tickets ``FAIL-*`` fail their implement phase, ``HOLD-*`` wait for release, others succeed."""
+    ticket = str(argument["ticket"])
+    return "fail" if ticket.startswith("FAIL-") else "hold" if ticket.startswith("HOLD-") else "ok"
 
 
 @pytest.fixture
 def fake() -> FakeStart:
-    return FakeStart()
+    error = WorkflowError(["PhaseFailed"], "implement ended failed: tests did not pass")
+    return FakeStart(kind, lambda execution_id: {**RESULT, "run_id": execution_id}, error, delay=0.15)
 
 
 @pytest.fixture
 def server(fake: FakeStart) -> Iterator[ExecutionsServer]:
-    with ExecutionsServer(fake) as running:
+    with serving(fake) as running:
         yield running
-    fake.release.set()
 
 
 def follow(server: ExecutionsServer, ticket: str, **kwargs: Any) -> tuple[int, list[str]]:
@@ -100,7 +85,7 @@ def test_the_request_goes_through_the_client_with_a_json_string_argument(
     assert created[0]["parent"] == "projects/local/locations/local/workflows/factory"
     [execution] = server.executions.items.values()
     assert execution.argument == json.dumps({"job": "solve-linear-ticket", "ticket": "IX-2"})
-    assert fake.calls == [{"job": "solve-linear-ticket", "ticket": "IX-2"}]
+    assert [argument for argument, _ in fake.calls] == [{"job": "solve-linear-ticket", "ticket": "IX-2"}]
 
 
 def test_ctrl_c_cancels_the_execution(server: ExecutionsServer) -> None:

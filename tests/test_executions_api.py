@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import subprocess
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,43 +21,30 @@ import pytest
 from orchestration.engine.errors import WorkflowError
 from orchestration.executions_api import ExecutionsServer
 from orchestration.executions_serve import gcloud_env, gcloud_howto, local_start, prepare_gcloud
-from orchestration.local_run import LocalRun
+from tests.fakes.executions import FakeStart, serving
 
 PARENT = "/v1/projects/local/locations/local/workflows/factory"
 ARGUMENT = {"job": "solve-linear-ticket", "ticket": "IX-103"}
 RESULT = {"run_id": "x", "implement": "no_changes"}
 
 
-class FakeStart:
-    """Records calls; ``{"hold": true}`` waits for ``release``, ``{"fail": true}`` raises a workflow error,
-    ``{"crash": true}`` raises a Python exception, anything else returns ``RESULT``."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple[Any, str]] = []
-        self.release = threading.Event()
-
-    def __call__(self, argument: Any, execution_id: str) -> LocalRun:
-        self.calls.append((argument, execution_id))
-        if isinstance(argument, dict) and argument.get("hold"):
-            self.release.wait(10)
-        if isinstance(argument, dict) and argument.get("crash"):
-            raise RuntimeError("runner broke")
-        if isinstance(argument, dict) and argument.get("fail"):
-            error = WorkflowError(["NotImplemented"], "job onboard-client is not available yet", code=501)
-            return LocalRun(execution_id, error=error)
-        return LocalRun(execution_id, result=RESULT)
+def kind(argument: Any) -> str:
+    """``{"hold": true}`` waits for release, ``{"fail": true}`` ends in a workflow error, ``{"crash": true}``
+    raises a Python exception; anything else returns ``RESULT``."""
+    flags = argument if isinstance(argument, dict) else {}
+    return next((flag for flag in ("hold", "crash", "fail") if flags.get(flag)), "ok")
 
 
 @pytest.fixture
 def fake() -> FakeStart:
-    return FakeStart()
+    error = WorkflowError(["NotImplemented"], "job onboard-client is not available yet", code=501)
+    return FakeStart(kind, lambda execution_id: RESULT, error)
 
 
 @pytest.fixture
 def server(fake: FakeStart) -> Iterator[ExecutionsServer]:
-    with ExecutionsServer(fake) as running:
+    with serving(fake) as running:
         yield running
-    fake.release.set()
 
 
 @pytest.fixture
