@@ -25,6 +25,7 @@ from urllib.parse import unquote
 
 from jobs.artifacts import ArtifactStore
 from jobs.errors import ArtifactNotFound
+from jobs.workspace.shell import reap_supervised
 from orchestration.engine.errors import WorkflowError
 
 PHASES = ("implement", "review", "e2e")
@@ -32,6 +33,7 @@ JOB_PREFIX = "factory-"
 RUN_JOB = "googleapis.run.v2.projects.locations.jobs.run"
 GET_OBJECT = "googleapis.storage.v1.objects.get"
 ACCESS_SECRET = "googleapis.secretmanager.v1.projects.secrets.versions.accessString"  # noqa: S105 - a name
+SIGTERM_GRACE = 30.0  # what the job gets to stop its agents and write its result
 JobStarted = Callable[[str, Mapping[str, str]], None]
 
 
@@ -120,11 +122,7 @@ def _run(phase: str, env: Mapping[str, str], timeout: float) -> int | None:
         # What Cloud Run does at the task timeout: SIGTERM (the job stops its agents and writes its
         # result), then SIGKILL after a grace.
         os.killpg(job.pid, signal.SIGTERM)
-        try:
-            job.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(job.pid, signal.SIGKILL)
-            job.wait()
+        reap_supervised(job, SIGTERM_GRACE)
         return None
 
 
