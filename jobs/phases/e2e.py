@@ -36,7 +36,7 @@ from jobs.e2e.report import (
 from jobs.e2e.servers import DevServers, ServersUnavailable
 from jobs.errors import StepFailed
 from jobs.logs import get_logger
-from jobs.models import run_key, utc_now
+from jobs.models import run_key
 from jobs.phases.budget import PhaseBudget
 from jobs.phases.steps import (
     Stopwatch,
@@ -46,6 +46,7 @@ from jobs.phases.steps import (
     result_fields,
     run_agent,
     tell_ticket,
+    write_result,
 )
 from jobs.pulls import repo_from_url
 from jobs.replies import ReplyParseError
@@ -88,8 +89,7 @@ def run_e2e(settings: JobSettings, services: Services, run_id: str) -> E2EResult
         log_failure("e2e", exc)
         attempts = verifier.attempts if verifier is not None else []
         result = _with_attempts(result, attempts, "error", services.redact(str(exc)))
-    result = result.model_copy(update={"timings": clock.timings, "finished_at": utc_now()})
-    write_model(services.store, run_key(run_id, PHASE, "result.json"), result)
+    result = write_result(services, PHASE, result, clock)
     if verifier is not None:
         report = f"\n\n{verifier.shared_report}" if verifier.shared_report else ""
         tell_ticket(services, verifier.ticket, _ticket_text(result) + report)

@@ -15,9 +15,17 @@ from jobs.agent import AgentOutcome, AgentStatus
 from jobs.artifacts import write_model
 from jobs.errors import ArtifactExists
 from jobs.logs import get_logger
-from jobs.models import ImplementResult, ImplementStatus, RunManifest, run_key, utc_now
+from jobs.models import ImplementResult, ImplementStatus, RunManifest, run_key
 from jobs.phases.budget import PhaseBudget
-from jobs.phases.steps import Stopwatch, log_failure, read_ticket, result_fields, run_agent, tell_ticket
+from jobs.phases.steps import (
+    Stopwatch,
+    log_failure,
+    read_ticket,
+    result_fields,
+    run_agent,
+    tell_ticket,
+    write_result,
+)
 from jobs.services import Services
 from jobs.settings import JobSettings
 from jobs.target_config import base_target_config
@@ -85,10 +93,7 @@ def run_implement(settings: JobSettings, services: Services, run_id: str) -> Imp
             update={"status": "timed_out" if timed_out else "failed", "detail": services.redact(str(exc))}
         )
     resumed = workspace.resumed if workspace is not None else False
-    # The result is written last, with every step's time in it.
-    update = {"resumed": resumed, "finished_at": utc_now(), "timings": clock.timings}
-    result = result.model_copy(update=update)
-    write_model(services.store, run_key(run_id, PHASE, "result.json"), result)
+    result = write_result(services, PHASE, result.model_copy(update={"resumed": resumed}), clock)
     if ticket is not None:
         _tell_ticket(services, ticket, result)
     return result

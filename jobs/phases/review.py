@@ -19,9 +19,17 @@ from dataclasses import dataclass, field
 from jobs.artifacts import read_model, write_model
 from jobs.errors import ArtifactNotFound, StepFailed
 from jobs.logs import get_logger
-from jobs.models import ImplementResult, run_key, utc_now
+from jobs.models import ImplementResult, run_key
 from jobs.phases.budget import PhaseBudget
-from jobs.phases.steps import Stopwatch, log_failure, phase_branch, read_ticket, result_fields, tell_ticket
+from jobs.phases.steps import (
+    Stopwatch,
+    log_failure,
+    phase_branch,
+    read_ticket,
+    result_fields,
+    tell_ticket,
+    write_result,
+)
 from jobs.pulls import PullRequestDraft, clamp_body, clamp_title
 from jobs.review.body import BodyInputs, render_body
 from jobs.review.evidence import run_checks
@@ -66,8 +74,7 @@ def run_review(settings: JobSettings, services: Services, run_id: str) -> Review
         result = _with_rounds(result, rounds, "error").model_copy(
             update={"detail": services.redact(str(exc))}
         )
-    result = result.model_copy(update={"timings": clock.timings, "finished_at": utc_now()})
-    write_model(services.store, run_key(run_id, PHASE, "result.json"), result)
+    result = write_result(services, PHASE, result, clock)
     if loop is not None:
         tell_ticket(services, loop.ticket, _ticket_text(result))
     return result

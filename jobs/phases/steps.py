@@ -6,12 +6,13 @@ import subprocess
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from jobs.agent import AgentOutcome, AgentRequest
+from jobs.artifacts import write_model
 from jobs.errors import FactoryError
 from jobs.logs import get_logger
-from jobs.models import utc_now
+from jobs.models import PhaseResult, run_key, utc_now
 from jobs.phases.budget import PhaseBudget
 from jobs.services import Services
 from jobs.settings import JobSettings
@@ -124,3 +125,13 @@ EXPECTED_FAILURES = (FactoryError, OSError, subprocess.SubprocessError)
 def log_failure(phase: str, exc: Exception) -> None:
     """Log why a phase ended early; a traceback only for what none of our error types explains (a bug)."""
     get_logger().error("%s failed: %s", phase, exc, exc_info=not isinstance(exc, EXPECTED_FAILURES))
+
+
+P = TypeVar("P", bound=PhaseResult)
+
+
+def write_result(services: Services, phase: str, result: P, clock: Stopwatch) -> P:
+    """Write ``{phase}/result.json`` last, with every step's time in it; returns what was written."""
+    result = result.model_copy(update={"timings": clock.timings, "finished_at": utc_now()})
+    write_model(services.store, run_key(result.run_id, phase, "result.json"), result)
+    return result
