@@ -14,6 +14,9 @@ import shutil
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel
 
 from jobs.artifacts import open_store
 from jobs.e2e.records import E2EResult
@@ -105,13 +108,23 @@ def solve(ticket: str, repo: str, artifacts: Path, tickets_dir: Path, real_model
     return 0 if run.error is None else 1
 
 
+R = TypeVar("R", bound=BaseModel)
+
+
+def _read_result(result_file: Path, model: type[R]) -> R | None:
+    """A phase's result.json, or None (saying so) when the phase wrote none."""
+    if not result_file.is_file():
+        print(f"\nno {result_file.parent.name} result was written (see the log above): {result_file.parent}")
+        return None
+    return model.model_validate_json(result_file.read_text())
+
+
 def print_summary(artifacts: Path, run_id: str, remote: Path) -> bool:
     """Print the implement phase's result; returns whether there is a branch with work to review."""
     result_file = artifacts / "runs" / run_id / "implement" / "result.json"
-    if not result_file.is_file():
-        print(f"\nno result was written (see the log above); run folder: {result_file.parent}")
+    result = _read_result(result_file, ImplementResult)
+    if result is None:
         return False
-    result = ImplementResult.model_validate_json(result_file.read_text())
     print("\n== Factory: implement ==")
     print(f"status      {result.status}{' - ' + result.detail if result.detail else ''}")
     how = "resumed" if result.resumed else "new"
@@ -133,10 +146,9 @@ def print_summary(artifacts: Path, run_id: str, remote: Path) -> bool:
 
 def print_review_summary(artifacts: Path, run_id: str) -> None:
     result_file = artifacts / "runs" / run_id / "review" / "result.json"
-    if not result_file.is_file():
-        print(f"\nno review result was written (see the log above); run folder: {result_file.parent}")
+    result = _read_result(result_file, ReviewResult)
+    if result is None:
         return
-    result = ReviewResult.model_validate_json(result_file.read_text())
     print("\n== Factory: review ==")
     print(f"status      {result.status}{' - ' + result.detail if result.detail else ''}")
     for line in score_table(result.rounds):
@@ -157,10 +169,9 @@ def print_review_summary(artifacts: Path, run_id: str) -> None:
 
 def print_e2e_summary(artifacts: Path, run_id: str) -> None:
     result_file = artifacts / "runs" / run_id / "e2e" / "result.json"
-    if not result_file.is_file():
-        print(f"\nno e2e result was written (see the log above); run folder: {result_file.parent}")
+    result = _read_result(result_file, E2EResult)
+    if result is None:
         return
-    result = E2EResult.model_validate_json(result_file.read_text())
     print("\n== Factory: e2e-verify ==")
     print(f"status      {result.status}{' - ' + result.detail if result.detail else ''}")
     for attempt in result.attempts:
