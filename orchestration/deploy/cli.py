@@ -1,0 +1,94 @@
+"""``factory deploy plan|apply --config FILE``: Factory's GCP resources from one config file.
+
+``make_app`` takes how to reach GCP (a ``GcpTarget`` per config), so tests hand it their fakes; the
+module-level ``app`` uses application default credentials on Google's APIs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from google.auth.exceptions import DefaultCredentialsError
+
+from jobs.errors import ConfigError
+from orchestration.deploy.config import DeployConfig, load_config
+from orchestration.deploy.errors import DeployError
+from orchestration.deploy.target import Clients, GcpTarget
+
+if TYPE_CHECKING:
+    from orchestration.deploy.planner import Plan
+
+ConfigOption = Annotated[
+    Path, typer.Option("--config", help="The deploy config (see deploy/factory.example.yaml).")
+]
+CHANGES_PENDING = 2
+WAITING_FOR_SECRETS = 3
+
+
+def _google(_: DeployConfig) -> GcpTarget:
+    try:
+        return GcpTarget.google()
+    except DefaultCredentialsError as exc:
+        raise DeployError(
+            f"no Google credentials — fix: gcloud auth application-default login ({exc})"
+        ) from exc
+
+
+def _plan(config_path: Path, connect: Callable[[DeployConfig], GcpTarget]) -> Plan:
+    # Imported here: the client libraries take a second to load, and `factory --help` should not wait.
+    from orchestration.deploy.planner import make_plan
+    from orchestration.deploy.resources import stack
+    from orchestration.local_run import FACTORY_YAML
+
+    config = load_config(config_path)
+    clients = Clients(connect(config), config.project)
+    return make_plan(stack(clients, config, FACTORY_YAML.read_text(encoding="utf-8")))
+
+
+def _fail(exc: Exception) -> typer.Exit:
+    typer.echo(f"factory deploy: {exc}", err=True)
+    return typer.Exit(1)
+
+
+def make_app(connect: Callable[[DeployConfig], GcpTarget] = _google) -> typer.Typer:
+    app = typer.Typer(add_completion=False, no_args_is_help=True, help="Plan and apply Factory on GCP.")
+
+    @app.command("plan")
+    def plan_command(
+        config: ConfigOption,
+        detailed_exitcode: Annotated[
+            bool, typer.Option("--detailed-exitcode", help="Exit 2 when there are changes to apply.")
+        ] = False,
+    ) -> None:
+        """Show what apply would create or change. Reads only."""
+        from orchestration.deploy.render import render_plan
+
+        try:
+            plan = _plan(config, connect)
+        except (ConfigError, DeployError) as exc:
+            raise _fail(exc) from None
+        for line in render_plan(plan):
+            typer.echo(line)
+        raise typer.Exit(CHANGES_PENDING if detailed_exitcode and plan.changed else 0)
+
+    @app.command("apply")
+    def apply_command(config: ConfigOption) -> None:
+        """Create or update what the plan shows, waiting for each operation. Safe to run again.
+
+        Exits 3 when some resources wait for secret values: add them, then apply again."""
+        from orchestration.deploy.applier import apply_plan
+
+        try:
+            plan = _plan(config, connect)
+            complete = apply_plan(plan, typer.echo)
+        except (ConfigError, DeployError) as exc:
+            raise _fail(exc) from None
+        raise typer.Exit(0 if complete else WAITING_FOR_SECRETS)
+
+    return app
+
+
+app = make_app()

@@ -1,0 +1,64 @@
+"""Eventarc API v1: triggers. Like the real API, a Pub/Sub transport must name an existing topic, the
+server adds the push subscription it creates, and ``transport`` cannot be changed by an update."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+from tests.fakes.gcp.common import LOCATION, SEG, apply_mask, body_of, check_project, mask, new_etag, snapshot
+from tests.fakes.gcp.server import ApiError, GcpServer, Json, Request, already_exists, not_found
+
+API = "eventarc.googleapis.com"
+TYPE_URL = "type.googleapis.com/google.cloud.eventarc.v1.Trigger"
+
+
+class Eventarc:
+    def __init__(self, server: GcpServer, topics: dict[str, Json]) -> None:
+        self.server = server
+        self.topics = topics
+        self.triggers: dict[str, Json] = {}
+        name = rf"/v1/(?P<name>{LOCATION}/triggers/{SEG})"
+        server.route("POST", rf"/v1/(?P<parent>{LOCATION})/triggers", API, write=True)(self.create)
+        server.route("GET", name, API, write=False)(lambda r, m: self.get(m["name"]))
+        server.route("PATCH", name, API, write=True)(self.update)
+
+    def get(self, name: str) -> Json:
+        if name not in self.triggers:
+            raise not_found(name)
+        return snapshot(self.triggers[name])
+
+    def _validate(self, trigger: Json) -> None:
+        if not trigger.get("eventFilters") or not trigger.get("destination"):
+            raise ApiError(400, "eventFilters and destination are required")
+        topic = trigger.get("transport", {}).get("pubsub", {}).get("topic")
+        if topic and topic not in self.topics:
+            raise ApiError(400, f"Topic {topic} does not exist")
+
+    def create(self, request: Request, match: re.Match[str]) -> Json:
+        check_project(self.server, match["project"])
+        ident = request.query.get("triggerId", "")
+        name = f"{match['parent']}/triggers/{ident}"
+        if name in self.triggers:
+            raise already_exists(name)
+        trigger = body_of(request)
+        self._validate(trigger)
+        now = self.server.now()
+        transport = trigger.setdefault("transport", {}).setdefault("pubsub", {})
+        transport["subscription"] = f"projects/{self.server.project}/subscriptions/eventarc-{ident}-sub-042"
+        trigger.update(name=name, uid=str(uuid.uuid4()), createTime=now, updateTime=now, etag=new_etag())
+        self.triggers[name] = trigger
+        return self.server.operation(match["parent"], TYPE_URL, lambda: self.get(name))
+
+    def update(self, request: Request, match: re.Match[str]) -> Json:
+        name = match["name"]
+        stored = self.get(name)
+        incoming = body_of(request)
+        fields = mask(request) or [k for k in incoming if k != "name"]
+        if "transport" in fields:
+            raise ApiError(400, "The 'transport' field of a trigger cannot be updated")
+        apply_mask(stored, incoming, fields)
+        self._validate(stored)
+        stored.update(updateTime=self.server.now(), etag=new_etag())
+        self.triggers[name] = stored
+        return self.server.operation(name.rsplit("/triggers/", 1)[0], TYPE_URL, lambda: self.get(name))

@@ -1,0 +1,79 @@
+"""Workflows API v1: workflows and their operations (``/v1/.../workflows``, ``/v1/.../operations``).
+
+Like the real API: the source must parse as YAML (400 otherwise), the service account comes back in its
+long form ``projects/P/serviceAccounts/EMAIL``, and a change to source, account or env makes a new
+revision. Updates honour ``updateMask``.
+"""
+
+from __future__ import annotations
+
+import re
+
+import yaml
+
+from tests.fakes.gcp.common import LOCATION, SEG, apply_mask, body_of, check_project, mask, snapshot
+from tests.fakes.gcp.server import ApiError, GcpServer, Json, Request, already_exists, not_found
+
+API = "workflows.googleapis.com"
+TYPE_URL = "type.googleapis.com/google.cloud.workflows.v1.Workflow"
+REVISION_FIELDS = ("sourceContents", "serviceAccount", "userEnvVars", "callLogLevel")
+
+
+class Workflows:
+    def __init__(self, server: GcpServer) -> None:
+        self.server = server
+        self.workflows: dict[str, Json] = {}
+        name = rf"/v1/(?P<name>{LOCATION}/workflows/{SEG})"
+        server.route("POST", rf"/v1/(?P<parent>{LOCATION})/workflows", API, write=True)(self.create)
+        server.route("GET", name, API, write=False)(lambda r, m: self.get(m["name"]))
+        server.route("PATCH", name, API, write=True)(self.update)
+
+    def get(self, name: str) -> Json:
+        if name not in self.workflows:
+            raise not_found(name)
+        return snapshot(self.workflows[name])
+
+    def _normalise(self, workflow: Json) -> None:
+        try:
+            yaml.safe_load(workflow.get("sourceContents", ""))
+        except yaml.YAMLError as exc:
+            raise ApiError(400, f"Workflow source is not valid YAML: {exc}") from None
+        account = workflow.get("serviceAccount") or "123456789-compute@developer.gserviceaccount.com"
+        if not account.startswith("projects/"):
+            account = f"projects/{self.server.project}/serviceAccounts/{account}"
+        workflow["serviceAccount"] = account
+
+    def create(self, request: Request, match: re.Match[str]) -> Json:
+        check_project(self.server, match["project"])
+        name = f"{match['parent']}/workflows/{request.query.get('workflowId', '')}"
+        if name in self.workflows:
+            raise already_exists(name)
+        workflow = body_of(request)
+        self._normalise(workflow)
+        now = self.server.now()
+        workflow.update(
+            name=name,
+            state="ACTIVE",
+            revisionId="000001-a1b",
+            createTime=now,
+            updateTime=now,
+            revisionCreateTime=now,
+        )
+        self.workflows[name] = workflow
+        return self.server.operation(match["parent"], TYPE_URL, lambda: self.get(name))
+
+    def update(self, request: Request, match: re.Match[str]) -> Json:
+        name = match["name"]
+        stored = self.get(name)
+        incoming = body_of(request)
+        fields = mask(request) or [k for k in incoming if k != "name"]
+        apply_mask(stored, incoming, fields)
+        self._normalise(stored)
+        now = self.server.now()
+        if any(f in REVISION_FIELDS for f in fields):
+            number = int(stored["revisionId"].split("-")[0]) + 1
+            stored.update(revisionId=f"{number:06d}-c2d", revisionCreateTime=now)
+        stored["updateTime"] = now
+        self.workflows[name] = stored
+        location = name.rsplit("/workflows/", 1)[0]
+        return self.server.operation(location, TYPE_URL, lambda: self.get(name))

@@ -1,0 +1,240 @@
+"""The deploy config file, what it turns into (specs, grants), and the diff that compares it with GCP.
+
+No server here: these are the pure parts. Against the fakes: test_deploy_apply.py.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+
+import pytest
+
+from jobs.errors import ConfigError
+from jobs.settings import JobSettings
+from orchestration.containers import IMAGES, image_ref
+from orchestration.deploy import specs
+from orchestration.deploy.config import load_config, parse_config
+from orchestration.deploy.diff import diff
+from orchestration.deploy.names import Names
+from orchestration.deploy.roles import ALL_USERS, grants
+from tests.fakes.gcp.deploy import settings, write_config
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "deploy" / "factory.example.yaml"
+
+
+def _error(**changes: object) -> str:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(settings(**changes))
+    return str(caught.value)
+
+
+def test_the_shipped_example_is_a_valid_config() -> None:
+    config = load_config(EXAMPLE)
+    assert (
+        config.images.ref("e2e") == "us-central1-docker.pkg.dev/my-gcp-project/factory/factory-e2e:2025-06-01"
+    )
+    assert config.triage.time_zone == "Europe/Paris"
+
+
+def test_image_references_are_the_names_make_images_builds(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path))
+    for image in IMAGES:
+        assert config.images.ref(image) == f"{config.images.registry}/{image_ref(image, 'v1')}"  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({"images.tag": None}, "images.tag: Field required"),
+        ({"images.tga": "v1"}, "images.tga: unknown field"),
+        ({"region": "US Central"}, "region: invalid value 'US Central'"),
+        ({"repo.url": "/srv/repo.git"}, "repo.url: invalid value '/srv/repo.git'"),
+        ({"artifacts.bucket": "Bad_Bucket"}, "artifacts.bucket: invalid value"),
+        ({"secrets.anthropic_api_key": None}, "secrets: name anthropic_api_key or claude_code_oauth_token"),
+        ({"secrets.github_token": "has space"}, "secrets.github_token: invalid value"),
+        ({"triage.schedule": "nightly"}, "triage: schedule 'nightly' is not a five-field cron"),
+        ({"triage.time_zone": "Mars/Olympus"}, "triage: time_zone 'Mars/Olympus' is not a tz database name"),
+        (
+            {"jobs.task_timeout_seconds": 60},
+            "jobs.task_timeout_seconds: Input should be greater than or equal",
+        ),
+        ({"images.overrides": {"e2e": "no-tag"}}, "images.overrides.e2e: invalid value 'no-tag'"),
+        ({"names_prefix": "acme"}, "names_prefix 'acme': only 'factory' is supported"),
+    ],
+)
+def test_a_bad_value_is_named_by_its_field(changes: dict[str, object], expected: str) -> None:
+    assert expected in _error(**changes)
+
+
+def test_every_problem_is_listed_at_once() -> None:
+    message = _error(**{"project": "X", "linear.team": None})
+    assert "project: invalid value 'X'" in message
+    assert "linear.team: Field required" in message
+
+
+def test_unreadable_or_non_mapping_files_fail_clearly(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read deploy config"):
+        load_config(tmp_path / "missing.yaml")
+    (tmp_path / "list.yaml").write_text("- a\n- b\n")
+    with pytest.raises(ConfigError, match="expected a mapping"):
+        load_config(tmp_path / "list.yaml")
+    (tmp_path / "broken.yaml").write_text("project: [unclosed\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(tmp_path / "broken.yaml")
+
+
+def test_jobs_never_retry_and_take_secrets_as_references_only(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path))
+    names = Names.of(config)
+    job = specs.job(config, names, "implement")
+    task = job["template"]["template"]
+    assert task["maxRetries"] == 0
+    assert task["timeout"] == "7200s"
+    assert task["serviceAccount"] == "factory-jobs@factory-test.iam.gserviceaccount.com"
+    env = {e["name"]: e for e in task["containers"][0]["env"]}
+    assert env["GITHUB_TOKEN"] == {
+        "name": "GITHUB_TOKEN",
+        "valueSource": {"secretKeyRef": {"secret": "factory-github-token", "version": "latest"}},
+    }
+    assert "CLAUDE_CODE_OAUTH_TOKEN" not in env
+    assert env["ARTIFACTS_PREFIX"]["value"] == "gs://factory-test-artifacts/factory"
+    assert env["TICKET_SOURCE"]["value"] == "linear"
+    assert env["MAX_DURATION_SECONDS"]["value"] == "6600"
+    # Every plain variable is one the job's settings class reads.
+    plain = {name for name, e in env.items() if "value" in e}
+    assert {name.lower() for name in plain} <= set(JobSettings.model_fields)
+
+
+def test_an_oauth_token_can_stand_in_for_the_api_key(tmp_path: Path) -> None:
+    changes = {"secrets.anthropic_api_key": None, "secrets.claude_code_oauth_token": "factory-claude-oauth"}
+    config = load_config(write_config(tmp_path, **changes))
+    env = {e["name"]: e for e in specs.job_env(config)}
+    assert "ANTHROPIC_API_KEY" not in env
+    assert env["CLAUDE_CODE_OAUTH_TOKEN"]["valueSource"]["secretKeyRef"]["secret"] == "factory-claude-oauth"
+    held = grants(config, Names.of(config))
+    assert any(
+        g.target == "factory-claude-oauth" and g.member.startswith("serviceAccount:factory-jobs")
+        for g in held
+    )
+
+
+def test_e2e_gets_more_memory_and_its_own_image(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path))
+    names = Names.of(config)
+
+    def container(phase: str) -> dict[str, object]:
+        return specs.job(config, names, phase)["template"]["template"]["containers"][0]  # type: ignore[arg-type,no-any-return]
+
+    def gib(phase: str) -> int:
+        return int(container(phase)["resources"]["limits"]["memory"].removesuffix("Gi"))  # type: ignore[index]
+
+    assert gib("e2e") > gib("implement")
+    assert str(container("e2e")["image"]).endswith("/factory-e2e:v1")
+    assert str(container("implement")["image"]).endswith("/factory-implement:v1")
+
+
+def test_the_workflow_env_matches_what_factory_yaml_reads(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path))
+    source = (Path(__file__).resolve().parent.parent / "orchestration" / "factory.yaml").read_text()
+    env = specs.workflow_env(config)
+    assert env == {
+        "FACTORY_REGION": "us-central1",
+        "FACTORY_ARTIFACT_BUCKET": "factory-test-artifacts",
+        "FACTORY_ARTIFACT_PREFIX": "factory",
+        "FACTORY_JOB_TIMEOUT_SECONDS": "7200",
+        "FACTORY_SLACK_SECRET": "factory-slack-webhook-url",
+    }
+    assert all(f'sys.get_env("{name}"' in source for name in env)
+    bare = load_config(
+        write_config(tmp_path, **{"artifacts.prefix": None, "secrets.slack_webhook_url": None})
+    )
+    assert set(specs.workflow_env(bare)) == {
+        "FACTORY_REGION",
+        "FACTORY_ARTIFACT_BUCKET",
+        "FACTORY_JOB_TIMEOUT_SECONDS",
+    }
+
+
+def test_the_nightly_schedule_posts_the_scheduler_input_to_the_executions_api(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path))
+    job = specs.nightly(config, Names.of(config))
+    target = job["httpTarget"]
+    assert target["uri"] == (
+        "https://workflowexecutions.googleapis.com/v1/projects/factory-test/locations/us-central1/"
+        "workflows/factory/executions"
+    )
+    body = json.loads(base64.b64decode(target["body"]))
+    assert json.loads(body["argument"]) == {"job": "solve-chatbot-issues", "schedule": "nightly"}
+    assert (
+        target["oauthToken"]["serviceAccountEmail"]
+        == "factory-scheduler@factory-test.iam.gserviceaccount.com"
+    )
+    assert (job["schedule"], job["timeZone"]) == ("0 3 * * *", "Europe/Paris")
+
+
+def test_grants_sit_on_resources_except_where_gcp_has_no_resource_policy(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path))
+    held = grants(config, Names.of(config))
+    project_roles = {g.role for g in held if g.on == "project"}
+    assert project_roles == {
+        "roles/logging.logWriter",
+        "roles/workflows.invoker",
+        "roles/eventarc.eventReceiver",
+    }
+    assert not any("admin" in g.role or "editor" in g.role or g.role == "roles/owner" for g in held)
+    jobs_secrets = {
+        g.target for g in held if g.on == "secret" and g.member.startswith("serviceAccount:factory-jobs")
+    }
+    assert jobs_secrets == {"factory-anthropic-api-key", "factory-github-token", "factory-linear-api-key"}
+    public = [g for g in held if g.member == ALL_USERS]
+    assert [(g.on, g.role) for g in public] == [("service", "roles/run.invoker")]
+    assert all(g.why for g in held)
+
+
+def test_diff_ignores_server_fields_and_treats_absent_as_zero() -> None:
+    desired = {
+        "template": {"maxRetries": 0, "containers": [{"image": "a", "env": [{"name": "A", "value": "1"}]}]}
+    }
+    current = {
+        "etag": "x",
+        "uid": "u",
+        "generation": "3",
+        "template": {"containers": [{"image": "a", "ports": [8080], "env": [{"name": "A", "value": "1"}]}]},
+    }
+    assert diff(desired, current) == []
+
+
+def test_diff_names_each_changed_field() -> None:
+    desired = {
+        "template": {"maxRetries": 0, "containers": [{"image": "b", "env": [{"name": "A", "value": "1"}]}]}
+    }
+    current = {
+        "template": {
+            "maxRetries": 3,
+            "containers": [
+                {"image": "a", "env": [{"name": "A", "value": "2"}, {"name": "EXTRA", "value": "x"}]}
+            ],
+        }
+    }
+    described = [c.describe() for c in diff(desired, current)]
+    assert described == [
+        "template.maxRetries: 3 → 0",
+        'template.containers[0].image: "a" → "b"',
+        'template.containers[0].env[A].value: "2" → "1"',
+        'template.containers[0].env[EXTRA]: {"name":"EXTRA","value":"x"} → (unset)',
+    ]
+
+
+def test_an_exact_map_reports_a_key_someone_added() -> None:
+    desired = {"userEnvVars": {"A": "1"}, "labels": {"x": "y"}}
+    current = {"userEnvVars": {"A": "1", "B": "2"}, "labels": {"x": "y", "theirs": "z"}}
+    changes = diff(desired, current, exact=frozenset({"userEnvVars"}))
+    assert [c.path for c in changes] == ["userEnvVars"]
+
+
+def test_long_text_is_summarised_not_printed() -> None:
+    change = diff({"sourceContents": "x" * 5000}, {"sourceContents": "y" * 5000})[0]
+    assert "<5000 chars, sha256" in change.describe()
+    assert "xxxxxxxxxx" not in change.describe()
