@@ -1,12 +1,15 @@
 """The Google Cloud connectors factory.yaml calls, answered by local stand-ins.
 
 - ``googleapis.run.v2.projects.locations.jobs.run`` runs the phase's job entrypoint as a subprocess
-  (``python -m jobs <phase>``) with the same environment variables the Cloud Run Job would get: the
-  job's base environment plus the call's ``containerOverrides`` env. A non-zero exit is the connector's
+  (``python -m jobs <phase>``), or in the phase's image given a container runner (``--docker``), with
+  the same environment variables the Cloud Run Job would get: the job's base environment plus the
+  call's ``containerOverrides`` env. A non-zero exit is the connector's
   failed-execution error (tag ``OperationError``); a run past its task timeout is stopped and fails
   the same way. Nothing retries it (a second run would put a second agent on the branch).
 - ``googleapis.storage.v1.objects.get`` with ``alt: media`` reads the artifact store; a JSON object is
   returned decoded, as the connector does for JSON content; a missing one is an ``HttpError`` 404.
+- ``googleapis.storage.v1.objects.delete`` deletes from the artifact store (the workflow releases the
+  ticket's receiver lock with it); a missing object is an ``HttpError`` 404, as from GCS.
 - ``googleapis.secretmanager.v1.projects.secrets.versions.accessString`` reads the environment.
 """
 
@@ -24,7 +27,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from jobs.artifacts import ArtifactStore
-from jobs.errors import ArtifactNotFound
+from jobs.errors import ArtifactError, ArtifactNotFound
 from jobs.workspace.shell import reap_supervised
 from orchestration.engine.errors import WorkflowError
 
@@ -32,9 +35,13 @@ PHASES = ("implement", "review", "e2e")
 JOB_PREFIX = "factory-"
 RUN_JOB = "googleapis.run.v2.projects.locations.jobs.run"
 GET_OBJECT = "googleapis.storage.v1.objects.get"
+DELETE_OBJECT = "googleapis.storage.v1.objects.delete"
 ACCESS_SECRET = "googleapis.secretmanager.v1.projects.secrets.versions.accessString"  # noqa: S105 - a name
 SIGTERM_GRACE = 30.0  # what the job gets to stop its agents and write its result
 JobStarted = Callable[[str, Mapping[str, str]], None]
+# Runs one job to its end: (phase, env, task timeout) -> exit code, or None past the timeout. The
+# default is a subprocess; orchestration.containers.ContainerRunner runs the phase's image (--docker).
+JobRunner = Callable[[str, Mapping[str, str], float], int | None]
 
 
 class LocalCloud:
@@ -46,15 +53,22 @@ class LocalCloud:
         store: ArtifactStore,
         secrets: Mapping[str, str],
         on_job: JobStarted | None = None,
+        runner: JobRunner | None = None,
     ) -> None:
         self.job_env = dict(job_env)
+        self.runner: JobRunner = runner or _run
         self.store = store
         self.secrets = secrets
         self.on_job = on_job
         self.executions: list[dict[str, Any]] = []  # every job run, for summaries and tests
 
     def connectors(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
-        return {RUN_JOB: self.run_job, GET_OBJECT: self.get_object, ACCESS_SECRET: self.access_secret}
+        return {
+            RUN_JOB: self.run_job,
+            GET_OBJECT: self.get_object,
+            DELETE_OBJECT: self.delete_object,
+            ACCESS_SECRET: self.access_secret,
+        }
 
     def run_job(self, args: dict[str, Any]) -> dict[str, Any]:
         name = str(args.get("name", ""))
@@ -71,7 +85,7 @@ class LocalCloud:
         if self.on_job is not None:
             self.on_job(phase, env)
         started = time.monotonic()
-        code = _run(phase, env, task_timeout)
+        code = self.runner(phase, env, task_timeout)
         record = {
             "name": execution,
             "phase": phase,
@@ -102,6 +116,15 @@ class LocalCloud:
             return json.loads(data)
         except ValueError:
             return data
+
+    def delete_object(self, args: dict[str, Any]) -> None:
+        key = unquote(str(args.get("object", "")))
+        try:
+            deleted = self.store.delete(key)
+        except ArtifactError as exc:  # a key the store refuses (GCS: 400), or the store failing (503)
+            raise WorkflowError(["HttpError"], str(exc), code=503 if exc.retryable else 400) from None
+        if not deleted:
+            raise WorkflowError(["HttpError"], f"No such object: {args.get('bucket')}/{key}", code=404)
 
     def access_secret(self, args: dict[str, Any]) -> str:
         secret = str(args.get("secret_id", ""))

@@ -32,6 +32,7 @@ from jobs.artifacts import (
     ArtifactStore,
     DirectoryStore,
     GcsStore,
+    VersionedStore,
     check_key,
     open_store,
     read_model,
@@ -42,7 +43,7 @@ from jobs.errors import ArtifactError, ArtifactExists, ArtifactNotFound, ConfigE
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-StoreFactory = Callable[[], ArtifactStore]
+StoreFactory = Callable[[], VersionedStore]
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -162,7 +163,7 @@ def make_store(request: pytest.FixtureRequest, tmp_path: Path) -> StoreFactory:
 
 
 @pytest.fixture
-def store(make_store: StoreFactory) -> ArtifactStore:
+def store(make_store: StoreFactory) -> VersionedStore:
     return make_store()
 
 
@@ -172,6 +173,7 @@ def store(make_store: StoreFactory) -> ArtifactStore:
 
 def test_is_an_artifact_store(store: ArtifactStore) -> None:
     assert isinstance(store, ArtifactStore)
+    assert isinstance(store, VersionedStore)
 
 
 def test_round_trip(store: ArtifactStore) -> None:
@@ -280,6 +282,97 @@ def test_concurrent_create_if_absent_has_exactly_one_winner(make_store: StoreFac
     assert stores[0].list() == sorted(winners)
 
 
+def test_delete_removes_and_a_missing_object_is_not_an_error(store: ArtifactStore) -> None:
+    store.write_bytes("receiver/locks/IX-1", b"held")
+    store.write_bytes("receiver/locks/IX-2", b"held")
+
+    assert store.delete("receiver/locks/IX-1") is True
+    assert not store.exists("receiver/locks/IX-1")
+    with pytest.raises(ArtifactNotFound):
+        store.read_bytes("receiver/locks/IX-1")
+    assert store.list() == ["receiver/locks/IX-2"]
+    # Gone already, never there, under a folder that does not exist: all simply "nothing to delete".
+    assert store.delete("receiver/locks/IX-1") is False
+    assert store.delete("receiver/locks/IX-9") is False
+    assert store.delete("no/such/folder/key") is False
+    # A "directory" is not an object: deleting it removes nothing.
+    assert store.delete("receiver/locks") is False
+    assert store.read_bytes("receiver/locks/IX-2") == b"held"
+    # The key can be created again, also with create-if-absent.
+    store.write_bytes("receiver/locks/IX-1", b"again", if_absent=True)
+    assert store.read_bytes("receiver/locks/IX-1") == b"again"
+
+
+def test_compare_and_swap_succeeds_only_against_the_version_read(store: VersionedStore) -> None:
+    store.write_bytes("receiver/locks/IX-1", b"first", if_absent=True)
+    first = store.read_versioned("receiver/locks/IX-1")
+    assert first.data == b"first"
+    assert store.read_versioned("receiver/locks/IX-1") == first  # reading does not change the version
+
+    second = store.replace_if_version("receiver/locks/IX-1", b"second", first.version)
+    assert second != first.version
+    assert store.read_versioned("receiver/locks/IX-1").version == second
+    assert store.read_bytes("receiver/locks/IX-1") == b"second"
+
+    # The old version no longer matches; the object is left as it is.
+    with pytest.raises(ArtifactExists, match="IX-1"):
+        store.replace_if_version("receiver/locks/IX-1", b"late", first.version)
+    assert store.read_bytes("receiver/locks/IX-1") == b"second"
+
+    # Any write is a new version, even of the same bytes; so is deleting and re-creating.
+    store.write_bytes("receiver/locks/IX-1", b"second")
+    with pytest.raises(ArtifactExists):
+        store.replace_if_version("receiver/locks/IX-1", b"late", second)
+    rewritten = store.read_versioned("receiver/locks/IX-1").version
+    store.delete("receiver/locks/IX-1")
+    with pytest.raises(ArtifactExists):
+        store.replace_if_version("receiver/locks/IX-1", b"late", rewritten)
+    assert not store.exists("receiver/locks/IX-1")  # a failed swap never creates the object
+    store.write_bytes("receiver/locks/IX-1", b"second", if_absent=True)
+    with pytest.raises(ArtifactExists):
+        store.replace_if_version("receiver/locks/IX-1", b"late", rewritten)
+
+    with pytest.raises(ArtifactNotFound):
+        store.read_versioned("receiver/locks/none")
+    with pytest.raises(ArtifactExists):
+        store.replace_if_version("never/written", b"x", first.version)
+    assert store.list() == ["receiver/locks/IX-1"]
+
+
+def test_concurrent_swaps_of_one_version_have_exactly_one_winner(make_store: StoreFactory) -> None:
+    contenders, rounds = 10, 5
+    stores = [make_store() for _ in range(contenders)]
+    start = threading.Barrier(contenders)
+    wins: list[list[int]] = [[] for _ in range(rounds)]
+    unexpected: list[BaseException] = []
+    stores[0].write_bytes("receiver/locks/IX-1", b"stale", if_absent=True)
+
+    def contend(i: int) -> None:
+        for number in range(rounds):
+            start.wait()
+            seen = stores[i].read_versioned("receiver/locks/IX-1")
+            start.wait()  # everyone has read the same version before anyone swaps
+            try:
+                stores[i].replace_if_version("receiver/locks/IX-1", f"taker-{i}".encode(), seen.version)
+                wins[number].append(i)
+            except ArtifactExists:
+                pass
+            except BaseException as exc:
+                unexpected.append(exc)
+            start.wait()
+
+    threads = [threading.Thread(target=contend, args=(i,)) for i in range(contenders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert unexpected == []
+    assert [len(won) for won in wins] == [1] * rounds, wins
+    assert stores[0].read_bytes("receiver/locks/IX-1") == f"taker-{wins[-1][0]}".encode()
+    assert stores[0].list() == ["receiver/locks/IX-1"]
+
+
 def test_unusual_but_valid_keys_round_trip(store: ArtifactStore) -> None:
     keys = [".hidden", "a/..b/c", "a..b", "name with spaces.txt", "unicodé/ключ.json", "q?x=1&y#z", "a%2Fb"]
     for key in keys:
@@ -319,7 +412,7 @@ def test_check_key_rejects(key: str) -> None:
         check_key(key)
 
 
-def test_bad_keys_are_rejected_by_every_operation(store: ArtifactStore) -> None:
+def test_bad_keys_are_rejected_by_every_operation(store: VersionedStore) -> None:
     for key in BAD_KEYS:
         for operation in (
             lambda k: store.write_bytes(k, b"evil"),
@@ -327,6 +420,9 @@ def test_bad_keys_are_rejected_by_every_operation(store: ArtifactStore) -> None:
             store.read_bytes,
             store.exists,
             store.url,
+            store.delete,
+            store.read_versioned,
+            lambda k: store.replace_if_version(k, b"evil", "1"),
         ):
             with pytest.raises(ArtifactError) as caught:
                 operation(key)

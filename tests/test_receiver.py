@@ -34,6 +34,7 @@ LABEL_ID = "lbl-factory"
 OTHER_LABEL_ID = "lbl-bug"
 AGENT_ID = "user-agent"
 HUMAN = {"id": "user-jane", "name": "Jane", "type": "user"}
+TEAM = {"id": "team-eng", "key": "ENG", "name": "Engineering"}
 BODY_CANARY = "BODY-CANARY-0b7e"
 
 
@@ -60,9 +61,15 @@ def make_rig(tmp_path: Path, publisher: Any = None, **trigger: Any) -> Iterator[
         label=trigger.get("label", LABEL_ID),
         agent_user_id=trigger.get("agent_user_id", AGENT_ID),
         own_actor_ids=frozenset({AGENT_ID}),
+        team=trigger.get("team", "ENG"),
     )
     receiver = Receiver(
-        secret=SECRET, store=store, publisher=background, triggers=config, clock_ms=lambda: clock[0]
+        secret=SECRET,
+        store=store,
+        publisher=background,
+        triggers=config,
+        clock_ms=lambda: clock[0],
+        **({"lock_max_age_ms": trigger["lock_max_age_ms"]} if "lock_max_age_ms" in trigger else {}),
     )
     with ReceiverServer(receiver) as server:
         yield Rig(server, receiver, store, local, background, clock)
@@ -85,6 +92,7 @@ def issue(
     assignee: str | None = None,
     ts: int = NOW_MS,
     kind: str = "Issue",
+    team: dict[str, Any] | None = TEAM,
 ) -> dict[str, Any]:
     labels = [LABEL_ID] if labels is None else labels
     names = {LABEL_ID: "Factory", OTHER_LABEL_ID: "Bug"}
@@ -105,6 +113,8 @@ def issue(
             "assigneeId": assignee,
         },
     }
+    if team is not None:
+        payload["data"].update({"teamId": team["id"], "team": team})
     if actor is not None:
         payload["actor"] = actor
     if action == "update":
@@ -343,6 +353,18 @@ A5_CASES: list[tuple[str, dict[str, Any], bool]] = [
     ),
     ("label added on a comment event", issue(previous_labels=[], kind="Comment"), False),
     ("issue removed", issue(action="remove"), False),
+    (
+        "label added in another team",
+        issue(previous_labels=[], team={"id": "team-ops", "key": "OPS", "name": "Operations"}),
+        False,
+    ),
+    ("created with label in another team", issue(action="create", team={"id": "t2", "key": "OPS"}), False),
+    ("label added, payload names no team", issue(previous_labels=[], team=None), False),
+    (
+        "label added, team key in another case",
+        issue(previous_labels=[], team={"id": "x", "key": "eng"}),
+        True,
+    ),
 ]
 
 
@@ -380,6 +402,23 @@ def test_a5_label_configured_by_name_or_id() -> None:
     renamed["data"]["labels"] = [{"id": LABEL_ID, "name": "something else"}]
     assert not decide(renamed, by_name).start and decide(renamed, by_id).start
     assert not decide({"type": "Issue", "action": "update", "data": [], "actor": HUMAN}, by_id).start
+
+
+def test_a5_team_configured_by_key_or_id() -> None:
+    added = issue(previous_labels=[])
+    for team in ("ENG", "eng", "team-eng", None):
+        assert decide(added, TriggerConfig(label=LABEL_ID, team=team)).start, team
+    for team in ("OPS", "team-ops", "EN"):
+        assert not decide(added, TriggerConfig(label=LABEL_ID, team=team)).start, team
+    # Only teamId (older payloads): the id still matches, the key cannot be known, so it is ignored.
+    only_id = issue(previous_labels=[], team=None)
+    only_id["data"]["teamId"] = "team-eng"
+    assert decide(only_id, TriggerConfig(label=LABEL_ID, team="team-eng")).start
+    assert not decide(only_id, TriggerConfig(label=LABEL_ID, team="ENG")).start
+    # A team object that is not an object, or a key that is not a string, is no team.
+    broken = issue(previous_labels=[], team=None)
+    broken["data"]["team"] = ["ENG"]
+    assert not decide(broken, TriggerConfig(label=LABEL_ID, team="ENG")).start
 
 
 def test_a6_hostile_requests_get_4xx_and_the_server_survives(rig: Rig) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +17,12 @@ import pytest
 
 from jobs.artifacts import open_store
 from orchestration.demo import local_job_env
-from orchestration.engine.errors import WorkflowSyntaxError
+from orchestration.engine.errors import WorkflowError, WorkflowSyntaxError
+from orchestration.engine.executor import Executor
 from orchestration.engine.loader import load_workflow
-from orchestration.local_cloud import LocalCloud
-from orchestration.local_run import FACTORY_YAML, LocalRun, run_workflow
+from orchestration.engine.stdlib import make_functions
+from orchestration.local_cloud import DELETE_OBJECT, LocalCloud
+from orchestration.local_run import FACTORY_YAML, LocalRun, run_workflow, workflow_env
 from tests.conftest import git, processes_matching
 
 TICKETS = Path(__file__).parent / "tickets"
@@ -49,7 +52,14 @@ def events(run: LocalRun) -> list[str]:
 def test_the_workflow_file_loads_and_names_what_it_needs() -> None:
     connectors = LocalCloud({}, open_store("/tmp/unused"), {}).connectors()
     workflow = load_workflow(FACTORY_YAML.read_text(), "factory.yaml", connectors=connectors)
-    assert set(workflow.subworkflows) == {"main", "solve_ticket", "normalize_input", "run_phase", "notify"}
+    assert set(workflow.subworkflows) == {
+        "main",
+        "solve_ticket",
+        "normalize_input",
+        "run_phase",
+        "release_lock",
+        "notify",
+    }
     with pytest.raises(WorkflowSyntaxError, match=r"factory\.yaml:\d+: .*googleapis\.run\.v2"):
         load_workflow(
             FACTORY_YAML.read_text(),
@@ -61,9 +71,13 @@ def test_the_workflow_file_loads_and_names_what_it_needs() -> None:
 def test_a_failing_phase_stops_the_chain_and_notifies_failed(
     remote: Path, tmp_path: Path, model_auth: dict[str, str]
 ) -> None:
-    """B1: the implement job fails (no such ticket): review and e2e never start; Slack hears 'failed'."""
+    """B1: the implement job fails (no such ticket): review and e2e never start; Slack hears 'failed'.
+    The receiver's lock on the ticket is released all the same."""
+    store = open_store(str(tmp_path / "artifacts"))
+    store.write_bytes("receiver/locks/IX-999", lock_record("IX-999"), if_absent=True)
     result = run({"job": "solve-linear-ticket", "ticket": "IX-999"}, remote, tmp_path, model_auth, "b1")
     assert result.error is not None and "OperationError" in result.error.tags
+    assert not store.exists("receiver/locks/IX-999")
     assert events(result) == ["started", "failed"]
     progress = [
         t.removeprefix("progress: == workflow: ") for t in result.notifications if t.startswith("progress")
@@ -93,6 +107,12 @@ def test_a_job_past_its_timeout_is_stopped_and_never_run_again(
     ).split() == ["main"]
 
 
+def lock_record(ticket: str) -> bytes:
+    """A lock as the webhook receiver writes it."""
+    record = {"delivery": "d-1", "ticket_id": f"id-{ticket}", "created_at": "2026-01-01T00:00:00.000Z"}
+    return json.dumps(record).encode()
+
+
 def pubsub_event(payload: dict[str, Any]) -> dict[str, Any]:
     """An Eventarc Pub/Sub event as Workflows receives it: the message data is base64 JSON."""
     data = base64.b64encode(json.dumps(payload).encode()).decode()
@@ -117,10 +137,16 @@ def test_the_three_input_shapes_start_the_same_run(
         "eventarc": pubsub_event(request),
         "scheduler": {**request, "schedule": "nightly"},  # Cloud Scheduler's argument, decoded
     }[shape]
+    store = open_store(str(tmp_path / "artifacts"))
+    if shape == "eventarc":  # what the receiver left before publishing the event
+        store.write_bytes("receiver/locks/IX-103", lock_record("IX-103"), if_absent=True)
+    store.write_bytes("receiver/locks/IX-104", lock_record("IX-104"), if_absent=True)
     result = run(argument, remote, tmp_path, model_auth, "shape")
     assert result.error is None, result.error
     assert result.result == {"run_id": "shape", "implement": "no_changes"}
     assert events(result) == ["started", "completed"]
+    # The run released its ticket's lock (or found none, for a manual start); other tickets keep theirs.
+    assert store.list("receiver/locks/") == ["receiver/locks/IX-104"]
 
 
 @pytest.mark.parametrize("job", ["onboard-client", "solve-chatbot-issues"])
@@ -150,3 +176,48 @@ def test_a_missing_slack_secret_never_fails_the_run(
     assert result.error is None and result.result == {"run_id": "f1", "implement": "no_changes"}
     failures = [text for text in result.notifications if text.startswith("Slack notification failed")]
     assert len(failures) == 2  # started and completed were both attempted
+
+
+def release(delete: Any, ticket: str, prefix: str = "") -> tuple[Any, list[dict[str, Any]], list[str]]:
+    """Run factory.yaml's release_lock subworkflow alone, with ``delete`` as the objects.delete connector."""
+    calls: list[dict[str, Any]] = []
+    logged: list[str] = []
+
+    def connector(args: dict[str, Any]) -> Any:
+        calls.append(args)
+        return delete(args)
+
+    connectors = {**LocalCloud({}, open_store("/tmp/unused"), {}).connectors(), DELETE_OBJECT: connector}
+    workflow = load_workflow(FACTORY_YAML.read_text(), "factory.yaml", connectors=connectors)
+    env = {
+        **workflow_env("x", 60, False),
+        "FACTORY_ARTIFACT_BUCKET": "bkt",
+        "FACTORY_ARTIFACT_PREFIX": prefix,
+    }
+    executor = Executor(
+        workflow, connectors, make_functions(env, time.time), log_sink=lambda _s, text: logged.append(text)
+    )
+    outcome = executor.call_subworkflow(
+        "release_lock", {"request": {"job": "j", "ticket": ticket, "run_id": "x"}}
+    )
+    return outcome, calls, logged
+
+
+def test_release_lock_deletes_the_prefixed_object_and_ignores_only_a_missing_one() -> None:
+    outcome, calls, logged = release(lambda args: None, "IX-5", prefix="team/factory")
+    assert outcome == "released"
+    assert calls == [{"bucket": "bkt", "object": "team%2Ffactory%2Freceiver%2Flocks%2FIX-5"}]
+
+    def missing(args: dict[str, Any]) -> None:
+        raise WorkflowError(["HttpError"], "No such object", code=404)
+
+    assert release(missing, "IX-5")[0] == "not locked"
+
+    def forbidden(args: dict[str, Any]) -> None:
+        raise WorkflowError(["HttpError"], "caller lacks storage.objects.delete", code=403)
+
+    outcome, _, logged = release(forbidden, "IX-5")
+    assert outcome == "kept"  # logged, and the run's own outcome stands
+    assert logged == ["could not release the lock of IX-5: caller lacks storage.objects.delete"]
+    outcome, calls, _ = release(forbidden, "")
+    assert outcome == "no ticket" and calls == []

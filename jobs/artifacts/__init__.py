@@ -11,17 +11,26 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from google.auth import exceptions as auth_exc
-from google.cloud import storage  # type: ignore[attr-defined]
+from google.cloud import storage
 
 from jobs.artifacts.gcs import GcsStore
 from jobs.artifacts.local import DirectoryStore
-from jobs.artifacts.store import ArtifactStore, check_key, read_model, write_model
+from jobs.artifacts.store import (
+    ArtifactStore,
+    Versioned,
+    VersionedStore,
+    check_key,
+    read_model,
+    write_model,
+)
 from jobs.errors import ArtifactError, ConfigError
 
 __all__ = [
     "ArtifactStore",
     "DirectoryStore",
     "GcsStore",
+    "Versioned",
+    "VersionedStore",
     "check_key",
     "open_store",
     "read_model",
@@ -31,7 +40,7 @@ __all__ = [
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
-def open_store(prefix: str, *, gcs_client: storage.Client | None = None) -> ArtifactStore:
+def open_store(prefix: str, *, gcs_client: storage.Client | None = None) -> VersionedStore:
     """The store an artifacts prefix names; ConfigError if the prefix is not one we can use.
 
     A GCS client is only created when a ``gs://`` prefix needs one and none was given; it follows the

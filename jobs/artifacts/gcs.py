@@ -1,7 +1,8 @@
 """The artifact store on Google Cloud Storage: the production backend (``gs://bucket/prefix``).
 
-Create-if-absent is GCS's own atomic precondition ``ifGenerationMatch=0``. Errors from the client library
-become the Factory hierarchy here and nowhere else, each marked retryable only when trying again can help.
+Create-if-absent is GCS's own atomic precondition ``ifGenerationMatch=0``; compare-and-swap is the same
+precondition with the generation that was read. Errors from the client library become the Factory
+hierarchy here and nowhere else, each marked retryable only when trying again can help.
 """
 
 from __future__ import annotations
@@ -13,9 +14,9 @@ from collections.abc import Iterator
 
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exc
-from google.cloud import storage  # type: ignore[attr-defined]
+from google.cloud import storage
 
-from jobs.artifacts.store import check_key, check_prefix
+from jobs.artifacts.store import Versioned, check_key, check_prefix
 from jobs.errors import ArtifactError, ArtifactExists, ArtifactNotFound
 
 
@@ -24,6 +25,8 @@ def _gcs_errors(action: str, where: str) -> Iterator[None]:
     try:
         yield
     except gexc.PreconditionFailed:
+        if action == "swap":
+            raise ArtifactExists(f"{where} changed or was deleted since it was read") from None
         raise ArtifactExists(f"{where} already exists") from None
     except gexc.NotFound as exc:
         if action == "read":
@@ -80,6 +83,35 @@ class GcsStore:
         with _gcs_errors("read", self.url(key)):
             data: bytes = blob.download_as_bytes()
         return data
+
+    def read_versioned(self, key: str) -> Versioned:
+        """The object's bytes and generation (from the same download response)."""
+        blob = self._bucket.blob(self._name(check_key(key)))
+        with _gcs_errors("read", self.url(key)):
+            data: bytes = blob.download_as_bytes()
+        if blob.generation is None:
+            raise ArtifactError(f"{self.url(key)}: the download did not say which generation it read")
+        return Versioned(data, str(blob.generation))
+
+    def replace_if_version(self, key: str, data: bytes, version: str) -> str:
+        """Upload with ``ifGenerationMatch=version``; ArtifactExists (HTTP 412) if it moved on."""
+        if not version.isdigit():
+            raise ArtifactError(f"{self.url(key)}: version {version!r} is not a GCS generation")
+        blob = self._bucket.blob(self._name(check_key(key)))
+        content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
+        with _gcs_errors("swap", self.url(key)):
+            blob.upload_from_string(data, content_type=content_type, if_generation_match=int(version))
+        return str(blob.generation)
+
+    def delete(self, key: str) -> bool:
+        """Delete the object; False if there was none (GCS answers a missing bucket with the same 404)."""
+        blob = self._bucket.blob(self._name(check_key(key)))
+        with _gcs_errors("delete", self.url(key)):
+            try:
+                blob.delete()
+            except gexc.NotFound:
+                return False
+        return True
 
     def exists(self, key: str) -> bool:
         """Whether an object is stored at ``key``."""

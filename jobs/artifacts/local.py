@@ -3,18 +3,28 @@
 Readers never see a half-written object: every write goes to a temporary file in the destination's
 directory, then is renamed (``os.replace``) or, for create-if-absent, hard-linked (``os.link``) into place.
 A hard link fails if the name exists, so create-if-absent is atomic across threads and processes alike.
+
+Versions (for compare-and-swap) stand in for GCS's generation: every write stamps its file's mtime with a
+fresh nanosecond value, strictly increasing within a process, and the version is the file's inode and that
+stamp. Swaps and deletes hold an exclusive ``flock`` on a lock file in the key's directory (a reserved name,
+never listed), so they are atomic against each other and against create-if-absent across threads and
+processes. A plain overwrite does not take that lock: racing a swap on the same key, it may be replaced by
+it, where GCS would make the swap fail. Keys that are swapped (receiver locks) are never plainly written.
 """
 
 from __future__ import annotations
 
 import builtins
 import contextlib
+import fcntl
 import os
 import secrets
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from jobs.artifacts.store import RESERVED_SEGMENT_PREFIX, check_key, check_prefix
+from jobs.artifacts.store import RESERVED_SEGMENT_PREFIX, Versioned, check_key, check_prefix
 from jobs.errors import ArtifactError, ArtifactExists, ArtifactNotFound
 
 
@@ -26,6 +36,35 @@ def _os_errors(action: str, path: Path) -> Iterator[None]:
         raise
     except OSError as exc:
         raise ArtifactError(f"could not {action} {path}: {exc.strerror or exc}") from exc
+
+
+LOCK_FILE = f"{RESERVED_SEGMENT_PREFIX}lock"
+_stamp_lock = threading.Lock()
+_last_stamp = 0
+
+
+def _next_stamp() -> int:
+    """A wall-clock nanosecond stamp, strictly greater than the last one this process handed out."""
+    global _last_stamp
+    with _stamp_lock:
+        _last_stamp = max(time.time_ns(), _last_stamp + 1)
+        return _last_stamp
+
+
+def _version(stat: os.stat_result) -> str:
+    return f"{stat.st_ino:x}-{stat.st_mtime_ns:x}"
+
+
+@contextlib.contextmanager
+def _directory_lock(directory: Path) -> Iterator[None]:
+    """Exclusive across threads and processes: each caller opens its own descriptor, and closing it
+    releases the lock even if the holder dies."""
+    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 class DirectoryStore:
@@ -47,15 +86,9 @@ class DirectoryStore:
     def write_bytes(self, key: str, data: bytes, *, if_absent: bool = False) -> None:
         """Write atomically; with ``if_absent``, raise ArtifactExists if the file is already there."""
         path = self._path(key)
-        tmp = path.with_name(f"{RESERVED_SEGMENT_PREFIX}{secrets.token_hex(8)}")
         with _os_errors("write", path):
             path.parent.mkdir(parents=True, exist_ok=True)
-            try:
-                fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-                with os.fdopen(fd, "wb") as file:
-                    file.write(data)
-                    file.flush()
-                    os.fsync(file.fileno())
+            with self._staged(path, data) as tmp:
                 if not if_absent:
                     os.replace(tmp, path)
                     return
@@ -63,8 +96,66 @@ class DirectoryStore:
                     os.link(tmp, path)
                 except FileExistsError:
                     raise ArtifactExists(f"{path} already exists") from None
-            finally:
-                tmp.unlink(missing_ok=True)
+
+    @contextlib.contextmanager
+    def _staged(self, path: Path, data: bytes) -> Iterator[Path]:
+        """``data`` in a synced, version-stamped temporary file next to ``path``; removed afterwards."""
+        tmp = path.with_name(f"{RESERVED_SEGMENT_PREFIX}{secrets.token_hex(8)}")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            with os.fdopen(fd, "wb") as file:
+                file.write(data)
+                file.flush()
+                stamp = _next_stamp()
+                os.utime(file.fileno(), ns=(stamp, stamp))
+                os.fsync(file.fileno())
+            yield tmp
+        finally:
+            tmp.unlink(missing_ok=True)
+
+    def read_versioned(self, key: str) -> Versioned:
+        """The file's bytes and version (read from one open descriptor, so they match)."""
+        path = self._path(key)
+        with _os_errors("read", path):
+            return self._read_versioned(path)
+
+    def _read_versioned(self, path: Path) -> Versioned:
+        try:
+            with path.open("rb") as file:
+                return Versioned(file.read(), _version(os.fstat(file.fileno())))
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise ArtifactNotFound(f"{path} does not exist") from None
+
+    def replace_if_version(self, key: str, data: bytes, version: str) -> str:
+        """Swap in ``data`` if the file is still at ``version``; ArtifactExists if it is not."""
+        path = self._path(key)
+        with _os_errors("write", path):
+            if not path.parent.is_dir():
+                raise ArtifactExists(f"{path} is not at version {version}: it does not exist")
+            with _directory_lock(path.parent), self._staged(path, data) as tmp:
+                try:
+                    current = self._read_versioned(path).version
+                except ArtifactNotFound:
+                    raise ArtifactExists(f"{path} is not at version {version}: it was deleted") from None
+                if current != version:
+                    raise ArtifactExists(f"{path} changed since version {version}")
+                os.replace(tmp, path)
+                return _version(path.stat())
+
+    def delete(self, key: str) -> bool:
+        """Remove the file; False if there was none (a directory is not an object either)."""
+        path = self._path(key)
+        with _os_errors("delete", path):
+            if not path.parent.is_dir():
+                return False
+            with _directory_lock(path.parent):
+                try:
+                    path.unlink()
+                except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError):
+                    if path.exists() and not path.is_dir():
+                        raise  # a file we may not remove is an error, not a missing object
+                    return False
+            return True
 
     def read_bytes(self, key: str) -> bytes:
         """The file's bytes; ArtifactNotFound if there is no such file."""

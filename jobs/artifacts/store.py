@@ -3,11 +3,15 @@
 A run's facts (results, scores, transcripts, screenshots) live under one prefix; phases never share a disk.
 Keys are relative, '/'-separated names such as ``runs/r1/review/result.json``. ``check_key`` is the one
 gate every backend passes keys through, so that no key can name something outside the store.
+
+``VersionedStore`` adds compare-and-swap, which a lock needs to be taken over exactly once: read an object
+with its version, then replace it only if it is still at that version (GCS's ``ifGenerationMatch``).
 """
 
 from __future__ import annotations
 
 import builtins
+from dataclasses import dataclass
 from typing import Protocol, TypeVar, runtime_checkable
 
 import pydantic
@@ -49,6 +53,40 @@ class ArtifactStore(Protocol):
 
     def url(self, key: str) -> str:
         """Where a human finds the object: a ``file://`` URI or a ``gs://`` URL."""
+        ...
+
+    def delete(self, key: str) -> bool:
+        """Remove the object; True if one was removed, False if there was none (not an error)."""
+        ...
+
+
+@dataclass(frozen=True)
+class Versioned:
+    """An object's bytes and the version they were read at."""
+
+    data: bytes
+    version: str
+    """Opaque to callers: GCS's generation, or the directory backend's stamp. Only the store compares it."""
+
+
+@runtime_checkable
+class VersionedStore(ArtifactStore, Protocol):
+    """An ArtifactStore with compare-and-swap, the same semantics in every backend.
+
+    Every write gives the object a new version, even when the bytes are the same, and a deleted then
+    re-created object has a new version too: a swap succeeds only against exactly the object it read.
+    """
+
+    def read_versioned(self, key: str) -> Versioned:
+        """The object's bytes and version; ArtifactNotFound when there is none."""
+        ...
+
+    def replace_if_version(self, key: str, data: bytes, version: str) -> str:
+        """Replace the object only if it is still at ``version``; return the new version.
+
+        Raises ArtifactExists, leaving the object untouched, when it changed or was deleted since that
+        version was read (another writer won the race).
+        """
         ...
 
 

@@ -10,43 +10,47 @@ Order of checks, each answering before the next is tried:
 2. ``Linear-Signature`` over the raw bytes (401), a JSON object (400) whose ``webhookTimestamp`` is within
    ±60 s of the injected clock (401), with string ``type``/``action``, an object ``data`` (400), and a
    ``Linear-Delivery`` id that is safe as a key segment (400);
-3. the trigger rules (``triggers.decide``): anything else is ``200 ignored``;
+3. the trigger rules (``triggers.decide``, including the configured team): anything else is ``200 ignored``;
 4. a publish slot (503 when the bounded queue is full: Linear retries, nothing was stored);
-5. create-if-absent ``receiver/deliveries/{delivery}`` (exists → ``200 duplicate``), then create-if-absent
-   ``receiver/locks/{identifier}`` (exists → ``200 already running``); store errors answer 503;
-6. the message (ids only) goes on the publish queue and the answer is ``202 started``, without waiting.
+5. create-if-absent ``receiver/deliveries/{delivery}`` (exists → ``200 duplicate``), then the ticket's lock
+   (``locks.acquire``: created, or taken over when stale; a fresh one → ``200 already running``); store
+   errors answer 503;
+6. the message (ids only) goes to the publisher (``publishing.BackgroundPublisher``): confirmed within a
+   short deadline, or queued on timeout → ``202 started``; refused within the deadline → both records are
+   deleted again and the answer is ``503 publish failed``, so that Linear's retry starts the run.
 
-Trade-off of step 6: Linear is acknowledged before the publisher has the message, so that a slow Pub/Sub
-never makes Linear time out (it gives up after 5 s and retries). If the process dies between the ack and
-the publish, the message is lost while the delivery record and the lock stay, so Linear's retry gets
-``duplicate`` and nothing runs. Production should close that gap by publishing synchronously with a short
-deadline inside the 5 s (Pub/Sub publishes usually take tens of ms) and only falling back to the queue on
-timeout, or by writing an outbox record with the lock and having a sweeper publish unsent ones.
+Trade-off of step 6: with Pub/Sub the message is published synchronously, with a 0.5 s deadline inside
+Linear's 5 s, so an answered 202 normally means Pub/Sub has the message. Only when Pub/Sub is slower than
+that is Linear acknowledged first and the publish finished in the background; if the process then dies
+before it completes, the message is lost while the delivery record and the lock stay (Linear's retry gets
+``duplicate``) until the lock goes stale and a new trigger takes it over. A queued publish that fails
+later deletes both records, so the next trigger starts the run. Publishers without futures (the local
+one) always queue. Closing the remaining gap needs an outbox record written with the lock and a sweeper.
 
-Only deliveries that would start a run are recorded; ignored events store nothing. The lock is never
-released here (the ``ArtifactStore`` has no delete): re-triggering a ticket needs its lock object removed.
-Logs name the outcome, the delivery id and the ticket identifier; never the body, signature or secret.
+Only deliveries that would start a run are recorded; ignored events store nothing. The workflow releases
+the lock when its run ends (factory.yaml's ``release_lock``). Logs name the outcome, the delivery id and
+the ticket identifier; never the body, signature or secret.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import queue
 import re
 import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from typing import Protocol
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from jobs.artifacts.store import ArtifactStore
+from jobs.artifacts import VersionedStore
 from jobs.errors import ArtifactError, ArtifactExists
+from orchestration.receiver.locks import DEFAULT_MAX_AGE_MS, acquire, lock_key, lock_record
+from orchestration.receiver.publishing import BackgroundPublisher
 from orchestration.receiver.triggers import TriggerConfig, decide
 from orchestration.receiver.verify import (
     DELIVERY_HEADER,
@@ -62,85 +66,6 @@ WEBHOOK_PATH = "/linear/webhook"
 MAX_BODY_BYTES = 256 * 1024
 JOB_NAME = "solve-linear-ticket"
 DELIVERY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
-
-
-class Publisher(Protocol):
-    """Where start messages go (Pub/Sub in production)."""
-
-    def publish(self, data: bytes) -> str:
-        """Publish one message; return its id."""
-        ...
-
-
-class LocalPublisher:
-    """A publisher that keeps the messages in memory and, if given a path, appends them as JSON lines."""
-
-    def __init__(self, path: Path | None = None) -> None:
-        self.path = path
-        self.messages: list[bytes] = []
-        self._lock = threading.Lock()
-
-    def publish(self, data: bytes) -> str:
-        with self._lock:
-            self.messages.append(data)
-            if self.path is not None:
-                with self.path.open("ab") as file:
-                    file.write(data.rstrip(b"\n") + b"\n")
-            return str(len(self.messages))
-
-
-class BackgroundPublisher:
-    """Publishes on one worker thread so that a slow publisher never delays an answer.
-
-    Capacity is bounded by slots: a caller ``reserve``s one before committing to a start, so that a
-    message accepted for publishing always has room; ``submit`` uses the slot, ``cancel`` gives it back.
-    """
-
-    def __init__(self, publisher: Publisher, capacity: int = 256) -> None:
-        self.publisher = publisher
-        self.failures = 0
-        self._slots = threading.BoundedSemaphore(capacity)
-        self._queue: queue.SimpleQueue[tuple[str, bytes] | None] = queue.SimpleQueue()
-        self._pending = 0
-        self._idle = threading.Condition()
-        self._worker = threading.Thread(target=self._run, name="receiver-publisher", daemon=True)
-        self._worker.start()
-
-    def reserve(self) -> bool:
-        return self._slots.acquire(blocking=False)
-
-    def cancel(self) -> None:
-        self._slots.release()
-
-    def submit(self, label: str, data: bytes) -> None:
-        with self._idle:
-            self._pending += 1
-        self._queue.put((label, data))
-
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait until every submitted message was handed to the publisher (for tests and shutdown)."""
-        with self._idle:
-            return self._idle.wait_for(lambda: self._pending == 0, timeout)
-
-    def close(self, timeout: float = 5.0) -> None:
-        """Stop after the queued messages, waiting at most ``timeout`` (the worker is a daemon)."""
-        self._queue.put(None)
-        self._worker.join(timeout)
-
-    def _run(self) -> None:
-        while (item := self._queue.get()) is not None:
-            label, data = item
-            try:
-                message_id = self.publisher.publish(data)
-                log.info("published start message for %s (message %s)", label, message_id)
-            except Exception as exc:  # the worker must survive any publisher failure
-                self.failures += 1
-                log.error("publishing the start message for %s failed: %s", label, type(exc).__name__)
-            finally:
-                self._slots.release()
-                with self._idle:
-                    self._pending -= 1
-                    self._idle.notify_all()
 
 
 @dataclass(frozen=True)
@@ -163,11 +88,12 @@ class Receiver:
         self,
         *,
         secret: SecretStr,
-        store: ArtifactStore,
+        store: VersionedStore,
         publisher: BackgroundPublisher,
         triggers: TriggerConfig,
         clock_ms: Callable[[], int] = _now_ms,
         max_body_bytes: int = MAX_BODY_BYTES,
+        lock_max_age_ms: int = DEFAULT_MAX_AGE_MS,
     ) -> None:
         self.secret = secret
         self.store = store
@@ -175,19 +101,33 @@ class Receiver:
         self.triggers = triggers
         self.clock_ms = clock_ms
         self.max_body_bytes = max_body_bytes
+        self.lock_max_age_ms = lock_max_age_ms
         self.internal_errors = 0
+        self._in_flight = 0
+        self._quiet = threading.Condition()
 
     def handle(
         self, method: str, target: str, headers: Mapping[str, str], read_body: Callable[[int], bytes]
     ) -> Reply:
         """Answer one request. ``headers`` has lower-case names; ``read_body(n)`` reads up to n bytes."""
+        with self._quiet:
+            self._in_flight += 1
         try:
             reply = self._handle(method, target, headers, read_body)
         except Exception as exc:  # a bug must cost one 500, never the process
             self.internal_errors += 1
             log.error("webhook handling failed: %s", type(exc).__name__)
             reply = Reply(500, "internal error")
+        finally:
+            with self._quiet:
+                self._in_flight -= 1
+                self._quiet.notify_all()
         return reply
+
+    def drain(self, timeout: float) -> bool:
+        """Wait until no request is being handled (at shutdown, once the server stopped accepting)."""
+        with self._quiet:
+            return self._quiet.wait_for(lambda: self._in_flight == 0, timeout)
 
     def _handle(
         self, method: str, target: str, headers: Mapping[str, str], read_body: Callable[[int], bytes]
@@ -245,7 +185,7 @@ class Receiver:
         if not self.publisher.reserve():
             log.warning("delivery %s for %s deferred: publish queue full", delivery, ticket)
             return Reply(503, "busy")
-        committed = False
+        committed = recorded = False
         try:
             now = self.clock_ms()
             record = json.dumps({"ticket": ticket, "ticket_id": ticket_id, "at_ms": now}).encode()
@@ -254,23 +194,45 @@ class Receiver:
             except ArtifactExists:
                 log.info("delivery %s for %s is a duplicate", delivery, ticket)
                 return Reply(200, "duplicate")
-            lock = json.dumps({"delivery": delivery, "ticket_id": ticket_id, "at_ms": now}).encode()
-            try:
-                self.store.write_bytes(f"receiver/locks/{ticket}", lock, if_absent=True)
-            except ArtifactExists:
+            recorded = True
+            lock = lock_record(delivery, ticket_id, now)
+            if acquire(self.store, ticket, lock, now, self.lock_max_age_ms) == "held":
                 log.info("delivery %s: %s already has a run", delivery, ticket)
                 return Reply(200, "already running")
             message = {"job": JOB_NAME, "ticket": ticket, "ticket_id": ticket_id, "delivery": delivery}
-            self.publisher.submit(ticket, json.dumps(message).encode())
-            committed = True
-            log.info("delivery %s starts %s (%s)", delivery, ticket, reason)
+
+            def undo() -> None:
+                self._undo(delivery, ticket)
+
+            committed = True  # the slot now belongs to the publisher
+            outcome = self.publisher.submit(ticket, json.dumps(message).encode(), on_failure=undo)
+            if outcome == "failed":
+                undo()
+                return Reply(503, "publish failed")
+            log.info("delivery %s starts %s (%s; %s)", delivery, ticket, reason, outcome)
             return Reply(202, "started")
         except ArtifactError as exc:
             log.error("delivery %s for %s: artifact store failed: %s", delivery, ticket, type(exc).__name__)
+            if recorded and not committed:  # the lock failed: let Linear's retry of this delivery count
+                with contextlib.suppress(ArtifactError):
+                    self.store.delete(f"receiver/deliveries/{delivery}")
             return Reply(503, "store unavailable")
         finally:
             if not committed:
                 self.publisher.cancel()
+
+    def _undo(self, delivery: str, ticket: str) -> None:
+        """Forget a start whose message was not published: the next delivery or trigger starts it."""
+        try:
+            self.store.delete(lock_key(ticket))
+            self.store.delete(f"receiver/deliveries/{delivery}")
+            log.warning(
+                "delivery %s for %s: not published; its lock and record were removed", delivery, ticket
+            )
+        except ArtifactError as exc:
+            log.error(
+                "delivery %s for %s: could not undo the start: %s", delivery, ticket, type(exc).__name__
+            )
 
 
 class _Server(ThreadingHTTPServer):

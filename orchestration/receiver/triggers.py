@@ -15,6 +15,10 @@ own ids are ignored, so Factory's own label or assignee changes never re-trigger
 
 The trigger label may be configured by id or by name; a name is resolved through the ``data.labels``
 objects of the payload, so configuring the id is the more robust choice.
+
+When a team is configured, only that team's issues start runs: an Issue payload names its team by
+``data.teamId`` and ``data.team`` (``{id, key, name}``), and the configured value may be the team's key
+(``IX``, case-insensitive) or its id. An issue whose payload names no team is ignored.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ class TriggerConfig:
     """Assigning an issue to this Linear user starts a run too."""
     own_actor_ids: frozenset[str] = field(default_factory=frozenset)
     """Actors whose events never start a run (our app user, our API key's user)."""
+    team: str | None = None
+    """Only this team's issues start runs: its key (``IX``) or id; None for every team."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +80,15 @@ def _trigger_label_ids(data: Mapping[str, object], config: TriggerConfig) -> set
     return wanted
 
 
+def _in_team(data: Mapping[str, object], team: str) -> bool:
+    """Whether the issue belongs to ``team`` (a key or an id); False when the payload does not say."""
+    team_object = data.get("team")
+    details = team_object if isinstance(team_object, dict) else {}
+    key = _str(details.get("key"))
+    ids = {_str(data.get("teamId")), _str(details.get("id"))} - {None}
+    return team in ids or (key is not None and key.casefold() == team.casefold())
+
+
 def decide(payload: Mapping[str, object], config: TriggerConfig) -> Decision:
     """Whether this verified payload starts a run, and why (never raises on any JSON object)."""
     if payload.get("type") != "Issue":
@@ -92,6 +107,8 @@ def decide(payload: Mapping[str, object], config: TriggerConfig) -> Decision:
     identifier, issue_id = _str(data.get("identifier")), _str(data.get("id"))
     if identifier is None or issue_id is None or not IDENTIFIER.match(identifier):
         return Decision(False, "no usable issue identifier")
+    if config.team is not None and not _in_team(data, config.team):
+        return Decision(False, "not an issue of the configured team")
 
     def start(reason: str) -> Decision:
         return Decision(True, reason, identifier, issue_id)

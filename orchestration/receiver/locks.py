@@ -1,0 +1,90 @@
+"""The per-ticket lock: ``receiver/locks/{identifier}``, created if absent, taken over once stale.
+
+A lock says a run was started for the ticket. The workflow deletes it when that run ends, done or failed
+(``release_lock`` in factory.yaml). A run that dies without reaching that step (an execution cancelled
+or killed) would block its ticket forever, so a lock older than ``max_age_ms`` is stale and the next
+trigger takes it over: with compare-and-swap against the version it read, so that of any number of
+concurrent triggers exactly one wins. The default maximum age, 8 h, is longer than a whole run can take
+(three phases at the 2 h task timeout, each waited on for 10 min more).
+
+The record is JSON: the delivery that took the lock, the Linear issue id and ``created_at`` (RFC 3339,
+UTC). A lock that cannot be read as one counts as stale: it can only have been written by something else.
+
+The release is unconditional (the workflow does not know the lock's generation): a run that outlives the
+maximum age, its lock taken over by a new run, would release the new run's lock when it ends. Keep the
+maximum above the longest possible run, as the deploy does (FACTORY_LOCK_MAX_AGE_SECONDS).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from datetime import UTC, datetime
+from typing import Literal
+
+from jobs.artifacts import VersionedStore
+from jobs.errors import ArtifactExists, ArtifactNotFound
+
+log = logging.getLogger("orchestration.receiver")
+
+LOCKS = "receiver/locks/"
+DEFAULT_MAX_AGE_MS = 8 * 3600 * 1000
+ATTEMPTS = 3  # create, or take over, racing other triggers and the workflow's release
+
+Taken = Literal["acquired", "taken over", "held"]
+
+
+def lock_key(ticket: str) -> str:
+    return LOCKS + ticket
+
+
+def timestamp(ms: int) -> str:
+    """Unix milliseconds as RFC 3339 UTC with milliseconds, e.g. ``2026-01-01T00:00:00.000Z``."""
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def lock_record(delivery: str, ticket_id: str, now_ms: int) -> bytes:
+    return json.dumps(
+        {"delivery": delivery, "ticket_id": ticket_id, "created_at": timestamp(now_ms)}
+    ).encode()
+
+
+def created_ms(record: bytes) -> int | None:
+    """When a lock record says it was created, in Unix ms; None if it does not say so readably."""
+    try:
+        value = json.loads(record).get("created_at")
+        moment = datetime.fromisoformat(value)
+    except (ValueError, TypeError, AttributeError, RecursionError):
+        return None
+    if moment.tzinfo is None:
+        return None
+    return int(moment.timestamp() * 1000)
+
+
+def acquire(store: VersionedStore, ticket: str, record: bytes, now_ms: int, max_age_ms: int) -> Taken:
+    """Take the ticket's lock: create it, or replace a stale one; ``held`` if a fresh one is there.
+
+    ArtifactError (the store failing) propagates: the caller answers 503 and Linear retries.
+    """
+    key = lock_key(ticket)
+    for _attempt in range(ATTEMPTS):
+        try:
+            store.write_bytes(key, record, if_absent=True)
+            return "acquired"
+        except ArtifactExists:
+            pass
+        try:
+            current = store.read_versioned(key)
+        except ArtifactNotFound:
+            continue  # released between our create and our read: try creating again
+        created = created_ms(current.data)
+        if created is not None and now_ms - created <= max_age_ms:
+            return "held"
+        try:
+            store.replace_if_version(key, record, current.version)
+        except ArtifactExists:
+            continue  # another trigger took it over, or the run released it: look again
+        age = "unreadable" if created is None else f"created {timestamp(created)}"
+        log.warning("took over the stale lock of %s (%s)", ticket, age)
+        return "taken over"
+    return "held"
