@@ -6,7 +6,7 @@ UV    := $(TOOLS)/bin/uv
 PY    := $(VENV)/bin/python
 UV_VERSION := 0.13.9
 
-.PHONY: setup system demo test lint bench clean
+.PHONY: setup system demo test lint bench clean images
 
 $(UV):
 	python3 -m venv $(TOOLS)
@@ -40,6 +40,13 @@ lint: setup
 	$(VENV)/bin/ruff check jobs orchestration tests
 	$(VENV)/bin/ruff format --check jobs orchestration tests
 	$(VENV)/bin/mypy
+
+# The job images (images/Containerfile) with docker, or podman (installed from apt when neither works):
+# `make images IMAGES=implement` builds a subset; IMAGE_TAG overrides the tag (default: short commit).
+IMAGES ?=
+images: $(VENV)/.synced
+	images/install-engine.sh
+	UV_VERSION=$(UV_VERSION) $(PY) -m orchestration.images $(IMAGES)
 
 bench: setup
 	$(PY) -m tests.bench.implement_phase

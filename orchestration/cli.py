@@ -13,9 +13,11 @@ from google.auth.exceptions import DefaultCredentialsError
 
 from orchestration.cloud_run import start_and_follow
 from orchestration.demo import EXAMPLES, demo, solve
+from orchestration.deploy.cli import app as deploy_app
 from orchestration.executions_api import ExecutionsServer
 from orchestration.executions_serve import gcloud_howto, local_start, prepare_gcloud
 from orchestration.offline import start_offline_model
+from orchestration.receiver.cli import app as receiver_app
 
 # Options several commands share.
 RepoOption = Annotated[
@@ -32,6 +34,8 @@ RealOption = Annotated[
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Factory: tickets into pull requests.")
 offline_app = typer.Typer(add_completion=False, no_args_is_help=True, help="The scripted offline model.")
 app.add_typer(offline_app, name="offline-model")
+app.add_typer(deploy_app, name="deploy")
+app.add_typer(receiver_app, name="receiver")
 
 
 @app.command("demo")
@@ -70,7 +74,7 @@ def solve_linear_ticket(
         typer.Option(help="--cloud: Executions API endpoint override, e.g. factory serve's URL."),
     ] = None,
 ) -> None:
-    """Run orchestration/factory.yaml for one ticket on the local engine (jobs as processes)."""
+    """Run orchestration/factory.yaml for one ticket on the local engine (--docker: jobs in images)."""
     if cloud and not docker:
         if not project:
             typer.echo("factory: --cloud needs --project (or GOOGLE_CLOUD_PROJECT)", err=True)
@@ -81,10 +85,7 @@ def solve_linear_ticket(
             typer.echo(f"factory: --cloud: {exc}", err=True)
             code = 1
         raise typer.Exit(code)
-    if docker:
-        typer.echo("factory: --docker is not available yet; without it the chain runs locally", err=True)
-        raise typer.Exit(2)
-    raise typer.Exit(solve(ticket, repo, artifacts, tickets_dir, real))
+    raise typer.Exit(solve(ticket, repo, artifacts, tickets_dir, real, docker=docker))
 
 
 @app.command("serve")

@@ -23,6 +23,15 @@ from jobs.e2e.records import E2EResult
 from jobs.models import ImplementResult
 from jobs.review.body import score_table
 from jobs.review.records import ReviewResult
+from orchestration.containers import (
+    ContainerError,
+    ContainerRunner,
+    find_engine,
+    image_ref,
+    image_tag,
+    require_images,
+)
+from orchestration.local_cloud import PHASES
 from orchestration.local_remote import branch_log, seed_bare_remote
 from orchestration.local_run import run_workflow
 from orchestration.offline import offline_env, start_offline_model
@@ -63,9 +72,29 @@ def demo(ticket: str, artifacts: Path, real_model: bool, fresh: bool) -> int:
     return solve(ticket, str(remote), artifacts, EXAMPLES / "tickets", real_model)
 
 
-def solve(ticket: str, repo: str, artifacts: Path, tickets_dir: Path, real_model: bool) -> int:
-    """``factory.yaml`` on the local engine for one ticket: implement -> review -> e2e-verify."""
+def container_runner() -> ContainerRunner:
+    """The ``--docker`` job runner: the working engine and this checkout's images, all present."""
+    engine, tag = find_engine(), image_tag()
+    require_images(engine, [image_ref(phase, tag) for phase in PHASES])
+    return ContainerRunner(engine, tag)
+
+
+def solve(
+    ticket: str, repo: str, artifacts: Path, tickets_dir: Path, real_model: bool, docker: bool = False
+) -> int:
+    """``factory.yaml`` on the local engine for one ticket: implement -> review -> e2e-verify.
+
+    With ``docker`` each job runs in its image (``factory-<phase>:<tag>``) instead of as a subprocess.
+    """
     artifacts = artifacts.resolve()
+    runner = None
+    if docker:
+        try:
+            runner = container_runner()
+        except ContainerError as exc:
+            print(f"factory: --docker: {exc}", file=sys.stderr)
+            return 2
+        print(f"jobs: in images {image_ref('<phase>', runner.tag)} on {runner.engine}")
     run_id = f"{ticket.lower()}-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}"
     env = local_job_env(
         ticket, Path(repo), artifacts, run_id, workdir=artifacts / "work" / run_id, tickets_dir=tickets_dir
@@ -91,6 +120,7 @@ def solve(ticket: str, repo: str, artifacts: Path, tickets_dir: Path, real_model
             env,
             open_store(str(artifacts)),
             slack_webhook=os.environ.get("SLACK_WEBHOOK_URL") or None,
+            runner=runner,
         )
     finally:
         if server is not None:

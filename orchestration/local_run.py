@@ -21,7 +21,7 @@ from orchestration.engine.executor import Executor
 from orchestration.engine.flow import StepEvent
 from orchestration.engine.loader import load_workflow
 from orchestration.engine.stdlib import make_functions
-from orchestration.local_cloud import LocalCloud
+from orchestration.local_cloud import JobRunner, LocalCloud
 
 FACTORY_YAML = Path(__file__).with_name("factory.yaml")
 SLACK_SECRET = "factory-slack-webhook"  # noqa: S105 - the secret's name; its value is SLACK_WEBHOOK_URL
@@ -64,11 +64,15 @@ def run_workflow(
     slack_webhook: str | None = None,
     job_timeout: int = 7200,
     say: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+    runner: JobRunner | None = None,
 ) -> LocalRun:
-    """Execute the workflow with ``argument`` (any of its three input shapes) until it ends."""
+    """Execute the workflow with ``argument`` (any of its three input shapes) until it ends.
+
+    Jobs run as subprocesses unless ``runner`` says otherwise (``--docker``: in their images).
+    """
     run = LocalRun(execution_id)
     secrets = {SLACK_SECRET: slack_webhook} if slack_webhook else {}
-    cloud = LocalCloud(job_env, store, secrets)
+    cloud = LocalCloud(job_env, store, secrets, runner=runner)
     functions = make_functions(workflow_env(execution_id, job_timeout, bool(slack_webhook)), time.time)
     workflow = load_workflow(
         FACTORY_YAML.read_text(encoding="utf-8"), "orchestration/factory.yaml", connectors=cloud.connectors()
