@@ -17,18 +17,18 @@ import pytest
 
 from orchestration.local_run import FACTORY_YAML
 from tests.fakes.gcp import FakeGcp, Request
-from tests.fakes.gcp.deploy import BUCKET, PROJECT, deploy, write_config
-
-LOCATION = f"projects/{PROJECT}/locations/us-central1"
-SECRETS = (
-    "factory-anthropic-api-key",
-    "factory-github-token",
-    "factory-linear-api-key",
-    "factory-linear-webhook-secret",
-    "factory-slack-webhook-url",
+from tests.fakes.gcp.deploy import (
+    BUCKET,
+    CANARY,
+    LOCATION,
+    PROJECT,
+    SECRETS,
+    deploy,
+    fill_secrets,
+    write_config,
 )
+
 WORKFLOW_SA = f"serviceAccount:factory-workflow@{PROJECT}.iam.gserviceaccount.com"
-CANARY = "sk-ant-CANARY-0123456789abcdef"
 
 
 @pytest.fixture
@@ -41,11 +41,6 @@ def fake() -> Iterator[FakeGcp]:
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
     return write_config(tmp_path)
-
-
-def _fill_secrets(fake: FakeGcp) -> None:
-    for secret in SECRETS:
-        fake.secrets.add_version(secret, f"{CANARY}-{secret}")
 
 
 def _kind(request: Request) -> str:
@@ -90,7 +85,7 @@ def test_a_fresh_project_is_deployed_in_two_applies_around_adding_secret_values(
     assert not fake.run.resources["jobs"] and not fake.run.resources["services"]
     assert all(not fake.secrets.versions[f"projects/{PROJECT}/secrets/{s}"] for s in SECRETS)
 
-    _fill_secrets(fake)
+    fill_secrets(fake)
     mark = len(fake.requests)
     second = deploy(fake, "apply", "--config", str(config))
     assert second.exit_code == 0, second.output
@@ -107,7 +102,7 @@ def test_a_fresh_project_is_deployed_in_two_applies_around_adding_secret_values(
 
 
 def test_first_apply_creates_everything_and_the_second_writes_nothing(fake: FakeGcp, config: Path) -> None:
-    _fill_secrets(fake)
+    fill_secrets(fake)
     first = deploy(fake, "apply", "--config", str(config))
     assert first.exit_code == 0, first.output
     assert "Apply complete: 13 created, 12 updated, 6 unchanged." in first.stdout
@@ -144,7 +139,7 @@ def test_first_apply_creates_everything_and_the_second_writes_nothing(fake: Fake
 
 
 def test_what_was_deployed_is_what_the_workflow_and_jobs_expect(fake: FakeGcp, config: Path) -> None:
-    _fill_secrets(fake)
+    fill_secrets(fake)
     assert deploy(fake, "apply", "--config", str(config)).exit_code == 0
 
     job = fake.run.get("jobs", f"{LOCATION}/jobs/factory-implement")
@@ -155,7 +150,11 @@ def test_what_was_deployed_is_what_the_workflow_and_jobs_expect(fake: FakeGcp, c
         "secret": "factory-anthropic-api-key",
         "version": "latest",
     }
-    assert fake.policies.members(f"{LOCATION}/jobs/factory-e2e", "roles/run.developer") == {WORKFLOW_SA}
+    assert fake.policies.members(f"{LOCATION}/jobs/factory-e2e", "roles/run.jobsExecutorWithOverrides") == {
+        WORKFLOW_SA
+    }
+    assert fake.policies.members(f"{LOCATION}/jobs/factory-e2e", "roles/run.developer") == set()
+    assert fake.policies.members(f"projects/{PROJECT}", "roles/run.viewer") == {WORKFLOW_SA}
 
     workflow = fake.workflows.get(f"{LOCATION}/workflows/factory")
     assert workflow["sourceContents"] == FACTORY_YAML.read_text(encoding="utf-8")
@@ -184,7 +183,7 @@ def test_what_was_deployed_is_what_the_workflow_and_jobs_expect(fake: FakeGcp, c
 
 
 def test_changing_the_image_tag_plans_exactly_that_update(fake: FakeGcp, tmp_path: Path) -> None:
-    _fill_secrets(fake)
+    fill_secrets(fake)
     assert deploy(fake, "apply", "--config", str(write_config(tmp_path))).exit_code == 0
     changed = write_config(tmp_path, **{"images.tag": "v2"})
 
@@ -210,7 +209,7 @@ def test_changing_the_image_tag_plans_exactly_that_update(fake: FakeGcp, tmp_pat
 
 
 def test_drift_made_by_hand_is_found_and_put_back(fake: FakeGcp, config: Path) -> None:
-    _fill_secrets(fake)
+    fill_secrets(fake)
     assert deploy(fake, "apply", "--config", str(config)).exit_code == 0
     job = fake.run.resources["jobs"][f"{LOCATION}/jobs/factory-review"]
     job["template"]["template"]["maxRetries"] = 3  # gcloud's default, the B2 hazard
@@ -221,7 +220,7 @@ def test_drift_made_by_hand_is_found_and_put_back(fake: FakeGcp, config: Path) -
 
     plan = deploy(fake, "plan", "--config", str(config))
     assert "template.template.maxRetries: 3 → 0" in plan.stdout
-    assert "userEnvVars: {" in plan.stdout
+    assert 'userEnvVars.DEBUG: "1" → (unset)' in plan.stdout
     assert 'displayName: "renamed" →' in plan.stdout
     assert "0 to create, 3 to update" in plan.stdout
 
@@ -237,7 +236,7 @@ def test_drift_made_by_hand_is_found_and_put_back(fake: FakeGcp, config: Path) -
 def test_secret_values_are_never_read_or_printed(
     fake: FakeGcp, config: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    _fill_secrets(fake)
+    fill_secrets(fake)
     caplog.set_level(logging.DEBUG)
     outputs = [deploy(fake, verb, "--config", str(config)) for verb in ("plan", "apply", "plan", "apply")]
     assert [r.exit_code for r in outputs] == [0, 0, 0, 0]
@@ -271,7 +270,7 @@ def test_a_missing_secret_is_created_empty(fake: FakeGcp, config: Path) -> None:
 
 
 def test_a_concurrent_policy_change_is_kept_and_ours_retried(fake: FakeGcp, config: Path) -> None:
-    _fill_secrets(fake)
+    fill_secrets(fake)
     project = f"projects/{PROJECT}"
     fake.before_next(
         "POST",
@@ -291,7 +290,7 @@ def test_a_concurrent_policy_change_is_kept_and_ours_retried(fake: FakeGcp, conf
 
 
 def test_a_disabled_api_becomes_one_line_that_says_what_to_enable(fake: FakeGcp, config: Path) -> None:
-    _fill_secrets(fake)
+    fill_secrets(fake)
     fake.disable("run.googleapis.com")
     result = deploy(fake, "plan", "--config", str(config))
     assert result.exit_code == 1
@@ -323,7 +322,7 @@ SA = "service account factory-jobs@factory-test.iam.gserviceaccount.com"
 def test_an_api_error_names_the_resource_and_the_fix(
     fake: FakeGcp, config: Path, method: str, path: str, code: int, expected: str
 ) -> None:
-    _fill_secrets(fake)
+    fill_secrets(fake)
     fake.fail_next(method, path, code, "denied")
     result = deploy(fake, "apply", "--config", str(config))
     assert result.exit_code == 1
@@ -333,7 +332,7 @@ def test_an_api_error_names_the_resource_and_the_fix(
 
 
 def test_a_receiver_whose_revision_failed_is_redeployed(fake: FakeGcp, config: Path) -> None:
-    _fill_secrets(fake)
+    fill_secrets(fake)
     assert deploy(fake, "apply", "--config", str(config)).exit_code == 0
     name = f"{LOCATION}/services/factory-receiver"
     fake.run.resources["services"][name]["terminalCondition"] = {
@@ -350,7 +349,7 @@ def test_a_receiver_whose_revision_failed_is_redeployed(fake: FakeGcp, config: P
 
 
 def test_an_apply_stopped_midway_is_finished_by_the_next(fake: FakeGcp, config: Path) -> None:
-    _fill_secrets(fake)
+    fill_secrets(fake)
     fake.fail_next("POST", r"factory-linear-webhook-secret:setIamPolicy$", 429, "quota", times=1)
     result = deploy(fake, "apply", "--config", str(config))
     assert result.exit_code == 1
@@ -375,7 +374,7 @@ def test_a_bad_config_is_refused_before_any_request(fake: FakeGcp, tmp_path: Pat
 
 def test_a_missing_artifact_bucket_is_created_private_in_the_region(config: Path) -> None:
     with FakeGcp(PROJECT) as fake:
-        _fill_secrets(fake)
+        fill_secrets(fake)
         assert (
             "+ create    bucket gs://factory-test-artifacts"
             in deploy(fake, "plan", "--config", str(config)).stdout
@@ -393,10 +392,39 @@ def test_a_missing_artifact_bucket_is_created_private_in_the_region(config: Path
 
 def test_a_grant_to_an_account_iam_does_not_know_yet_is_retried(fake: FakeGcp, config: Path) -> None:
     # Right after creation a service account can be unknown to IAM for a while: 400 "does not exist".
-    _fill_secrets(fake)
+    fill_secrets(fake)
     unknown = f"Service account factory-workflow@{PROJECT}.iam.gserviceaccount.com does not exist."
     fake.fail_next("POST", rf"^/v3/projects/{PROJECT}:setIamPolicy$", 400, unknown, times=2)
     applied = deploy(fake, "apply", "--config", str(config))
     assert applied.exit_code == 0, applied.output
     assert fake.count("POST", rf"^/v3/projects/{PROJECT}:setIamPolicy$") == 3
     assert WORKFLOW_SA in fake.policies.members(f"projects/{PROJECT}", "roles/logging.logWriter")
+
+
+def test_without_triage_enabled_no_schedule_is_made_and_the_plan_says_why(
+    fake: FakeGcp, tmp_path: Path
+) -> None:
+    fill_secrets(fake)
+    config = write_config(tmp_path, **{"triage.enabled": None})
+    plan = deploy(fake, "plan", "--config", str(config))
+    assert "factory-nightly-triage" in plan.stdout
+    (line,) = [line for line in plan.stdout.splitlines() if "factory-nightly-triage" in line]
+    assert "not created, because triage.enabled is false" in line and "set triage.enabled: true" in line
+    assert "factory-scheduler@" not in plan.stdout
+    assert (
+        "gcloud services enable workflowexecutions.googleapis.com eventarcpublishing.googleapis.com "
+        "--project=factory-test" in plan.stdout
+    )
+    assert "Image tags must be immutable" in plan.stdout
+
+    assert deploy(fake, "apply", "--config", str(config)).exit_code == 0
+    assert not fake.scheduler.jobs
+    assert fake.count("POST", r"/v1/projects/[^/]+/locations/[^/]+/jobs$") == 0
+    assert not [email for email in fake.service_accounts if email.startswith("factory-scheduler@")]
+    assert fake.policies.members(f"projects/{PROJECT}", "roles/workflows.invoker") == {
+        f"serviceAccount:factory-eventarc@{PROJECT}.iam.gserviceaccount.com"
+    }
+
+    enabled = write_config(tmp_path, **{"triage.enabled": True})
+    assert deploy(fake, "apply", "--config", str(enabled)).exit_code == 0
+    assert list(fake.scheduler.jobs) == [f"{LOCATION}/jobs/factory-nightly-triage"]

@@ -18,7 +18,8 @@ from orchestration.deploy import specs
 from orchestration.deploy.config import load_config, parse_config
 from orchestration.deploy.diff import diff
 from orchestration.deploy.names import Names
-from orchestration.deploy.roles import ALL_USERS, grants
+from orchestration.deploy.notes import plan_notes
+from orchestration.deploy.roles import ALL_USERS, grants, identities
 from tests.fakes.gcp.deploy import settings, write_config
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "deploy" / "factory.example.yaml"
@@ -36,6 +37,8 @@ def test_the_shipped_example_is_a_valid_config() -> None:
         config.images.ref("e2e") == "us-central1-docker.pkg.dev/my-gcp-project/factory/factory-e2e:2025-06-01"
     )
     assert config.triage.time_zone == "Europe/Paris"
+    assert config.triage.enabled is False, "no nightly schedule while the workflow answers it with 501"
+    assert config.receiver.public_access == "allUsers"
 
 
 def test_image_references_are_the_names_make_images_builds(tmp_path: Path) -> None:
@@ -182,8 +185,18 @@ def test_grants_sit_on_resources_except_where_gcp_has_no_resource_policy(tmp_pat
         "roles/logging.logWriter",
         "roles/workflows.invoker",
         "roles/eventarc.eventReceiver",
+        "roles/run.viewer",  # run.operations.get, for the jobs.run connector's polling
     }
     assert not any("admin" in g.role or "editor" in g.role or g.role == "roles/owner" for g in held)
+    on_jobs = {(g.target, g.role, g.member) for g in held if g.on == "job"}
+    workflow = "serviceAccount:factory-workflow@factory-test.iam.gserviceaccount.com"
+    assert on_jobs == {
+        (f"factory-{phase}", "roles/run.jobsExecutorWithOverrides", workflow)
+        for phase in ("implement", "review", "e2e")
+    }
+    viewer = next(g for g in held if g.role == "roles/run.viewer")
+    assert viewer.member == workflow
+    assert "run.operations.get" in viewer.why and "custom role" in viewer.why
     jobs_secrets = {
         g.target for g in held if g.on == "secret" and g.member.startswith("serviceAccount:factory-jobs")
     }
@@ -231,10 +244,70 @@ def test_an_exact_map_reports_a_key_someone_added() -> None:
     desired = {"userEnvVars": {"A": "1"}, "labels": {"x": "y"}}
     current = {"userEnvVars": {"A": "1", "B": "2"}, "labels": {"x": "y", "theirs": "z"}}
     changes = diff(desired, current, exact=frozenset({"userEnvVars"}))
-    assert [c.path for c in changes] == ["userEnvVars"]
+    assert [c.describe() for c in changes] == ['userEnvVars.B: "2" → (unset)']
+
+
+def test_a_map_change_is_shown_key_by_key_not_as_a_dump() -> None:
+    many = {f"FACTORY_SETTING_{i}": "a-long-enough-value-" * 2 for i in range(8)}
+    desired = {"userEnvVars": {**many, "FACTORY_SLACK_SECRET": "x", "FACTORY_REGION": "europe-west1"}}
+    current = {"userEnvVars": {**many, "FACTORY_SLACK_SECRET": "", "FACTORY_REGION": "us-central1"}}
+    described = [c.describe() for c in diff(desired, current, exact=frozenset({"userEnvVars"}))]
+    assert described == [
+        'userEnvVars.FACTORY_SLACK_SECRET: "" → "x"',
+        'userEnvVars.FACTORY_REGION: "us-central1" → "europe-west1"',
+    ]
+    assert [
+        c.describe() for c in diff({"userEnvVars": {"A": "1"}}, {}, exact=frozenset({"userEnvVars"}))
+    ] == ['userEnvVars.A: (unset) → "1"']
 
 
 def test_long_text_is_summarised_not_printed() -> None:
     change = diff({"sourceContents": "x" * 5000}, {"sourceContents": "y" * 5000})[0]
     assert "<5000 chars, sha256" in change.describe()
     assert "xxxxxxxxxx" not in change.describe()
+
+
+def test_the_nightly_triage_is_off_unless_enabled(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, **{"triage.enabled": None}))
+    assert config.triage.enabled is False
+    assert "scheduler" not in identities(config)
+    assert not any(
+        g.member.startswith("serviceAccount:factory-scheduler") for g in grants(config, Names.of(config))
+    )
+    (skipped,) = [n for n in plan_notes(config) if "factory-nightly-triage" in n]
+    assert "triage.enabled is false" in skipped and "501" in skipped and "triage.enabled: true" in skipped
+
+    enabled = load_config(write_config(tmp_path, **{"triage.enabled": True}))
+    assert "scheduler" in identities(enabled)
+    assert not [n for n in plan_notes(enabled) if "factory-nightly-triage" in n]
+
+
+def test_the_receiver_can_be_public_without_an_allusers_binding(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, **{"receiver.public_access": "invoker_iam_disabled"}))
+    assert specs.receiver(config, Names.of(config))["invokerIamDisabled"] is True
+    assert not any(g.member == ALL_USERS for g in grants(config, Names.of(config)))
+
+    default = load_config(write_config(tmp_path))
+    assert default.receiver.public_access == "allUsers"
+    assert specs.receiver(default, Names.of(default))["invokerIamDisabled"] is False
+    assert "receiver.public_access: Input should be 'allUsers' or 'invoker_iam_disabled'" in _error(
+        **{"receiver.public_access": "everyone"}
+    )
+
+
+def test_the_plan_notes_name_the_apis_never_called_and_warn_about_latest(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path))
+    notes = plan_notes(config)
+    assert any(
+        "gcloud services enable workflowexecutions.googleapis.com eventarcpublishing.googleapis.com "
+        "--project=factory-test" in n
+        for n in notes
+    )
+    assert any("Cloud Run stores the tag, not the digest" in n for n in notes)
+    assert not any(n.startswith("warning") for n in notes)
+
+    latest = plan_notes(load_config(write_config(tmp_path, **{"images.tag": "latest"})))
+    assert [n for n in latest if n.startswith("warning")] == [
+        "warning: implement, review, e2e, receiver use the tag 'latest', which apply cannot roll out when "
+        "it moves; use a tag per build (or a @sha256: digest in images.overrides)"
+    ]

@@ -37,15 +37,19 @@ def _google(_: DeployConfig) -> GcpTarget:
         ) from exc
 
 
-def _plan(config_path: Path, connect: Callable[[DeployConfig], GcpTarget]) -> Plan:
+def _plan(
+    config_path: Path, connect: Callable[[DeployConfig], GcpTarget], say: Callable[[str], None] | None = None
+) -> Plan:
     # Imported here: the client libraries take a second to load, and `factory --help` should not wait.
+    from orchestration.deploy.notes import plan_notes
     from orchestration.deploy.planner import make_plan
     from orchestration.deploy.resources import stack
     from orchestration.local_run import FACTORY_YAML
 
     config = load_config(config_path)
-    clients = Clients(connect(config), config.project)
-    return make_plan(stack(clients, config, FACTORY_YAML.read_text(encoding="utf-8")))
+    clients = Clients(connect(config), config.project, say)
+    resources = stack(clients, config, FACTORY_YAML.read_text(encoding="utf-8"))
+    return make_plan(resources, plan_notes(config))
 
 
 def _fail(exc: Exception) -> typer.Exit:
@@ -82,7 +86,7 @@ def make_app(connect: Callable[[DeployConfig], GcpTarget] = _google) -> typer.Ty
         from orchestration.deploy.applier import apply_plan
 
         try:
-            plan = _plan(config, connect)
+            plan = _plan(config, connect, typer.echo)
             complete = apply_plan(plan, typer.echo)
         except (ConfigError, DeployError) as exc:
             raise _fail(exc) from None

@@ -105,8 +105,12 @@ class Linear(_Strict):
 
 
 class Triage(_Strict):
-    """The nightly chatbot-issue triage: a Cloud Scheduler cron in a time zone."""
+    """The nightly chatbot-issue triage: a Cloud Scheduler cron in a time zone.
 
+    Off by default: the shipped workflow still answers ``solve-chatbot-issues`` with 501 "not available
+    yet", so a schedule would only fail every night. ``enabled: true`` creates it."""
+
+    enabled: bool = False
     schedule: str = "0 3 * * *"
     time_zone: str = "Etc/UTC"
 
@@ -120,6 +124,19 @@ class Triage(_Strict):
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"time_zone {self.time_zone!r} is not a tz database name") from None
         return self
+
+
+PublicAccess = Literal["allUsers", "invoker_iam_disabled"]
+
+
+class Receiver(_Strict):
+    """How Linear's unauthenticated webhook POSTs get past Cloud Run's invoker check.
+
+    ``allUsers`` binds roles/run.invoker to allUsers on the service. ``invoker_iam_disabled`` sets the
+    service's ``invokerIamDisabled`` instead, for organisations whose domain-restricted-sharing policy
+    refuses an allUsers binding. Either way the Linear-Signature HMAC is the authentication."""
+
+    public_access: PublicAccess = "allUsers"
 
 
 class Size(_Strict):
@@ -147,6 +164,7 @@ class DeployConfig(_Strict):
     secrets: Secrets
     linear: Linear
     triage: Triage = Field(default_factory=Triage)
+    receiver: Receiver = Field(default_factory=Receiver)
     jobs: Jobs = Field(default_factory=Jobs)
 
     @model_validator(mode="after")

@@ -4,8 +4,10 @@ Only keys present in the desired state are compared, so server-set fields (``eta
 ``createTime``, ``generation``, defaults the server fills in) never show up as drift. Proto3 JSON omits
 zero values, so an absent field equals a desired ``0``, ``""``, ``false`` or empty container. Lists of
 objects with a ``name`` (env vars) are matched by name, so an added, removed or changed variable is
-reported as itself; other lists of objects are compared position by position. Paths listed as ``exact``
-are maps we own whole (``userEnvVars``): an extra key there is drift too.
+reported as itself; other lists of objects are compared position by position. Maps are compared key by
+key, so a change reads ``userEnvVars.FACTORY_SLACK_SECRET: "" → "x"``, never a dump of the whole map.
+Paths listed as ``exact`` are maps we own whole (``userEnvVars``): a key someone else added there is
+drift too, reported as ``userEnvVars.DEBUG: "1" → (unset)``.
 """
 
 from __future__ import annotations
@@ -64,11 +66,13 @@ def _compare(want: Any, have: Any, path: str, exact: frozenset[str]) -> list[Cha
         return diff(want, have, exact=exact, path=path)
     if isinstance(want, list) and (have is None or isinstance(have, list)):
         return _compare_lists(want, have or [], path, exact)
-    if isinstance(want, Mapping):  # an exact map: extra keys count
-        same = {k: v for k, v in (have or {}).items() if not _empty(v)} == {
-            k: v for k, v in want.items() if not _empty(v)
-        }
-        return [] if same else [Change(path, have, want)]
+    if isinstance(want, Mapping):  # an exact map: keys we do not set count too
+        if have is None:
+            have = {}
+        if not isinstance(have, Mapping):
+            return [Change(path, have, want)]
+        extra = [Change(f"{path}.{k}", v, None) for k, v in have.items() if k not in want and not _empty(v)]
+        return diff(want, have, exact=exact, path=path) + extra
     if have is None and _empty(want):
         return []
     return [] if want == have else [Change(path, have, want)]

@@ -3,7 +3,9 @@
 Google reports a disabled API as 403 with an ``ErrorInfo`` whose reason is ``SERVICE_DISABLED`` and whose
 metadata names the service; that becomes "enable <service>". A 404 while *writing* (a read's 404 just
 means "not there yet") usually means the project id is wrong or the API is not on. 409/412 are races with
-someone else's change. Only 429 and 5xx are worth retrying.
+someone else's change. An error that only means an IAM grant is not in effect yet (propagation.py) says
+so and asks for another apply in a minute. A Cloud Run revision that did not start names the command
+that shows its logs: the cause is in there, and applying again without fixing it fails the same way.
 """
 
 from __future__ import annotations
@@ -16,8 +18,17 @@ from google.api_core import exceptions as core_exceptions
 from google.auth import exceptions as auth_exceptions
 
 from jobs.errors import FactoryError
+from orchestration.deploy.propagation import propagating
 
 REQUEST_LINE = re.compile(r"^(GET|POST|PUT|PATCH|DELETE) \S+: ")
+ACT_AS = re.compile(r"iam\.serviceAccounts\.actAs'? denied on service account ([\w.-]+@[\w.-]+\.com)", re.I)
+PROPAGATING_FIX = "IAM grants may still be propagating (it can take minutes); run apply again in a minute"
+REVISION = re.compile(r"Revision '([^']+)' is not ready")
+# The deploy attaches its own service accounts to what it creates, which takes iam.serviceAccounts.actAs.
+ACCOUNT_USER = (
+    "roles/iam.serviceAccountUser on the service accounts the deploy attaches "
+    "(factory-jobs, -workflow, -receiver, -eventarc, -scheduler), or on the project"
+)
 
 
 class DeployError(FactoryError):
@@ -44,17 +55,24 @@ def explain(
     if reason == "SERVICE_DISABLED":
         service = service or api
         return f"{head} — fix: enable {service}: gcloud services enable {service} --project={project}"
+    if propagating(exc):
+        return f"{head} — fix: {PROPAGATING_FIX}"
+    act_as = ACT_AS.search(said)
+    if code == 403 and act_as:
+        return (
+            f"{head} — fix: the deploying account needs roles/iam.serviceAccountUser on {act_as[1]} "
+            f"(or on project {project}) to attach it"
+        )
     if code == 403:
         return (
-            f"{head} — fix: the deploying account needs {admin_role} on project {project} "
-            "(and roles/iam.serviceAccountUser on the service accounts it assigns)"
+            f"{head} — fix: the deploying account needs {admin_role} on project {project}, and {ACCOUNT_USER}"
         )
     if code == 404:
         return f"{head} — fix: check the project id {project!r} and that {api} is enabled"
-    if "is not ready and cannot serve traffic" in said:
-        return (
-            f"{head} — fix: the new revision did not start; correct what the message names, then apply again"
-        )
+    revision = REVISION.search(said)
+    if revision:
+        logs = revision_logs(revision[1], project)
+        return f"{head} — fix: the new revision did not start; its logs say why: {logs}"
     if code == 409 or code == 412:
         return f"{head} — fix: it changed since it was read (someone else deploying?); run apply again"
     if code == 400:
@@ -62,6 +80,12 @@ def explain(
     if code == 429 or code >= 500:
         return f"{head} — fix: a transient failure on Google's side; run apply again"
     return f"{head} — fix: see the message; nothing was changed after this step"
+
+
+def revision_logs(revision: str, project: str) -> str:
+    """The command that shows a Cloud Run revision's logs (a failed start is explained there)."""
+    query = f'resource.type="cloud_run_revision" AND resource.labels.revision_name="{revision}"'
+    return f"gcloud logging read '{query}' --project={project} --limit=50"
 
 
 @contextlib.contextmanager

@@ -30,6 +30,8 @@ class Step:
 @dataclass
 class Plan:
     steps: list[Step]
+    notes: list[str] = field(default_factory=list)
+    """About the deployment as a whole (notes.py): APIs to enable, what the config leaves out."""
 
     def count(self, action: Action) -> int:
         return sum(1 for step in self.steps if step.action == action)
@@ -60,7 +62,7 @@ def step_for(resource: Resource) -> Step:
     return Step(resource, "update" if changes else "unchanged", current, changes, resource.notes(current))
 
 
-def make_plan(resources: list[Resource]) -> Plan:
+def make_plan(resources: list[Resource], notes: list[str] | None = None) -> Plan:
     """Read each resource in order; a write that needs an empty secret, or a resource still waiting to
     be created, waits too."""
     steps: list[Step] = []
@@ -75,4 +77,4 @@ def make_plan(resources: list[Resource]) -> Plan:
             if step.waits_for and step.action == "create":
                 waiting[id(resource)] = step.waits_for
         steps.append(step)
-    return Plan(steps)
+    return Plan(steps, list(notes or []))

@@ -26,5 +26,7 @@ def render_plan(plan: Plan) -> list[str]:
             group = step.resource.group
             lines += ["", group] if lines else [group]
         lines += step_lines(step)
+    if plan.notes:
+        lines += ["", "Notes:"] + [f"  - {note}" for note in plan.notes]
     lines += ["", f"Plan: {plan.summary()}."]
     return lines

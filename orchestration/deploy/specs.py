@@ -86,7 +86,8 @@ def lock_max_age(config: DeployConfig) -> int:
 
 def receiver(config: DeployConfig, names: Names) -> dict[str, Any]:
     """The webhook receiver service. ``cpuIdle: false`` keeps CPU allocated after the response, because
-    the receiver acks Linear first and publishes to Pub/Sub from a background thread."""
+    the receiver acks Linear first and publishes to Pub/Sub from a background thread.
+    ``invokerIamDisabled`` lets unauthenticated requests in without an allUsers binding (config.Receiver)."""
     env = [
         _env("FACTORY_PUBSUB_TOPIC", names.topic_path),
         _env("ARTIFACTS_PREFIX", config.artifacts.url),
@@ -107,6 +108,8 @@ def receiver(config: DeployConfig, names: Names) -> dict[str, Any]:
     return {
         "labels": LABELS,
         "ingress": "INGRESS_TRAFFIC_ALL",
+        # Stated either way, so that going back from invoker_iam_disabled to allUsers turns it off again.
+        "invokerIamDisabled": config.receiver.public_access == "invoker_iam_disabled",
         "template": {"serviceAccount": names.email("receiver"), "containers": [container]},
     }
 

@@ -4,21 +4,24 @@
 ``GcpTarget.at(url)`` points every API at one base URL with anonymous credentials (the tests' fakes).
 ``Clients`` builds the google-cloud client libraries on REST (``transport="rest"``), except IAM admin,
 whose library has no REST transport: service accounts go through the IAM v1 REST API on an authorized
-session instead.
+session instead. ``Propagation`` says how long to wait out IAM grants that are not in effect yet.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import google.auth
 from google.api_core import exceptions as core_exceptions
 from google.api_core.future import polling
 from google.auth.credentials import AnonymousCredentials, Credentials
 from google.auth.transport.requests import AuthorizedSession
+
+from orchestration.deploy.propagation import Propagation, propagating
 
 if TYPE_CHECKING:  # the client libraries load when first used: `factory --help` stays quick
     from google.cloud import (
@@ -33,6 +36,7 @@ if TYPE_CHECKING:  # the client libraries load when first used: `factory --help`
     from google.pubsub_v1.services.publisher import PublisherClient
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+R = TypeVar("R")
 
 
 @dataclass(frozen=True)
@@ -60,13 +64,14 @@ class Endpoints:
 
 @dataclass(frozen=True)
 class GcpTarget:
-    """Credentials, endpoints, and how to wait for long-running operations."""
+    """Credentials, endpoints, how to wait for long-running operations, and for IAM to propagate."""
 
     credentials: Credentials
     endpoints: Endpoints = field(default_factory=Endpoints)
     poll_seconds: float = 1.0
     operation_timeout: float = 900.0
     request_timeout: float = 60.0
+    propagation: Propagation = field(default_factory=Propagation)
 
     @classmethod
     def google(cls) -> GcpTarget:
@@ -75,9 +80,12 @@ class GcpTarget:
         return cls(credentials)
 
     @classmethod
-    def at(cls, url: str, poll_seconds: float = 0.01) -> GcpTarget:
-        """Every API at ``url`` with anonymous credentials: a local fake."""
-        return cls(AnonymousCredentials(), Endpoints.all_at(url), poll_seconds=poll_seconds)  # type: ignore[no-untyped-call]
+    def at(cls, url: str, poll_seconds: float = 0.01, propagation: Propagation | None = None) -> GcpTarget:
+        """Every API at ``url`` with anonymous credentials: a local fake, whose grants take effect at once
+        unless told otherwise (so the default propagation wait is short)."""
+        wait = propagation or Propagation(first=poll_seconds, maximum=poll_seconds * 4, budget=1.0)
+        credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
+        return cls(credentials, Endpoints.all_at(url), poll_seconds=poll_seconds, propagation=wait)
 
 
 class IamAdmin:
@@ -119,9 +127,10 @@ class IamAdmin:
 class Clients:
     """The client libraries on one target, built when first used."""
 
-    def __init__(self, target: GcpTarget, project: str) -> None:
+    def __init__(self, target: GcpTarget, project: str, say: Callable[[str], None] | None = None) -> None:
         self.target = target
         self.project = project
+        self.say: Callable[[str], None] = say or (lambda _line: None)
 
     def _options(self, endpoint: str) -> dict[str, Any]:
         return {
@@ -203,6 +212,13 @@ class Clients:
     @cached_property
     def iam(self) -> IamAdmin:
         return IamAdmin(self.target.endpoints.iam, self.target.credentials, self.target.request_timeout)
+
+    def until_propagated(
+        self, label: str, attempt: Callable[[], R], retry_if: Callable[[BaseException], bool] = propagating
+    ) -> R:
+        """``attempt()`` on the resource ``label``, tried again (bounded) while it fails only because IAM
+        grants are propagating."""
+        return self.target.propagation.call(attempt, retry_if=retry_if, say=self.say, label=label)
 
     def wait(self, operation: Any) -> Any:
         """Block on a long-running operation, polling from ``poll_seconds`` up, as the library does."""

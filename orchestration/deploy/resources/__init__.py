@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from orchestration.deploy.config import PHASES, DeployConfig
-from orchestration.deploy.names import IDENTITIES, Names
+from orchestration.deploy.names import Names
 from orchestration.deploy.resources.accounts import ServiceAccount
 from orchestration.deploy.resources.base import Resource
 from orchestration.deploy.resources.events import NightlyJob, Topic, Trigger
@@ -12,6 +12,7 @@ from orchestration.deploy.resources.run import CloudRunJob, ReceiverService
 from orchestration.deploy.resources.secrets import Secret
 from orchestration.deploy.resources.storage import Bucket
 from orchestration.deploy.resources.workflow import Workflow
+from orchestration.deploy.roles import identities
 from orchestration.deploy.target import Clients
 
 __all__ = ["IamPolicy", "Resource", "stack"]
@@ -33,7 +34,8 @@ def _secrets(clients: Clients, config: DeployConfig, names: Names) -> dict[str, 
 def stack(clients: Clients, config: DeployConfig, workflow_source: str) -> list[Resource]:
     """The order things must exist in: identities, secrets, topic and bucket; the grants on them (Cloud
     Run checks a revision's secret access when it deploys); the jobs, receiver and workflow, each
-    waiting for its secrets to hold values; the grants on those; then what starts runs."""
+    waiting for its secrets to hold values; the grants on those; then what starts runs (the nightly
+    schedule only while ``triage.enabled``)."""
     names = Names.of(config)
     secrets = _secrets(clients, config, names)
     jobs = [CloudRunJob(clients, config, names, phase) for phase in PHASES]
@@ -51,11 +53,13 @@ def stack(clients: Clients, config: DeployConfig, workflow_source: str) -> list[
     grants_first, grants_after = policies(clients, config, names, owners)
 
     out: list[Resource] = [bucket]
-    out += [ServiceAccount(clients, names, identity) for identity in IDENTITIES]
+    out += [ServiceAccount(clients, names, identity) for identity in identities(config)]
     out += secrets.values()
     out.append(topic)
     out += grants_first
     out += [*runnables, Workflow(clients, config, names, workflow_source)]
     out += grants_after
-    out += [Trigger(clients, names), NightlyJob(clients, config, names)]
+    out.append(Trigger(clients, names))
+    if config.triage.enabled:
+        out.append(NightlyJob(clients, config, names))
     return out

@@ -72,12 +72,17 @@ class Trigger(Resource):
         return self.spec
 
     def create(self) -> dict[str, Any] | None:
-        with self.calling("create"):
+        # On a project new to Eventarc, its service agent receives its role as the API is enabled, and
+        # until that is in effect a create is refused with 400 "... may take a few minutes": wait it out.
+        def attempt() -> Any:
             trigger = from_json(eventarc_v1.Trigger, self.spec)
             operation = self.clients.eventarc.create_trigger(
                 parent=self.location, trigger=trigger, trigger_id=self.name
             )
-            return as_json(self.clients.wait(operation))
+            return self.clients.wait(operation)
+
+        with self.calling("create"):
+            return as_json(self.clients.until_propagated(self.label, attempt))
 
     def update(self, current: dict[str, Any], changes: list[Change]) -> None:
         mask = update_mask(changes)

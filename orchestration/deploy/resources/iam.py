@@ -3,12 +3,12 @@
 Bindings are only ever added: members someone else granted stay. Each write is a read-modify-write with
 the policy's etag, so a concurrent change makes the API refuse ours (409 ABORTED; 412 on Cloud Storage)
 rather than overwrite it; we then read again and retry. A service account created moments earlier can
-be briefly unknown to IAM (400 "does not exist"); that is retried too.
+be briefly unknown to IAM (400 "does not exist"); that is waited out like any IAM propagation
+(propagation.py).
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from itertools import groupby
 from typing import Any, Protocol
@@ -28,7 +28,6 @@ from orchestration.deploy.target import Clients
 
 ORDER = ("project", "bucket", "secret", "topic", "job", "service")
 CONFLICT_ATTEMPTS = 4
-UNKNOWN_MEMBER_ATTEMPTS = 6
 
 
 class PolicyStore(Protocol):
@@ -143,25 +142,17 @@ class IamPolicy(Resource):
         raise AssertionError("an IAM policy is never created, only added to")
 
     def update(self, current: dict[str, Any], changes: list[Change]) -> None:
-        conflicts = unknown = 0
-        while True:
-            with self.calling("set IAM policy"):
-                try:
-                    self._write()
-                    return
-                except (
-                    core_exceptions.Aborted,
-                    core_exceptions.Conflict,
-                    core_exceptions.PreconditionFailed,
-                ):
-                    conflicts += 1
-                    if conflicts >= CONFLICT_ATTEMPTS:
-                        raise
-                except core_exceptions.BadRequest as exc:
-                    unknown += 1
-                    if "does not exist" not in str(exc.message) or unknown >= UNKNOWN_MEMBER_ATTEMPTS:
-                        raise
-                    time.sleep(self.clients.target.poll_seconds * 2**unknown)
+        with self.calling("set IAM policy"):
+            self.clients.until_propagated(self.label, self._write_through_conflicts)
+
+    def _write_through_conflicts(self) -> None:
+        for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+            try:
+                self._write()
+                return
+            except (core_exceptions.Aborted, core_exceptions.Conflict, core_exceptions.PreconditionFailed):
+                if attempt == CONFLICT_ATTEMPTS:
+                    raise
 
     def _write(self) -> None:
         policy = self.store.get()

@@ -1,5 +1,14 @@
-"""Cloud Run: the phase jobs and the receiver service. Their update replaces the whole spec (the v2 API
-has no update mask), which is right for resources this deploy owns outright."""
+"""Cloud Run: the phase jobs and the receiver service.
+
+Updates send the whole spec: ``UpdateJob`` has no update mask, and ``UpdateService``'s mask is optional,
+so without one the service's spec is replaced as a whole. Either way every field we own is put back,
+which is right for resources this deploy owns outright.
+
+A new receiver revision can fail only because the grant on its secret, made moments earlier, is not in
+effect yet ("Permission denied on secret"); it is then redeployed, with bounded backoff, until it starts
+(propagation.py). Any other failed start is reported once, with the command that shows the revision's
+logs: redeploying the same spec would only fail the same way.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +20,7 @@ from google.cloud import run_v2
 from orchestration.deploy import specs
 from orchestration.deploy.config import DeployConfig, Phase
 from orchestration.deploy.diff import Change
+from orchestration.deploy.errors import REVISION, revision_logs
 from orchestration.deploy.names import Names
 from orchestration.deploy.resources.base import Resource, as_json, from_json
 from orchestration.deploy.target import Clients
@@ -73,6 +83,7 @@ class ReceiverService(Resource):
         self.path = names.receiver_path
         self.spec = specs.receiver(config, names)
         self.location = names.location
+        self.public_access = config.receiver.public_access
 
     def secret_names(self) -> list[str]:
         return _secret_names(self.spec["template"]["containers"])
@@ -88,12 +99,21 @@ class ReceiverService(Resource):
         return self.spec
 
     def create(self) -> dict[str, Any] | None:
-        with self.calling("create"):
+        created = False
+
+        def attempt() -> Any:
+            nonlocal created
+            if created:  # the service exists, its first revision failed: a new revision, same spec
+                return self._redeploy()
             service = from_json(run_v2.Service, self.spec)
             operation = self.clients.services.create_service(
                 parent=self.location, service=service, service_id=self.name
             )
-            return as_json(self.clients.wait(operation))
+            created = True
+            return self.clients.wait(operation)
+
+        with self.calling("create"):
+            return as_json(self.clients.until_propagated(self.label, attempt))
 
     def predicted_url(self) -> str:
         """The deterministic URL Cloud Run will give the service, so the Linear webhook (and its signing
@@ -112,20 +132,46 @@ class ReceiverService(Resource):
         return out
 
     def update(self, current: dict[str, Any], changes: list[Change]) -> None:
-        spec: dict[str, Any] = {**self.spec, "name": self.path}
-        if any(c.path == "terminalCondition.state" for c in changes):
-            stamp = {REDEPLOY_ANNOTATION: str(current.get("generation", "0"))}
-            spec["template"] = {**spec["template"], "annotations": stamp}
+        first = True
+
+        def attempt() -> Any:
+            nonlocal first
+            if not first:
+                return self._redeploy()
+            first = False
+            if any(c.path == "terminalCondition.state" for c in changes):
+                return self._deploy(str(current.get("generation", "0")))
+            return self._deploy(None)
+
         with self.calling("update"):
-            service = from_json(run_v2.Service, spec)
-            self.clients.wait(self.clients.services.update_service(service=service))
+            self.clients.until_propagated(self.label, attempt)
+
+    def _deploy(self, stamp: str | None) -> Any:
+        """Replace the spec; a ``stamp`` (the generation being replaced) forces a new revision even when
+        the spec is unchanged."""
+        spec: dict[str, Any] = {**self.spec, "name": self.path}
+        if stamp is not None:
+            spec["template"] = {**spec["template"], "annotations": {REDEPLOY_ANNOTATION: stamp}}
+        service = from_json(run_v2.Service, spec)
+        return self.clients.wait(self.clients.services.update_service(service=service))
+
+    def _redeploy(self) -> Any:
+        current = self.clients.services.get_service(name=self.path)
+        return self._deploy(str(current.generation))
 
     def notes(self, current: dict[str, Any] | None) -> list[str]:
         failed = (current or {}).get("terminalCondition", {})
         if failed.get("state") == "CONDITION_FAILED":
-            return [f"its latest revision failed: {failed.get('message', '')}"]
+            message = str(failed.get("message", ""))
+            revision = REVISION.search(message)
+            logs = f"; its logs: {revision_logs(revision[1], self.clients.project)}" if revision else ""
+            return [f"its latest revision failed: {message}{logs}"]
         url = (current or {}).get("uri") or self.predicted_url()
+        if self.public_access == "invoker_iam_disabled":
+            how = "its invoker IAM check is disabled (invokerIamDisabled), so no allUsers binding is needed"
+        else:
+            how = "allUsers may invoke it"
         return [
-            f"public: allUsers may invoke it (Linear cannot authenticate to Cloud Run; the "
-            f"Linear-Signature HMAC is the authentication). Webhook URL: {url}{WEBHOOK_PATH}"
+            f"public: {how} (Linear cannot authenticate to Cloud Run; the Linear-Signature HMAC is the "
+            f"authentication). Webhook URL: {url}{WEBHOOK_PATH}"
         ]

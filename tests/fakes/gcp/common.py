@@ -5,10 +5,11 @@ from __future__ import annotations
 import copy
 import json
 import uuid
-from typing import Any
+from typing import TypeVar
 
 from tests.fakes.gcp.server import ApiError, GcpServer, Json, Request
 
+T = TypeVar("T")
 SEG = r"[^/:]+"
 PROJECT = rf"projects/(?P<project>{SEG})"
 LOCATION = rf"{PROJECT}/locations/(?P<location>{SEG})"
@@ -48,5 +49,7 @@ def new_etag() -> str:
     return uuid.uuid4().hex[:16]
 
 
-def snapshot(value: Any) -> Any:
-    return json.loads(json.dumps(value))
+def snapshot(value: T) -> T:
+    """A deep copy through JSON, as a response body would be."""
+    copied: T = json.loads(json.dumps(value))
+    return copied

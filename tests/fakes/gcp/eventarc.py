@@ -1,5 +1,9 @@
 """Eventarc API v1: triggers. Like the real API, a Pub/Sub transport must name an existing topic, the
-server adds the push subscription it creates, and ``transport`` cannot be changed by an update."""
+server adds the push subscription it creates, and ``transport`` cannot be changed by an update.
+
+Eventarc acts through its service agent, which Google grants ``roles/eventarc.serviceAgent`` on the
+project when the API is enabled; until that grant is in effect a create is refused with Eventarc's own
+400 (``agent_pending(reads=N)`` holds it out of effect for the next N creates)."""
 
 from __future__ import annotations
 
@@ -7,10 +11,17 @@ import re
 import uuid
 
 from tests.fakes.gcp.common import LOCATION, SEG, apply_mask, body_of, check_project, mask, new_etag, snapshot
+from tests.fakes.gcp.projects import PROJECT_NUMBER
 from tests.fakes.gcp.server import ApiError, GcpServer, Json, Request, already_exists, not_found
 
 API = "eventarc.googleapis.com"
 TYPE_URL = "type.googleapis.com/google.cloud.eventarc.v1.Trigger"
+AGENT_ROLE = "roles/eventarc.serviceAgent"
+AGENT_NOT_READY = (
+    'Invalid resource state for "": Permission denied while using the Eventarc Service Agent. If you '
+    "recently started to use Eventarc, it may take a few minutes before all necessary permissions are "
+    "propagated to the Service Agent. Otherwise, verify that it has Eventarc Service Agent role."
+)
 
 
 class Eventarc:
@@ -18,6 +29,9 @@ class Eventarc:
         self.server = server
         self.topics = topics
         self.triggers: dict[str, Json] = {}
+        self.project = f"projects/{server.project}"
+        self.agent = f"serviceAccount:service-{PROJECT_NUMBER}@gcp-sa-eventarc.iam.gserviceaccount.com"
+        server.policies.grant(self.project, AGENT_ROLE, self.agent)
         name = rf"/v1/(?P<name>{LOCATION}/triggers/{SEG})"
         server.route("POST", rf"/v1/(?P<parent>{LOCATION})/triggers", API, write=True)(self.create)
         server.route("GET", name, API, write=False)(lambda r, m: self.get(m["name"]))
@@ -27,6 +41,18 @@ class Eventarc:
         if name not in self.triggers:
             raise not_found(name)
         return snapshot(self.triggers[name])
+
+    def agent_pending(self, reads: int) -> None:
+        """The service agent's role is not in effect for the next ``reads`` creates."""
+        self.server.policies.pend(self.project, AGENT_ROLE, self.agent, reads)
+
+    def _check_agent(self) -> None:
+        if self.agent not in self.server.policies.effective(self.project, AGENT_ROLE):
+            violation = {"type": "", "subject": "", "description": AGENT_NOT_READY.split(": ", 1)[1]}
+            details = [
+                {"@type": "type.googleapis.com/google.rpc.PreconditionFailure", "violations": [violation]}
+            ]
+            raise ApiError(400, AGENT_NOT_READY, "FAILED_PRECONDITION", details)
 
     def _validate(self, trigger: Json) -> None:
         if not trigger.get("eventFilters") or not trigger.get("destination"):
@@ -43,6 +69,7 @@ class Eventarc:
             raise already_exists(name)
         trigger = body_of(request)
         self._validate(trigger)
+        self._check_agent()
         now = self.server.now()
         transport = trigger.setdefault("transport", {}).setdefault("pubsub", {})
         transport["subscription"] = f"projects/{self.server.project}/subscriptions/eventarc-{ident}-sub-042"

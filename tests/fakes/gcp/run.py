@@ -1,11 +1,14 @@
 """Cloud Run Admin API v2: jobs and services, their IAM policies and operations (``/v2/...``).
 
 Like the real API: a job without ``maxRetries`` gets 3, a task without ``timeout`` gets 600s, a container
-without resources gets 1 CPU / 512Mi, a service gets a URL, port 8080 and default scaling; updates
-replace the whole spec (v2 has no update mask) and bump ``generation``. Writes answer with an LRO. A
-service's new revision must resolve its secret references (the secret has an enabled version and the
-revision's service account may access it) or the operation ends in error and the service is left with a
-failed ``terminalCondition``, as the real "Revision is not ready" does.
+without resources gets 1 CPU / 512Mi, a service gets a URL, port 8080 and default scaling; an update
+replaces the whole spec (jobs have no update mask; a service update without ``updateMask`` replaces it
+too, and this fake refuses one with a mask, which it does not implement) and bumps ``generation``.
+Writes answer with an LRO. A service's new revision must resolve its secret references (the secret has
+an enabled version and the revision's service account may access it, as IAM sees it at that moment:
+``policies.effective``) or the operation ends in error and the service is left with a failed
+``terminalCondition``, as the real "Revision is not ready" does; ``containers_start = False`` makes every
+new revision fail as a container that never listens on its port does.
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ class CloudRun:
         self.server = server
         self.secrets = secrets
         self.resources: dict[str, dict[str, Json]] = {"jobs": {}, "services": {}}
+        self.containers_start = True  # False: every new revision's container fails to listen on its port
         for kind in ("jobs", "services"):
             self._routes(kind)
         server.route("GET", rf"/v2/(?P<name>{LOCATION}/operations/{SEG})", API, write=False)(
@@ -141,6 +145,8 @@ class CloudRun:
         stored = self.resources[kind].get(name)
         if stored is None:
             raise not_found(name)
+        if request.query.get("updateMask"):
+            raise ApiError(400, "this fake implements only whole-spec updates (no updateMask)")
         spec = body_of(request)
         _validate(kind, spec)
         for key in OWNED:
@@ -169,6 +175,11 @@ class CloudRun:
                 problem = self._secret_problem(ref, account) if ref else None
                 if problem:
                     problems.append(f"spec.template.spec.containers[{index}].env[{number}]: {problem}")
+        if not self.containers_start:
+            problems.append(
+                "The user-provided container failed to start and listen on the port defined provided by the "
+                "PORT=8080 environment variable within the allocated timeout."
+            )
         number = int(service["generation"])
         revision = f"{service['name'].rsplit('/', 1)[1]}-{number:05d}-abc"
         if problems:
@@ -188,7 +199,7 @@ class CloudRun:
         member = f"serviceAccount:{account}"
         policies = self.server.policies
         allowed = any(
-            member in policies.members(resource, role)
+            member in policies.effective(resource, role)
             for resource in (name, f"projects/{self.server.project}")
             for role in ACCESSOR_ROLES
         )

@@ -1,14 +1,20 @@
 """Cloud Scheduler API v1: jobs (no LROs). Like the real API it adds its own ``User-Agent`` header,
-retry defaults, an attempt deadline and a state, and treats a missing time zone as Etc/UTC."""
+retry defaults, an attempt deadline and a state, and treats a missing time zone as Etc/UTC; it refuses
+a time zone that is not a tz database name, and an HTTP target with a body unless its method is POST,
+PUT or PATCH."""
 
 from __future__ import annotations
 
 import re
+import zoneinfo
 
 from tests.fakes.gcp.common import LOCATION, SEG, apply_mask, body_of, check_project, mask, snapshot
 from tests.fakes.gcp.server import ApiError, GcpServer, Json, Request, already_exists, not_found
 
 API = "cloudscheduler.googleapis.com"
+BODY_METHODS = ("POST", "PUT", "PATCH")
+# The client libraries send enums as numbers (google.cloud.scheduler.v1.HttpMethod); gcloud by name.
+HTTP_METHODS = {0: "POST", 1: "POST", 2: "GET", 3: "HEAD", 4: "PUT", 5: "DELETE", 6: "PATCH", 7: "OPTIONS"}
 
 
 class Scheduler:
@@ -29,6 +35,10 @@ class Scheduler:
         if not job.get("schedule"):
             raise ApiError(400, "Schedule is required")
         job.setdefault("timeZone", "Etc/UTC")
+        try:
+            zoneinfo.ZoneInfo(job["timeZone"])
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ApiError(400, f"Invalid time zone: {job['timeZone']!r}") from None
         job.setdefault("attemptDeadline", "180s")
         job.setdefault(
             "retryConfig",
@@ -40,6 +50,9 @@ class Scheduler:
             },
         )
         target = job.get("httpTarget")
+        method = HTTP_METHODS.get((target or {}).get("httpMethod", 0), (target or {}).get("httpMethod"))
+        if target is not None and target.get("body") and method not in BODY_METHODS:
+            raise ApiError(400, f"HttpTarget.body is allowed only with POST, PUT or PATCH, not {method}")
         if target is not None:
             target.setdefault("headers", {})["User-Agent"] = "Google-Cloud-Scheduler"
 

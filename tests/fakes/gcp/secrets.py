@@ -1,5 +1,8 @@
 """Secret Manager API v1: secrets, version metadata, their IAM policies.
 
+Like the real API, a new secret must say how it is replicated (``replication.automatic`` or
+``replication.userManaged``; 400 INVALID_ARGUMENT otherwise).
+
 Versions hold real payloads (tests put canary values in them) but, as in the real API, listing versions
 returns metadata only; the payload comes back solely from ``versions/{v}:access``, which the tests
 assert is never called.
@@ -52,8 +55,10 @@ class SecretManager:
         if name in self.secrets:
             raise already_exists(name)
         secret = body_of(request)
-        if "replication" not in secret:
-            raise ApiError(400, "Secret.replication is required")
+        replication = secret.get("replication")
+        policies = [k for k in ("automatic", "userManaged") if k in (replication or {})]
+        if not isinstance(replication, dict) or len(policies) != 1:
+            raise ApiError(400, "Secret.replication must set exactly one of automatic or userManaged.")
         secret.update(name=name, createTime=self.server.now(), etag=f'"{new_etag()}"')
         self.secrets[name] = secret
         self.versions[name] = []

@@ -9,13 +9,17 @@ Each API lives in its own module (run.py, workflows.py, ...) and registers route
 - long-running operations (``google.longrunning.Operation``): a create or update answers ``done: false``
   and the operation completes when the client first polls it (``GET .../operations/{id}``);
 - IAM policies with etags: ``setIamPolicy`` with a stale etag answers 409 ABORTED, and a binding to a
-  service account that does not exist answers 400, both as IAM does;
+  service account that does not exist, or a member that is not ``type:value`` (or allUsers,
+  allAuthenticatedUsers), answers 400, as IAM does. IAM is eventually consistent, and so can this be:
+  after ``policies.delay_grants(reads=N)`` a new binding is left out of the first N permission checks
+  that consult it (``policies.effective``), as a grant made a moment ago can be;
 - fault injection: the next matching request fails with a given status, or a hook runs before it.
 """
 
 from __future__ import annotations
 
 import base64
+import builtins
 import itertools
 import json
 import re
@@ -100,13 +104,26 @@ class Operation:
     done: bool = False
 
 
+MEMBER = re.compile(
+    r"^(allUsers|allAuthenticatedUsers"
+    r"|(deleted:)?(user|serviceAccount|group):[^\s@:]+@[a-z0-9.-]+\.[a-z]{2,}(\?uid=\d+)?"
+    r"|domain:[a-z0-9.-]+\.[a-z]{2,}"
+    r"|principal(Set)?://\S+)$"
+)
+# Cloud Storage alone also takes its "convenience values" for a bucket's legacy roles.
+BUCKET_MEMBER = re.compile(r"^project(Owner|Editor|Viewer):[a-z][a-z0-9-]{4,28}[a-z0-9]$")
+
+
 class Policies:
-    """IAM policies by resource name, each with an etag that changes on every write."""
+    """IAM policies by resource name, each with an etag that changes on every write, and the bindings
+    not in effect yet (``pending``: how many more permission checks each stays out of)."""
 
     def __init__(self, server: GcpServer) -> None:
         self.server = server
         self.policies: dict[str, Json] = {}
         self._versions = itertools.count(1)
+        self.lag = 0
+        self.pending: dict[tuple[str, str, str], int] = {}
 
     def _etag(self) -> str:
         return base64.b64encode(f"etag-{next(self._versions)}".encode()).decode()
@@ -114,7 +131,8 @@ class Policies:
     def get(self, resource: str) -> Json:
         if resource not in self.policies:
             self.policies[resource] = {"version": 1, "etag": self._etag(), "bindings": []}
-        return json.loads(json.dumps(self.policies[resource]))
+        held: Json = json.loads(json.dumps(self.policies[resource]))
+        return held
 
     def set(self, resource: str, policy: Json) -> Json:
         held = self.get(resource)
@@ -127,14 +145,49 @@ class Policies:
             )
         for binding in policy.get("bindings", []):
             for member in binding.get("members", []):
+                self._check_form(resource, member)
                 self.server.check_member(member)
+        if self.lag:
+            before = {(b["role"], m) for b in held["bindings"] for m in b.get("members", [])}
+            for binding in policy.get("bindings", []):
+                for member in binding.get("members", []):
+                    if (binding["role"], member) not in before:
+                        self.pending[(resource, binding["role"], member)] = self.lag
         stored = {
             "version": policy.get("version", 1),
             "etag": self._etag(),
             "bindings": policy.get("bindings", []),
         }
         self.policies[resource] = stored
-        return json.loads(json.dumps(stored))
+        answer: Json = json.loads(json.dumps(stored))
+        return answer
+
+    @staticmethod
+    def _check_form(resource: str, member: str) -> None:
+        if MEMBER.match(member) or (resource.startswith("b/") and BUCKET_MEMBER.match(member)):
+            return
+        if ":" not in member:
+            raise ApiError(400, 'Policy members must be of the form "<type>:<value>".')
+        raise ApiError(400, f"Invalid principal {member!r}: unknown type or malformed value.")
+
+    def delay_grants(self, reads: int) -> None:
+        """From now on, each new binding stays out of effect for its first ``reads`` permission checks."""
+        self.lag = reads
+
+    def pend(self, resource: str, role: str, member: str, reads: int) -> None:
+        """An existing binding (a service agent's, say) that is not in effect for ``reads`` more checks."""
+        self.pending[(resource, role, member)] = reads
+
+    def effective(self, resource: str, role: str) -> builtins.set[str]:
+        """The members a permission check sees now; each check uses up one read of a pending binding."""
+        seen: builtins.set[str] = builtins.set()
+        for member in self.members(resource, role):
+            left = self.pending.get((resource, role, member), 0)
+            if left > 0:
+                self.pending[(resource, role, member)] = left - 1
+            else:
+                seen.add(member)
+        return seen
 
     def grant(self, resource: str, role: str, member: str) -> None:
         """Someone else's change, made directly (as another admin would)."""
@@ -143,7 +196,7 @@ class Policies:
         policy["etag"] = self._etag()
         self.policies[resource] = policy
 
-    def members(self, resource: str, role: str) -> set[str]:
+    def members(self, resource: str, role: str) -> builtins.set[str]:
         return {m for b in self.get(resource)["bindings"] if b["role"] == role for m in b.get("members", [])}
 
 

@@ -2,7 +2,8 @@
 
 Like the real API: the source must parse as YAML (400 otherwise), the service account comes back in its
 long form ``projects/P/serviceAccounts/EMAIL``, and a change to source, account or env makes a new
-revision. Updates honour ``updateMask``.
+revision. ``userEnvVars`` holds at most 20 variables, none with an empty key or one starting with
+GOOGLE or WORKFLOWS (reserved). Updates honour ``updateMask``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from tests.fakes.gcp.server import ApiError, GcpServer, Json, Request, already_e
 API = "workflows.googleapis.com"
 TYPE_URL = "type.googleapis.com/google.cloud.workflows.v1.Workflow"
 REVISION_FIELDS = ("sourceContents", "serviceAccount", "userEnvVars", "callLogLevel")
+MAX_ENV_VARS = 20
+RESERVED_PREFIXES = ("GOOGLE", "WORKFLOWS")
 
 
 class Workflows:
@@ -33,7 +36,18 @@ class Workflows:
             raise not_found(name)
         return snapshot(self.workflows[name])
 
+    @staticmethod
+    def _check_env(env: Json) -> None:
+        if len(env) > MAX_ENV_VARS:
+            raise ApiError(400, f"userEnvVars: at most {MAX_ENV_VARS} variables, got {len(env)}")
+        for key in env:
+            if not key or key.startswith(RESERVED_PREFIXES):
+                raise ApiError(
+                    400, f"userEnvVars: key {key!r} is reserved (empty, or starts with GOOGLE or WORKFLOWS)"
+                )
+
     def _normalise(self, workflow: Json) -> None:
+        self._check_env(workflow.get("userEnvVars") or {})
         try:
             yaml.safe_load(workflow.get("sourceContents", ""))
         except yaml.YAMLError as exc:
