@@ -1,4 +1,4 @@
-"""Shared fixtures: the offline model, seeded bare remotes, canary secrets."""
+"""Shared fixtures: the offline model, seeded bare remotes, canary secrets; and stopping a server process."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,6 +47,17 @@ def git(*args: str, cwd: Path | None = None) -> str:
         "GIT_COMMITTER_EMAIL": "t@t",
     }
     return subprocess.run(["git", *args], cwd=cwd, env=env, check=True, capture_output=True, text=True).stdout
+
+
+def stop_process(proc: subprocess.Popen[Any], grace: float) -> None:
+    """SIGTERM, and SIGKILL if it still runs ``grace`` seconds later; reaped either way."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def processes_matching(marker: str) -> list[str]:

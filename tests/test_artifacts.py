@@ -40,6 +40,7 @@ from jobs.artifacts import (
 )
 from jobs.artifacts.gcs import _gcs_errors
 from jobs.errors import ArtifactError, ArtifactExists, ArtifactNotFound, ConfigError
+from tests.conftest import stop_process
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -101,18 +102,8 @@ def _start_emulator(binary: Path, log_path: Path) -> tuple[subprocess.Popen[byte
                     return proc, url
         except OSError:
             time.sleep(0.05)
-    _stop(proc)
+    stop_process(proc, grace=5)
     raise RuntimeError("did not answer on /storage/v1/b within 10 s")
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +124,7 @@ def gcs_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         try:
             yield url
         finally:
-            _stop(proc)
+            stop_process(proc, grace=5)
         return
     pytest.skip(f"GCS emulator could not start: {'; '.join(errors)}")
 

@@ -16,11 +16,9 @@ import base64
 import json
 import logging
 import math
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import threading
 import time
 import urllib.request
@@ -43,10 +41,11 @@ from orchestration.local_eventarc import EventarcBridge, cloud_event
 from orchestration.local_run import FACTORY_YAML, workflow_env
 from orchestration.receiver import BackgroundPublisher, Receiver, ReceiverServer, TriggerConfig, sign
 from orchestration.receiver.pubsub import PubSubPublisher
+from tests.conftest import stop_process
 from tests.fakes.executions import FakeStart, serving
 from tests.test_receiver import BODY_CANARY, LABEL_ID, SECRET, issue
+from tests.test_receiver_service import start_process
 
-REPO = Path(__file__).resolve().parent.parent
 EMULATOR = Path("/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator")
 PROJECT = "local"
 TOPIC = f"projects/{PROJECT}/topics/factory-tickets"
@@ -90,12 +89,7 @@ def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 time.sleep(0.05)
         yield f"127.0.0.1:{port}"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc, grace=10)
 
 
 @pytest.fixture
@@ -160,9 +154,8 @@ def test_a_refused_publish_undoes_the_start_and_linear_s_retry_starts_the_run(
 
 
 def _receiver_process(tmp_path: Path, emulator: str) -> tuple[subprocess.Popen[str], str]:
-    """``python -m orchestration.receiver`` on a free loopback port; its URL once it says it listens."""
+    """``python -m orchestration.receiver`` on a free loopback port, publishing to the emulator."""
     env = {
-        **os.environ,
         "PUBSUB_EMULATOR_HOST": emulator,
         "LINEAR_WEBHOOK_SECRET": SECRET.get_secret_value(),
         "FACTORY_TRIGGER_LABEL": "Factory",
@@ -173,22 +166,7 @@ def _receiver_process(tmp_path: Path, emulator: str) -> tuple[subprocess.Popen[s
         "HOST": "127.0.0.1",
         "LOG_FORMAT": "text",
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "orchestration.receiver"],
-        cwd=REPO,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stderr is not None
-    for line in proc.stderr:
-        if "receiver listening on " in line:
-            address = line.split("receiver listening on ", 1)[1].split()[0]
-            return proc, f"http://{address}/linear/webhook"
-    proc.kill()
-    raise AssertionError(f"the receiver did not start (exit {proc.wait()})")
+    return start_process(env)
 
 
 def normalized(argument: Any) -> Any:

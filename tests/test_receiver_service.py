@@ -98,6 +98,7 @@ def test_without_a_topic_a_gcs_prefix_is_a_config_error(tmp_path: Path) -> None:
 
 
 def start_process(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """``python -m orchestration.receiver`` with ``env`` over ours; its webhook URL once it listens."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "orchestration.receiver"],
         cwd=REPO,

@@ -2,23 +2,30 @@
 
 A resource reads its current state (REST JSON, or None when it does not exist), states the fields it wants,
 and knows how to create itself and how to update itself from a list of changes. Its ``api`` and
-``admin_role`` turn a failed call into a message that says what to enable or grant.
+``admin_role`` turn a failed call into a message that says what to enable or grant. ``_read``, ``_created``
+and ``_updated`` hold what every resource does around its own client call (not found, the long-running
+operation, the JSON), so that a resource states only the call.
 """
 
 from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import proto  # type: ignore[import-untyped]
+from google.api_core import exceptions as core_exceptions
+from google.api_core import operation
 from google.protobuf import field_mask_pb2
 
 from orchestration.deploy.diff import Change, diff
 from orchestration.deploy.errors import explained
+from orchestration.deploy.names import Names
 from orchestration.deploy.target import Clients
+
+T = TypeVar("T")
 
 
 def as_json(message: proto.Message) -> dict[str, Any]:
@@ -62,6 +69,34 @@ class Resource(ABC):
         with explained(self.label, doing, self.api, self.admin_role, self.clients.project):
             yield
 
+    # The calls are passed as thunks so that building the client happens inside ``calling`` too.
+
+    def _find(self, get: Callable[[], T]) -> T | None:
+        """``get()``, or None when the API says the resource does not exist."""
+        with self.calling("read"):
+            try:
+                return get()
+            except core_exceptions.NotFound:
+                return None
+
+    def _read(self, get: Callable[[], proto.Message]) -> dict[str, Any] | None:
+        """``get()``'s message as REST JSON, or None when the resource does not exist."""
+        found = self._find(get)
+        return None if found is None else as_json(found)
+
+    def _created(self, create: Callable[[], Any]) -> dict[str, Any]:
+        """``create()``, waiting for its long-running operation if it starts one; the result as REST JSON."""
+        with self.calling("create"):
+            return as_json(self._settled(create()))
+
+    def _updated(self, update: Callable[[], Any]) -> None:
+        """``update()``, waiting for its long-running operation if it starts one."""
+        with self.calling("update"):
+            self._settled(update())
+
+    def _settled(self, result: Any) -> Any:
+        return self.clients.wait(result) if isinstance(result, operation.Operation) else result
+
     @abstractmethod
     def read(self) -> dict[str, Any] | None:
         """The current state as REST JSON, or None when the resource does not exist."""
@@ -84,6 +119,20 @@ class Resource(ABC):
     def notes(self, current: dict[str, Any] | None) -> list[str]:
         """Lines the plan should show with this resource whatever its action (a missing secret value)."""
         return []
+
+
+class Specified(Resource):
+    """A resource whose desired state is a spec built once from the config (specs.py), at ``path`` (its
+    full resource name) under the deploy's location."""
+
+    def __init__(self, clients: Clients, names: Names, name: str, path: str, spec: dict[str, Any]) -> None:
+        super().__init__(clients, name)
+        self.path = path
+        self.location = names.location
+        self.spec = spec
+
+    def desired(self) -> dict[str, Any]:
+        return self.spec
 
 
 class Secret(Resource):

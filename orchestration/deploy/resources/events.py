@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.api_core import exceptions as core_exceptions
 from google.cloud import eventarc_v1, scheduler_v1
 from google.pubsub_v1 import Topic as PubsubTopic
 
@@ -13,63 +12,43 @@ from orchestration.deploy import specs
 from orchestration.deploy.config import DeployConfig
 from orchestration.deploy.diff import Change
 from orchestration.deploy.names import Names
-from orchestration.deploy.resources.base import Resource, as_json, from_json, update_mask
+from orchestration.deploy.resources.base import Specified, from_json, update_mask
 from orchestration.deploy.target import Clients
 
 
-class Topic(Resource):
+class Topic(Specified):
     group = "Pub/Sub topic"
     kind = "Pub/Sub topic"
     api = "pubsub.googleapis.com"
     admin_role = "roles/pubsub.admin"
 
     def __init__(self, clients: Clients, names: Names) -> None:
-        super().__init__(clients, names.topic)
-        self.path = names.topic_path
+        super().__init__(clients, names, names.topic, names.topic_path, specs.topic())
 
     def read(self) -> dict[str, Any] | None:
-        with self.calling("read"):
-            try:
-                return as_json(self.clients.publisher.get_topic(topic=self.path))
-            except core_exceptions.NotFound:
-                return None
-
-    def desired(self) -> dict[str, Any]:
-        return specs.topic()
+        return self._read(lambda: self.clients.publisher.get_topic(topic=self.path))
 
     def create(self) -> dict[str, Any] | None:
-        with self.calling("create"):
-            topic = from_json(PubsubTopic, {**self.desired(), "name": self.path})
-            return as_json(self.clients.publisher.create_topic(request=topic))
+        topic = from_json(PubsubTopic, {**self.desired(), "name": self.path})
+        return self._created(lambda: self.clients.publisher.create_topic(request=topic))
 
     def update(self, current: dict[str, Any], changes: list[Change]) -> None:
         topic = from_json(PubsubTopic, {**self.desired(), "name": self.path})
         mask = update_mask(changes)
-        with self.calling("update"):
-            self.clients.publisher.update_topic(topic=topic, update_mask=mask)
+        self._updated(lambda: self.clients.publisher.update_topic(topic=topic, update_mask=mask))
 
 
-class Trigger(Resource):
+class Trigger(Specified):
     group = "Eventarc trigger"
     kind = "Eventarc trigger"
     api = "eventarc.googleapis.com"
     admin_role = "roles/eventarc.admin"
 
     def __init__(self, clients: Clients, names: Names) -> None:
-        super().__init__(clients, names.trigger)
-        self.path = names.trigger_path
-        self.location = names.location
-        self.spec = specs.trigger(names)
+        super().__init__(clients, names, names.trigger, names.trigger_path, specs.trigger(names))
 
     def read(self) -> dict[str, Any] | None:
-        with self.calling("read"):
-            try:
-                return as_json(self.clients.eventarc.get_trigger(name=self.path))
-            except core_exceptions.NotFound:
-                return None
-
-    def desired(self) -> dict[str, Any]:
-        return self.spec
+        return self._read(lambda: self.clients.eventarc.get_trigger(name=self.path))
 
     def create(self) -> dict[str, Any] | None:
         # On a project new to Eventarc, its service agent receives its role as the API is enabled, and
@@ -81,47 +60,35 @@ class Trigger(Resource):
             )
             return self.clients.wait(operation)
 
-        with self.calling("create"):
-            return as_json(self.clients.until_propagated(self.label, attempt))
+        return self._created(lambda: self.clients.until_propagated(self.label, attempt))
 
     def update(self, current: dict[str, Any], changes: list[Change]) -> None:
+        trigger = from_json(eventarc_v1.Trigger, self.spec)
         mask = update_mask(changes)
-        with self.calling("update"):
-            trigger = from_json(eventarc_v1.Trigger, self.spec)
-            operation = self.clients.eventarc.update_trigger(
+        self._updated(
+            lambda: self.clients.eventarc.update_trigger(
                 trigger=trigger, update_mask=mask, allow_missing=False
             )
-            self.clients.wait(operation)
+        )
 
 
-class NightlyJob(Resource):
+class NightlyJob(Specified):
     group = "Cloud Scheduler job"
     kind = "Cloud Scheduler job"
     api = "cloudscheduler.googleapis.com"
     admin_role = "roles/cloudscheduler.admin"
 
     def __init__(self, clients: Clients, config: DeployConfig, names: Names) -> None:
-        super().__init__(clients, names.nightly)
-        self.path = names.nightly_path
-        self.location = names.location
-        self.spec = specs.nightly(config, names)
+        super().__init__(clients, names, names.nightly, names.nightly_path, specs.nightly(config, names))
 
     def read(self) -> dict[str, Any] | None:
-        with self.calling("read"):
-            try:
-                return as_json(self.clients.scheduler.get_job(name=self.path))
-            except core_exceptions.NotFound:
-                return None
-
-    def desired(self) -> dict[str, Any]:
-        return self.spec
+        return self._read(lambda: self.clients.scheduler.get_job(name=self.path))
 
     def create(self) -> dict[str, Any] | None:
-        with self.calling("create"):
-            job = from_json(scheduler_v1.Job, self.spec)
-            return as_json(self.clients.scheduler.create_job(parent=self.location, job=job))
+        job = from_json(scheduler_v1.Job, self.spec)
+        return self._created(lambda: self.clients.scheduler.create_job(parent=self.location, job=job))
 
     def update(self, current: dict[str, Any], changes: list[Change]) -> None:
+        job = from_json(scheduler_v1.Job, self.spec)
         mask = update_mask(changes)
-        with self.calling("update"):
-            self.clients.scheduler.update_job(job=from_json(scheduler_v1.Job, self.spec), update_mask=mask)
+        self._updated(lambda: self.clients.scheduler.update_job(job=job, update_mask=mask))

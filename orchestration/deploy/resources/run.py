@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.api_core import exceptions as core_exceptions
 from google.cloud import run_v2
 
 from orchestration.deploy import specs
@@ -22,7 +21,7 @@ from orchestration.deploy.config import DeployConfig, Phase
 from orchestration.deploy.diff import Change
 from orchestration.deploy.errors import REVISION, revision_logs
 from orchestration.deploy.names import Names
-from orchestration.deploy.resources.base import Resource, as_json, from_json
+from orchestration.deploy.resources.base import Specified, from_json
 from orchestration.deploy.target import Clients
 from orchestration.receiver.app import WEBHOOK_PATH
 
@@ -34,69 +33,50 @@ def _secret_names(containers: list[dict[str, Any]]) -> list[str]:
     return [ref["secret"] for ref in refs if ref]
 
 
-class CloudRunJob(Resource):
+class CloudRunJob(Specified):
     group = "Cloud Run jobs"
     kind = "Cloud Run job"
     api = "run.googleapis.com"
     admin_role = "roles/run.admin"
 
     def __init__(self, clients: Clients, config: DeployConfig, names: Names, phase: Phase) -> None:
-        super().__init__(clients, names.job(phase))
-        self.path = names.job_path(phase)
-        self.spec = specs.job(config, names, phase)
-        self.location = names.location
+        super().__init__(
+            clients, names, names.job(phase), names.job_path(phase), specs.job(config, names, phase)
+        )
 
     def secret_names(self) -> list[str]:
         return _secret_names(self.spec["template"]["template"]["containers"])
 
     def read(self) -> dict[str, Any] | None:
-        with self.calling("read"):
-            try:
-                return as_json(self.clients.jobs.get_job(name=self.path))
-            except core_exceptions.NotFound:
-                return None
-
-    def desired(self) -> dict[str, Any]:
-        return self.spec
+        return self._read(lambda: self.clients.jobs.get_job(name=self.path))
 
     def create(self) -> dict[str, Any] | None:
-        with self.calling("create"):
-            job = from_json(run_v2.Job, self.spec)
-            operation = self.clients.jobs.create_job(parent=self.location, job=job, job_id=self.name)
-            return as_json(self.clients.wait(operation))
+        job = from_json(run_v2.Job, self.spec)
+        return self._created(
+            lambda: self.clients.jobs.create_job(parent=self.location, job=job, job_id=self.name)
+        )
 
     def update(self, current: dict[str, Any], changes: list[Change]) -> None:
-        with self.calling("update"):
-            job = from_json(run_v2.Job, {**self.spec, "name": self.path})
-            self.clients.wait(self.clients.jobs.update_job(job=job))
+        job = from_json(run_v2.Job, {**self.spec, "name": self.path})
+        self._updated(lambda: self.clients.jobs.update_job(job=job))
 
 
-class ReceiverService(Resource):
+class ReceiverService(Specified):
     group = "Cloud Run service"
     kind = "Cloud Run service"
     api = "run.googleapis.com"
     admin_role = "roles/run.admin"
 
     def __init__(self, clients: Clients, config: DeployConfig, names: Names) -> None:
-        super().__init__(clients, names.receiver)
+        super().__init__(clients, names, names.receiver, names.receiver_path, specs.receiver(config, names))
         self.region = config.region
-        self.path = names.receiver_path
-        self.spec = specs.receiver(config, names)
-        self.location = names.location
         self.public_access = config.receiver.public_access
 
     def secret_names(self) -> list[str]:
         return _secret_names(self.spec["template"]["containers"])
 
     def read(self) -> dict[str, Any] | None:
-        with self.calling("read"):
-            try:
-                return as_json(self.clients.services.get_service(name=self.path))
-            except core_exceptions.NotFound:
-                return None
-
-    def desired(self) -> dict[str, Any]:
-        return self.spec
+        return self._read(lambda: self.clients.services.get_service(name=self.path))
 
     def create(self) -> dict[str, Any] | None:
         created = False
@@ -112,8 +92,7 @@ class ReceiverService(Resource):
             created = True
             return self.clients.wait(operation)
 
-        with self.calling("create"):
-            return as_json(self.clients.until_propagated(self.label, attempt))
+        return self._created(lambda: self.clients.until_propagated(self.label, attempt))
 
     def predicted_url(self) -> str:
         """The deterministic URL Cloud Run will give the service, so the Linear webhook (and its signing
@@ -143,8 +122,7 @@ class ReceiverService(Resource):
                 return self._deploy(str(current.get("generation", "0")))
             return self._deploy(None)
 
-        with self.calling("update"):
-            self.clients.until_propagated(self.label, attempt)
+        self._updated(lambda: self.clients.until_propagated(self.label, attempt))
 
     def _deploy(self, stamp: str | None) -> Any:
         """Replace the spec; a ``stamp`` (the generation being replaced) forces a new revision even when

@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.api_core import exceptions as core_exceptions
 from google.cloud import secretmanager_v1
 
 from orchestration.deploy import specs
 from orchestration.deploy.diff import Change
 from orchestration.deploy.names import Names
 from orchestration.deploy.resources.base import Secret as SecretBase
-from orchestration.deploy.resources.base import as_json, from_json
+from orchestration.deploy.resources.base import from_json
 from orchestration.deploy.target import Clients
 
 
@@ -34,16 +33,12 @@ class Secret(SecretBase):
         self.purpose = purpose
 
     def read(self) -> dict[str, Any] | None:
-        with self.calling("read"):
-            try:
-                secret = self.clients.secrets.get_secret(name=self.path)
-            except core_exceptions.NotFound:
-                self.has_value = False
-                return None
-            current = as_json(secret)
-            current["enabledVersions"] = self._enabled_versions()
-            self.has_value = current["enabledVersions"] > 0
-            return current
+        current = self._read(lambda: self.clients.secrets.get_secret(name=self.path))
+        if current is not None:
+            with self.calling("read"):
+                current["enabledVersions"] = self._enabled_versions()
+        self.has_value = current is not None and current["enabledVersions"] > 0
+        return current
 
     def _enabled_versions(self) -> int:
         pages = self.clients.secrets.list_secret_versions(

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.api_core import exceptions as core_exceptions
-
 from orchestration.deploy.config import DeployConfig
 from orchestration.deploy.resources.base import Resource
 from orchestration.deploy.target import Clients
@@ -23,12 +21,8 @@ class Bucket(Resource):
         self.region = config.region
 
     def read(self) -> dict[str, Any] | None:
-        with self.calling("read"):
-            try:
-                found = self.clients.storage.get_bucket(self.bucket)
-            except core_exceptions.NotFound:
-                return None
-            return {"name": found.name, "location": found.location}
+        found = self._find(lambda: self.clients.storage.get_bucket(self.bucket))
+        return None if found is None else {"name": found.name, "location": found.location}
 
     def desired(self) -> dict[str, Any]:
         return {}

@@ -1,13 +1,14 @@
-"""Path patterns and small helpers shared by the per-API fakes."""
+"""Path patterns, small helpers and the located-collection CRUD shared by the per-API fakes."""
 
 from __future__ import annotations
 
 import copy
 import json
+import re
 import uuid
-from typing import TypeVar
+from typing import ClassVar, TypeVar
 
-from tests.fakes.gcp.server import ApiError, GcpServer, Json, Request
+from tests.fakes.gcp.server import ApiError, GcpServer, Json, Request, already_exists, not_found
 
 T = TypeVar("T")
 SEG = r"[^/:]+"
@@ -53,3 +54,54 @@ def snapshot(value: T) -> T:
     """A deep copy through JSON, as a response body would be."""
     copied: T = json.loads(json.dumps(value))
     return copied
+
+
+class Located:
+    """A v1 collection under a location, ``/v1/projects/P/locations/L/{plural}/ID``, kept in ``stored`` as
+    the API returns it: POST on the collection is the subclass's ``create``, GET reads, PATCH is the
+    subclass's ``update``. What those share, the API rules of a create's name and of an update's
+    fields, is here; what each API adds to a resource is the subclass's."""
+
+    api: ClassVar[str]
+    plural: ClassVar[str]
+
+    def __init__(self, server: GcpServer) -> None:
+        self.server = server
+        self.stored: dict[str, Json] = {}
+        name = rf"/v1/(?P<name>{LOCATION}/{self.plural}/{SEG})"
+        server.route("POST", rf"/v1/(?P<parent>{LOCATION})/{self.plural}", self.api, write=True)(self.create)
+        server.route("GET", name, self.api, write=False)(lambda r, m: self.get(m["name"]))
+        server.route("PATCH", name, self.api, write=True)(self.update)
+
+    def get(self, name: str) -> Json:
+        if name not in self.stored:
+            raise not_found(name)
+        return snapshot(self.stored[name])
+
+    def create(self, request: Request, match: re.Match[str]) -> Json:
+        raise NotImplementedError
+
+    def update(self, request: Request, match: re.Match[str]) -> Json:
+        raise NotImplementedError
+
+    def new_name(self, request: Request, match: re.Match[str], id_param: str) -> str:
+        """The name a create asks for with ``?{id_param}=ID``: in this project, and not taken (409)."""
+        check_project(self.server, match["project"])
+        name = f"{match['parent']}/{self.plural}/{request.query.get(id_param, '')}"
+        if name in self.stored:
+            raise already_exists(name)
+        return name
+
+    def patched(self, request: Request, name: str) -> tuple[Json, list[str]]:
+        """The stored resource with an update applied, and the fields it sets: those ``updateMask``
+        names, or without one every field in the body but ``name``."""
+        stored = self.get(name)
+        incoming = body_of(request)
+        fields = mask(request) or [k for k in incoming if k != "name"]
+        apply_mask(stored, incoming, fields)
+        return stored, fields
+
+    def operation(self, name: str, type_url: str) -> Json:
+        """A pending LRO whose response is the resource ``name`` as it then is."""
+        location = name.rsplit(f"/{self.plural}/", 1)[0]
+        return self.server.operation(location, type_url, lambda: self.get(name))

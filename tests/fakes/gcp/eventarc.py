@@ -10,9 +10,9 @@ from __future__ import annotations
 import re
 import uuid
 
-from tests.fakes.gcp.common import LOCATION, SEG, apply_mask, body_of, check_project, mask, new_etag, snapshot
+from tests.fakes.gcp.common import Located, body_of, new_etag
 from tests.fakes.gcp.projects import PROJECT_NUMBER
-from tests.fakes.gcp.server import ApiError, GcpServer, Json, Request, already_exists, not_found
+from tests.fakes.gcp.server import ApiError, GcpServer, Json, Request
 
 API = "eventarc.googleapis.com"
 TYPE_URL = "type.googleapis.com/google.cloud.eventarc.v1.Trigger"
@@ -24,23 +24,17 @@ AGENT_NOT_READY = (
 )
 
 
-class Eventarc:
+class Eventarc(Located):
+    api = API
+    plural = "triggers"
+
     def __init__(self, server: GcpServer, topics: dict[str, Json]) -> None:
-        self.server = server
+        super().__init__(server)
         self.topics = topics
-        self.triggers: dict[str, Json] = {}
+        self.triggers = self.stored
         self.project = f"projects/{server.project}"
         self.agent = f"serviceAccount:service-{PROJECT_NUMBER}@gcp-sa-eventarc.iam.gserviceaccount.com"
         server.policies.grant(self.project, AGENT_ROLE, self.agent)
-        name = rf"/v1/(?P<name>{LOCATION}/triggers/{SEG})"
-        server.route("POST", rf"/v1/(?P<parent>{LOCATION})/triggers", API, write=True)(self.create)
-        server.route("GET", name, API, write=False)(lambda r, m: self.get(m["name"]))
-        server.route("PATCH", name, API, write=True)(self.update)
-
-    def get(self, name: str) -> Json:
-        if name not in self.triggers:
-            raise not_found(name)
-        return snapshot(self.triggers[name])
 
     def agent_pending(self, reads: int) -> None:
         """The service agent's role is not in effect for the next ``reads`` creates."""
@@ -62,30 +56,24 @@ class Eventarc:
             raise ApiError(400, f"Topic {topic} does not exist")
 
     def create(self, request: Request, match: re.Match[str]) -> Json:
-        check_project(self.server, match["project"])
-        ident = request.query.get("triggerId", "")
-        name = f"{match['parent']}/triggers/{ident}"
-        if name in self.triggers:
-            raise already_exists(name)
+        name = self.new_name(request, match, "triggerId")
         trigger = body_of(request)
         self._validate(trigger)
         self._check_agent()
         now = self.server.now()
         transport = trigger.setdefault("transport", {}).setdefault("pubsub", {})
+        ident = request.query.get("triggerId", "")
         transport["subscription"] = f"projects/{self.server.project}/subscriptions/eventarc-{ident}-sub-042"
         trigger.update(name=name, uid=str(uuid.uuid4()), createTime=now, updateTime=now, etag=new_etag())
         self.triggers[name] = trigger
-        return self.server.operation(match["parent"], TYPE_URL, lambda: self.get(name))
+        return self.operation(name, TYPE_URL)
 
     def update(self, request: Request, match: re.Match[str]) -> Json:
         name = match["name"]
-        stored = self.get(name)
-        incoming = body_of(request)
-        fields = mask(request) or [k for k in incoming if k != "name"]
+        stored, fields = self.patched(request, name)
         if "transport" in fields:
             raise ApiError(400, "The 'transport' field of a trigger cannot be updated")
-        apply_mask(stored, incoming, fields)
         self._validate(stored)
         stored.update(updateTime=self.server.now(), etag=new_etag())
         self.triggers[name] = stored
-        return self.server.operation(name.rsplit("/triggers/", 1)[0], TYPE_URL, lambda: self.get(name))
+        return self.operation(name, TYPE_URL)

@@ -8,8 +8,8 @@ from __future__ import annotations
 import re
 import zoneinfo
 
-from tests.fakes.gcp.common import LOCATION, SEG, apply_mask, body_of, check_project, mask, snapshot
-from tests.fakes.gcp.server import ApiError, GcpServer, Json, Request, already_exists, not_found
+from tests.fakes.gcp.common import Located, body_of, check_project
+from tests.fakes.gcp.server import ApiError, GcpServer, Json, Request, already_exists
 
 API = "cloudscheduler.googleapis.com"
 BODY_METHODS = ("POST", "PUT", "PATCH")
@@ -17,19 +17,13 @@ BODY_METHODS = ("POST", "PUT", "PATCH")
 HTTP_METHODS = {0: "POST", 1: "POST", 2: "GET", 3: "HEAD", 4: "PUT", 5: "DELETE", 6: "PATCH", 7: "OPTIONS"}
 
 
-class Scheduler:
-    def __init__(self, server: GcpServer) -> None:
-        self.server = server
-        self.jobs: dict[str, Json] = {}
-        name = rf"/v1/(?P<name>{LOCATION}/jobs/{SEG})"
-        server.route("POST", rf"/v1/(?P<parent>{LOCATION})/jobs", API, write=True)(self.create)
-        server.route("GET", name, API, write=False)(lambda r, m: self.get(m["name"]))
-        server.route("PATCH", name, API, write=True)(self.update)
+class Scheduler(Located):
+    api = API
+    plural = "jobs"
 
-    def get(self, name: str) -> Json:
-        if name not in self.jobs:
-            raise not_found(name)
-        return snapshot(self.jobs[name])
+    def __init__(self, server: GcpServer) -> None:
+        super().__init__(server)
+        self.jobs = self.stored
 
     def _defaults(self, job: Json) -> None:
         if not job.get("schedule"):
@@ -71,9 +65,7 @@ class Scheduler:
 
     def update(self, request: Request, match: re.Match[str]) -> Json:
         name = match["name"]
-        stored = self.get(name)
-        incoming = body_of(request)
-        apply_mask(stored, incoming, mask(request) or [k for k in incoming if k != "name"])
+        stored, _ = self.patched(request, name)
         self._defaults(stored)
         stored["userUpdateTime"] = self.server.now()
         self.jobs[name] = stored

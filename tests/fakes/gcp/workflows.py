@@ -12,8 +12,8 @@ import re
 
 import yaml
 
-from tests.fakes.gcp.common import LOCATION, SEG, apply_mask, body_of, check_project, mask, snapshot
-from tests.fakes.gcp.server import ApiError, GcpServer, Json, Request, already_exists, not_found
+from tests.fakes.gcp.common import Located, body_of
+from tests.fakes.gcp.server import ApiError, GcpServer, Json, Request
 
 API = "workflows.googleapis.com"
 TYPE_URL = "type.googleapis.com/google.cloud.workflows.v1.Workflow"
@@ -22,19 +22,13 @@ MAX_ENV_VARS = 20
 RESERVED_PREFIXES = ("GOOGLE", "WORKFLOWS")
 
 
-class Workflows:
-    def __init__(self, server: GcpServer) -> None:
-        self.server = server
-        self.workflows: dict[str, Json] = {}
-        name = rf"/v1/(?P<name>{LOCATION}/workflows/{SEG})"
-        server.route("POST", rf"/v1/(?P<parent>{LOCATION})/workflows", API, write=True)(self.create)
-        server.route("GET", name, API, write=False)(lambda r, m: self.get(m["name"]))
-        server.route("PATCH", name, API, write=True)(self.update)
+class Workflows(Located):
+    api = API
+    plural = "workflows"
 
-    def get(self, name: str) -> Json:
-        if name not in self.workflows:
-            raise not_found(name)
-        return snapshot(self.workflows[name])
+    def __init__(self, server: GcpServer) -> None:
+        super().__init__(server)
+        self.workflows = self.stored
 
     @staticmethod
     def _check_env(env: Json) -> None:
@@ -58,10 +52,7 @@ class Workflows:
         workflow["serviceAccount"] = account
 
     def create(self, request: Request, match: re.Match[str]) -> Json:
-        check_project(self.server, match["project"])
-        name = f"{match['parent']}/workflows/{request.query.get('workflowId', '')}"
-        if name in self.workflows:
-            raise already_exists(name)
+        name = self.new_name(request, match, "workflowId")
         workflow = body_of(request)
         self._normalise(workflow)
         now = self.server.now()
@@ -74,14 +65,11 @@ class Workflows:
             revisionCreateTime=now,
         )
         self.workflows[name] = workflow
-        return self.server.operation(match["parent"], TYPE_URL, lambda: self.get(name))
+        return self.operation(name, TYPE_URL)
 
     def update(self, request: Request, match: re.Match[str]) -> Json:
         name = match["name"]
-        stored = self.get(name)
-        incoming = body_of(request)
-        fields = mask(request) or [k for k in incoming if k != "name"]
-        apply_mask(stored, incoming, fields)
+        stored, fields = self.patched(request, name)
         self._normalise(stored)
         now = self.server.now()
         if any(f in REVISION_FIELDS for f in fields):
@@ -89,5 +77,4 @@ class Workflows:
             stored.update(revisionId=f"{number:06d}-c2d", revisionCreateTime=now)
         stored["updateTime"] = now
         self.workflows[name] = stored
-        location = name.rsplit("/workflows/", 1)[0]
-        return self.server.operation(location, TYPE_URL, lambda: self.get(name))
+        return self.operation(name, TYPE_URL)
