@@ -6,16 +6,21 @@
   call's ``containerOverrides`` env. A non-zero exit is the connector's
   failed-execution error (tag ``OperationError``); a run past its task timeout is stopped and fails
   the same way. Nothing retries it (a second run would put a second agent on the branch).
-- ``googleapis.storage.v1.objects.get`` with ``alt: media`` reads the artifact store; a JSON object is
-  returned decoded, as the connector does for JSON content; a missing one is an ``HttpError`` 404.
+- ``googleapis.storage.v1.objects.get`` with ``alt: media`` reads the artifact store; an object whose
+  content type is JSON (GcsStore gives ``*.json`` keys ``application/json``) is returned decoded, as the
+  connector does, any other as bytes; without ``alt: media`` it returns the object resource (metadata,
+  with ``generation``: the store's version). A missing object is an ``HttpError`` 404.
 - ``googleapis.storage.v1.objects.delete`` deletes from the artifact store (the workflow releases the
   ticket's receiver lock with it); a missing object is an ``HttpError`` 404, as from GCS.
+- Both honour ``ifGenerationMatch`` (the version read; 412 when the object is at another one), which
+  needs a store with versions (``VersionedStore``).
 - ``googleapis.secretmanager.v1.projects.secrets.versions.accessString`` reads the environment.
 """
 
 from __future__ import annotations
 
 import json
+import mimetypes
 import os
 import signal
 import subprocess
@@ -26,8 +31,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import unquote
 
-from jobs.artifacts import ArtifactStore
-from jobs.errors import ArtifactError, ArtifactNotFound
+from jobs.artifacts import ArtifactStore, VersionedStore
+from jobs.errors import ArtifactError, ArtifactNotFound, FactoryError
 from jobs.workspace.shell import reap_supervised
 from orchestration.engine.errors import WorkflowError
 
@@ -85,7 +90,17 @@ class LocalCloud:
         if self.on_job is not None:
             self.on_job(phase, env)
         started = time.monotonic()
-        code = self.runner(phase, env, task_timeout)
+        try:
+            code = self.runner(phase, env, task_timeout)
+        except (FactoryError, OSError) as exc:
+            # The task never ran (its image missing, no container engine): a failed execution all the
+            # same, so the workflow's except notifies "failed" and no later phase starts (B1).
+            self.executions.append({"name": execution, "phase": phase, "exit_code": None, "error": str(exc)})
+            raise WorkflowError(
+                ["OperationError"],
+                f"The job execution {execution} failed: the task could not start: {exc}",
+                operation={"name": execution, "done": True, "error": {"code": 2, "message": str(exc)}},
+            ) from exc
         record = {
             "name": execution,
             "phase": phase,
@@ -104,14 +119,31 @@ class LocalCloud:
 
     def get_object(self, args: dict[str, Any]) -> Any:
         key = unquote(str(args.get("object", "")))
+        wanted = args.get("ifGenerationMatch")
         try:
-            data = self.store.read_bytes(key)
+            if wanted is None and args.get("alt") == "media":
+                data, version = self.store.read_bytes(key), None
+            else:
+                current = self._versioned().read_versioned(key)
+                data, version = current.data, current.version
         except ArtifactNotFound:
             raise WorkflowError(
                 ["HttpError"], f"No such object: {args.get('bucket')}/{key}", code=404
             ) from None
+        if wanted is not None and str(wanted) != version:
+            raise _precondition_failed()
+        content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
         if args.get("alt") != "media":
-            return {"bucket": args.get("bucket"), "name": key, "size": str(len(data))}
+            return {
+                "kind": "storage#object",
+                "bucket": args.get("bucket"),
+                "name": key,
+                "size": str(len(data)),
+                "generation": version,
+                "contentType": content_type,
+            }
+        if content_type != "application/json":
+            return data
         try:
             return json.loads(data)
         except ValueError:
@@ -119,12 +151,24 @@ class LocalCloud:
 
     def delete_object(self, args: dict[str, Any]) -> None:
         key = unquote(str(args.get("object", "")))
+        wanted = args.get("ifGenerationMatch")
         try:
-            deleted = self.store.delete(key)
+            if wanted is None:
+                deleted = self.store.delete(key)
+            else:
+                store = self._versioned()
+                deleted = store.delete_if_version(key, str(wanted))
+                if not deleted and store.exists(key):
+                    raise _precondition_failed()
         except ArtifactError as exc:  # a key the store refuses (GCS: 400), or the store failing (503)
             raise WorkflowError(["HttpError"], str(exc), code=503 if exc.retryable else 400) from None
         if not deleted:
             raise WorkflowError(["HttpError"], f"No such object: {args.get('bucket')}/{key}", code=404)
+
+    def _versioned(self) -> VersionedStore:
+        if not isinstance(self.store, VersionedStore):
+            raise WorkflowError(["HttpError"], f"{self.store!r} keeps no object generations", code=501)
+        return self.store
 
     def access_secret(self, args: dict[str, Any]) -> str:
         secret = str(args.get("secret_id", ""))
@@ -132,6 +176,12 @@ class LocalCloud:
         if value is None:
             raise WorkflowError(["HttpError"], f"Secret [{secret}] not found or has no versions.", code=404)
         return value
+
+
+def _precondition_failed() -> WorkflowError:
+    return WorkflowError(
+        ["HttpError"], "At least one of the pre-conditions you specified did not hold.", code=412
+    )
 
 
 def _run(phase: str, env: Mapping[str, str], timeout: float) -> int | None:

@@ -11,9 +11,12 @@ A push subscription (``pushConfig.pushEndpoint`` = this server) posts ``{"messag
 
 and then ``POST /v1/{workflow}/executions`` with ``{"argument": <that event as a JSON string>}``. The push
 is acknowledged (204) once the execution exists and refused (503, so Pub/Sub redelivers) when the API does
-not take it. Like Eventarc, the bridge does not deduplicate: Pub/Sub delivers at least once, and the
-receiver's delivery record and ticket lock are what keep a ticket to one run. A body that is not a Pub/Sub
-push is dropped with a log line (acknowledged, as Eventarc drops what Workflows cannot take).
+not take it. Pub/Sub delivers at least once; Workflows deduplicates Eventarc events by event id (the
+Pub/Sub message id) within 24 h, so a redelivered message starts no second execution. The bridge does the
+same for as long as it runs: a message id it already started an execution for is acknowledged and
+dropped. (The receiver's delivery record and ticket lock are what keep a ticket to one run across
+messages.) A body that is not a Pub/Sub push is dropped with a log line (acknowledged, as Eventarc drops
+what Workflows cannot take).
 """
 
 from __future__ import annotations
@@ -98,6 +101,9 @@ class EventarcBridge:
         self.executions_url = executions_url.rstrip("/")
         self.created: list[str] = []  # execution names, in order
         self.dropped = 0
+        self.duplicates = 0
+        self._started: dict[str, str] = {}  # message id -> execution name
+        self._once = threading.Lock()  # one delivery at a time, so a message id is checked and started once
         self._own_http = http is None
         self._http = http or httpx.Client(timeout=10)
         self._server = _HttpServer(("127.0.0.1", port), _Handler)
@@ -118,6 +124,15 @@ class EventarcBridge:
             self.dropped += 1
             log.warning("dropped a push that is not a Pub/Sub message")
             return 204
+        with self._once:
+            return self._start(event)
+
+    def _start(self, event: dict[str, Any]) -> int:
+        message_id = str(event["id"])
+        if message_id in self._started:
+            self.duplicates += 1
+            log.info("message %s was redelivered: execution %s exists", message_id, self._started[message_id])
+            return 204
         url = f"{self.executions_url}/v1/{self.workflow}/executions"
         try:
             response = self._http.post(url, json={"argument": json.dumps(event)})
@@ -129,6 +144,7 @@ class EventarcBridge:
             return 503
         name = str(response.json().get("name", ""))
         self.created.append(name)
+        self._started[message_id] = name
         log.info("message %s started execution %s", event["id"], name)
         return 204
 

@@ -11,11 +11,20 @@ import json
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from jobs.artifacts import DirectoryStore, GcsStore, VersionedStore
-from orchestration.receiver.locks import DEFAULT_MAX_AGE_MS, acquire, created_ms, lock_record, timestamp
+from jobs.errors import ArtifactError, ArtifactExists
+from orchestration.receiver.locks import (
+    DEFAULT_MAX_AGE_MS,
+    acquire,
+    created_ms,
+    lock_record,
+    release_if_owned,
+    timestamp,
+)
 from tests.test_artifacts import _client, _new_bucket, gcs_endpoint  # noqa: F401 - the GCS emulator fixture
 from tests.test_receiver import NOW_MS, issue, make_rig, send
 
@@ -138,3 +147,83 @@ def test_a_store_failure_at_the_lock_lets_linear_s_retry_start_the_run(tmp_path:
         assert [m["delivery"] for m in rig.wait_published()] == ["d-1"]
     finally:
         next(rigs, None)
+
+
+class Ambiguous:
+    """A store whose first write to a key happens and then reports an error, as GCS can: the library
+    retries after a lost response and gets 412 on its own write (``exists``), or the error comes after the
+    commit (``error``)."""
+
+    def __init__(self, inner: DirectoryStore, key: str, how: str) -> None:
+        self.inner, self.key, self.how = inner, key, how
+        self.tripped = False
+
+    def write_bytes(self, key: str, data: bytes, *, if_absent: bool = False) -> None:
+        self.inner.write_bytes(key, data, if_absent=if_absent)
+        if key.startswith(self.key) and not self.tripped:
+            self.tripped = True
+            if self.how == "exists":
+                raise ArtifactExists(f"{key} already exists")
+            raise ArtifactError(f"could not write {key}: the connection dropped", retryable=True)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.mark.parametrize("key", ["receiver/deliveries/", "receiver/locks/"])
+def test_our_own_write_reported_as_existing_is_still_ours(tmp_path: Path, key: str) -> None:
+    rigs = make_rig(tmp_path)
+    rig = next(rigs)
+    try:
+        store = Ambiguous(rig.store, key, "exists")
+        rig.receiver.store = store  # type: ignore[assignment]
+        assert send(rig, issue("ENG-1", previous_labels=[]), delivery="d-1") == (202, "started")
+        assert store.tripped
+        assert [m["delivery"] for m in rig.wait_published()] == ["d-1"]
+        # Another delivery of the same ticket still finds the lock held, and a replay is a duplicate.
+        assert send(rig, issue("ENG-1", previous_labels=[]), delivery="d-2") == (200, "already running")
+        assert send(rig, issue("ENG-1", previous_labels=[]), delivery="d-1") == (200, "duplicate")
+    finally:
+        next(rigs, None)
+
+
+@pytest.mark.parametrize("key", ["receiver/deliveries/", "receiver/locks/"])
+def test_a_write_that_committed_then_failed_is_undone_and_the_retry_starts(tmp_path: Path, key: str) -> None:
+    rigs = make_rig(tmp_path)
+    rig = next(rigs)
+    try:
+        rig.store.write_bytes("receiver/locks/ENG-9", lock_record("d-other", "id-ENG-9", NOW_MS))
+        store = Ambiguous(rig.store, key, "error")
+        rig.receiver.store = store  # type: ignore[assignment]
+        payload = issue("ENG-1", previous_labels=[])
+        assert send(rig, payload, delivery="d-1") == (503, "store unavailable")
+        # What this request wrote is gone (it was its own); what another delivery holds is untouched.
+        assert rig.store.list() == ["receiver/locks/ENG-9"]
+        assert send(rig, payload, delivery="d-1") == (202, "started")  # Linear's retry
+        assert [m["delivery"] for m in rig.wait_published()] == ["d-1"]
+    finally:
+        next(rigs, None)
+
+
+def test_undo_removes_only_what_the_request_still_owns(tmp_path: Path) -> None:
+    """A refused publish undoes the start, but not a lock taken over (or record rewritten) since."""
+    store = DirectoryStore(tmp_path / "store")
+    store.write_bytes("receiver/locks/IX-1", lock_record("d-new", "id-1", NOW_MS))
+    assert release_if_owned(store, "IX-1", "d-old") is False and store.exists("receiver/locks/IX-1")
+    assert release_if_owned(store, "IX-1", "d-new") is True and not store.exists("receiver/locks/IX-1")
+    assert release_if_owned(store, "IX-1", "d-new") is False
+
+
+def test_losing_every_attempt_is_a_retryable_store_error(tmp_path: Path) -> None:
+    class Contended(DirectoryStore):
+        """Every swap loses to another trigger that writes yet another stale-looking lock."""
+
+        def replace_if_version(self, key: str, data: bytes, version: str) -> str:
+            self.write_bytes(key, lock_record("d-racer", "id-1", NOW_MS - 2 * HOUR_MS))
+            raise ArtifactExists(f"{key} changed")
+
+    store = Contended(tmp_path / "store")
+    store.write_bytes("receiver/locks/IX-1", lock_record("d-crashed", "id-1", NOW_MS - 2 * HOUR_MS))
+    with pytest.raises(ArtifactError, match="3 attempts lost") as caught:
+        acquire(store, "IX-1", lock_record("d-1", "id-1", NOW_MS), NOW_MS, HOUR_MS)
+    assert caught.value.retryable  # the receiver answers 503 and Linear retries

@@ -10,18 +10,19 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from jobs.artifacts import open_store
+from jobs.artifacts import DirectoryStore, open_store
 from orchestration.demo import local_job_env
 from orchestration.engine.errors import WorkflowError, WorkflowSyntaxError
 from orchestration.engine.executor import Executor
 from orchestration.engine.loader import load_workflow
 from orchestration.engine.stdlib import make_functions
-from orchestration.local_cloud import DELETE_OBJECT, LocalCloud
+from orchestration.local_cloud import DELETE_OBJECT, GET_OBJECT, LocalCloud
 from orchestration.local_run import FACTORY_YAML, LocalRun, run_workflow, workflow_env
 from tests.conftest import git, processes_matching
 
@@ -75,7 +76,8 @@ def test_a_failing_phase_stops_the_chain_and_notifies_failed(
     The receiver's lock on the ticket is released all the same."""
     store = open_store(str(tmp_path / "artifacts"))
     store.write_bytes("receiver/locks/IX-999", lock_record("IX-999"), if_absent=True)
-    result = run({"job": "solve-linear-ticket", "ticket": "IX-999"}, remote, tmp_path, model_auth, "b1")
+    argument = {"job": "solve-linear-ticket", "ticket": "IX-999", "delivery": "d-1"}
+    result = run(argument, remote, tmp_path, model_auth, "b1")
     assert result.error is not None and "OperationError" in result.error.tags
     assert not store.exists("receiver/locks/IX-999")
     assert events(result) == ["started", "failed"]
@@ -107,9 +109,9 @@ def test_a_job_past_its_timeout_is_stopped_and_never_run_again(
     ).split() == ["main"]
 
 
-def lock_record(ticket: str) -> bytes:
+def lock_record(ticket: str, delivery: str = "d-1") -> bytes:
     """A lock as the webhook receiver writes it."""
-    record = {"delivery": "d-1", "ticket_id": f"id-{ticket}", "created_at": "2026-01-01T00:00:00.000Z"}
+    record = {"delivery": delivery, "ticket_id": f"id-{ticket}", "created_at": "2026-01-01T00:00:00.000Z"}
     return json.dumps(record).encode()
 
 
@@ -131,22 +133,28 @@ def pubsub_event(payload: dict[str, Any]) -> dict[str, Any]:
 def test_the_three_input_shapes_start_the_same_run(
     remote: Path, tmp_path: Path, model_auth: dict[str, str], shape: str
 ) -> None:
+    """Each shape runs the ticket; only the webhook's run (Eventarc, its delivery in the message) releases
+    the lock its delivery holds: a manual or scheduled run of the same ticket leaves it alone."""
     request = {"job": "solve-linear-ticket", "ticket": "IX-103"}
     argument = {
         "manual": request,  # gcloud workflows run factory --data='{"job": ..., "ticket": ...}'
-        "eventarc": pubsub_event(request),
+        "eventarc": pubsub_event({**request, "ticket_id": "id-IX-103", "delivery": "d-1"}),  # the receiver's
         "scheduler": {**request, "schedule": "nightly"},  # Cloud Scheduler's argument, decoded
     }[shape]
     store = open_store(str(tmp_path / "artifacts"))
-    if shape == "eventarc":  # what the receiver left before publishing the event
-        store.write_bytes("receiver/locks/IX-103", lock_record("IX-103"), if_absent=True)
-    store.write_bytes("receiver/locks/IX-104", lock_record("IX-104"), if_absent=True)
+    store.write_bytes("receiver/locks/IX-103", lock_record("IX-103", "d-1"), if_absent=True)
+    store.write_bytes("receiver/locks/IX-104", lock_record("IX-104", "d-1"), if_absent=True)
     result = run(argument, remote, tmp_path, model_auth, "shape")
     assert result.error is None, result.error
     assert result.result == {"run_id": "shape", "implement": "no_changes"}
     assert events(result) == ["started", "completed"]
-    # The run released its ticket's lock (or found none, for a manual start); other tickets keep theirs.
-    assert store.list("receiver/locks/") == ["receiver/locks/IX-104"]
+    # Other tickets keep their locks whatever the shape.
+    expected = (
+        ["receiver/locks/IX-104"]
+        if shape == "eventarc"
+        else ["receiver/locks/IX-103", "receiver/locks/IX-104"]
+    )
+    assert store.list("receiver/locks/") == expected
 
 
 @pytest.mark.parametrize("job", ["onboard-client", "solve-chatbot-issues"])
@@ -158,6 +166,12 @@ def test_jobs_not_built_yet_say_so(
         result.error is not None
         and result.error.message == f"job {job} is not available yet (solve-linear-ticket is)"
     )
+    assert result.error.as_value() == {
+        "code": 501,
+        "tags": ["NotImplemented"],
+        "message": f"job {job} is not available yet (solve-linear-ticket is)",
+    }
+    assert events(result) == ["failed"]
     assert not (tmp_path / "artifacts" / "runs").exists()
 
 
@@ -178,16 +192,28 @@ def test_a_missing_slack_secret_never_fails_the_run(
     assert len(failures) == 2  # started and completed were both attempted
 
 
-def release(delete: Any, ticket: str, prefix: str = "") -> tuple[Any, list[dict[str, Any]], list[str]]:
-    """Run factory.yaml's release_lock subworkflow alone, with ``delete`` as the objects.delete connector."""
-    calls: list[dict[str, Any]] = []
+def release(
+    store: DirectoryStore,
+    request: dict[str, str],
+    prefix: str = "",
+    fail: Callable[[str, dict[str, Any]], None] | None = None,
+) -> tuple[Any, list[tuple[str, dict[str, Any]]], list[str]]:
+    """Run factory.yaml's release_lock subworkflow alone against the local storage connectors over
+    ``store``; ``fail(connector, args)`` may raise before a call reaches them."""
+    calls: list[tuple[str, dict[str, Any]]] = []
     logged: list[str] = []
+    real = LocalCloud({}, store, {}).connectors()
 
-    def connector(args: dict[str, Any]) -> Any:
-        calls.append(args)
-        return delete(args)
+    def wrap(name: str) -> Callable[[dict[str, Any]], Any]:
+        def connector(args: dict[str, Any]) -> Any:
+            calls.append((name.rsplit(".", 1)[-1], args))
+            if fail is not None:
+                fail(name, args)
+            return real[name](args)
 
-    connectors = {**LocalCloud({}, open_store("/tmp/unused"), {}).connectors(), DELETE_OBJECT: connector}
+        return connector
+
+    connectors = {**real, GET_OBJECT: wrap(GET_OBJECT), DELETE_OBJECT: wrap(DELETE_OBJECT)}
     workflow = load_workflow(FACTORY_YAML.read_text(), "factory.yaml", connectors=connectors)
     env = {
         **workflow_env("x", 60, False),
@@ -197,27 +223,64 @@ def release(delete: Any, ticket: str, prefix: str = "") -> tuple[Any, list[dict[
     executor = Executor(
         workflow, connectors, make_functions(env, time.time), log_sink=lambda _s, text: logged.append(text)
     )
-    outcome = executor.call_subworkflow(
-        "release_lock", {"request": {"job": "j", "ticket": ticket, "run_id": "x"}}
-    )
+    outcome = executor.call_subworkflow("release_lock", {"request": {"job": "j", "run_id": "x", **request}})
     return outcome, calls, logged
 
 
-def test_release_lock_deletes_the_prefixed_object_and_ignores_only_a_missing_one() -> None:
-    outcome, calls, logged = release(lambda args: None, "IX-5", prefix="team/factory")
-    assert outcome == "released"
-    assert calls == [{"bucket": "bkt", "object": "team%2Ffactory%2Freceiver%2Flocks%2FIX-5"}]
+def test_release_lock_deletes_only_the_lock_its_delivery_owns(tmp_path: Path) -> None:
+    root = DirectoryStore(tmp_path / "bucket")
+    store = DirectoryStore(tmp_path / "bucket" / "team" / "factory")  # FACTORY_ARTIFACT_PREFIX team/factory
+    store.write_bytes("receiver/locks/IX-5", lock_record("IX-5", "d-5"))
+    generation = store.read_versioned("receiver/locks/IX-5").version
+    name = "team%2Ffactory%2Freceiver%2Flocks%2FIX-5"
+    outcome, calls, _ = release(root, {"ticket": "IX-5", "delivery": "d-5"}, prefix="team/factory")
+    assert outcome == "released" and not store.exists("receiver/locks/IX-5")
+    assert calls == [
+        ("get", {"bucket": "bkt", "object": name}),
+        ("get", {"bucket": "bkt", "object": name, "alt": "media", "ifGenerationMatch": generation}),
+        ("delete", {"bucket": "bkt", "object": name, "ifGenerationMatch": generation}),
+    ]
+    # No lock any more: not ours to release, and not an error.
+    assert release(root, {"ticket": "IX-5", "delivery": "d-5"}, prefix="team/factory")[0] == "not ours"
+    # A newer delivery took the ticket over: this run's release leaves that lock alone.
+    store.write_bytes("receiver/locks/IX-6", lock_record("IX-6", "d-newer"))
+    outcome, calls, _ = release(root, {"ticket": "IX-6", "delivery": "d-old"}, prefix="team/factory")
+    assert outcome == "not ours" and store.exists("receiver/locks/IX-6")
+    assert [call for call, _ in calls] == ["get", "get"]
+    # Runs with no delivery (manual, scheduled) or no ticket release nothing and read nothing.
+    for request in ({"ticket": "IX-6", "delivery": ""}, {"ticket": "IX-6"}, {"ticket": "", "delivery": "d"}):
+        outcome, calls, _ = release(root, request, prefix="team/factory")
+        assert outcome == "no lock of this run" and calls == []
+    assert store.exists("receiver/locks/IX-6")
 
-    def missing(args: dict[str, Any]) -> None:
-        raise WorkflowError(["HttpError"], "No such object", code=404)
 
-    assert release(missing, "IX-5")[0] == "not locked"
+def test_release_lock_never_deletes_a_lock_that_changed_after_it_was_read(tmp_path: Path) -> None:
+    """Taken over between the read and the delete: the delete's ifGenerationMatch fails (412), it stays."""
+    store = DirectoryStore(tmp_path / "bucket")
+    store.write_bytes("receiver/locks/IX-7", lock_record("IX-7", "d-7"))
 
-    def forbidden(args: dict[str, Any]) -> None:
-        raise WorkflowError(["HttpError"], "caller lacks storage.objects.delete", code=403)
+    def take_over(name: str, args: dict[str, Any]) -> None:
+        if name == DELETE_OBJECT:
+            current = store.read_versioned("receiver/locks/IX-7")
+            store.replace_if_version("receiver/locks/IX-7", lock_record("IX-7", "d-8"), current.version)
 
-    outcome, _, logged = release(forbidden, "IX-5")
-    assert outcome == "kept"  # logged, and the run's own outcome stands
-    assert logged == ["could not release the lock of IX-5: caller lacks storage.objects.delete"]
-    outcome, calls, _ = release(forbidden, "")
-    assert outcome == "no ticket" and calls == []
+    outcome, calls, _ = release(store, {"ticket": "IX-7", "delivery": "d-7"}, fail=take_over)
+    assert outcome == "not ours" and [call for call, _ in calls] == ["get", "get", "delete"]
+    assert json.loads(store.read_bytes("receiver/locks/IX-7"))["delivery"] == "d-8"
+
+
+def test_release_lock_logs_other_failures_and_keeps_the_run_s_outcome(tmp_path: Path) -> None:
+    store = DirectoryStore(tmp_path / "bucket")
+    store.write_bytes("receiver/locks/IX-9", lock_record("IX-9", "d-9"))
+
+    def forbidden(name: str, args: dict[str, Any]) -> None:
+        if name == DELETE_OBJECT:
+            raise WorkflowError(["HttpError"], "caller lacks storage.objects.delete", code=403)
+
+    outcome, _, logged = release(store, {"ticket": "IX-9", "delivery": "d-9"}, fail=forbidden)
+    assert outcome == "kept" and store.exists("receiver/locks/IX-9")
+    assert logged == ["could not release the lock of IX-9: caller lacks storage.objects.delete"]
+    store.write_bytes("receiver/locks/IX-9", b"not a lock record")
+    outcome, _, logged = release(store, {"ticket": "IX-9", "delivery": "d-9"})
+    assert outcome == "kept" and store.exists("receiver/locks/IX-9")
+    assert logged[0].startswith("could not release the lock of IX-9: json.decode: invalid JSON")

@@ -40,11 +40,18 @@ __all__ = [
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
 
-def open_store(prefix: str, *, gcs_client: storage.Client | None = None) -> VersionedStore:
+def open_store(
+    prefix: str,
+    *,
+    gcs_client: storage.Client | None = None,
+    gcs_call_timeout: float | None = None,
+    gcs_retry_deadline: float | None = None,
+) -> VersionedStore:
     """The store an artifacts prefix names; ConfigError if the prefix is not one we can use.
 
     A GCS client is only created when a ``gs://`` prefix needs one and none was given; it follows the
     usual environment (application default credentials, or ``STORAGE_EMULATOR_HOST`` for an emulator).
+    ``gcs_call_timeout``/``gcs_retry_deadline`` bound each GCS call (see ``GcsStore``).
     """
     if not prefix.strip():
         raise ConfigError("artifacts prefix is empty: use gs://bucket/prefix, file:///path or a directory")
@@ -60,18 +67,26 @@ def open_store(prefix: str, *, gcs_client: storage.Client | None = None) -> Vers
             )
         return DirectoryStore(Path(unquote(parts.path)))
     if scheme == "gs":
-        return _open_gcs(prefix, gcs_client)
+        return _open_gcs(prefix, gcs_client, gcs_call_timeout, gcs_retry_deadline)
     raise ConfigError(
         f"artifacts prefix {prefix!r}: unsupported scheme {scheme!r} (use gs://, file:// or a directory)"
     )
 
 
-def _open_gcs(prefix: str, client: storage.Client | None) -> GcsStore:
+def _open_gcs(
+    prefix: str, client: storage.Client | None, call_timeout: float | None, retry_deadline: float | None
+) -> GcsStore:
     bucket, _, path = prefix[len("gs://") :].partition("/")
     if not bucket:
         raise ConfigError(f"artifacts prefix {prefix!r} names no bucket (use gs://bucket/prefix)")
     try:
-        return GcsStore(bucket, path, client if client is not None else storage.Client())
+        return GcsStore(
+            bucket,
+            path,
+            client if client is not None else storage.Client(),
+            call_timeout=call_timeout,
+            retry_deadline=retry_deadline,
+        )
     except ArtifactError as exc:
         raise ConfigError(f"artifacts prefix {prefix!r}: {exc}") from exc
     except auth_exc.DefaultCredentialsError as exc:

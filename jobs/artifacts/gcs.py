@@ -1,8 +1,14 @@
 """The artifact store on Google Cloud Storage: the production backend (``gs://bucket/prefix``).
 
 Create-if-absent is GCS's own atomic precondition ``ifGenerationMatch=0``; compare-and-swap is the same
-precondition with the generation that was read. Errors from the client library become the Factory
-hierarchy here and nowhere else, each marked retryable only when trying again can help.
+precondition with the generation that was read, and so is compare-and-delete. Errors from the client
+library become the Factory hierarchy here and nowhere else, each marked retryable only when trying again
+can help.
+
+By default every call has the library's own timeout (60 s) and retry deadline (120 s). A caller with a
+budget of its own (the webhook receiver must answer Linear within 5 s) passes ``call_timeout`` and
+``retry_deadline``: the same retry policy (conditional writes retried only when they carry a
+precondition, as the library does), bounded.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from collections.abc import Iterator
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exc
 from google.cloud import storage
+from google.cloud.storage import retry as storage_retry
 
 from jobs.artifacts.store import Versioned, check_key, check_prefix
 from jobs.errors import ArtifactError, ArtifactExists, ArtifactNotFound
@@ -52,7 +59,15 @@ def _gcs_errors(action: str, where: str) -> Iterator[None]:
 class GcsStore:
     """An ArtifactStore whose objects are ``{prefix}/{key}`` in one bucket, through an injected client."""
 
-    def __init__(self, bucket: str, prefix: str, client: storage.Client) -> None:
+    def __init__(
+        self,
+        bucket: str,
+        prefix: str,
+        client: storage.Client,
+        *,
+        call_timeout: float | None = None,
+        retry_deadline: float | None = None,
+    ) -> None:
         if not bucket or "/" in bucket:
             raise ArtifactError(f"invalid GCS bucket name {bucket!r}")
         self.bucket_name = bucket
@@ -61,6 +76,17 @@ class GcsStore:
             check_key(self.prefix)
         self._client = client
         self._bucket = client.bucket(bucket)
+        retry = storage_retry.DEFAULT_RETRY
+        if retry_deadline is not None:
+            retry = retry.with_timeout(retry_deadline)
+        # Keyword arguments for every call: the library's defaults unless a bound was asked for.
+        self._calls: dict[str, object] = {} if call_timeout is None else {"timeout": call_timeout}
+        self._writes: dict[str, object] = dict(self._calls)
+        if retry_deadline is not None:
+            self._calls["retry"] = retry
+            self._writes["retry"] = storage_retry.ConditionalRetryPolicy(
+                retry, storage_retry.is_generation_specified, ["query_params"]
+            )
 
     def __repr__(self) -> str:
         return f"GcsStore({self.bucket_name!r}, {self.prefix!r})"
@@ -74,21 +100,24 @@ class GcsStore:
         content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
         with _gcs_errors("write", self.url(key)):
             blob.upload_from_string(
-                data, content_type=content_type, if_generation_match=0 if if_absent else None
+                data,
+                content_type=content_type,
+                if_generation_match=0 if if_absent else None,
+                **self._writes,
             )
 
     def read_bytes(self, key: str) -> bytes:
         """The object's bytes; ArtifactNotFound if there is no such object."""
         blob = self._bucket.blob(self._name(check_key(key)))
         with _gcs_errors("read", self.url(key)):
-            data: bytes = blob.download_as_bytes()
+            data: bytes = blob.download_as_bytes(**self._calls)
         return data
 
     def read_versioned(self, key: str) -> Versioned:
         """The object's bytes and generation (from the same download response)."""
         blob = self._bucket.blob(self._name(check_key(key)))
         with _gcs_errors("read", self.url(key)):
-            data: bytes = blob.download_as_bytes()
+            data: bytes = blob.download_as_bytes(**self._calls)
         if blob.generation is None:
             raise ArtifactError(f"{self.url(key)}: the download did not say which generation it read")
         return Versioned(data, str(blob.generation))
@@ -100,7 +129,12 @@ class GcsStore:
         blob = self._bucket.blob(self._name(check_key(key)))
         content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
         with _gcs_errors("swap", self.url(key)):
-            blob.upload_from_string(data, content_type=content_type, if_generation_match=int(version))
+            blob.upload_from_string(
+                data,
+                content_type=content_type,
+                if_generation_match=int(version),
+                **self._writes,
+            )
         return str(blob.generation)
 
     def delete(self, key: str) -> bool:
@@ -108,8 +142,20 @@ class GcsStore:
         blob = self._bucket.blob(self._name(check_key(key)))
         with _gcs_errors("delete", self.url(key)):
             try:
-                blob.delete()
+                blob.delete(**self._calls)
             except gexc.NotFound:
+                return False
+        return True
+
+    def delete_if_version(self, key: str, version: str) -> bool:
+        """Delete with ``ifGenerationMatch=version``; False on 412 (it moved on) or 404 (it is gone)."""
+        if not version.isdigit():
+            raise ArtifactError(f"{self.url(key)}: version {version!r} is not a GCS generation")
+        blob = self._bucket.blob(self._name(check_key(key)))
+        with _gcs_errors("delete", self.url(key)):
+            try:
+                blob.delete(if_generation_match=int(version), **self._calls)
+            except (gexc.NotFound, gexc.PreconditionFailed):
                 return False
         return True
 
@@ -117,7 +163,7 @@ class GcsStore:
         """Whether an object is stored at ``key``."""
         blob = self._bucket.blob(self._name(check_key(key)))
         with _gcs_errors("stat", self.url(key)):
-            return bool(blob.exists())
+            return bool(blob.exists(**self._calls))
 
     def list(self, prefix: str = "") -> builtins.list[str]:
         """Sorted keys of the objects whose key starts with ``prefix``."""

@@ -6,10 +6,11 @@ A hard link fails if the name exists, so create-if-absent is atomic across threa
 
 Versions (for compare-and-swap) stand in for GCS's generation: every write stamps its file's mtime with a
 fresh nanosecond value, strictly increasing within a process, and the version is the file's inode and that
-stamp. Swaps and deletes hold an exclusive ``flock`` on a lock file in the key's directory (a reserved name,
-never listed), so they are atomic against each other and against create-if-absent across threads and
-processes. A plain overwrite does not take that lock: racing a swap on the same key, it may be replaced by
-it, where GCS would make the swap fail. Keys that are swapped (receiver locks) are never plainly written.
+stamp. Swaps and deletes (conditional or not) hold an exclusive ``flock`` on a lock file in the key's
+directory (a reserved name, never listed), so they are atomic against each other and against
+create-if-absent across threads and processes. A plain overwrite does not take that lock: racing a swap on
+the same key, it may be replaced by it, where GCS would make the swap fail. Keys that are swapped
+(receiver locks) are never plainly written.
 """
 
 from __future__ import annotations
@@ -141,6 +142,22 @@ class DirectoryStore:
                     raise ArtifactExists(f"{path} changed since version {version}")
                 os.replace(tmp, path)
                 return _version(path.stat())
+
+    def delete_if_version(self, key: str, version: str) -> bool:
+        """Remove the file if it is still at ``version`` (under the directory's lock, as swaps are)."""
+        path = self._path(key)
+        with _os_errors("delete", path):
+            if not path.parent.is_dir():
+                return False
+            with _directory_lock(path.parent):
+                try:
+                    current = self._read_versioned(path).version
+                except ArtifactNotFound:
+                    return False
+                if current != version:
+                    return False
+                path.unlink()
+                return True
 
     def delete(self, key: str) -> bool:
         """Remove the file; False if there was none (a directory is not an object either)."""

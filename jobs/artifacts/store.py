@@ -5,7 +5,8 @@ Keys are relative, '/'-separated names such as ``runs/r1/review/result.json``. `
 gate every backend passes keys through, so that no key can name something outside the store.
 
 ``VersionedStore`` adds compare-and-swap, which a lock needs to be taken over exactly once: read an object
-with its version, then replace it only if it is still at that version (GCS's ``ifGenerationMatch``).
+with its version, then replace (or delete) it only if it is still at that version (GCS's
+``ifGenerationMatch``).
 """
 
 from __future__ import annotations
@@ -86,6 +87,14 @@ class VersionedStore(ArtifactStore, Protocol):
 
         Raises ArtifactExists, leaving the object untouched, when it changed or was deleted since that
         version was read (another writer won the race).
+        """
+        ...
+
+    def delete_if_version(self, key: str, version: str) -> bool:
+        """Delete the object only if it is still at ``version``; True if it was deleted.
+
+        False, leaving whatever is there untouched, when it changed or was already deleted since that
+        version was read: compare-and-delete, so that a lock is only removed by whoever still owns it.
         """
         ...
 

@@ -12,20 +12,28 @@ Order of checks, each answering before the next is tried:
    ``Linear-Delivery`` id that is safe as a key segment (400);
 3. the trigger rules (``triggers.decide``, including the configured team): anything else is ``200 ignored``;
 4. a publish slot (503 when the bounded queue is full: Linear retries, nothing was stored);
-5. create-if-absent ``receiver/deliveries/{delivery}`` (exists → ``200 duplicate``), then the ticket's lock
-   (``locks.acquire``: created, or taken over when stale; a fresh one → ``200 already running``); store
-   errors answer 503;
+5. create-if-absent ``receiver/deliveries/{delivery}`` with a per-request nonce (exists with another
+   nonce → ``200 duplicate``), then the ticket's lock (``locks.acquire``: created, or taken over when
+   stale; a fresh one of another delivery → ``200 already running``); store errors answer 503 after
+   removing whichever of the two records is still ours;
 6. the message (ids only) goes to the publisher (``publishing.BackgroundPublisher``): confirmed within a
    short deadline, or queued on timeout → ``202 started``; refused within the deadline → both records are
    deleted again and the answer is ``503 publish failed``, so that Linear's retry starts the run.
+
+A write the store reports as failed may have happened (a lost response, then 412 on the library's retry
+of our own write). So an existing record is read back: the delivery record is ours when it carries this
+request's nonce, the lock when it names this delivery. Undoing is compare-and-delete on the same test, so
+it never removes what another request or run now owns.
 
 Trade-off of step 6: with Pub/Sub the message is published synchronously, with a 0.5 s deadline inside
 Linear's 5 s, so an answered 202 normally means Pub/Sub has the message. Only when Pub/Sub is slower than
 that is Linear acknowledged first and the publish finished in the background; if the process then dies
 before it completes, the message is lost while the delivery record and the lock stay (Linear's retry gets
 ``duplicate``) until the lock goes stale and a new trigger takes it over. A queued publish that fails
-later deletes both records, so the next trigger starts the run. Publishers without futures (the local
-one) always queue. Closing the remaining gap needs an outbox record written with the lock and a sweeper.
+later with a definitive refusal (NotFound, PermissionDenied, ...) deletes both records, so the next trigger
+starts the run; a timeout or an unknown error may hide a message that landed, so the records stay (the
+run releases the lock, or it goes stale). Publishers without futures (the local one) always queue.
+Closing the remaining gap needs an outbox record written with the lock and a sweeper.
 
 Only deliveries that would start a run are recorded; ignored events store nothing. The workflow releases
 the lock when its run ends (factory.yaml's ``release_lock``). Logs name the outcome, the delivery id and
@@ -34,10 +42,10 @@ the ticket identifier; never the body, signature or secret.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -48,8 +56,8 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from jobs.artifacts import VersionedStore
-from jobs.errors import ArtifactError, ArtifactExists
-from orchestration.receiver.locks import DEFAULT_MAX_AGE_MS, acquire, lock_key, lock_record
+from jobs.errors import ArtifactError, ArtifactExists, ArtifactNotFound
+from orchestration.receiver.locks import DEFAULT_MAX_AGE_MS, acquire, lock_record, release_if_owned
 from orchestration.receiver.publishing import BackgroundPublisher
 from orchestration.receiver.triggers import TriggerConfig, decide
 from orchestration.receiver.verify import (
@@ -66,6 +74,7 @@ WEBHOOK_PATH = "/linear/webhook"
 MAX_BODY_BYTES = 256 * 1024
 JOB_NAME = "solve-linear-ticket"
 DELIVERY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
+DELIVERIES = "receiver/deliveries/"
 
 
 @dataclass(frozen=True)
@@ -185,16 +194,13 @@ class Receiver:
         if not self.publisher.reserve():
             log.warning("delivery %s for %s deferred: publish queue full", delivery, ticket)
             return Reply(503, "busy")
-        committed = recorded = False
+        nonce = secrets.token_hex(8)
+        committed = False
         try:
             now = self.clock_ms()
-            record = json.dumps({"ticket": ticket, "ticket_id": ticket_id, "at_ms": now}).encode()
-            try:
-                self.store.write_bytes(f"receiver/deliveries/{delivery}", record, if_absent=True)
-            except ArtifactExists:
+            if not self._record(delivery, ticket, ticket_id, now, nonce):
                 log.info("delivery %s for %s is a duplicate", delivery, ticket)
                 return Reply(200, "duplicate")
-            recorded = True
             lock = lock_record(delivery, ticket_id, now)
             if acquire(self.store, ticket, lock, now, self.lock_max_age_ms) == "held":
                 log.info("delivery %s: %s already has a run", delivery, ticket)
@@ -202,37 +208,89 @@ class Receiver:
             message = {"job": JOB_NAME, "ticket": ticket, "ticket_id": ticket_id, "delivery": delivery}
 
             def undo() -> None:
-                self._undo(delivery, ticket)
+                self._undo(delivery, ticket, nonce)
 
             committed = True  # the slot now belongs to the publisher
             outcome = self.publisher.submit(ticket, json.dumps(message).encode(), on_failure=undo)
             if outcome == "failed":
                 undo()
                 return Reply(503, "publish failed")
-            log.info("delivery %s starts %s (%s; %s)", delivery, ticket, reason, outcome)
+            if outcome == "unknown":
+                log.warning(
+                    "delivery %s for %s: publish outcome unknown; lock kept until the run releases it or "
+                    "it goes stale",
+                    delivery,
+                    ticket,
+                )
+            else:
+                log.info("delivery %s starts %s (%s; %s)", delivery, ticket, reason, outcome)
             return Reply(202, "started")
         except ArtifactError as exc:
             log.error("delivery %s for %s: artifact store failed: %s", delivery, ticket, type(exc).__name__)
-            if recorded and not committed:  # the lock failed: let Linear's retry of this delivery count
-                with contextlib.suppress(ArtifactError):
-                    self.store.delete(f"receiver/deliveries/{delivery}")
+            if not committed:  # let Linear's retry of this delivery count: remove what is ours, if anything
+                self._undo(delivery, ticket, nonce)
             return Reply(503, "store unavailable")
         finally:
             if not committed:
                 self.publisher.cancel()
 
-    def _undo(self, delivery: str, ticket: str) -> None:
-        """Forget a start whose message was not published: the next delivery or trigger starts it."""
+    def _record(self, delivery: str, ticket: str, ticket_id: str, now: int, nonce: str) -> bool:
+        """Create the delivery record; False if another request of this delivery already has one."""
+        key = DELIVERIES + delivery
+        record = {"ticket": ticket, "ticket_id": ticket_id, "at_ms": now, "nonce": nonce}
         try:
-            self.store.delete(lock_key(ticket))
-            self.store.delete(f"receiver/deliveries/{delivery}")
+            self.store.write_bytes(key, json.dumps(record).encode(), if_absent=True)
+            return True
+        except ArtifactExists:
+            pass
+        try:
+            existing = self.store.read_bytes(key)
+        except ArtifactNotFound:  # deleted by the undo of a concurrent attempt: Linear will retry
+            raise ArtifactError(f"{key} vanished while it was read back", retryable=True) from None
+        return _nonce_of(existing) == nonce  # ours: the create succeeded but reported an error
+
+    def _undo(self, delivery: str, ticket: str, nonce: str) -> None:
+        """Forget a start whose message was not published: delete the delivery record and the lock, each
+        only while it is still this request's (compare-and-delete); the next delivery or trigger starts it."""
+        removed: list[str] = []
+        for what in ("record", "lock"):
+            try:
+                if self._forget(delivery, nonce) if what == "record" else self._release(ticket, delivery):
+                    removed.append(what)
+            except ArtifactError as exc:
+                log.error(
+                    "delivery %s for %s: could not remove its %s: %s",
+                    delivery,
+                    ticket,
+                    what,
+                    type(exc).__name__,
+                )
+        if removed:
             log.warning(
-                "delivery %s for %s: not published; its lock and record were removed", delivery, ticket
+                "delivery %s for %s: not started; removed its %s", delivery, ticket, " and ".join(removed)
             )
-        except ArtifactError as exc:
-            log.error(
-                "delivery %s for %s: could not undo the start: %s", delivery, ticket, type(exc).__name__
-            )
+
+    def _release(self, ticket: str, delivery: str) -> bool:
+        return release_if_owned(self.store, ticket, delivery)
+
+    def _forget(self, delivery: str, nonce: str) -> bool:
+        key = DELIVERIES + delivery
+        try:
+            current = self.store.read_versioned(key)
+        except ArtifactNotFound:
+            return False
+        if _nonce_of(current.data) != nonce:
+            return False
+        return self.store.delete_if_version(key, current.version)
+
+
+def _nonce_of(record: bytes) -> str | None:
+    try:
+        parsed = json.loads(record)
+    except (ValueError, RecursionError):
+        return None
+    value = parsed.get("nonce") if isinstance(parsed, dict) else None
+    return value if isinstance(value, str) else None
 
 
 class _Server(ThreadingHTTPServer):

@@ -10,9 +10,13 @@ concurrent triggers exactly one wins. The default maximum age, 8 h, is longer th
 The record is JSON: the delivery that took the lock, the Linear issue id and ``created_at`` (RFC 3339,
 UTC). A lock that cannot be read as one counts as stale: it can only have been written by something else.
 
-The release is unconditional (the workflow does not know the lock's generation): a run that outlives the
-maximum age, its lock taken over by a new run, would release the new run's lock when it ends. Keep the
-maximum above the longest possible run, as the deploy does (FACTORY_LOCK_MAX_AGE_SECONDS).
+Releases are compare-and-delete against the owner: the workflow reads the lock's generation and content
+and deletes it (``ifGenerationMatch``) only when it names the run's own delivery, so a run that outlived
+the maximum age never releases the lock a newer run took over, and manual or scheduled runs (no delivery)
+release nothing. The receiver undoes a start the same way (``release_if_owned``).
+
+A store write can succeed and still report an error (the library retried after a lost response and got
+412 on its own write): a lock found already there that names this delivery is ours, never someone else's.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from jobs.artifacts import VersionedStore
-from jobs.errors import ArtifactExists, ArtifactNotFound
+from jobs.errors import ArtifactError, ArtifactExists, ArtifactNotFound
 
 log = logging.getLogger("orchestration.receiver")
 
@@ -49,6 +53,20 @@ def lock_record(delivery: str, ticket_id: str, now_ms: int) -> bytes:
     ).encode()
 
 
+def _field(record: bytes, name: str) -> object:
+    try:
+        parsed = json.loads(record)
+    except (ValueError, RecursionError):
+        return None
+    return parsed.get(name) if isinstance(parsed, dict) else None
+
+
+def delivery_of(record: bytes) -> str | None:
+    """The delivery a lock record names; None if it names none readably."""
+    value = _field(record, "delivery")
+    return value if isinstance(value, str) and value else None
+
+
 def created_ms(record: bytes) -> int | None:
     """When a lock record says it was created, in Unix ms; None if it does not say so readably."""
     try:
@@ -64,9 +82,12 @@ def created_ms(record: bytes) -> int | None:
 def acquire(store: VersionedStore, ticket: str, record: bytes, now_ms: int, max_age_ms: int) -> Taken:
     """Take the ticket's lock: create it, or replace a stale one; ``held`` if a fresh one is there.
 
-    ArtifactError (the store failing) propagates: the caller answers 503 and Linear retries.
+    A lock that already names ``record``'s delivery is ours (a write of ours that reported an error, or
+    this delivery's earlier attempt that answered 503). ArtifactError (the store failing, or losing the
+    race ``ATTEMPTS`` times) propagates, retryable: the caller answers 503 and Linear retries.
     """
     key = lock_key(ticket)
+    ours = delivery_of(record)
     for _attempt in range(ATTEMPTS):
         try:
             store.write_bytes(key, record, if_absent=True)
@@ -77,6 +98,9 @@ def acquire(store: VersionedStore, ticket: str, record: bytes, now_ms: int, max_
             current = store.read_versioned(key)
         except ArtifactNotFound:
             continue  # released between our create and our read: try creating again
+        if ours is not None and delivery_of(current.data) == ours:
+            log.info("the lock of %s already names delivery %s: it is ours", ticket, ours)
+            return "acquired"
         created = created_ms(current.data)
         if created is not None and now_ms - created <= max_age_ms:
             return "held"
@@ -87,4 +111,15 @@ def acquire(store: VersionedStore, ticket: str, record: bytes, now_ms: int, max_
         age = "unreadable" if created is None else f"created {timestamp(created)}"
         log.warning("took over the stale lock of %s (%s)", ticket, age)
         return "taken over"
-    return "held"
+    raise ArtifactError(f"the lock of {ticket} kept changing: {ATTEMPTS} attempts lost", retryable=True)
+
+
+def release_if_owned(store: VersionedStore, ticket: str, delivery: str) -> bool:
+    """Delete the ticket's lock only if it still names ``delivery`` (compare-and-delete); True if it did."""
+    try:
+        current = store.read_versioned(lock_key(ticket))
+    except ArtifactNotFound:
+        return False
+    if delivery_of(current.data) != delivery:
+        return False
+    return store.delete_if_version(lock_key(ticket), current.version)

@@ -4,10 +4,14 @@
 
 - ``published``: a publisher that returns futures (Pub/Sub) confirmed the message within the short
   synchronous deadline (default 0.5 s; Pub/Sub publishes usually take tens of ms);
-- ``failed``: it refused the message within that deadline; the caller undoes its records and answers 503,
-  so that Linear's retry finds nothing and starts the run then;
+- ``failed``: it refused the message definitively within that deadline (``definitive``: NotFound,
+  PermissionDenied, InvalidArgument, ...); the caller undoes its records and answers 503, so that Linear's
+  retry finds nothing and starts the run then;
+- ``unknown``: it failed within the deadline in a way that may hide a message that landed (a timeout,
+  DeadlineExceeded, RetryError, Unknown, a 5xx): nothing is undone, so no second run can start;
 - ``queued``: no answer yet (or a publisher without futures): the message goes to one worker thread, the
-  request is answered at once, and a later failure calls ``on_failure`` so the caller can undo its records.
+  request is answered at once, and a later definitive failure calls ``on_failure`` so the caller can undo
+  its records (an undefinitive one is only logged, as for ``unknown``).
 
 A message is only ever handed to the publisher once: a timed-out future is waited on in the background,
 never re-published. What is lost if the process dies with a message still queued is said in app.py.
@@ -26,10 +30,13 @@ from pathlib import Path
 from typing import Literal, Protocol, runtime_checkable
 
 from google.api_core import exceptions as gexc
+from google.auth import exceptions as auth_exc
+
+from jobs.errors import ServiceError
 
 log = logging.getLogger("orchestration.receiver")
 
-Outcome = Literal["published", "queued", "failed"]
+Outcome = Literal["published", "queued", "failed", "unknown"]
 DEFAULT_DEADLINE = 0.5  # seconds a request may wait for the publisher, well inside Linear's 5 s
 
 
@@ -78,6 +85,24 @@ def describe_error(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+# Client errors where Pub/Sub may have taken the message after all: a conflict, or the client giving up.
+_MAYBE_LANDED = (gexc.Aborted, gexc.Cancelled)
+
+
+def definitive(exc: BaseException) -> bool:
+    """Whether an error proves the message was not published (so undoing the start is safe).
+
+    Pub/Sub's own refusals (4xx: NotFound, PermissionDenied, InvalidArgument, ResourceExhausted, ...;
+    Unimplemented) and credentials that could not be had are; timeouts, RetryError, Unknown, 5xx and
+    anything unrecognised are not: the request may have reached Pub/Sub and its answer been lost.
+    """
+    if isinstance(exc, _MAYBE_LANDED):
+        return False
+    if isinstance(exc, ServiceError):  # a blocking publisher's error (PubSubPublisher.publish)
+        return 400 <= exc.status < 500 and exc.status not in (408, 409, 499)
+    return isinstance(exc, gexc.ClientError | gexc.MethodNotImplemented | auth_exc.GoogleAuthError)
+
+
 @dataclass(frozen=True)
 class _Queued:
     label: str
@@ -98,6 +123,7 @@ class BackgroundPublisher:
         self.deadline = deadline
         self.published = 0
         self.failures = 0
+        self._counts = threading.Lock()  # published/failures move on request threads and the worker
         self._slots = threading.BoundedSemaphore(capacity)
         self._queue: queue.SimpleQueue[_Queued | None] = queue.SimpleQueue()
         self._pending = 0
@@ -124,12 +150,14 @@ class BackgroundPublisher:
                 future = self.publisher.publish_async(data)
             except Exception as exc:  # the client refused at once (stopped, over its flow-control limit)
                 self._finish(label, None, exc)
-                return "failed"
+                return "failed"  # nothing was sent
             wait_futures([future], timeout=self.deadline)
             if future.done():
                 error = future.exception()
                 self._finish(label, None if error else future.result(), error)
-                return "failed" if error else "published"
+                if error is None:
+                    return "published"
+                return "failed" if definitive(error) else "unknown"
             item = _Queued(label, None, future, on_failure)
         else:
             item = _Queued(label, data, None, on_failure)
@@ -152,12 +180,22 @@ class BackgroundPublisher:
 
     def _finish(self, label: str, message_id: str | None, error: BaseException | None) -> None:
         self._slots.release()
+        with self._counts:
+            if error is None:
+                self.published += 1
+            else:
+                self.failures += 1
         if error is None:
-            self.published += 1
             log.info("published the start message for %s (message %s)", label, message_id)
-        else:
-            self.failures += 1
+        elif definitive(error):
             log.error("publishing the start message for %s failed: %s", label, describe_error(error))
+        else:
+            log.error(
+                "publishing the start message for %s: outcome unknown (%s); lock kept until the run releases "
+                "it or it goes stale",
+                label,
+                describe_error(error),
+            )
 
     def _run(self) -> None:
         while (item := self._queue.get()) is not None:
@@ -171,7 +209,7 @@ class BackgroundPublisher:
             except Exception as exc:  # the worker must survive any publisher failure
                 error = exc
             self._finish(item.label, message_id, error)
-            if error is not None and item.on_failure is not None:
+            if error is not None and definitive(error) and item.on_failure is not None:
                 try:
                     item.on_failure()
                 except Exception as exc:

@@ -31,6 +31,10 @@ log = logging.getLogger("orchestration.receiver")
 
 EXIT_OK, EXIT_CONFIG = 0, 2
 LOCAL_MESSAGES = "receiver/published.jsonl"
+# Each GCS call of a webhook request: Linear waits 5 s for the answer, so a call gives up after 2 s and
+# its retries after 3 s in all (the library's defaults are 60 s and 120 s); the request then answers 503.
+GCS_CALL_TIMEOUT = 2.0
+GCS_RETRY_DEADLINE = 3.0
 NO_TOPIC = (
     "invalid setting FACTORY_PUBSUB_TOPIC: required when ARTIFACTS_PREFIX is not a directory "
     "(without a topic, start messages are appended to a file under that directory)"
@@ -70,7 +74,9 @@ def build(settings: ReceiverSettings, publisher: Publisher | None = None) -> Ser
         and settings.artifacts_prefix.startswith("gs://")
     ):
         raise ConfigError(NO_TOPIC)
-    store = open_store(settings.artifacts_prefix)
+    store = open_store(
+        settings.artifacts_prefix, gcs_call_timeout=GCS_CALL_TIMEOUT, gcs_retry_deadline=GCS_RETRY_DEADLINE
+    )
     if publisher is None:
         publisher = _publisher(settings, store)
     background = BackgroundPublisher(publisher, deadline=settings.factory_publish_deadline_seconds)

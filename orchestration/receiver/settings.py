@@ -20,6 +20,8 @@ from orchestration.receiver.triggers import TriggerConfig
 
 TOPIC = re.compile(r"^projects/[^/\s]+/topics/[^/\s]+$")
 TEAM = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$")
+MIN_LOCK_MAX_AGE_SECONDS = 3600  # below an hour, a lock could go stale while its run is still going
+MAX_DRAIN_SECONDS = 9.0  # Cloud Run sends SIGKILL 10 s after SIGTERM: the drain must end before that
 
 
 class ReceiverSettings(BaseSettings):
@@ -43,12 +45,12 @@ class ReceiverSettings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
     """Cloud Run sets it; 0 picks a free port (the log line says which)."""
     host: str = "0.0.0.0"  # noqa: S104 - a service: Cloud Run and containers route to all interfaces
-    factory_lock_max_age_seconds: int = Field(default=DEFAULT_MAX_AGE_MS // 1000, ge=60)
+    factory_lock_max_age_seconds: int = DEFAULT_MAX_AGE_MS // 1000
     """A ticket lock older than this is stale and taken over; keep it above a whole run's length."""
     factory_publish_deadline_seconds: float = Field(default=DEFAULT_DEADLINE, ge=0, le=4)
     """How long a request waits for Pub/Sub before queueing the publish (0: always queue)."""
-    factory_drain_seconds: float = Field(default=5.0, ge=0, le=60)
-    """At SIGTERM, the wait for in-flight requests and queued publishes (Cloud Run allows 10 s)."""
+    factory_drain_seconds: float = Field(default=5.0, ge=0, le=MAX_DRAIN_SECONDS)
+    """At SIGTERM, the wait for in-flight requests and queued publishes (Cloud Run kills 10 s after it)."""
     log_format: Literal["auto", "text", "json"] = "auto"
 
     @field_validator("linear_webhook_secret")
@@ -71,6 +73,16 @@ class ReceiverSettings(BaseSettings):
         if not TEAM.match(value.strip()):
             raise ValueError("must be a Linear team key such as IX, or a team id")
         return value.strip()
+
+    @field_validator("factory_lock_max_age_seconds")
+    @classmethod
+    def _lock_outlives_a_run(cls, value: int) -> int:
+        if value < MIN_LOCK_MAX_AGE_SECONDS:
+            raise ValueError(
+                f"must be at least {MIN_LOCK_MAX_AGE_SECONDS} s: a shorter maximum lets a second run take "
+                "the ticket over while the first is still going (the default is 8 h)"
+            )
+        return value
 
     @field_validator("factory_pubsub_topic")
     @classmethod
