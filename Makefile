@@ -8,7 +8,10 @@ UV_VERSION := 0.13.9
 
 .PHONY: setup system demo test lint bench clean images
 
+# Debian's python3 makes venvs only with python3-venv (its ensurepip), which a fresh machine lacks.
 $(UV):
+	python3 -c 'import ensurepip' 2>/dev/null || { apt-get update -qq \
+		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 
@@ -42,7 +45,8 @@ lint: setup
 	$(VENV)/bin/mypy
 
 # The job images (images/Containerfile) with docker, or podman (installed from apt when neither works):
-# `make images IMAGES=implement` builds a subset; IMAGE_TAG overrides the tag (default: short commit).
+# `make images IMAGES=implement` builds a subset; IMAGE_TAG overrides the tag (default: git describe
+# --always --dirty); IMAGE_NO_CACHE=1 rebuilds every layer (fresh Debian security updates).
 IMAGES ?=
 images: $(VENV)/.synced
 	images/install-engine.sh

@@ -75,7 +75,14 @@ def solve_linear_ticket(
     ] = None,
 ) -> None:
     """Run orchestration/factory.yaml for one ticket on the local engine (--docker: jobs in images)."""
-    if cloud and not docker:
+    if cloud and docker:
+        typer.echo(
+            "factory: --cloud and --docker exclude each other: --cloud starts the deployed workflow, "
+            "whose jobs run on Cloud Run; --docker runs the jobs here in their images. Pick one.",
+            err=True,
+        )
+        raise typer.Exit(2)
+    if cloud:
         if not project:
             typer.echo("factory: --cloud needs --project (or GOOGLE_CLOUD_PROJECT)", err=True)
             raise typer.Exit(2)

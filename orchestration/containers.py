@@ -8,8 +8,13 @@ Cloud Run starts the job's container, with what the subprocess runner cannot sho
   ``-e NAME``, so none of them is on a command line;
 - the host's network, so the offline model and the job's local stand-ins on loopback are reachable;
 - the local paths the job names (bare remote, tickets, artifact prefix, work directory) are mounted at
-  the same paths, so no variable is rewritten; it runs as the caller's uid so what it writes there is
-  the caller's, as a subprocess's would be (Cloud Run runs the image's own non-root user);
+  the same paths, so no variable is rewritten;
+- it runs as the image's own non-root user (uid 10001) as Cloud Run does, never as root: started by
+  root, the trees it writes (artifact prefix, work directory, bare remote) are handed to that uid for
+  the run and back to their owner after it, so what it wrote is the caller's as a subprocess's would
+  be (a user namespace mapping 10001 to the caller would avoid the walk, but rootful podman's
+  idmapped layers fail where the kernel or sandbox refuses them, as on CI's machine). A non-root
+  caller runs it as itself (rootless podman: ``--userns=keep-id``), which owns those trees already;
 - at the task timeout the container is stopped as Cloud Run stops a task (SIGTERM, then SIGKILL after
   a grace) and it is removed either way (``--rm``).
 """
@@ -22,7 +27,7 @@ import re
 import shutil
 import subprocess
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -59,6 +64,9 @@ PATH_VARIABLES = ("REPO_URL", "ARTIFACTS_PREFIX", "WORKDIR", "TICKETS_DIR")
 READ_ONLY = frozenset({"TICKETS_DIR"})
 OUTPUTS = frozenset({"ARTIFACTS_PREFIX", "WORKDIR"})
 IMAGE_UID = 10001  # the image's own user (images/Containerfile), whose HOME exists
+RUN_LABEL = "factory.run-id"  # on every job container: the RUN_ID it belongs to
+PHASE_LABEL = "factory.phase"
+ENGINE_TIMEOUT = 60.0  # one engine command that starts no container (inspect, info)
 STOP_CLIENT_GRACE = 30.0  # how long the engine's client may take to return after the container stops
 
 
@@ -75,13 +83,29 @@ class ImageMissing(ContainerError):
 
 
 def image_tag(root: Path = REPO_ROOT, environ: Mapping[str, str] | None = None) -> str:
-    """``IMAGE_TAG`` if set, else the checkout's short commit, else ``dev``."""
+    """``IMAGE_TAG`` if set, else ``git describe --always --dirty --abbrev=7``, else ``dev``.
+
+    ``make images`` and whatever runs the images (``--docker``, the tests) agree through this one
+    function; a checkout with uncommitted changes is ``<commit>-dirty``, never mistaken for the commit.
+    """
     env = os.environ if environ is None else environ
     tag = env.get(TAG_ENV, "").strip()
     if not tag:
-        out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-        )
+        # --no-optional-locks: describe --dirty refreshes the index, which must not take its lock.
+        argv = [
+            "git",
+            "--no-optional-locks",
+            "-C",
+            str(root),
+            "describe",
+            "--always",
+            "--dirty",
+            "--abbrev=7",
+        ]
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            out = subprocess.CompletedProcess(argv, 1, "", "")
         tag = out.stdout.strip() if out.returncode == 0 else "dev"
     if not TAG_PATTERN.match(tag):
         raise ContainerError(f"invalid {TAG_ENV} {tag!r}: an image tag is 1-128 of A-Z a-z 0-9 _ . -")
@@ -97,7 +121,7 @@ def engine_works(engine: str) -> bool:
     if shutil.which(engine) is None:
         return False
     try:
-        info = subprocess.run([engine, "info"], capture_output=True, timeout=30)
+        info = subprocess.run([engine, "info"], capture_output=True, timeout=ENGINE_TIMEOUT)
     except subprocess.TimeoutExpired:
         return False
     return info.returncode == 0
@@ -119,7 +143,7 @@ def find_engine(preferred: str | None = None) -> str:
 
 
 def image_exists(engine: str, ref: str) -> bool:
-    found = subprocess.run([engine, "image", "inspect", ref], capture_output=True)
+    found = subprocess.run([engine, "image", "inspect", ref], capture_output=True, timeout=ENGINE_TIMEOUT)
     return found.returncode == 0
 
 
@@ -133,7 +157,10 @@ def require_images(engine: str, refs: Sequence[str]) -> None:
 def image_size(engine: str, ref: str) -> int:
     """The image's size in bytes, as the engine reports it."""
     out = subprocess.run(
-        [engine, "image", "inspect", "--format", "{{.Size}}", ref], capture_output=True, text=True
+        [engine, "image", "inspect", "--format", "{{.Size}}", ref],
+        capture_output=True,
+        text=True,
+        timeout=ENGINE_TIMEOUT,
     )
     if out.returncode != 0:
         raise ImageMissing(f"image not found ({engine}): {ref}")
@@ -195,7 +222,6 @@ class ContainerRunner:
     tag: str
     grace: float = 30.0  # SIGTERM to SIGKILL, as the subprocess runner gives the job
     network: str = "host"
-    user: tuple[int, int] | None = None  # uid, gid to run as; default the caller's
 
     def image(self, phase: str) -> str:
         return image_ref(phase, self.tag)
@@ -212,13 +238,13 @@ class ContainerRunner:
     ) -> tuple[list[str], dict[str, str]]:
         """The engine's argv and its process environment for one job run (no side effects).
 
-        ``uid``/``gid`` default to ``user``, else this process's, and ``caller_env`` to this process's
-        environment; the job's values travel in the engine's environment and are only named on the
-        command line.
+        ``uid``/``gid`` (the caller's: default this process's) and ``caller_env`` (default this
+        process's environment) decide who the job runs as and what the engine's client gets; the
+        job's values travel in the engine's environment and are only named on the command line.
         """
-        own_uid, own_gid = self.user or (os.getuid(), os.getgid())
-        uid = own_uid if uid is None else uid
-        gid = own_gid if gid is None else gid
+        caller_uid = os.getuid() if uid is None else uid
+        caller_gid = os.getgid() if gid is None else gid
+        uid, gid = job_user(caller_uid, caller_gid)
         caller = os.environ if caller_env is None else caller_env
         job_env, mounts = job_mounts(env)
         argv = [
@@ -231,10 +257,14 @@ class ContainerRunner:
             f"--network={self.network}",
             f"--user={uid}:{gid}",
             f"--stop-timeout={int(self.grace)}",
+            "--label",
+            f"{RUN_LABEL}={env.get('RUN_ID', '')}",
+            "--label",
+            f"{PHASE_LABEL}={phase}",
         ]
-        if self.engine == "podman" and uid != 0 and self.user is None:
+        if self.engine == "podman" and caller_uid != 0:
             argv.append("--userns=keep-id")  # rootless podman: the container's uid is the caller's
-        if uid not in (0, IMAGE_UID):
+        if uid != IMAGE_UID:
             argv += ["--env", "HOME=/tmp"]  # a uid the image has no home for
         for mount in mounts:
             if mount.output or mount.path.exists():
@@ -251,29 +281,25 @@ class ContainerRunner:
         require_images(self.engine, [self.image(phase)])
         name = f"factory-{phase}-{uuid.uuid4().hex[:12]}"
         argv, process_env = self.command(phase, env, name)
-        for mount in job_mounts(env)[1]:
+        mounts = job_mounts(env)[1]
+        for mount in mounts:
             if mount.output:
-                self._make_output(mount.path)
-        client = subprocess.Popen(argv, env=process_env, start_new_session=True)
-        try:
-            return client.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.stop(name)
-            reap_supervised(client, STOP_CLIENT_GRACE)
-            return None
-        except BaseException:
-            # Ctrl-C or an error here: the container is in its own session and would outlive us.
-            self.stop(name)
-            reap_supervised(client, STOP_CLIENT_GRACE)
-            raise
-
-    def _make_output(self, path: Path) -> None:
-        """Create a missing output directory, owned by the user the job runs as."""
-        missing = [p for p in [path, *path.parents] if not p.exists()]
-        path.mkdir(parents=True, exist_ok=True)
-        if self.user is not None and os.getuid() == 0:
-            for created in missing:
-                os.chown(created, *self.user)
+                mount.path.mkdir(parents=True, exist_ok=True)
+        writable = [m.path for m in mounts if not m.read_only and m.path.exists()]
+        # As root, the job runs as the image's user: it gets the trees it writes for the run.
+        with handed_over(writable if os.getuid() == 0 else [], IMAGE_UID, IMAGE_UID):
+            client = subprocess.Popen(argv, env=process_env, start_new_session=True)
+            try:
+                return client.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.stop(name)
+                reap_supervised(client, STOP_CLIENT_GRACE)
+                return None
+            except BaseException:
+                # Ctrl-C or an error here: the container is in its own session and would outlive us.
+                self.stop(name)
+                reap_supervised(client, STOP_CLIENT_GRACE)
+                raise
 
     def stop(self, name: str) -> None:
         """Cloud Run at the task timeout: SIGTERM to the container, SIGKILL after the grace."""
@@ -283,3 +309,31 @@ class ContainerRunner:
                 capture_output=True,
                 timeout=self.grace + STOP_CLIENT_GRACE,
             )
+
+
+def job_user(caller_uid: int, caller_gid: int) -> tuple[int, int]:
+    """Who the job runs as: the image's own user when the caller is root (as on Cloud Run), else
+    the caller, who owns the trees it writes."""
+    return (IMAGE_UID, IMAGE_UID) if caller_uid == 0 else (caller_uid, caller_gid)
+
+
+@contextlib.contextmanager
+def handed_over(trees: Sequence[Path], uid: int, gid: int) -> Iterator[None]:
+    """``trees`` owned by ``uid``:``gid`` inside the block, and by each tree's owner again after it,
+    with whatever was written there meanwhile."""
+    owners = [(tree, tree.stat()) for tree in trees]
+    try:
+        for tree in trees:
+            chown_tree(tree, uid, gid)
+        yield
+    finally:
+        for tree, before in owners:
+            chown_tree(tree, before.st_uid, before.st_gid)
+
+
+def chown_tree(root: Path, uid: int, gid: int) -> None:
+    """``chown -R`` without following symlinks (a link planted in the tree cannot reach outside)."""
+    os.chown(root, uid, gid, follow_symlinks=False)
+    for parent, dirs, files in os.walk(root):
+        for name in dirs + files:
+            os.chown(os.path.join(parent, name), uid, gid, follow_symlinks=False)

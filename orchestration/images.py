@@ -1,14 +1,17 @@
 """``make images``: Factory's images (``images/Containerfile``) built with docker, or podman.
 
 ``python -m orchestration.images [implement review e2e receiver]`` builds each as ``--target`` and
-tags it ``factory-<name>:<tag>`` (``IMAGE_TAG``, else the checkout's short commit, else ``dev``), one
-image at a time with the engine's own progress, then prints a table of sizes and build times.
+tags it ``factory-<name>:<tag>`` (``IMAGE_TAG``, else ``git describe --always --dirty``, else ``dev``),
+one image at a time with the engine's own progress, then prints a table of sizes and build times.
+``IMAGE_NO_CACHE=1`` rebuilds every layer (fresh Debian security updates).
 
-With docker the base image is pulled as usual. With podman nothing is pulled: where Docker Hub is out
-of reach (CI, an offline machine) the base is made locally with ``debootstrap --variant=minbase
-bookworm``, trimmed like Debian's slim image and ``podman import``-ed under the name the Containerfile
-uses, and builds run with ``--pull=never``. Podman's settings this needs (runc, raised ulimits) are
-added to its containers.conf when missing. Extra CA certificates (a corporate or intercepting proxy's,
+With docker the base image (the Containerfile's ``BASE_IMAGE``, Docker's Debian) is pulled as usual.
+With podman nothing is pulled: when Docker's Debian is not already here (Docker Hub out of reach: CI,
+an offline machine) the base is ``localhost/factory-debian:bookworm``, made once with ``debootstrap
+--variant=minbase bookworm``, trimmed like Debian's slim image and ``podman import``-ed; builds pass it
+as ``--build-arg BASE_IMAGE`` and run with ``--pull=never``. Podman's containers.conf gets the raised
+ulimits this sandbox-like machines need, and ``runtime = "runc"`` only when podman's default runtime
+cannot run a container. Extra CA certificates (a corporate or intercepting proxy's,
 ``/usr/local/share/ca-certificates``, or ``FACTORY_CA_BUNDLE``) reach the build as the ``ca`` secret,
 never a layer.
 """
@@ -41,6 +44,7 @@ from orchestration.containers import (
 
 CONTAINERFILE = REPO_ROOT / "images" / "Containerfile"
 BASE_IMAGE = "docker.io/library/debian:bookworm-slim"  # the Containerfile's BASE_IMAGE default
+LOCAL_BASE = "localhost/factory-debian:bookworm"  # podman without a registry: made by debootstrap
 DEBIAN_SUITE = "bookworm"
 DEBIAN_MIRROR = "http://deb.debian.org/debian"
 DEBIAN_SOURCES = (
@@ -61,11 +65,13 @@ DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 EXTRA_CA_DIR = Path("/usr/local/share/ca-certificates")
 HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 CA_ENV = "FACTORY_CA_BUNDLE"
-# Podman's settings on machines like CI's: runc as the runtime, and ulimits the sandbox allows.
-PODMAN_SETTINGS = {
-    ("containers", "default_ulimits"): '["nofile=20000:20000", "nproc=32768:32768"]',
-    ("engine", "runtime"): '"runc"',
-}
+NO_CACHE_ENV = "IMAGE_NO_CACHE"
+# Podman's settings on machines like CI's: ulimits the sandbox allows (podman's defaults are higher
+# than a container there may set), and runc as the runtime where the default one cannot run.
+ULIMITS = {("containers", "default_ulimits"): '["nofile=20000:20000", "nproc=32768:32768"]'}
+RUNC = {("engine", "runtime"): '"runc"'}
+PODMAN_SETTINGS = {**ULIMITS, **RUNC}
+PROBE_TIMEOUT = 120.0
 
 
 @dataclass(frozen=True)
@@ -111,17 +117,45 @@ def with_podman_settings(text: str, settings: Mapping[tuple[str, str], str] = PO
     return result
 
 
-def ensure_podman_conf(path: Path, say: Callable[[str], None]) -> None:
-    """Add the settings podman needs here to ``path`` if missing (idempotent)."""
-    settings = dict(PODMAN_SETTINGS)
-    if shutil.which("runc") is None:
-        del settings[("engine", "runtime")]  # keep podman's default runtime where runc is absent
+def ensure_podman_conf(
+    path: Path, settings: Mapping[tuple[str, str], str], say: Callable[[str], None]
+) -> None:
+    """Add ``settings`` to podman's ``path`` where not set (idempotent; the owner's values kept)."""
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     wanted = with_podman_settings(text, settings)
     if wanted != text:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(wanted, encoding="utf-8")
-        say(f"podman settings (runtime, ulimits) added to {path}")
+        say(f"podman settings ({', '.join(key for _, key in settings)}) added to {path}")
+
+
+def podman_runs(image: str) -> subprocess.CompletedProcess[str]:
+    """Whether podman can run a container here: ``true`` in ``image``, offline."""
+    try:
+        return subprocess.run(
+            ["podman", "run", "--rm", "--pull=never", "--network=none", image, "true"],
+            capture_output=True,
+            text=True,
+            timeout=PROBE_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        return subprocess.CompletedProcess([], 124, "", f"no answer in {PROBE_TIMEOUT:.0f}s")
+
+
+def ensure_podman_runs(path: Path, image: str, say: Callable[[str], None]) -> None:
+    """Podman's default runtime if it runs a container here, else runc (written to ``path``)."""
+    probe = podman_runs(image)
+    if probe.returncode != 0 and shutil.which("runc") is not None:
+        say(f"podman cannot run a container with its default runtime: {_last_line(probe.stderr)}")
+        ensure_podman_conf(path, RUNC, say)
+        probe = podman_runs(image)
+    if probe.returncode != 0:
+        raise ContainerError(f"podman cannot run a container here: {_last_line(probe.stderr)}")
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else "(no output)"
 
 
 def ca_bundle(workdir: Path, environ: Mapping[str, str] | None = None) -> Path:
@@ -144,9 +178,15 @@ def ca_bundle(workdir: Path, environ: Mapping[str, str] | None = None) -> Path:
 
 
 def build_argv(
-    engine: str, name: str, tag: str, ca: Path, environ: Mapping[str, str] | None = None
+    engine: str,
+    name: str,
+    tag: str,
+    ca: Path,
+    base: str | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> list[str]:
-    """The engine's build command for one image (no side effects)."""
+    """The engine's build command for one image (no side effects); ``base`` overrides the
+    Containerfile's ``BASE_IMAGE``."""
     env = os.environ if environ is None else environ
     argv = [
         engine,
@@ -164,20 +204,35 @@ def build_argv(
     ]
     if env.get("UV_VERSION"):
         argv += ["--build-arg", f"UV_VERSION={env['UV_VERSION']}"]
+    if base is not None:
+        argv += ["--build-arg", f"BASE_IMAGE={base}"]
+    if env.get(NO_CACHE_ENV) == "1":
+        argv.append("--no-cache")
     if engine == "podman":
-        argv += ["--pull=never", "--layers"]  # the base is local (see make_base); cache every step
+        argv += ["--pull=never", "--layers"]  # the base is local (see podman_base); cache every step
     return [*argv, str(REPO_ROOT)]
 
 
+def podman_base(say: Callable[[str], None]) -> str | None:
+    """The base podman builds on: None for the Containerfile's own (Docker's Debian, if pulled here
+    already), else ``LOCAL_BASE``, made now if missing."""
+    if image_exists("podman", BASE_IMAGE):
+        return None
+    if not image_exists("podman", LOCAL_BASE):
+        make_base(say)
+    return LOCAL_BASE
+
+
 def make_base(say: Callable[[str], None]) -> None:
-    """Podman without a registry: debootstrap a minimal bookworm and import it as ``BASE_IMAGE``."""
+    """Podman without a registry: debootstrap a minimal bookworm and import it as ``LOCAL_BASE``."""
     missing = [tool for tool in ("debootstrap", "tar") if shutil.which(tool) is None]
     if missing or os.geteuid() != 0:
         raise ContainerError(
-            f"the base image {BASE_IMAGE} is not here and cannot be made: debootstrap needs root "
-            f"and {' and '.join(missing) or 'debootstrap'} (apt-get install debootstrap); or pull it"
+            f"the base image {LOCAL_BASE} is not here and cannot be made: debootstrap needs root "
+            f"and {' and '.join(missing) or 'debootstrap'} (apt-get install debootstrap); or pull "
+            f"{BASE_IMAGE}"
         )
-    say(f"== images: base {BASE_IMAGE} from debootstrap --variant=minbase {DEBIAN_SUITE} ...")
+    say(f"== images: base {LOCAL_BASE} from debootstrap --variant=minbase {DEBIAN_SUITE} ...")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="factory-rootfs-", dir="/var/tmp") as tmp:
         root = Path(tmp) / "rootfs"
@@ -198,7 +253,7 @@ def make_base(say: Callable[[str], None]) -> None:
                 "--change",
                 'CMD ["bash"]',
                 "-",
-                BASE_IMAGE,
+                LOCAL_BASE,
             ],
             stdin=tar.stdout,
             check=True,
@@ -239,10 +294,14 @@ def _remove(path: Path) -> None:
 
 def build(names: Sequence[str], engine: str, tag: str, say: Callable[[str], None]) -> list[Built]:
     """Build ``names`` in order with ``engine``; the engine's output is the progress."""
+    base = None
+    say(f"== images: {engine}, storage driver {storage_driver(engine)}")
     if engine == "podman":
-        ensure_podman_conf(podman_conf_path(), say)
-        if not image_exists("podman", BASE_IMAGE):
-            make_base(say)
+        conf = podman_conf_path()
+        ensure_podman_conf(conf, ULIMITS, say)
+        base = podman_base(say)
+        ensure_podman_runs(conf, base or BASE_IMAGE, say)
+        say(f"== images: base {base or BASE_IMAGE}")
     built = []
     env = {**os.environ, "DOCKER_BUILDKIT": "1"}  # build secrets need BuildKit (docker's default now)
     with tempfile.TemporaryDirectory(prefix="factory-images-") as tmp:
@@ -251,13 +310,22 @@ def build(names: Sequence[str], engine: str, tag: str, say: Callable[[str], None
             ref = image_ref(name, tag)
             say(f"== images: [{n}/{len(names)}] {ref} ({engine}) ...")
             started = time.monotonic()
-            done = subprocess.run(build_argv(engine, name, tag, ca), env=env)
+            done = subprocess.run(build_argv(engine, name, tag, ca, base), env=env)
             if done.returncode != 0:
                 raise ContainerError(f"building {ref} failed ({engine} exited {done.returncode})")
             seconds = time.monotonic() - started
             built.append(Built(ref, image_size(engine, ref), round(seconds, 1)))
             say(f"== images: {ref} built in {seconds:.1f}s")
     return built
+
+
+def storage_driver(engine: str) -> str:
+    """The engine's storage driver (overlay, vfs, ...): vfs copies every layer, slow and large."""
+    template = "{{.Store.GraphDriverName}}" if engine == "podman" else "{{.Driver}}"
+    out = subprocess.run(
+        [engine, "info", "--format", template], capture_output=True, text=True, timeout=PROBE_TIMEOUT
+    )
+    return out.stdout.strip() or f"unknown ({_last_line(out.stderr)})"
 
 
 def size_table(built: Sequence[Built]) -> list[str]:

@@ -2,12 +2,15 @@
 
 The container runner's argv and environment (only the job's variables reach the container, and none
 of their values is on a command line), its mounts, the image tag scheme, podman's containers.conf
-edit, the build command, and the connector choosing its runner. tests/test_images.py runs them for
-real against the built images.
+edit, the build command, the connector choosing its runner and failing the workflow when it cannot
+start a job, and root's handover of the trees a job writes. tests/test_images.py runs them for real
+against the built images.
 """
 
 from __future__ import annotations
 
+import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -18,9 +21,17 @@ from typer.testing import CliRunner
 from jobs.artifacts import open_store
 from orchestration import containers
 from orchestration.cli import app
-from orchestration.containers import ContainerError, ContainerRunner, image_tag, job_mounts
+from orchestration.containers import (
+    IMAGE_UID,
+    ContainerError,
+    ContainerRunner,
+    handed_over,
+    image_tag,
+    job_mounts,
+)
 from orchestration.engine.errors import WorkflowError
 from orchestration.images import (
+    LOCAL_BASE,
     Built,
     build_argv,
     ca_bundle,
@@ -29,6 +40,8 @@ from orchestration.images import (
     with_podman_settings,
 )
 from orchestration.local_cloud import LocalCloud
+from orchestration.local_run import run_workflow
+from tests.conftest import git
 
 CANARY = "host-canary-value-0451"
 JOB_ENV = {
@@ -58,7 +71,8 @@ def values_of(argv: list[str], flag: str) -> list[str]:
 def test_the_container_gets_the_jobs_variables_by_name_only() -> None:
     argv, env = command()
     assert argv[:3] == ["podman", "run", "--rm"] and argv[-2:] == ["factory-implement:abc1234", "implement"]
-    assert {"--pull=never", "--network=host", "--user=0:0", "--stop-timeout=7"} <= set(argv)
+    assert {"--pull=never", "--network=host", "--stop-timeout=7"} <= set(argv)
+    assert values_of(argv, "--label") == ["factory.run-id=r1", "factory.phase=implement"]
     assert sorted(values_of(argv, "--env")) == sorted(JOB_ENV)
     assert not any(value in " ".join(argv) for value in ("sk-ant-secret-value-0452", CANARY))
     # The engine's process holds the job's values (it passes them on) and its own client basics only.
@@ -108,27 +122,58 @@ def test_remote_repositories_and_buckets_are_not_mounted() -> None:
     assert containers.local_path("REPO_URL", "git@github.com:acme/app.git") is None
 
 
+def test_root_runs_the_job_as_the_images_own_user_never_as_root() -> None:
+    """As on Cloud Run: uid 10001, rootful podman (no keep-id), the image's HOME."""
+    argv, _ = command(uid=0)
+    assert "--user=10001:10001" in argv and not any(a.startswith("--user=0") for a in argv)
+    assert "--userns=keep-id" not in argv and "HOME=/tmp" not in values_of(argv, "--env")
+
+
 def test_a_non_root_caller_runs_as_itself() -> None:
     podman, _ = command(uid=1000)
     assert "--user=1000:1000" in podman and "--userns=keep-id" in podman  # rootless podman
     assert "HOME=/tmp" in values_of(podman, "--env")  # the image has no home for uid 1000
     docker, _ = command(engine="docker", uid=1000)
     assert docker[0] == "docker" and "--userns=keep-id" not in docker
-    as_image_user, _ = command(uid=containers.IMAGE_UID)
+    as_image_user, _ = command(uid=IMAGE_UID)
     assert "HOME=/tmp" not in values_of(as_image_user, "--env")
 
 
-def test_root_can_run_the_job_as_the_images_own_user() -> None:
-    runner = ContainerRunner("podman", "abc1234", user=(containers.IMAGE_UID, containers.IMAGE_UID))
-    argv, _ = runner.command("review", JOB_ENV, "factory-review-x", caller_env=CALLER)
-    assert "--user=10001:10001" in argv and "--userns=keep-id" not in argv  # rootful podman
-    assert argv[-2:] == ["factory-review:abc1234", "review"]
+@pytest.mark.skipif(os.geteuid() != 0, reason="handing trees to another uid needs root")
+def test_root_hands_the_trees_a_job_writes_to_its_user_and_takes_them_back(tmp_path: Path) -> None:
+    tree = tmp_path / "artifacts"
+    (tree / "runs" / "r1").mkdir(parents=True)
+    (tree / "runs" / "r1" / "old.json").write_text("{}")
+    (tree / "escape").symlink_to("/etc/hostname")  # a link is changed itself, never its target
+    host_owner = os.stat("/etc/hostname").st_uid
+    with handed_over([tree], IMAGE_UID, IMAGE_UID):
+        assert {p.lstat().st_uid for p in [tree, *tree.rglob("*")]} == {IMAGE_UID}
+        os.makedirs(tree / "runs" / "r1" / "implement")
+        new = tree / "runs" / "r1" / "implement" / "result.json"
+        new.write_text("{}")
+        os.chown(new, IMAGE_UID, IMAGE_UID)  # as the job would have written it
+    assert {(p.lstat().st_uid, p.lstat().st_gid) for p in [tree, *tree.rglob("*")]} == {(0, 0)}
+    assert os.stat("/etc/hostname").st_uid == host_owner
 
 
-def test_the_tag_is_image_tag_else_the_commit_else_dev(tmp_path: Path) -> None:
-    assert image_tag(environ={"IMAGE_TAG": "v1.2"}) == "v1.2"
-    commit = image_tag(environ={})
-    assert len(commit) >= 7 and all(c in "0123456789abcdef" for c in commit)
+def committed_repo(path: Path) -> Path:
+    git("init", "-q", str(path))
+    (path / "app.py").write_text("print(1)\n")
+    git("-C", str(path), "add", "app.py")
+    git("-C", str(path), "commit", "-q", "-m", "first")
+    return path
+
+
+def test_the_tag_is_image_tag_else_git_describe_dirty_else_dev(tmp_path: Path) -> None:
+    repo = committed_repo(tmp_path / "repo")
+    commit = git("-C", str(repo), "rev-parse", "HEAD").strip()
+    assert image_tag(repo, environ={}) == commit[:7]
+    (repo / "app.py").write_text("print(2)\n")  # an uncommitted change: never the commit's tag
+    assert image_tag(repo, environ={}) == f"{commit[:7]}-dirty"
+    git("-C", str(repo), "tag", "-a", "v1.0", "-m", "release")
+    assert image_tag(repo, environ={}) == "v1.0-dirty"  # describe's own semantics
+    assert image_tag(repo, environ={"IMAGE_TAG": "v1.2"}) == "v1.2"
+    assert re.fullmatch(r"[0-9a-zA-Z_.-]+", image_tag(environ={}))  # this checkout, whatever its state
     assert image_tag(tmp_path, environ={}) == "dev"  # not a checkout
     with pytest.raises(ContainerError, match="invalid IMAGE_TAG"):
         image_tag(environ={"IMAGE_TAG": "has space"})
@@ -151,6 +196,40 @@ def test_docker_without_its_images_says_run_make_images(monkeypatch: pytest.Monk
     assert result.exit_code == 2
     assert "--docker:" in result.output and "make images" in result.output
     assert "never-built-0453" in result.output or "no working container engine" in result.output
+
+
+def test_docker_and_cloud_together_are_refused() -> None:
+    result = CliRunner().invoke(
+        app, ["solve-linear-ticket", "--ticket", "IX-101", "--repo", "r.git", "--docker", "--cloud"]
+    )
+    assert result.exit_code == 2
+    assert "--cloud and --docker exclude each other" in result.output
+
+
+@pytest.mark.parametrize("engine", ["podman", "/nonexistent/engine-0455"])
+def test_a_job_that_cannot_start_fails_the_workflow_which_notifies_failed(
+    tmp_path: Path, engine: str
+) -> None:
+    """B1 when the runner itself fails: the image was never built (ImageMissing, or podman absent:
+    FileNotFoundError), or the engine binary is missing. The real container runner, the real
+    workflow; the implement step's error is the connector's OperationError, review never starts."""
+    runner = ContainerRunner(engine, "never-built-0454")
+    env = {"JOB": "solve-linear-ticket", "RUN_ID": "nostart", "ARTIFACTS_PREFIX": str(tmp_path)}
+    run = run_workflow(
+        {"job": "solve-linear-ticket", "ticket": "IX-101"},
+        "nostart",
+        env,
+        open_store(str(tmp_path)),
+        say=lambda line: None,
+        runner=runner,
+    )
+    assert run.error is not None and run.error.tags == ["OperationError"]
+    assert "could not start" in run.error.message
+    assert [text.split(" ")[1] for text in run.notifications if text.startswith("Factory ")] == [
+        "started",
+        "failed",
+    ]
+    assert not (tmp_path / "runs" / "nostart").exists()  # no phase ran, and none after it
 
 
 def test_the_connector_runs_jobs_with_its_runner(tmp_path: Path) -> None:
@@ -204,14 +283,19 @@ def test_a_table_present_gets_the_key_under_its_header() -> None:
 
 def test_the_build_command_per_engine(tmp_path: Path) -> None:
     ca = tmp_path / "ca.pem"
-    podman = build_argv("podman", "e2e", "abc1234", ca, environ={"UV_VERSION": "0.13.9"})
+    podman = build_argv("podman", "e2e", "abc1234", ca, LOCAL_BASE, environ={"UV_VERSION": "0.13.9"})
     assert podman[:2] == ["podman", "build"] and podman[-1] == str(containers.REPO_ROOT)
     assert values_of(podman, "--target") == ["e2e"] and values_of(podman, "--tag") == ["factory-e2e:abc1234"]
     assert values_of(podman, "--secret") == [f"id=ca,src={ca}"]
-    assert values_of(podman, "--build-arg") == ["IMAGE_TAG=abc1234", "UV_VERSION=0.13.9"]
-    assert "--pull=never" in podman
-    docker = build_argv("docker", "e2e", "abc1234", ca, environ={})
+    assert values_of(podman, "--build-arg") == [
+        "IMAGE_TAG=abc1234",
+        "UV_VERSION=0.13.9",
+        "BASE_IMAGE=localhost/factory-debian:bookworm",
+    ]
+    assert "--pull=never" in podman and "--no-cache" not in podman
+    docker = build_argv("docker", "e2e", "abc1234", ca, environ={"IMAGE_NO_CACHE": "1"})
     assert "--pull=never" not in docker and values_of(docker, "--build-arg") == ["IMAGE_TAG=abc1234"]
+    assert "--no-cache" in docker  # the Containerfile's own base (Docker's Debian), every layer rebuilt
 
 
 def test_the_ca_secret_is_the_given_bundle_or_nothing(tmp_path: Path) -> None:

@@ -1,9 +1,11 @@
 """The implement phase inside its image (``factory-implement:<tag>``), through the job connector.
 
 Real podman or docker, the real image, the real CLI in it against the offline model on the host
-(host network), a bare remote and the artifact prefix mounted. Skips when the image has not been built
-(``make images IMAGES=implement``), unless ``FACTORY_REQUIRE_IMAGES=1`` (set by .ci/run): then a
-missing image or engine fails.
+(host network), a bare remote and the artifact prefix mounted, and the runner exactly as ``--docker``
+builds it (as root: the job runs as the image's uid 10001, handed the trees it writes). Skips when the
+image has not been built (``make images IMAGES=implement``), unless ``FACTORY_REQUIRE_IMAGES=1`` (set
+by .ci/run): then a missing image or engine fails. Every container is labelled with its run id, and
+only this test's are counted.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-from dataclasses import replace
+import uuid
 from pathlib import Path
 
 import pytest
@@ -22,13 +24,14 @@ import pytest
 from jobs.artifacts import open_store
 from jobs.models import ImplementResult
 from orchestration.containers import (
-    IMAGE_UID,
+    RUN_LABEL,
     ContainerError,
     ContainerRunner,
     find_engine,
     image_exists,
     image_ref,
     image_tag,
+    job_user,
     require_images,
 )
 from orchestration.demo import local_job_env
@@ -39,6 +42,7 @@ from tests.conftest import git
 TICKETS = Path(__file__).parent / "tickets"
 CANARY = "host-only-canary-0461"
 IMPLEMENT_JOB = "projects/local/locations/local/jobs/factory-implement"
+ENGINE_TIMEOUT = 60  # seconds for one engine command that starts no job
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +55,11 @@ def runner() -> ContainerRunner:
         if os.environ.get("FACTORY_REQUIRE_IMAGES") == "1":
             pytest.fail(f"FACTORY_REQUIRE_IMAGES=1: {exc}")
         pytest.skip(str(exc))
-    return ContainerRunner(engine, tag, grace=5)
+    return ContainerRunner(engine, tag, grace=5)  # as orchestration.demo makes it, a shorter grace
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def job_env(ticket: str, remote: Path, tmp: Path, model_auth: dict[str, str], run_id: str) -> dict[str, str]:
@@ -65,22 +73,16 @@ def run_job(cloud: LocalCloud, timeout: str) -> dict[str, object]:
     return cloud.run_job({"name": IMPLEMENT_JOB, "body": {"overrides": {"timeout": timeout}}})
 
 
-def leftover_containers(engine: str) -> list[str]:
+def containers_of_run(engine: str, run_id: str) -> list[str]:
+    """This run's containers, running or stopped (every job container carries its run id)."""
     names = subprocess.run(
-        [engine, "ps", "--all", "--format", "{{.Names}}"], capture_output=True, text=True, check=True
+        [engine, "ps", "--all", "--filter", f"label={RUN_LABEL}={run_id}", "--format", "{{.Names}}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=ENGINE_TIMEOUT,
     ).stdout.split()
-    return [name for name in names if name.startswith("factory-implement-")]
-
-
-def as_image_user(runner: ContainerRunner, *trees: Path) -> ContainerRunner:
-    """As root, the run uses the image's own non-root user (as Cloud Run does), owning ``trees``;
-    otherwise the caller's uid, which owns them already."""
-    if os.getuid() != 0:
-        return runner
-    for tree in trees:
-        for path in [tree, *tree.rglob("*")]:
-            os.chown(path, IMAGE_UID, IMAGE_UID, follow_symlinks=False)
-    return replace(runner, user=(IMAGE_UID, IMAGE_UID))
+    return names
 
 
 def test_the_implement_phase_runs_in_its_image_and_pushes_the_branch(
@@ -91,44 +93,68 @@ def test_the_implement_phase_runs_in_its_image_and_pushes_the_branch(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("FACTORY_HOST_CANARY", CANARY)  # in this process's env, never the container's
-    (tmp_path / "artifacts").mkdir()
-    runner = as_image_user(runner, remote, tmp_path / "artifacts")
-    uid = runner.user[0] if runner.user else os.getuid()
+    run_id = unique("c1")
+    caller = os.getuid()
     cloud = LocalCloud(
-        job_env("IX-921", remote, tmp_path, model_auth, "c1"),
+        job_env("IX-921", remote, tmp_path, model_auth, run_id),
         open_store(str(tmp_path / "artifacts")),
         {},
         runner=runner,
     )
-    execution = run_job(cloud, "300s")
+    execution = run_job(cloud, "120s")
     assert execution["succeededCount"] == 1
     # What the containerized process wrote to the mounted artifact prefix.
-    run_dir = tmp_path / "artifacts" / "runs" / "c1"
+    run_dir = tmp_path / "artifacts" / "runs" / run_id
     result = ImplementResult.model_validate_json((run_dir / "implement" / "result.json").read_text())
     assert result.status == "done" and result.pushed and len(result.commits) == 1, result.detail
     assert (run_dir / "implement" / "transcript.jsonl").stat().st_size > 0
     # What it pushed to the mounted bare remote: the agent's note of where it ran (only the factory
-    # images have /etc/factory-image) and as whom; what it wrote belongs to that user.
+    # images have /etc/factory-image) and as whom: the image's user when root started it, as Cloud
+    # Run does, else the caller.
     assert git("--git-dir", str(remote), "rev-parse", "factory/ix-921").strip() == result.head_sha
     runtime = git("--git-dir", str(remote), "show", "factory/ix-921:RUNTIME.txt").split()
-    assert runtime == [image_ref("implement", runner.tag), str(uid)]
-    assert (run_dir / "implement" / "result.json").stat().st_uid == uid
-    assert leftover_containers(runner.engine) == []  # --rm
+    assert runtime == [image_ref("implement", runner.tag), str(job_user(caller, os.getgid())[0])]
+    # Handed back: what it wrote (artifacts, pushed objects) is the caller's, as a subprocess's is.
+    assert (run_dir / "implement" / "result.json").stat().st_uid == caller
+    assert {p.stat().st_uid for p in [remote, *(remote / "refs").rglob("*")]} == {caller}
+    assert containers_of_run(runner.engine, run_id) == []  # --rm
 
 
-def test_the_container_sees_only_the_jobs_environment(runner: ContainerRunner, tmp_path: Path) -> None:
-    env = {"JOB": "solve-linear-ticket", "ARTIFACTS_PREFIX": str(tmp_path), "RUN_ID": "env-check"}
-    argv, process_env = runner.command("implement", env, "factory-implement-envcheck")
-    # The same run, but printing the container's environment instead of starting the phase.
-    argv = [*argv[:-2], "--entrypoint", "env", argv[-2]]
+def test_the_container_sees_only_the_jobs_environment(
+    runner: ContainerRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FACTORY_HOST_CANARY", CANARY)
+    env = {"JOB": "solve-linear-ticket", "ARTIFACTS_PREFIX": str(tmp_path), "RUN_ID": unique("env")}
+    argv, process_env = runner.command("implement", env, unique("factory-implement-env"))
+    assert "FACTORY_HOST_CANARY" not in process_env  # the engine's client never gets it
+    # The same run, but printing the container's environment instead of starting the phase, with
+    # the canary in the engine's own environment too (a leak would have to come from the engine)
+    # and a control variable the same way, but named: that one must arrive, so the check can fail.
+    argv = [*argv[:-2], "--env", "FACTORY_CONTROL", "--entrypoint", "env", argv[-2]]
+    engine_env = {**process_env, "FACTORY_HOST_CANARY": CANARY, "FACTORY_CONTROL": "control-0463"}
     seen = subprocess.run(
-        argv, env={**process_env, "FACTORY_HOST_CANARY": CANARY}, capture_output=True, text=True, check=True
+        argv, env=engine_env, capture_output=True, text=True, check=True, timeout=ENGINE_TIMEOUT
     ).stdout
     variables = dict(line.split("=", 1) for line in seen.splitlines())
+    assert variables.get("FACTORY_CONTROL") == "control-0463"
+    assert "FACTORY_HOST_CANARY" not in variables and CANARY not in seen
     assert {k: variables.get(k) for k in env} == env
     image_defaults = {"PATH", "HOME", "HOSTNAME", "LANG", "TERM", "container", "PYTHONUNBUFFERED"}
-    assert set(variables) - set(env) <= image_defaults | {"PYTHONDONTWRITEBYTECODE"}
-    assert CANARY not in seen
+    assert set(variables) - set(env) <= image_defaults | {"PYTHONDONTWRITEBYTECODE", "FACTORY_CONTROL"}
+
+
+def test_the_implement_image_runs_without_playwright(runner: ContainerRunner) -> None:
+    """Only the e2e image carries Playwright: the implement entrypoint (version here, the phase in the
+    test above) loads without it."""
+    script = 'python -m jobs version && ! python -c "import playwright" 2>/dev/null && echo no-playwright'
+    out = subprocess.run(
+        [runner.engine, "run", "--rm", "--entrypoint", "sh", runner.image("implement"), "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=ENGINE_TIMEOUT,
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("factory 0.1.0, claude code ") and out.stdout.endswith("no-playwright\n")
 
 
 def test_a_job_past_its_timeout_is_stopped_with_sigterm_and_removed(
@@ -136,8 +162,9 @@ def test_a_job_past_its_timeout_is_stopped_with_sigterm_and_removed(
 ) -> None:
     """B2 in a container: the model stalls (IX-920), the task timeout stops the container (SIGTERM,
     then SIGKILL after the grace); the job still writes its result, and the container is gone."""
+    run_id = unique("t1")
     cloud = LocalCloud(
-        job_env("IX-920", remote, tmp_path, model_auth, "t1"),
+        job_env("IX-920", remote, tmp_path, model_auth, run_id),
         open_store(str(tmp_path / "artifacts")),
         {},
         runner=runner,
@@ -145,11 +172,11 @@ def test_a_job_past_its_timeout_is_stopped_with_sigterm_and_removed(
     with pytest.raises(WorkflowError, match="timed out") as failed:
         run_job(cloud, "4s")
     assert failed.value.tags == ["OperationError"]
-    result_file = tmp_path / "artifacts" / "runs" / "t1" / "implement" / "result.json"
+    result_file = tmp_path / "artifacts" / "runs" / run_id / "implement" / "result.json"
     result = ImplementResult.model_validate_json(result_file.read_text())
     assert result.status in ("failed", "timed_out") and "SIGTERM" in result.detail
     assert cloud.executions[0]["seconds"] < 4 + runner.grace + 10
-    assert leftover_containers(runner.engine) == []
+    assert containers_of_run(runner.engine, run_id) == []
 
 
 def test_the_receiver_image_serves_the_webhook_and_carries_no_agent_tooling(tmp_path: Path) -> None:
@@ -159,12 +186,26 @@ def test_the_receiver_image_serves_the_webhook_and_carries_no_agent_tooling(tmp_
     ref = image_ref("receiver", tag)
     if not image_exists(engine, ref):
         pytest.skip(f"{ref} not built (make images IMAGES=receiver)")
+    # Each line says what the image has; the first is the control (the service's own import works).
+    script = "; ".join(
+        f"if {check}; then echo {name}; else echo no-{name}; fi"
+        for name, check in [
+            ("receiver", "python -c 'import orchestration.receiver'"),
+            ("agent-sdk", "python -c 'import claude_agent_sdk' 2>/dev/null"),
+            ("playwright", "python -c 'import playwright' 2>/dev/null"),
+            ("node", "test -e /opt/node || command -v node >/dev/null"),
+            ("git", "command -v git >/dev/null"),
+        ]
+    )
     tools = subprocess.run(
-        [engine, "run", "--rm", "--entrypoint", "sh", ref, "-c", "command -v git node claude playwright"],
+        [engine, "run", "--rm", "--entrypoint", "sh", ref, "-c", script],
         capture_output=True,
         text=True,
+        timeout=ENGINE_TIMEOUT,
     )
-    assert tools.stdout == "" and tools.returncode != 0
+    assert tools.stdout.split() == ["receiver", "no-agent-sdk", "no-playwright", "no-node", "no-git"], (
+        tools.stderr
+    )
     port = free_port()
     env = {
         "PORT": str(port),
@@ -173,16 +214,18 @@ def test_the_receiver_image_serves_the_webhook_and_carries_no_agent_tooling(tmp_
         "FACTORY_LINEAR_TEAM": "IX",
         "ARTIFACTS_PREFIX": "/tmp/receiver",
     }
-    name = f"factory-receiver-{port}"
+    name = unique("factory-receiver")
     argv = [engine, "run", "--rm", "--detach", "--name", name, "--network=host"]
     argv += [arg for variable in env for arg in ("--env", variable)] + [ref]
-    subprocess.run(argv, env={"PATH": os.environ["PATH"], **env}, check=True, capture_output=True)
+    subprocess.run(
+        argv, env={"PATH": os.environ["PATH"], **env}, check=True, capture_output=True, timeout=ENGINE_TIMEOUT
+    )
     try:
         url = f"http://127.0.0.1:{port}/linear/webhook"
         reply = post_until_up(url, b'{"type": "Issue"}')
         assert reply == 401
     finally:
-        subprocess.run([engine, "rm", "--force", name], capture_output=True)
+        subprocess.run([engine, "rm", "--force", name], capture_output=True, timeout=ENGINE_TIMEOUT)
 
 
 def find_engine_or_skip() -> str:
