@@ -3,9 +3,9 @@
 Real podman or docker, the real image, the real CLI in it against the offline model on the host
 (host network), a bare remote and the artifact prefix mounted, and the runner exactly as ``--docker``
 builds it (as root: the job runs as the image's uid 10001, handed the trees it writes). Skips when the
-image has not been built (``make images IMAGES=implement``), unless ``FACTORY_REQUIRE_IMAGES=1`` (set
-by .ci/run): then a missing image or engine fails. Every container is labelled with its run id, and
-only this test's are counted.
+image has not been built (``make images IMAGES=implement``), unless ``FACTORY_REQUIRE_IMAGES`` names
+it (.ci/run sets ``implement,receiver``): then a missing image or engine fails. Every container is
+labelled with its run id, and only this test's are counted.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 import uuid
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -52,10 +53,16 @@ def runner() -> ContainerRunner:
         engine, tag = find_engine(), image_tag()
         require_images(engine, [image_ref("implement", tag)])
     except ContainerError as exc:
-        if os.environ.get("FACTORY_REQUIRE_IMAGES") == "1":
-            pytest.fail(f"FACTORY_REQUIRE_IMAGES=1: {exc}")
-        pytest.skip(str(exc))
+        missing_image(exc, "implement")
     return ContainerRunner(engine, tag, grace=5)  # as orchestration.demo makes it, a shorter grace
+
+
+def missing_image(reason: object, name: str) -> NoReturn:
+    """Skip for a missing image, or fail when ``FACTORY_REQUIRE_IMAGES`` (CI: a comma list) names it."""
+    required = {n.strip() for n in os.environ.get("FACTORY_REQUIRE_IMAGES", "").split(",")}
+    if name in required:
+        pytest.fail(f"FACTORY_REQUIRE_IMAGES names {name}: {reason}")
+    pytest.skip(str(reason))
 
 
 def unique(prefix: str) -> str:
@@ -181,11 +188,11 @@ def test_a_job_past_its_timeout_is_stopped_with_sigterm_and_removed(
 
 def test_the_receiver_image_serves_the_webhook_and_carries_no_agent_tooling(tmp_path: Path) -> None:
     """factory-receiver runs ``python -m orchestration.receiver`` on $PORT; an unsigned delivery is
-    refused (401). Skips without the image (CI builds only the implement image)."""
+    refused (401). Skips without the image, unless FACTORY_REQUIRE_IMAGES names it (CI does)."""
     engine, tag = find_engine_or_skip(), image_tag()
     ref = image_ref("receiver", tag)
     if not image_exists(engine, ref):
-        pytest.skip(f"{ref} not built (make images IMAGES=receiver)")
+        missing_image(f"{ref} not built (make images IMAGES=receiver)", "receiver")
     # Each line says what the image has; the first is the control (the service's own import works).
     script = "; ".join(
         f"if {check}; then echo {name}; else echo no-{name}; fi"
