@@ -145,27 +145,24 @@ class DirectoryStore:
 
     def delete_if_version(self, key: str, version: str) -> bool:
         """Remove the file if it is still at ``version`` (under the directory's lock, as swaps are)."""
-        path = self._path(key)
-        with _os_errors("delete", path):
-            if not path.parent.is_dir():
-                return False
-            with _directory_lock(path.parent):
-                try:
-                    current = self._read_versioned(path).version
-                except ArtifactNotFound:
-                    return False
-                if current != version:
-                    return False
-                path.unlink()
-                return True
+        return self._delete(key, version)
 
     def delete(self, key: str) -> bool:
         """Remove the file; False if there was none (a directory is not an object either)."""
+        return self._delete(key, None)
+
+    def _delete(self, key: str, version: str | None) -> bool:
         path = self._path(key)
         with _os_errors("delete", path):
             if not path.parent.is_dir():
                 return False
             with _directory_lock(path.parent):
+                if version is not None:
+                    try:
+                        if self._read_versioned(path).version != version:
+                            return False
+                    except ArtifactNotFound:
+                        return False
                 try:
                     path.unlink()
                 except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError):
