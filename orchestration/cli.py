@@ -54,7 +54,14 @@ def demo_command(
 @app.command("solve-linear-ticket")
 def solve_linear_ticket(
     ticket: Annotated[str, typer.Option(help="The ticket's identifier, e.g. IX-123.")],
-    repo: RepoOption,
+    repo: Annotated[
+        str,
+        typer.Option(
+            envvar="REPO_URL",
+            help="The target repository (a path, file:// or https URL); not with --cloud, whose jobs "
+            "have theirs from the deploy.",
+        ),
+    ] = "",
     tickets_dir: TicketsDirOption = Path("tickets"),
     artifacts: ArtifactsOption = Path(".factory"),
     real: RealOption = False,
@@ -92,6 +99,9 @@ def solve_linear_ticket(
             typer.echo(f"factory: --cloud: {exc}", err=True)
             code = 1
         raise typer.Exit(code)
+    if not repo:
+        typer.echo("factory: --repo (or REPO_URL) is needed to run the chain here", err=True)
+        raise typer.Exit(2)
     raise typer.Exit(solve(ticket, repo, artifacts, tickets_dir, real, docker=docker))
 
 

@@ -319,21 +319,38 @@ def job_user(caller_uid: int, caller_gid: int) -> tuple[int, int]:
 
 @contextlib.contextmanager
 def handed_over(trees: Sequence[Path], uid: int, gid: int) -> Iterator[None]:
-    """``trees`` owned by ``uid``:``gid`` inside the block, and by each tree's owner again after it,
-    with whatever was written there meanwhile."""
-    owners = [(tree, tree.stat()) for tree in trees]
+    """``trees`` owned by ``uid``:``gid`` inside the block; after it, every path that was there is its
+    own owner's again, and whatever was written meanwhile belongs to its tree's owner."""
+    before = {tree: _owners(tree) for tree in trees}
     try:
         for tree in trees:
             chown_tree(tree, uid, gid)
         yield
     finally:
-        for tree, before in owners:
-            chown_tree(tree, before.st_uid, before.st_gid)
+        for tree, owners in before.items():
+            default = owners[str(tree)]
+            for path in _walk(tree):
+                owner = owners.get(path, default)
+                os.chown(path, owner[0], owner[1], follow_symlinks=False)
+
+
+def _walk(root: Path) -> Iterator[str]:
+    """The root and everything under it, symlinks listed but never followed."""
+    yield str(root)
+    for parent, dirs, files in os.walk(root):
+        for name in dirs + files:
+            yield os.path.join(parent, name)
+
+
+def _owners(root: Path) -> dict[str, tuple[int, int]]:
+    owners: dict[str, tuple[int, int]] = {}
+    for path in _walk(root):
+        info = os.lstat(path)
+        owners[path] = (info.st_uid, info.st_gid)
+    return owners
 
 
 def chown_tree(root: Path, uid: int, gid: int) -> None:
     """``chown -R`` without following symlinks (a link planted in the tree cannot reach outside)."""
-    os.chown(root, uid, gid, follow_symlinks=False)
-    for parent, dirs, files in os.walk(root):
-        for name in dirs + files:
-            os.chown(os.path.join(parent, name), uid, gid, follow_symlinks=False)
+    for path in _walk(root):
+        os.chown(path, uid, gid, follow_symlinks=False)

@@ -111,7 +111,8 @@ def test_unknown_execution_is_googles_not_found(server: ExecutionsServer) -> Non
 def test_the_cli_cloud_option(server: ExecutionsServer, monkeypatch: pytest.MonkeyPatch) -> None:
     fast = functools.partial(start_and_follow, poll_seconds=0.02)
     monkeypatch.setattr("orchestration.cli.start_and_follow", fast)
-    args = ["solve-linear-ticket", "--ticket", "IX-1", "--repo", "x", "--cloud"]
+    # No --repo: the deployed jobs have theirs from the deploy.
+    args = ["solve-linear-ticket", "--ticket", "IX-1", "--cloud"]
     local = ["--project", "local", "--region", "local", "--endpoint", server.base_url.rstrip("/")]
     result = CliRunner().invoke(app, [*args, *local])
     assert result.exit_code == 0, result.output
@@ -128,3 +129,9 @@ def test_the_cli_cloud_option_needs_a_project(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv("GOOGLE_CLOUD_PROJECT", raising=False)
     result = CliRunner().invoke(app, ["solve-linear-ticket", "--ticket", "IX-1", "--repo", "x", "--cloud"])
     assert result.exit_code == 2 and "--project" in result.output
+
+
+def test_running_the_chain_here_needs_a_repo(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("REPO_URL", raising=False)
+    result = CliRunner().invoke(app, ["solve-linear-ticket", "--ticket", "IX-1"])
+    assert result.exit_code == 2 and "--repo" in result.output

@@ -145,6 +145,8 @@ def test_root_hands_the_trees_a_job_writes_to_its_user_and_takes_them_back(tmp_p
     (tree / "runs" / "r1").mkdir(parents=True)
     (tree / "runs" / "r1" / "old.json").write_text("{}")
     (tree / "escape").symlink_to("/etc/hostname")  # a link is changed itself, never its target
+    (tree / "theirs.txt").write_text("x")
+    os.chown(tree / "theirs.txt", 4242, 4343)  # a file of another owner gets that owner back
     host_owner = os.stat("/etc/hostname").st_uid
     with handed_over([tree], IMAGE_UID, IMAGE_UID):
         assert {p.lstat().st_uid for p in [tree, *tree.rglob("*")]} == {IMAGE_UID}
@@ -152,7 +154,9 @@ def test_root_hands_the_trees_a_job_writes_to_its_user_and_takes_them_back(tmp_p
         new = tree / "runs" / "r1" / "implement" / "result.json"
         new.write_text("{}")
         os.chown(new, IMAGE_UID, IMAGE_UID)  # as the job would have written it
-    assert {(p.lstat().st_uid, p.lstat().st_gid) for p in [tree, *tree.rglob("*")]} == {(0, 0)}
+    owners = {p.name: (p.lstat().st_uid, p.lstat().st_gid) for p in [tree, *tree.rglob("*")]}
+    assert owners.pop("theirs.txt") == (4242, 4343)
+    assert set(owners.values()) == {(0, 0)}, "the rest, new files included, is the tree owner's again"
     assert os.stat("/etc/hostname").st_uid == host_owner
 
 

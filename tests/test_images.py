@@ -189,7 +189,10 @@ def test_a_job_past_its_timeout_is_stopped_with_sigterm_and_removed(
 def test_the_receiver_image_serves_the_webhook_and_carries_no_agent_tooling(tmp_path: Path) -> None:
     """factory-receiver runs ``python -m orchestration.receiver`` on $PORT; an unsigned delivery is
     refused (401). Skips without the image, unless FACTORY_REQUIRE_IMAGES names it (CI does)."""
-    engine, tag = find_engine_or_skip(), image_tag()
+    try:
+        engine, tag = find_engine(), image_tag()
+    except ContainerError as exc:
+        missing_image(exc, "receiver")
     ref = image_ref("receiver", tag)
     if not image_exists(engine, ref):
         missing_image(f"{ref} not built (make images IMAGES=receiver)", "receiver")
@@ -197,7 +200,7 @@ def test_the_receiver_image_serves_the_webhook_and_carries_no_agent_tooling(tmp_
     script = "; ".join(
         f"if {check}; then echo {name}; else echo no-{name}; fi"
         for name, check in [
-            ("receiver", "python -c 'import orchestration.receiver'"),
+            ("receiver", "python -c 'import orchestration.receiver.service'"),
             ("agent-sdk", "python -c 'import claude_agent_sdk' 2>/dev/null"),
             ("playwright", "python -c 'import playwright' 2>/dev/null"),
             ("node", "test -e /opt/node || command -v node >/dev/null"),
@@ -233,13 +236,6 @@ def test_the_receiver_image_serves_the_webhook_and_carries_no_agent_tooling(tmp_
         assert reply == 401
     finally:
         subprocess.run([engine, "rm", "--force", name], capture_output=True, timeout=ENGINE_TIMEOUT)
-
-
-def find_engine_or_skip() -> str:
-    try:
-        return find_engine()
-    except ContainerError as exc:
-        pytest.skip(str(exc))
 
 
 def free_port() -> int:

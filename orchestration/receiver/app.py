@@ -255,7 +255,11 @@ class Receiver:
         removed: list[str] = []
         for what in ("record", "lock"):
             try:
-                if self._forget(delivery, nonce) if what == "record" else self._release(ticket, delivery):
+                if (
+                    self._forget(delivery, nonce)
+                    if what == "record"
+                    else release_if_owned(self.store, ticket, delivery)
+                ):
                     removed.append(what)
             except ArtifactError as exc:
                 log.error(
@@ -269,9 +273,6 @@ class Receiver:
             log.warning(
                 "delivery %s for %s: not started; removed its %s", delivery, ticket, " and ".join(removed)
             )
-
-    def _release(self, ticket: str, delivery: str) -> bool:
-        return release_if_owned(self.store, ticket, delivery)
 
     def _forget(self, delivery: str, nonce: str) -> bool:
         key = DELIVERIES + delivery
