@@ -34,6 +34,7 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from jobs.serving import ServingThread
 from orchestration.engine.errors import WorkflowError
 from orchestration.local_run import FACTORY_YAML, LocalRun
 
@@ -305,7 +306,7 @@ class ExecutionsServer:
     def __init__(self, start: Start, port: int = 0, *, revision: str | None = None) -> None:
         self.executions = Executions(start, revision or revision_id())
         self._http = _HttpServer(port, self.executions)
-        self._thread: threading.Thread | None = None
+        self._serving = ServingThread(self._http, "executions-api")
 
     @property
     def port(self) -> int:
@@ -316,15 +317,11 @@ class ExecutionsServer:
         return f"http://127.0.0.1:{self.port}/"
 
     def start(self) -> ExecutionsServer:
-        self._thread = threading.Thread(target=self._http.serve_forever, name="executions-api", daemon=True)
-        self._thread.start()
+        self._serving.start()
         return self
 
     def stop(self) -> None:
-        self._http.shutdown()
-        self._http.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._serving.stop()
 
     def __enter__(self) -> ExecutionsServer:
         return self.start()

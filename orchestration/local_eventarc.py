@@ -30,6 +30,8 @@ from typing import Any
 
 import httpx
 
+from jobs.serving import ServingThread
+
 log = logging.getLogger("orchestration.local_eventarc")
 
 EVENT_TYPE = "google.cloud.pubsub.topic.v1.messagePublished"
@@ -108,7 +110,7 @@ class EventarcBridge:
         self._http = http or httpx.Client(timeout=10)
         self._server = _HttpServer(("127.0.0.1", port), _Handler)
         self._server.bridge = self
-        self._thread: threading.Thread | None = None
+        self._serving = ServingThread(self._server, "local-eventarc")
 
     @property
     def push_endpoint(self) -> str:
@@ -149,15 +151,11 @@ class EventarcBridge:
         return 204
 
     def start(self) -> EventarcBridge:
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-eventarc", daemon=True)
-        self._thread.start()
+        self._serving.start()
         return self
 
     def stop(self) -> None:
-        if self._thread is not None:  # shutdown() waits for a serve loop, so only when one runs
-            self._server.shutdown()
-            self._thread.join(timeout=5)
-        self._server.server_close()
+        self._serving.stop()
         if self._own_http:
             self._http.close()
 

@@ -21,6 +21,7 @@ from jobs.offline_model.scenarios import (
     substitute,
     workspace_of,
 )
+from jobs.serving import ServingThread
 
 # A rough but stable token count (about four characters a token), so budgets and benchmarks have a
 # figure to read from the usage fields just as they would with the real API.
@@ -131,7 +132,7 @@ class OfflineModelServer:
         self._counter = 0
         self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._serving = ServingThread(self._httpd, "offline-model")
 
     @property
     def base_url(self) -> str:
@@ -139,13 +140,11 @@ class OfflineModelServer:
         return f"http://{host!s}:{port}"
 
     def start(self) -> OfflineModelServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="offline-model", daemon=True)
-        self._thread.start()
+        self._serving.start()
         return self
 
     def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
+        self._serving.stop()
 
     def serve_forever(self) -> None:
         self._httpd.serve_forever()

@@ -57,6 +57,7 @@ from pydantic import SecretStr
 
 from jobs.artifacts import VersionedStore
 from jobs.errors import ArtifactError, ArtifactExists, ArtifactNotFound
+from jobs.serving import ServingThread
 from orchestration.receiver.locks import DEFAULT_MAX_AGE_MS, acquire, lock_record, release_if_owned
 from orchestration.receiver.publishing import BackgroundPublisher
 from orchestration.receiver.triggers import TriggerConfig, decide
@@ -343,7 +344,7 @@ class ReceiverServer:
         self.receiver = receiver
         self._server = _Server((host, port), _Handler)
         self._server.receiver = receiver
-        self._thread = threading.Thread(target=self._server.serve_forever, name="receiver-http", daemon=True)
+        self._serving = ServingThread(self._server, "receiver-http")
 
     @property
     def url(self) -> str:
@@ -356,13 +357,11 @@ class ReceiverServer:
         return str(host), int(port)
 
     def alive(self) -> bool:
-        return self._thread.is_alive()
+        return self._serving.alive()
 
     def __enter__(self) -> ReceiverServer:
-        self._thread.start()
+        self._serving.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
+        self._serving.stop()
