@@ -1,4 +1,5 @@
-"""An HTTP server served on a background thread: the one start/stop the loopback servers share.
+"""Loopback serving: an HTTP server on a background thread (the one start/stop the local servers share),
+and a free port to put one on.
 
 ``socketserver``'s ``shutdown()`` waits for a running ``serve_forever`` loop, so calling it on a server
 that never started blocks forever; ``stop`` only calls it while the loop runs, and is safe to call
@@ -7,6 +8,7 @@ before ``start`` and more than once.
 
 from __future__ import annotations
 
+import socket
 import threading
 from socketserver import BaseServer
 
@@ -30,3 +32,10 @@ class ServingThread:
             self.server.shutdown()
             self._thread.join(timeout)
         self.server.server_close()
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on right now (the OS picks it; another process may take it later)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -42,6 +42,7 @@ from jobs.artifacts import (
 )
 from jobs.artifacts.gcs import _gcs_errors
 from jobs.errors import ArtifactError, ArtifactExists, ArtifactNotFound, ConfigError
+from jobs.serving import free_port
 from tests.conftest import stop_process
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -68,16 +69,9 @@ def _emulator_binary() -> Path:
     return binary
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def _start_emulator(binary: Path, log_path: Path) -> tuple[subprocess.Popen[bytes], str]:
     """Start fake-gcs-server (in-memory, plain HTTP) and wait, boundedly, until it answers."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     # We run the binary ourselves rather than through FakeGCSServer: that class sets STORAGE_EMULATOR_HOST
     # process-wide and pipes stderr without reading it, which can stall a chatty server.

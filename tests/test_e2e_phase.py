@@ -22,6 +22,7 @@ from PIL import Image
 
 from jobs.e2e.records import E2EAttempt
 from jobs.entrypoint import e2e_from_env, implement_from_env, review_from_env
+from jobs.serving import free_port
 from tests.conftest import ROOT, git, processes_matching
 from tests.test_review_phase import job_env, pull_record, push_branch
 
@@ -148,12 +149,6 @@ def set_base_config(remote: Path, tmp: Path, text: str) -> None:
     (checkout / ".factory.yaml").write_text(text)
     git("commit", "-qam", "e2e config for the test", cwd=checkout)
     git("push", "-q", "origin", "main", cwd=checkout)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def server_config(port: int, command: str, health: str = "/", timeout: float = 2) -> str:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 
 from jobs.e2e.servers import DevServers, ServerSpec, ServersUnavailable, port_is_free, substitute
 from jobs.errors import ConfigError
+from jobs.serving import free_port
 from tests.conftest import processes_matching
 
 # A tiny server: answers every GET with the status in argv[2]; with argv[3], first writes its env there.
@@ -56,12 +57,6 @@ def script(tmp_path: Path, marker: str) -> Path:
     path = tmp_path / f"{marker}.py"
     path.write_text(SERVER)
     return path
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def spec(name: str, command: str, port: int, timeout: float = 10, **env: str) -> ServerSpec:

@@ -11,7 +11,6 @@ labelled with its run id, and only this test's are counted.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import time
 import urllib.error
@@ -24,6 +23,7 @@ import pytest
 
 from jobs.artifacts import open_store
 from jobs.models import ImplementResult
+from jobs.serving import free_port
 from orchestration.containers import (
     RUN_LABEL,
     ContainerError,
@@ -236,12 +236,6 @@ def test_the_receiver_image_serves_the_webhook_and_carries_no_agent_tooling(tmp_
         assert reply == 401
     finally:
         subprocess.run([engine, "rm", "--force", name], capture_output=True, timeout=ENGINE_TIMEOUT)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def post_until_up(url: str, body: bytes, deadline: float = 20.0) -> int:

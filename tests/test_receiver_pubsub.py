@@ -33,6 +33,7 @@ from google.cloud import pubsub_v1
 
 from jobs.artifacts import DirectoryStore
 from jobs.errors import ServiceError
+from jobs.serving import free_port
 from orchestration.engine.errors import WorkflowError
 from orchestration.engine.executor import Executor
 from orchestration.engine.loader import load_workflow
@@ -53,20 +54,13 @@ TOPIC = f"projects/{PROJECT}/topics/factory-tickets"
 WORKFLOW = f"projects/{PROJECT}/locations/local/workflows/factory"
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture(scope="module")
 def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``host:port`` of a running Pub/Sub emulator (its own launcher, in-memory); always stopped."""
     if not EMULATOR.is_file() or shutil.which("java") is None:
         pytest.skip("the gcloud Pub/Sub emulator or java is not installed")
     log_path = tmp_path_factory.mktemp("pubsub") / "emulator.log"
-    port = _free_port()
+    port = free_port()
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
             [str(EMULATOR), "--host=127.0.0.1", f"--port={port}"],
@@ -283,7 +277,7 @@ def test_the_bridge_builds_eventarc_s_cloudevent_and_drops_what_is_not_a_push() 
         {"message": {}},
     ):
         assert cloud_event(not_a_push, "projects/p/topics/t") is None
-    unreachable = EventarcBridge(WORKFLOW, TOPIC, f"http://127.0.0.1:{_free_port()}")
+    unreachable = EventarcBridge(WORKFLOW, TOPIC, f"http://127.0.0.1:{free_port()}")
     assert unreachable.deliver(json.dumps(push).encode()) == 503  # Pub/Sub will redeliver
     assert unreachable.deliver(b"{not json") == 204 and unreachable.dropped == 1
     unreachable.stop()

@@ -16,7 +16,6 @@ import pwd
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -28,6 +27,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict
 
 from jobs.errors import DatabaseError
+from jobs.serving import free_port
 
 NOT_INSTALLED = "PostgreSQL is not installed (apt-get install postgresql)"
 SERVER_BINARIES = ("initdb", "pg_ctl", "postgres")
@@ -96,13 +96,6 @@ def find_psql(bindir: Path | None = None) -> Path:
         if os.access(psql, os.X_OK):
             return psql
     raise DatabaseUnavailable("the PostgreSQL client is not installed (apt-get install postgresql-client)")
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def clamp(text: str, limit: int = ERROR_CHARS) -> str:
