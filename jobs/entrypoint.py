@@ -17,18 +17,18 @@ import typer
 from jobs import logs
 from jobs.errors import ConfigError, FactoryError
 from jobs.models import ImplementResult
-from jobs.phases.implement import run_implement
-from jobs.phases.review import run_review
-from jobs.phases.steps import phase_branch
+from jobs.phases.implement.phase import run_implement
+from jobs.phases.kit.steps import phase_branch
+from jobs.phases.review.phase import run_review
+from jobs.phases.review.records import ReviewResult
 from jobs.redact import Redactor
-from jobs.review.records import ReviewResult
 from jobs.services import Services, build_services
 from jobs.settings import JobSettings, load_settings
 from jobs.tickets.source import check_identifier
 from jobs.workspace.repo import check_repo_url
 
 if TYPE_CHECKING:
-    from jobs.e2e.records import E2EResult
+    from jobs.phases.e2e.records import E2EResult
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Factory phase jobs.")
 
@@ -122,7 +122,7 @@ def e2e_from_env(environ: Mapping[str, str] | None = None) -> E2EResult:
     """The e2e-verify job from an environment (default: this process's), as Cloud Run runs it."""
     # Here, not at the top: the e2e phase drives a browser through Playwright, which only the e2e
     # image installs; implement and review (and ``version``) must import without it.
-    from jobs.phases.e2e import run_e2e
+    from jobs.phases.e2e.phase import run_e2e
 
     return run_e2e(*prepare(environ, "e2e"))
 
@@ -132,7 +132,7 @@ def e2e() -> None:
     """Verify the branch of TICKET_IDENTIFIER in a browser and post the report with screenshots."""
     # Verified, failed (the report says what) and skipped (the app could not be started) are all
     # answers; only an error means the phase could not do its job.
-    from jobs.phases.e2e import run_e2e
+    from jobs.phases.e2e.phase import run_e2e
 
     _exit_after("e2e", run_e2e, lambda result: result.status != "error")
 

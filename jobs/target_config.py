@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from jobs.e2e.servers import ServerSpec
 from jobs.errors import ConfigError
+from jobs.phases.e2e.servers import ServerSpec
 
 if TYPE_CHECKING:
     from jobs.workspace import Workspace

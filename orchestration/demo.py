@@ -19,10 +19,10 @@ from typing import TypeVar
 from pydantic import BaseModel
 
 from jobs.artifacts import open_store
-from jobs.e2e.records import E2EResult
 from jobs.models import ImplementResult
-from jobs.review.body import score_table
-from jobs.review.records import ReviewResult
+from jobs.phases.e2e.records import E2EResult
+from jobs.phases.review.body import score_table
+from jobs.phases.review.records import ReviewResult
 from orchestration.containers import (
     ContainerError,
     ContainerRunner,

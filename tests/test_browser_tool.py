@@ -23,8 +23,8 @@ from jobs.agent import AgentRequest, AgentRunner, AgentStatus
 from jobs.agent.cli import cli_arguments, write_mcp_config
 from jobs.agent.models import McpServer
 from jobs.agent.policy import managed_settings
-from jobs.e2e import browser_server
-from jobs.e2e.browser_server import (
+from jobs.mcp import browser as browser_server
+from jobs.mcp.browser import (
     INDEX_FILE,
     BrowserConfig,
     BrowserSession,

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from jobs.e2e.database import DatabaseUnavailable, SeedLoad, TempPostgres, child_pids, load_seeds
 from jobs.errors import DatabaseError
+from jobs.phases.e2e.database import DatabaseUnavailable, SeedLoad, TempPostgres, child_pids, load_seeds
 from tests.conftest import ROOT, processes_matching
 
 SEEDS = ROOT / "seeds"

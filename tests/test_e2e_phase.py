@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from jobs.e2e.records import E2EAttempt
 from jobs.entrypoint import e2e_from_env, implement_from_env, review_from_env
+from jobs.phases.e2e.records import E2EAttempt
 from jobs.serving import free_port
 from tests.conftest import ROOT, git, processes_matching
 from tests.test_review_phase import job_env, pull_record, push_branch

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from jobs.e2e.servers import DevServers, ServerSpec, ServersUnavailable, port_is_free, substitute
 from jobs.errors import ConfigError
+from jobs.phases.e2e.servers import DevServers, ServerSpec, ServersUnavailable, port_is_free, substitute
 from jobs.serving import free_port
 from tests.conftest import processes_matching
 

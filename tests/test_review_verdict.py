@@ -16,8 +16,7 @@ from typing import Any
 import pytest
 
 from jobs.errors import FactoryError
-from jobs.replies import MAX_REPLY_CHARS
-from jobs.review.verdict import (
+from jobs.phases.review.verdict import (
     CRITERIA,
     PASS_SCORE,
     Review,
@@ -27,6 +26,7 @@ from jobs.review.verdict import (
     parse_review,
     review_schema,
 )
+from jobs.replies import MAX_REPLY_CHARS
 
 PASSING: dict[str, Any] = {
     "scores": {

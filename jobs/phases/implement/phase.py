@@ -16,8 +16,8 @@ from jobs.artifacts import write_model
 from jobs.errors import ArtifactExists
 from jobs.logs import get_logger
 from jobs.models import ImplementResult, ImplementStatus, RunManifest, run_key
-from jobs.phases.budget import PhaseBudget
-from jobs.phases.steps import (
+from jobs.phases.kit.budget import PhaseBudget
+from jobs.phases.kit.steps import (
     Stopwatch,
     log_failure,
     read_ticket,

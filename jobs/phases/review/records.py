@@ -8,8 +8,8 @@ from pydantic import Field
 
 from jobs.agent.models import AgentOutcome
 from jobs.models import PhaseResult, Record
-from jobs.review.evidence import CheckRun
-from jobs.review.verdict import Review
+from jobs.phases.review.evidence import CheckRun
+from jobs.phases.review.verdict import Review
 
 # passed/failed: a valid review; unparseable: no valid JSON after the re-asks; error: the reviewer
 # could not be run to an answer at all (it timed out, crashed, ran out of turns).

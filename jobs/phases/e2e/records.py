@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from jobs.e2e.report import E2EReport
 from jobs.models import PhaseResult, Record
-from jobs.review.records import Ask, FixRecord, agents_cost
+from jobs.phases.e2e.report import E2EReport
+from jobs.phases.review.records import Ask, FixRecord, agents_cost
 
 AttemptVerdict = Literal["verified", "failed", "unparseable", "error"]
 E2EStatus = Literal["verified", "failed", "skipped", "error"]

@@ -16,11 +16,11 @@ from jobs import prompts
 from jobs.agent.policy import READ_ONLY_TOOLS
 from jobs.logs import get_logger
 from jobs.models import run_key
-from jobs.phases.budget import PhaseBudget
-from jobs.phases.steps import run_agent
-from jobs.review.evidence import CheckRun, describe
-from jobs.review.records import Ask, ReviewRound
-from jobs.review.verdict import PASS_SCORE, ReviewParseError, parse_review, review_schema
+from jobs.phases.kit.budget import PhaseBudget
+from jobs.phases.kit.steps import run_agent
+from jobs.phases.review.evidence import CheckRun, describe
+from jobs.phases.review.records import Ask, ReviewRound
+from jobs.phases.review.verdict import PASS_SCORE, ReviewParseError, parse_review, review_schema
 from jobs.services import Services
 from jobs.tickets import Ticket
 from jobs.workspace import Workspace

@@ -21,11 +21,14 @@ from pathlib import Path
 from jobs import prompts
 from jobs.agent.policy import READ_ONLY_TOOLS
 from jobs.artifacts import write_model
-from jobs.e2e.browser_server import BROWSER_START, browser_mcp
-from jobs.e2e.database import DatabaseUnavailable, TempPostgres, load_seeds
-from jobs.e2e.records import AttemptVerdict, E2EAttempt, E2EResult, E2EStatus
-from jobs.e2e.render import render_report
-from jobs.e2e.report import (
+from jobs.errors import StepFailed
+from jobs.logs import get_logger
+from jobs.mcp.browser import BROWSER_START, browser_mcp
+from jobs.models import run_key
+from jobs.phases.e2e.database import DatabaseUnavailable, TempPostgres, load_seeds
+from jobs.phases.e2e.records import AttemptVerdict, E2EAttempt, E2EResult, E2EStatus
+from jobs.phases.e2e.render import render_report
+from jobs.phases.e2e.report import (
     E2EReport,
     evidence_problems,
     origin,
@@ -33,12 +36,9 @@ from jobs.e2e.report import (
     report_schema,
     screenshots_taken,
 )
-from jobs.e2e.servers import DevServers, ServersUnavailable
-from jobs.errors import StepFailed
-from jobs.logs import get_logger
-from jobs.models import run_key
-from jobs.phases.budget import PhaseBudget
-from jobs.phases.steps import (
+from jobs.phases.e2e.servers import DevServers, ServersUnavailable
+from jobs.phases.kit.budget import PhaseBudget
+from jobs.phases.kit.steps import (
     Stopwatch,
     log_failure,
     phase_branch,
@@ -48,11 +48,11 @@ from jobs.phases.steps import (
     tell_ticket,
     write_result,
 )
+from jobs.phases.review.fixer import FixJob, run_fixer
+from jobs.phases.review.records import Ask, FixRecord
+from jobs.phases.review.reviewer import ticket_text
 from jobs.pulls import repo_from_url
 from jobs.replies import ReplyParseError
-from jobs.review.fixer import FixJob, run_fixer
-from jobs.review.records import Ask, FixRecord
-from jobs.review.reviewer import ticket_text
 from jobs.services import Services
 from jobs.settings import JobSettings
 from jobs.target_config import E2EConfig, TargetConfig, base_target_config
@@ -64,7 +64,7 @@ PHASE = "e2e"
 MAX_ATTEMPTS = 2  # a failed check gets one fix and one more check
 MAX_ASKS = 2
 MAX_DIFF_CHARS = 40_000
-SEEDS_DIR = Path(__file__).resolve().parents[2] / "seeds"
+SEEDS_DIR = Path(__file__).resolve().parents[3] / "seeds"
 PR_COMMENT_KEY = "factory-e2e"
 
 

@@ -13,7 +13,7 @@ from jobs.artifacts import write_model
 from jobs.errors import FactoryError
 from jobs.logs import get_logger
 from jobs.models import PhaseResult, run_key, utc_now
-from jobs.phases.budget import PhaseBudget
+from jobs.phases.kit.budget import PhaseBudget
 from jobs.services import Services
 from jobs.settings import JobSettings
 from jobs.tickets import Ticket

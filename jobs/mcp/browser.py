@@ -15,7 +15,7 @@ Why this rather than agent-browser or Playwright's own MCP server:
   (``apt-get install chromium``) and is launched by ``executable_path``. Python, not Node, so the
   server is ours to test and type-check like the rest of the job.
 
-Run as ``python -I /abs/path/jobs/e2e/browser_server.py``. The CLI starts it with the agent's
+Run as ``python -I /abs/path/jobs/mcp/browser.py``. The CLI starts it with the agent's
 environment, in the target repository (untrusted, and it could hold a ``jobs/`` package): so this file
 imports nothing from our package at load time, and ``-I`` keeps the working directory off ``sys.path``.
 Configuration is read from the environment: ``FACTORY_BROWSER_ORIGINS`` (comma-separated origins),

@@ -12,12 +12,12 @@ from dataclasses import dataclass
 from jobs import prompts
 from jobs.logs import get_logger
 from jobs.models import run_key
-from jobs.phases.budget import PhaseBudget
-from jobs.phases.steps import run_agent
-from jobs.review.evidence import CheckRun
-from jobs.review.records import FixRecord, FixStatus
-from jobs.review.reviewer import evidence_text, ticket_text
-from jobs.review.verdict import PASS_SCORE, Review
+from jobs.phases.kit.budget import PhaseBudget
+from jobs.phases.kit.steps import run_agent
+from jobs.phases.review.evidence import CheckRun
+from jobs.phases.review.records import FixRecord, FixStatus
+from jobs.phases.review.reviewer import evidence_text, ticket_text
+from jobs.phases.review.verdict import PASS_SCORE, Review
 from jobs.services import Services
 from jobs.target_config import TargetConfig
 from jobs.tickets import Ticket

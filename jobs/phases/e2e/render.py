@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from jobs.e2e.records import E2EAttempt
+from jobs.phases.e2e.records import E2EAttempt
 
 MAX_CELL = 300
 

@@ -40,7 +40,7 @@ START_ATTEMPTS = 3  # the free port we probed can be taken before the server bin
 STOP_TIMEOUT = 30
 ERROR_CHARS = 2000
 SETTINGS = """
-# Added by Factory (jobs/e2e/database.py): a private, throwaway cluster.
+# Added by Factory (jobs/phases/e2e/database.py): a private, throwaway cluster.
 listen_addresses = '127.0.0.1'
 unix_socket_directories = '{socket_dir}'
 max_connections = 50

@@ -20,8 +20,8 @@ from jobs.artifacts import read_model, write_model
 from jobs.errors import ArtifactNotFound, StepFailed
 from jobs.logs import get_logger
 from jobs.models import ImplementResult, run_key
-from jobs.phases.budget import PhaseBudget
-from jobs.phases.steps import (
+from jobs.phases.kit.budget import PhaseBudget
+from jobs.phases.kit.steps import (
     Stopwatch,
     log_failure,
     phase_branch,
@@ -30,12 +30,12 @@ from jobs.phases.steps import (
     tell_ticket,
     write_result,
 )
+from jobs.phases.review.body import BodyInputs, render_body
+from jobs.phases.review.evidence import run_checks
+from jobs.phases.review.fixer import fix_round
+from jobs.phases.review.records import PullRequestRef, ReviewResult, ReviewRound, ReviewStatus
+from jobs.phases.review.reviewer import MAX_DIFF_CHARS, RoundInputs, review_round
 from jobs.pulls import PullRequestDraft, clamp_body, clamp_title
-from jobs.review.body import BodyInputs, render_body
-from jobs.review.evidence import run_checks
-from jobs.review.fixer import fix_round
-from jobs.review.records import PullRequestRef, ReviewResult, ReviewRound, ReviewStatus
-from jobs.review.reviewer import MAX_DIFF_CHARS, RoundInputs, review_round
 from jobs.services import Services
 from jobs.settings import JobSettings
 from jobs.target_config import TargetConfig, base_target_config

@@ -10,9 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from jobs.models import ImplementResult
-from jobs.review.evidence import describe
-from jobs.review.records import ReviewResult, ReviewRound
-from jobs.review.verdict import CRITERIA
+from jobs.phases.review.evidence import describe
+from jobs.phases.review.records import ReviewResult, ReviewRound
+from jobs.phases.review.verdict import CRITERIA
 from jobs.tickets import Ticket
 
 FLAG_LINE = (
