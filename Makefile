@@ -40,8 +40,8 @@ test: setup
 	$(VENV)/bin/pytest -q
 
 lint: setup
-	$(VENV)/bin/ruff check jobs orchestration tests
-	$(VENV)/bin/ruff format --check jobs orchestration tests
+	$(VENV)/bin/ruff check jobs orchestration deploy images tests
+	$(VENV)/bin/ruff format --check jobs orchestration deploy images tests
 	$(VENV)/bin/mypy
 
 # The job images (images/Containerfile) with docker, or podman (installed from apt when neither works):
@@ -50,7 +50,7 @@ lint: setup
 IMAGES ?=
 images: $(VENV)/.synced
 	images/install-engine.sh
-	UV_VERSION=$(UV_VERSION) $(PY) -m orchestration.images $(IMAGES)
+	UV_VERSION=$(UV_VERSION) $(PY) -m images.build $(IMAGES)
 
 bench: setup
 	$(PY) -m tests.bench.implement_phase

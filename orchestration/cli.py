@@ -11,12 +11,12 @@ import typer
 from google.api_core.exceptions import GoogleAPICallError
 from google.auth.exceptions import DefaultCredentialsError
 
-from orchestration.cloud_run import start_and_follow
-from orchestration.demo import EXAMPLES, demo, solve
-from orchestration.deploy.cli import app as deploy_app
-from orchestration.executions_api import ExecutionsServer
-from orchestration.executions_serve import gcloud_howto, local_start, prepare_gcloud
-from orchestration.offline import start_offline_model
+from deploy.cli import app as deploy_app
+from orchestration.cloud import start_and_follow
+from orchestration.local.demo import EXAMPLES, demo, solve
+from orchestration.local.executions_api import ExecutionsServer
+from orchestration.local.executions_serve import gcloud_howto, local_start, prepare_gcloud
+from orchestration.local.offline import start_offline_model
 from orchestration.receiver.cli import app as receiver_app
 
 # Options several commands share.

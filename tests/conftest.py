@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from jobs.offline_model import OfflineModelServer, ScenarioBook
-from orchestration.local_remote import seed_bare_remote
-from orchestration.offline import offline_env
+from orchestration.local.offline import offline_env
+from orchestration.local.offline_model import OfflineModelServer, ScenarioBook
+from orchestration.local.remote import seed_bare_remote
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"

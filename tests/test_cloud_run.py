@@ -17,9 +17,9 @@ from google.cloud.workflows.executions_v1 import ExecutionsClient
 from typer.testing import CliRunner
 
 from orchestration.cli import app
-from orchestration.cloud_run import INTERRUPTED, RestTransport, executions_client, start_and_follow
+from orchestration.cloud import INTERRUPTED, RestTransport, executions_client, start_and_follow
 from orchestration.engine.errors import WorkflowError
-from orchestration.executions_api import ExecutionsServer
+from orchestration.local.executions_api import ExecutionsServer
 from tests.fakes.executions import FakeStart, serving
 
 PR = "https://github.com/acme/shop/pull/7"

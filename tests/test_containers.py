@@ -18,19 +18,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from jobs.artifacts import open_store
-from orchestration import containers
-from orchestration.cli import app
-from orchestration.containers import (
-    IMAGE_UID,
-    ContainerError,
-    ContainerRunner,
-    handed_over,
-    image_tag,
-    job_mounts,
-)
-from orchestration.engine.errors import WorkflowError
-from orchestration.images import (
+from images.build import (
     LOCAL_BASE,
     Built,
     build_argv,
@@ -39,8 +27,20 @@ from orchestration.images import (
     size_table,
     with_podman_settings,
 )
-from orchestration.local_cloud import LocalCloud
-from orchestration.local_run import run_workflow
+from jobs.artifacts import open_store
+from orchestration.cli import app
+from orchestration.engine.errors import WorkflowError
+from orchestration.local import containers
+from orchestration.local.connectors import LocalCloud
+from orchestration.local.containers import (
+    IMAGE_UID,
+    ContainerError,
+    ContainerRunner,
+    handed_over,
+    image_tag,
+    job_mounts,
+)
+from orchestration.local.run import run_workflow
 from tests.conftest import git
 
 CANARY = "host-canary-value-0451"

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
+from deploy import specs
+from deploy.config import load_config, parse_config
+from deploy.diff import diff
+from deploy.names import Names
+from deploy.notes import plan_notes
+from deploy.roles import ALL_USERS, grants, identities
 from jobs.errors import ConfigError
 from jobs.settings import JobSettings
-from orchestration.containers import IMAGES, image_ref
-from orchestration.deploy import specs
-from orchestration.deploy.config import load_config, parse_config
-from orchestration.deploy.diff import diff
-from orchestration.deploy.names import Names
-from orchestration.deploy.notes import plan_notes
-from orchestration.deploy.roles import ALL_USERS, grants, identities
+from orchestration.local.containers import IMAGES, image_ref
 from tests.fakes.gcp.deploy import settings, write_config
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "deploy" / "factory.example.yaml"

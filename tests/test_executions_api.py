@@ -19,8 +19,8 @@ import httpx
 import pytest
 
 from orchestration.engine.errors import WorkflowError
-from orchestration.executions_api import ExecutionsServer
-from orchestration.executions_serve import gcloud_env, gcloud_howto, local_start, prepare_gcloud
+from orchestration.local.executions_api import ExecutionsServer
+from orchestration.local.executions_serve import gcloud_env, gcloud_howto, local_start, prepare_gcloud
 from tests.fakes.executions import FakeStart, serving
 
 PARENT = "/v1/projects/local/locations/local/workflows/factory"

@@ -24,7 +24,9 @@ import pytest
 from jobs.artifacts import open_store
 from jobs.models import ImplementResult
 from jobs.serving import free_port
-from orchestration.containers import (
+from orchestration.engine.errors import WorkflowError
+from orchestration.local.connectors import LocalCloud
+from orchestration.local.containers import (
     RUN_LABEL,
     ContainerError,
     ContainerRunner,
@@ -35,9 +37,7 @@ from orchestration.containers import (
     job_user,
     require_images,
 )
-from orchestration.demo import local_job_env
-from orchestration.engine.errors import WorkflowError
-from orchestration.local_cloud import LocalCloud
+from orchestration.local.demo import local_job_env
 from tests.conftest import git
 
 TICKETS = Path(__file__).parent / "tickets"
@@ -54,7 +54,7 @@ def runner() -> ContainerRunner:
         require_images(engine, [image_ref("implement", tag)])
     except ContainerError as exc:
         missing_image(exc, "implement")
-    return ContainerRunner(engine, tag, grace=5)  # as orchestration.demo makes it, a shorter grace
+    return ContainerRunner(engine, tag, grace=5)  # as orchestration.local.demo makes it, a shorter grace
 
 
 def missing_image(reason: object, name: str) -> NoReturn:

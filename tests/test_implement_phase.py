@@ -15,7 +15,7 @@ import pytest
 
 from jobs.entrypoint import implement_from_env
 from jobs.models import ImplementResult, RunManifest
-from orchestration.demo import local_job_env
+from orchestration.local.demo import local_job_env
 from tests.conftest import git
 
 TICKETS = Path(__file__).parent / "tickets"

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from jobs.offline_model import OfflineModelServer, Scenario, ScenarioBook
+from orchestration.local.offline_model import OfflineModelServer, Scenario, ScenarioBook
 
 SCENARIO = Scenario.model_validate(
     {

@@ -38,9 +38,9 @@ from orchestration.engine.errors import WorkflowError
 from orchestration.engine.executor import Executor
 from orchestration.engine.loader import load_workflow
 from orchestration.engine.stdlib import make_functions
-from orchestration.local_cloud import LocalCloud
-from orchestration.local_eventarc import EventarcBridge, cloud_event
-from orchestration.local_run import FACTORY_YAML, workflow_env
+from orchestration.local.connectors import LocalCloud
+from orchestration.local.eventarc import EventarcBridge, cloud_event
+from orchestration.local.run import FACTORY_YAML, workflow_env
 from orchestration.receiver import BackgroundPublisher, Receiver, ReceiverServer, TriggerConfig, sign
 from orchestration.receiver.pubsub import PubSubPublisher
 from tests.conftest import stop_process

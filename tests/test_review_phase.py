@@ -18,11 +18,11 @@ import httpx
 
 from jobs.artifacts import open_store
 from jobs.entrypoint import implement_from_env, prepare, review_from_env
-from jobs.offline_model import OfflineModelServer
 from jobs.phases.review.phase import run_review
 from jobs.phases.review.records import ReviewResult, ReviewRound
 from jobs.pulls import FLAG_LABEL, GitHubPulls, LocalPulls
-from orchestration.demo import local_job_env
+from orchestration.local.demo import local_job_env
+from orchestration.local.offline_model import OfflineModelServer
 from tests.conftest import ROOT, git
 from tests.fakes.github import FakeGitHub
 

@@ -8,10 +8,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from jobs.offline_model import OfflineModelServer, ScenarioBook
-from orchestration.demo import local_job_env
-from orchestration.local_remote import seed_bare_remote
-from orchestration.offline import offline_env
+from orchestration.local.demo import local_job_env
+from orchestration.local.offline import offline_env
+from orchestration.local.offline_model import OfflineModelServer, ScenarioBook
+from orchestration.local.remote import seed_bare_remote
 from tests.conftest import EXAMPLES, TEST_SCENARIOS
 
 

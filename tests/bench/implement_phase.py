@@ -16,10 +16,10 @@ from pathlib import Path
 
 from jobs.agent import AgentRequest, AgentRunner
 from jobs.entrypoint import implement_from_env
-from jobs.offline_model import OfflineModelServer, ScenarioBook
-from orchestration.demo import local_job_env
-from orchestration.local_remote import seed_bare_remote
-from orchestration.offline import offline_env
+from orchestration.local.demo import local_job_env
+from orchestration.local.offline import offline_env
+from orchestration.local.offline_model import OfflineModelServer, ScenarioBook
+from orchestration.local.remote import seed_bare_remote
 from tests.conftest import EXAMPLES, TEST_SCENARIOS, git, processes_matching
 
 PHASE_RUNS = 3

@@ -15,7 +15,7 @@ import re
 from typing import Any
 
 from jobs.entrypoint import implement_from_env, review_from_env
-from jobs.offline_model.server import estimate_tokens
+from orchestration.local.offline_model.server import estimate_tokens
 from tests.bench.example_run import example_run
 
 DIFF_FENCE = re.compile(r"<(untrusted-diff-[0-9a-f]+)>\n(.*?)\n</\1>", re.DOTALL)

@@ -10,7 +10,7 @@ import contextlib
 import io
 
 from jobs.artifacts import open_store
-from orchestration.local_run import run_workflow
+from orchestration.local.run import run_workflow
 from tests.bench.example_run import example_run
 
 

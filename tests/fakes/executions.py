@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from orchestration.engine.errors import WorkflowError
-from orchestration.executions_api import ExecutionsServer
-from orchestration.local_run import LocalRun
+from orchestration.local.executions_api import ExecutionsServer
+from orchestration.local.run import LocalRun
 
 
 class FakeStart:

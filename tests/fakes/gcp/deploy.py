@@ -10,9 +10,9 @@ from typing import Any
 import yaml
 from typer.testing import CliRunner, Result
 
-from orchestration.deploy.cli import make_app
-from orchestration.deploy.propagation import Propagation
-from orchestration.deploy.target import GcpTarget
+from deploy.cli import make_app
+from deploy.propagation import Propagation
+from deploy.target import GcpTarget
 from tests.fakes.gcp import FakeGcp
 
 PROJECT = "factory-test"

@@ -1,0 +1,1 @@
+"""The embedded default: factory.yaml run on this machine against local stand-ins."""

@@ -1,0 +1,213 @@
+"""The Google Cloud connectors factory.yaml calls, answered by local stand-ins.
+
+- ``googleapis.run.v2.projects.locations.jobs.run`` runs the phase's job entrypoint as a subprocess
+  (``python -m jobs <phase>``), or in the phase's image given a container runner (``--docker``), with
+  the same environment variables the Cloud Run Job would get: the job's base environment plus the
+  call's ``containerOverrides`` env. A non-zero exit is the connector's
+  failed-execution error (tag ``OperationError``); a run past its task timeout is stopped and fails
+  the same way. Nothing retries it (a second run would put a second agent on the branch).
+- ``googleapis.storage.v1.objects.get`` with ``alt: media`` reads the artifact store; an object whose
+  content type is JSON (GcsStore gives ``*.json`` keys ``application/json``) is returned decoded, as the
+  connector does, any other as bytes; without ``alt: media`` it returns the object resource (metadata,
+  with ``generation``: the store's version). A missing object is an ``HttpError`` 404.
+- ``googleapis.storage.v1.objects.delete`` deletes from the artifact store (the workflow releases the
+  ticket's receiver lock with it); a missing object is an ``HttpError`` 404, as from GCS.
+- Both honour ``ifGenerationMatch`` (the version read; 412 when the object is at another one), which
+  needs a store with versions (``VersionedStore``).
+- ``googleapis.secretmanager.v1.projects.secrets.versions.accessString`` reads the environment.
+"""
+
+from __future__ import annotations
+
+import json
+import mimetypes
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from typing import Any
+from urllib.parse import unquote
+
+from jobs.artifacts import ArtifactStore, VersionedStore
+from jobs.errors import ArtifactError, ArtifactNotFound, FactoryError
+from jobs.workspace.shell import reap_supervised
+from orchestration.engine.errors import WorkflowError
+
+PHASES = ("implement", "review", "e2e")
+JOB_PREFIX = "factory-"
+RUN_JOB = "googleapis.run.v2.projects.locations.jobs.run"
+GET_OBJECT = "googleapis.storage.v1.objects.get"
+DELETE_OBJECT = "googleapis.storage.v1.objects.delete"
+ACCESS_SECRET = "googleapis.secretmanager.v1.projects.secrets.versions.accessString"  # noqa: S105 - a name
+SIGTERM_GRACE = 30.0  # what the job gets to stop its agents and write its result
+JobStarted = Callable[[str, Mapping[str, str]], None]
+# Runs one job to its end: (phase, env, task timeout) -> exit code, or None past the timeout. The
+# default is a subprocess; orchestration.local.containers.ContainerRunner runs the phase's image (--docker).
+JobRunner = Callable[[str, Mapping[str, str], float], int | None]
+
+
+class LocalCloud:
+    """Connectors for the local engine; ``job_env`` is what every job gets (its deploy-time config)."""
+
+    def __init__(
+        self,
+        job_env: Mapping[str, str],
+        store: ArtifactStore,
+        secrets: Mapping[str, str],
+        on_job: JobStarted | None = None,
+        runner: JobRunner | None = None,
+    ) -> None:
+        self.job_env = dict(job_env)
+        self.runner: JobRunner = runner or _run
+        self.store = store
+        self.secrets = secrets
+        self.on_job = on_job
+        self.executions: list[dict[str, Any]] = []  # every job run, for summaries and tests
+
+    def connectors(self) -> dict[str, Callable[[dict[str, Any]], Any]]:
+        return {
+            RUN_JOB: self.run_job,
+            GET_OBJECT: self.get_object,
+            DELETE_OBJECT: self.delete_object,
+            ACCESS_SECRET: self.access_secret,
+        }
+
+    def run_job(self, args: dict[str, Any]) -> dict[str, Any]:
+        name = str(args.get("name", ""))
+        job = name.rsplit("/", 1)[-1]
+        phase = job.removeprefix(JOB_PREFIX)
+        if not name.startswith("projects/") or phase not in PHASES:
+            raise WorkflowError(["HttpError"], f"Resource '{name}' was not found", code=404)
+        overrides = (args.get("body") or {}).get("overrides") or {}
+        env = {**self.job_env}
+        for container in overrides.get("containerOverrides") or []:
+            env.update({str(item["name"]): str(item.get("value", "")) for item in container.get("env") or []})
+        task_timeout = _seconds(overrides.get("timeout"), default=7200.0)
+        execution = f"{name}/executions/{job}-{uuid.uuid4().hex[:5]}"
+        if self.on_job is not None:
+            self.on_job(phase, env)
+        started = time.monotonic()
+        try:
+            code = self.runner(phase, env, task_timeout)
+        except (FactoryError, OSError) as exc:
+            # The task never ran (its image missing, no container engine): a failed execution all the
+            # same, so the workflow's except notifies "failed" and no later phase starts (B1).
+            self.executions.append({"name": execution, "phase": phase, "exit_code": None, "error": str(exc)})
+            raise WorkflowError(
+                ["OperationError"],
+                f"The job execution {execution} failed: the task could not start: {exc}",
+                operation={"name": execution, "done": True, "error": {"code": 2, "message": str(exc)}},
+            ) from exc
+        record = {
+            "name": execution,
+            "phase": phase,
+            "exit_code": code,
+            "seconds": round(time.monotonic() - started, 3),
+        }
+        self.executions.append(record)
+        if code != 0:
+            why = "timed out" if code is None else f"exited with code {code}"
+            raise WorkflowError(
+                ["OperationError"],
+                f"The job execution {execution} failed: the task {why}",
+                operation={"name": execution, "done": True, "error": {"code": 9, "message": f"task {why}"}},
+            )
+        return {"name": execution, "completionTime": _now(), "succeededCount": 1, "failedCount": 0}
+
+    def get_object(self, args: dict[str, Any]) -> Any:
+        key = unquote(str(args.get("object", "")))
+        wanted = args.get("ifGenerationMatch")
+        try:
+            if wanted is None and args.get("alt") == "media":
+                data, version = self.store.read_bytes(key), None
+            else:
+                current = self._versioned().read_versioned(key)
+                data, version = current.data, current.version
+        except ArtifactNotFound:
+            raise WorkflowError(
+                ["HttpError"], f"No such object: {args.get('bucket')}/{key}", code=404
+            ) from None
+        if wanted is not None and str(wanted) != version:
+            raise _precondition_failed()
+        content_type = mimetypes.guess_type(key)[0] or "application/octet-stream"
+        if args.get("alt") != "media":
+            return {
+                "kind": "storage#object",
+                "bucket": args.get("bucket"),
+                "name": key,
+                "size": str(len(data)),
+                "generation": version,
+                "contentType": content_type,
+            }
+        if content_type != "application/json":
+            return data
+        try:
+            return json.loads(data)
+        except ValueError:
+            return data
+
+    def delete_object(self, args: dict[str, Any]) -> None:
+        key = unquote(str(args.get("object", "")))
+        wanted = args.get("ifGenerationMatch")
+        try:
+            if wanted is None:
+                deleted = self.store.delete(key)
+            else:
+                store = self._versioned()
+                deleted = store.delete_if_version(key, str(wanted))
+                if not deleted and store.exists(key):
+                    raise _precondition_failed()
+        except ArtifactError as exc:  # a key the store refuses (GCS: 400), or the store failing (503)
+            raise WorkflowError(["HttpError"], str(exc), code=503 if exc.retryable else 400) from None
+        if not deleted:
+            raise WorkflowError(["HttpError"], f"No such object: {args.get('bucket')}/{key}", code=404)
+
+    def _versioned(self) -> VersionedStore:
+        if not isinstance(self.store, VersionedStore):
+            raise WorkflowError(["HttpError"], f"{self.store!r} keeps no object generations", code=501)
+        return self.store
+
+    def access_secret(self, args: dict[str, Any]) -> str:
+        secret = str(args.get("secret_id", ""))
+        value = self.secrets.get(secret)
+        if value is None:
+            raise WorkflowError(["HttpError"], f"Secret [{secret}] not found or has no versions.", code=404)
+        return value
+
+
+def _precondition_failed() -> WorkflowError:
+    return WorkflowError(
+        ["HttpError"], "At least one of the pre-conditions you specified did not hold.", code=412
+    )
+
+
+def _run(phase: str, env: Mapping[str, str], timeout: float) -> int | None:
+    """The job's entrypoint, as its container would run it; None when it ran past the task timeout."""
+    job = subprocess.Popen(
+        [sys.executable, "-m", "jobs", phase], env={**os.environ, **env}, start_new_session=True
+    )
+    try:
+        return job.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        # What Cloud Run does at the task timeout: SIGTERM (the job stops its agents and writes its
+        # result), then SIGKILL after a grace.
+        os.killpg(job.pid, signal.SIGTERM)
+        reap_supervised(job, SIGTERM_GRACE)
+        return None
+
+
+def _seconds(value: Any, default: float) -> float:
+    text = str(value or "").strip()
+    if text.endswith("s"):
+        text = text[:-1]
+    try:
+        return float(text)
+    except ValueError:
+        return default
+
+
+def _now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

@@ -1,0 +1,356 @@
+"""A phase job run in its image (podman or docker) instead of as a subprocess: ``--docker``.
+
+The local engine's run-job connector takes a runner; this one starts ``factory-<phase>:<tag>`` the way
+Cloud Run starts the job's container, with what the subprocess runner cannot show:
+
+- the container's environment is exactly the job's (the variables the Cloud Run Job would get), never
+  the caller's: values reach the engine through its own process environment and are named with
+  ``-e NAME``, so none of them is on a command line;
+- the host's network, so the offline model and the job's local stand-ins on loopback are reachable;
+- the local paths the job names (bare remote, tickets, artifact prefix, work directory) are mounted at
+  the same paths, so no variable is rewritten;
+- it runs as the image's own non-root user (uid 10001) as Cloud Run does, never as root: started by
+  root, the trees it writes (artifact prefix, work directory, bare remote) are handed to that uid for
+  the run and back to their owner after it, so what it wrote is the caller's as a subprocess's would
+  be (a user namespace mapping 10001 to the caller would avoid the walk, but rootful podman's
+  idmapped layers fail where the kernel or sandbox refuses them, as on CI's machine). A non-root
+  caller runs it as itself (rootless podman: ``--userns=keep-id``), which owns those trees already;
+- at the task timeout the container is stopped as Cloud Run stops a task (SIGTERM, then SIGKILL after
+  a grace) and it is removed either way (``--rm``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from jobs.errors import FactoryError
+from jobs.workspace.shell import reap_supervised
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+IMAGES = ("implement", "review", "e2e", "receiver")
+ENGINES = ("docker", "podman")
+ENGINE_ENV = "FACTORY_CONTAINER_ENGINE"  # docker or podman; default: the first that works
+TAG_ENV = "IMAGE_TAG"
+TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # a valid image tag
+# What the engine's own client may need from the caller (its config, socket, storage): the engine
+# process gets these, the container never does.
+ENGINE_CLIENT_ENV = (
+    "PATH",
+    "HOME",
+    "TMPDIR",
+    "XDG_RUNTIME_DIR",
+    "XDG_CONFIG_HOME",
+    "XDG_DATA_HOME",
+    "CONTAINERS_CONF",
+    "CONTAINERS_STORAGE_CONF",
+    "CONTAINERS_REGISTRIES_CONF",
+    "DOCKER_HOST",
+    "DOCKER_CONFIG",
+    "DOCKER_CONTEXT",
+)
+# Job variables that hold local paths: mounted at the same path (read-write unless said). The job's
+# outputs are created if missing (the engine would create them as root, or refuse); its inputs are
+# mounted only if they exist, so a wrong path is the job's own clear error, not the engine's.
+PATH_VARIABLES = ("REPO_URL", "ARTIFACTS_PREFIX", "WORKDIR", "TICKETS_DIR")
+READ_ONLY = frozenset({"TICKETS_DIR"})
+OUTPUTS = frozenset({"ARTIFACTS_PREFIX", "WORKDIR"})
+IMAGE_UID = 10001  # the image's own user (images/Containerfile), whose HOME exists
+RUN_LABEL = "factory.run-id"  # on every job container: the RUN_ID it belongs to
+PHASE_LABEL = "factory.phase"
+ENGINE_TIMEOUT = 60.0  # one engine command that starts no container (inspect, info)
+STOP_CLIENT_GRACE = 30.0  # how long the engine's client may take to return after the container stops
+
+
+class ContainerError(FactoryError):
+    """A container engine or image problem (the job itself never started)."""
+
+
+class EngineUnavailable(ContainerError):
+    """Neither docker nor podman works here."""
+
+
+class ImageMissing(ContainerError):
+    """A phase's image has not been built."""
+
+
+def image_tag(root: Path = REPO_ROOT, environ: Mapping[str, str] | None = None) -> str:
+    """``IMAGE_TAG`` if set, else ``git describe --always --dirty --abbrev=7``, else ``dev``.
+
+    ``make images`` and whatever runs the images (``--docker``, the tests) agree through this one
+    function; a checkout with uncommitted changes is ``<commit>-dirty``, never mistaken for the commit.
+    """
+    env = os.environ if environ is None else environ
+    tag = env.get(TAG_ENV, "").strip()
+    if not tag:
+        # --no-optional-locks: describe --dirty refreshes the index, which must not take its lock.
+        argv = [
+            "git",
+            "--no-optional-locks",
+            "-C",
+            str(root),
+            "describe",
+            "--always",
+            "--dirty",
+            "--abbrev=7",
+        ]
+        try:
+            out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            out = subprocess.CompletedProcess(argv, 1, "", "")
+        tag = out.stdout.strip() if out.returncode == 0 else "dev"
+    if not TAG_PATTERN.match(tag):
+        raise ContainerError(f"invalid {TAG_ENV} {tag!r}: an image tag is 1-128 of A-Z a-z 0-9 _ . -")
+    return tag
+
+
+def image_ref(name: str, tag: str) -> str:
+    return f"factory-{name}:{tag}"
+
+
+def engine_works(engine: str) -> bool:
+    """Whether ``engine`` is installed and its ``info`` answers (docker's needs a running daemon)."""
+    if shutil.which(engine) is None:
+        return False
+    try:
+        info = subprocess.run([engine, "info"], capture_output=True, timeout=ENGINE_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        return False
+    return info.returncode == 0
+
+
+def find_engine(preferred: str | None = None) -> str:
+    """The engine to use: ``preferred`` (or ``FACTORY_CONTAINER_ENGINE``), else docker, else podman."""
+    wanted = preferred or os.environ.get(ENGINE_ENV) or None
+    if wanted is not None and wanted not in ENGINES:
+        raise EngineUnavailable(f"unknown container engine {wanted!r} (docker or podman)")
+    for engine in [wanted] if wanted else ENGINES:
+        if engine_works(engine):
+            return engine
+    tried = wanted or " and ".join(ENGINES)
+    raise EngineUnavailable(
+        f"no working container engine ({tried}: not installed, or `{tried.split()[0]} info` fails); "
+        "install podman (`make images` does it as root on Debian) or start the docker daemon"
+    )
+
+
+def image_exists(engine: str, ref: str) -> bool:
+    found = subprocess.run([engine, "image", "inspect", ref], capture_output=True, timeout=ENGINE_TIMEOUT)
+    return found.returncode == 0
+
+
+def require_images(engine: str, refs: Sequence[str]) -> None:
+    """ImageMissing naming every absent image and how to build them."""
+    missing = [ref for ref in refs if not image_exists(engine, ref)]
+    if missing:
+        raise ImageMissing(f"image not found ({engine}): {', '.join(missing)}; run `make images`")
+
+
+def image_size(engine: str, ref: str) -> int:
+    """The image's size in bytes, as the engine reports it."""
+    out = subprocess.run(
+        [engine, "image", "inspect", "--format", "{{.Size}}", ref],
+        capture_output=True,
+        text=True,
+        timeout=ENGINE_TIMEOUT,
+    )
+    if out.returncode != 0:
+        raise ImageMissing(f"image not found ({engine}): {ref}")
+    return int(out.stdout.strip().splitlines()[0])
+
+
+def local_path(variable: str, value: str) -> Path | None:
+    """The local filesystem path a job variable names, or None (a URL, a bucket, an empty value)."""
+    if not value:
+        return None
+    if value.startswith("file://"):
+        return Path(unquote(urlsplit(value).path))
+    if variable == "REPO_URL" and ("://" in value or re.match(r"^[\w.-]+@[\w.-]+:", value)):
+        return None  # https://, ssh://, git@host:path
+    if variable == "ARTIFACTS_PREFIX" and "://" in value:
+        return None  # gs://
+    return Path(value)
+
+
+@dataclass(frozen=True)
+class Mount:
+    path: Path
+    read_only: bool = False
+    output: bool = False  # created before the run when missing
+
+    def arg(self) -> str:
+        return f"{self.path}:{self.path}{':ro' if self.read_only else ''}"
+
+
+def job_mounts(env: Mapping[str, str]) -> tuple[dict[str, str], list[Mount]]:
+    """The env with its local paths made absolute, and the mounts that expose them at the same paths.
+
+    A relative path means what it would to a subprocess started here (the caller's working directory);
+    a path inside another mounted read-write one needs no mount of its own.
+    """
+    env = dict(env)
+    wanted: list[Mount] = []
+    for variable in PATH_VARIABLES:
+        path = local_path(variable, env.get(variable, ""))
+        if path is None:
+            continue
+        path = path.absolute()
+        if not env[variable].startswith("file://"):
+            env[variable] = str(path)
+        wanted.append(Mount(path, read_only=variable in READ_ONLY, output=variable in OUTPUTS))
+    mounts: list[Mount] = []
+    for mount in sorted(wanted, key=lambda m: (len(m.path.parts), m.read_only, m.path)):
+        covered = any(not m.read_only and mount.path.is_relative_to(m.path) for m in mounts)
+        if not covered and mount.path not in {m.path for m in mounts}:
+            mounts.append(mount)
+    return env, mounts
+
+
+@dataclass(frozen=True)
+class ContainerRunner:
+    """Runs ``python -m jobs <phase>`` in ``factory-<phase>:<tag>``; a LocalCloud job runner."""
+
+    engine: str
+    tag: str
+    grace: float = 30.0  # SIGTERM to SIGKILL, as the subprocess runner gives the job
+    network: str = "host"
+
+    def image(self, phase: str) -> str:
+        return image_ref(phase, self.tag)
+
+    def command(
+        self,
+        phase: str,
+        env: Mapping[str, str],
+        name: str,
+        *,
+        uid: int | None = None,
+        gid: int | None = None,
+        caller_env: Mapping[str, str] | None = None,
+    ) -> tuple[list[str], dict[str, str]]:
+        """The engine's argv and its process environment for one job run (no side effects).
+
+        ``uid``/``gid`` (the caller's: default this process's) and ``caller_env`` (default this
+        process's environment) decide who the job runs as and what the engine's client gets; the
+        job's values travel in the engine's environment and are only named on the command line.
+        """
+        caller_uid = os.getuid() if uid is None else uid
+        caller_gid = os.getgid() if gid is None else gid
+        uid, gid = job_user(caller_uid, caller_gid)
+        caller = os.environ if caller_env is None else caller_env
+        job_env, mounts = job_mounts(env)
+        argv = [
+            self.engine,
+            "run",
+            "--rm",
+            "--name",
+            name,
+            "--pull=never",
+            f"--network={self.network}",
+            f"--user={uid}:{gid}",
+            f"--stop-timeout={int(self.grace)}",
+            "--label",
+            f"{RUN_LABEL}={env.get('RUN_ID', '')}",
+            "--label",
+            f"{PHASE_LABEL}={phase}",
+        ]
+        if self.engine == "podman" and caller_uid != 0:
+            argv.append("--userns=keep-id")  # rootless podman: the container's uid is the caller's
+        if uid != IMAGE_UID:
+            argv += ["--env", "HOME=/tmp"]  # a uid the image has no home for
+        for mount in mounts:
+            if mount.output or mount.path.exists():
+                argv += ["--volume", mount.arg()]
+        for variable in sorted(job_env):
+            argv += ["--env", variable]
+        argv += [self.image(phase), phase]
+        process_env = {k: caller[k] for k in ENGINE_CLIENT_ENV if k in caller}
+        process_env.update(job_env)
+        return argv, process_env
+
+    def __call__(self, phase: str, env: Mapping[str, str], timeout: float) -> int | None:
+        """Run the phase's container; its exit code, or None when it ran past ``timeout``."""
+        require_images(self.engine, [self.image(phase)])
+        name = f"factory-{phase}-{uuid.uuid4().hex[:12]}"
+        argv, process_env = self.command(phase, env, name)
+        mounts = job_mounts(env)[1]
+        for mount in mounts:
+            if mount.output:
+                mount.path.mkdir(parents=True, exist_ok=True)
+        writable = [m.path for m in mounts if not m.read_only and m.path.exists()]
+        # As root, the job runs as the image's user: it gets the trees it writes for the run.
+        with handed_over(writable if os.getuid() == 0 else [], IMAGE_UID, IMAGE_UID):
+            client = subprocess.Popen(argv, env=process_env, start_new_session=True)
+            try:
+                return client.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.stop(name)
+                reap_supervised(client, STOP_CLIENT_GRACE)
+                return None
+            except BaseException:
+                # Ctrl-C or an error here: the container is in its own session and would outlive us.
+                self.stop(name)
+                reap_supervised(client, STOP_CLIENT_GRACE)
+                raise
+
+    def stop(self, name: str) -> None:
+        """Cloud Run at the task timeout: SIGTERM to the container, SIGKILL after the grace."""
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            subprocess.run(
+                [self.engine, "stop", "--time", str(int(self.grace)), name],
+                capture_output=True,
+                timeout=self.grace + STOP_CLIENT_GRACE,
+            )
+
+
+def job_user(caller_uid: int, caller_gid: int) -> tuple[int, int]:
+    """Who the job runs as: the image's own user when the caller is root (as on Cloud Run), else
+    the caller, who owns the trees it writes."""
+    return (IMAGE_UID, IMAGE_UID) if caller_uid == 0 else (caller_uid, caller_gid)
+
+
+@contextlib.contextmanager
+def handed_over(trees: Sequence[Path], uid: int, gid: int) -> Iterator[None]:
+    """``trees`` owned by ``uid``:``gid`` inside the block; after it, every path that was there is its
+    own owner's again, and whatever was written meanwhile belongs to its tree's owner."""
+    before = {tree: _owners(tree) for tree in trees}
+    try:
+        for tree in trees:
+            chown_tree(tree, uid, gid)
+        yield
+    finally:
+        for tree, owners in before.items():
+            default = owners[str(tree)]
+            for path in _walk(tree):
+                owner = owners.get(path, default)
+                os.chown(path, owner[0], owner[1], follow_symlinks=False)
+
+
+def _walk(root: Path) -> Iterator[str]:
+    """The root and everything under it, symlinks listed but never followed."""
+    yield str(root)
+    for parent, dirs, files in os.walk(root):
+        for name in dirs + files:
+            yield os.path.join(parent, name)
+
+
+def _owners(root: Path) -> dict[str, tuple[int, int]]:
+    owners: dict[str, tuple[int, int]] = {}
+    for path in _walk(root):
+        info = os.lstat(path)
+        owners[path] = (info.st_uid, info.st_gid)
+    return owners
+
+
+def chown_tree(root: Path, uid: int, gid: int) -> None:
+    """``chown -R`` without following symlinks (a link planted in the tree cannot reach outside)."""
+    for path in _walk(root):
+        os.chown(path, uid, gid, follow_symlinks=False)
