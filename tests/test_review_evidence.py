@@ -9,9 +9,10 @@ from typing import Any
 
 from jobs.agent import AgentOutcome, AgentStatus
 from jobs.models import ImplementResult
+from jobs.phases.kit.records import FixRecord
 from jobs.phases.review.body import BodyInputs, render_body
 from jobs.phases.review.evidence import RunCounts, parse_counts, run_checks
-from jobs.phases.review.records import FixRecord, ReviewResult, ReviewRound
+from jobs.phases.review.records import ReviewResult, ReviewRound
 from jobs.phases.review.verdict import parse_review
 from jobs.pulls import clamp_body
 from jobs.redact import Redactor

@@ -12,47 +12,35 @@ kept in the artifacts, posted to the PR as one sticky comment and summarised on 
 from __future__ import annotations
 
 import contextlib
-import json
 import secrets
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from jobs import prompts
-from jobs.agent.policy import READ_ONLY_TOOLS
 from jobs.artifacts import write_model
 from jobs.errors import StepFailed
 from jobs.logs import get_logger
-from jobs.mcp.browser import BROWSER_START, browser_mcp
-from jobs.models import run_key
+from jobs.phases.e2e.browser_agent import BrowserCheck, ask_browser_agent, browser_split
 from jobs.phases.e2e.database import DatabaseUnavailable, TempPostgres, load_seeds
-from jobs.phases.e2e.records import AttemptVerdict, E2EAttempt, E2EResult, E2EStatus
+from jobs.phases.e2e.publish import Publisher
+from jobs.phases.e2e.records import PHASE, AttemptVerdict, E2EAttempt, E2EResult, E2EStatus, e2e_key
 from jobs.phases.e2e.render import render_report
-from jobs.phases.e2e.report import (
-    E2EReport,
-    evidence_problems,
-    origin,
-    parse_report,
-    report_schema,
-    screenshots_taken,
-)
+from jobs.phases.e2e.report import screenshots_taken
 from jobs.phases.e2e.servers import DevServers, ServersUnavailable
 from jobs.phases.kit.budget import PhaseBudget
+from jobs.phases.kit.fixer import FixJob, run_fixer
+from jobs.phases.kit.records import FixRecord
 from jobs.phases.kit.steps import (
     Stopwatch,
+    branch_workspace,
     log_failure,
-    phase_branch,
     read_ticket,
     result_fields,
-    run_agent,
     tell_ticket,
+    ticket_text,
     write_result,
 )
-from jobs.phases.review.fixer import FixJob, run_fixer
-from jobs.phases.review.records import Ask, FixRecord
-from jobs.phases.review.reviewer import ticket_text
-from jobs.pulls import repo_from_url
-from jobs.replies import ReplyParseError
 from jobs.services import Services
 from jobs.settings import JobSettings
 from jobs.target_config import E2EConfig, TargetConfig, base_target_config
@@ -60,12 +48,8 @@ from jobs.tickets import Ticket
 from jobs.workspace import Workspace
 from jobs.workspace.install import install
 
-PHASE = "e2e"
 MAX_ATTEMPTS = 2  # a failed check gets one fix and one more check
-MAX_ASKS = 2
-MAX_DIFF_CHARS = 40_000
 SEEDS_DIR = Path(__file__).resolve().parents[3] / "seeds"
-PR_COMMENT_KEY = "factory-e2e"
 
 
 class Skipped(Exception):
@@ -86,7 +70,7 @@ def run_e2e(settings: JobSettings, services: Services, run_id: str) -> E2EResult
             with clock.step("report"):
                 result = verifier.publish(result)
     except Exception as exc:
-        log_failure("e2e", exc)
+        log_failure(PHASE, exc)
         attempts = verifier.attempts if verifier is not None else []
         result = _with_attempts(result, attempts, "error", services.redact(str(exc)))
     result = write_result(services, PHASE, result, clock)
@@ -161,7 +145,7 @@ class Verifier:
         return "failed", _failure(last)
 
     def _clone(self, name: str) -> Workspace:
-        workspace = self._workspace(name)
+        workspace = branch_workspace(self.settings, self.services, name)
         with self.clock.step("clone"):
             workspace.clone()
         if not workspace.resumed:
@@ -193,6 +177,20 @@ class Verifier:
         shots.mkdir(parents=True)
         logs_dir = self.services.workdir / f"server-logs-{n}"
         servers = DevServers(config.e2e.servers, workspace.path, logs_dir, {})
+        check = BrowserCheck(
+            self.services,
+            self.budget,
+            self.ticket,
+            self.run_id,
+            n,
+            MAX_ATTEMPTS,
+            workspace,
+            config,
+            shots,
+            diff,
+            stat,
+            self.required,
+        )
         try:
             with contextlib.ExitStack() as stack:
                 with self.clock.step("seeding"), steps.step("seeding"):
@@ -207,12 +205,14 @@ class Verifier:
                         where = self.services.store.url(self._key(f"attempt-{n}", "logs"))
                         raise Skipped(f"{self.services.redact(exc.reason)} (server logs: {where})") from None
                 with self.clock.step("browser_agent"), steps.step("browser_agent"):
-                    report, asks, problems = self._ask(n, workspace, config, shots, diff, stat)
+                    report, asks, problems = ask_browser_agent(check)
         finally:
-            server_logs = self._keep_logs(n, servers.log_paths)  # kept whatever happened, for a human
-        steps.timings.update(_browser_split(shots, steps.timings.get("browser_agent", 0.0)))
+            server_logs = self.publisher.keep_logs(
+                n, servers.log_paths
+            )  # kept whatever happened, for a human
+        steps.timings.update(browser_split(shots, steps.timings.get("browser_agent", 0.0)))
         with steps.step("evidence"):
-            urls = self._keep_screenshots(n, shots, screenshots_taken(shots))
+            urls = self.publisher.keep_screenshots(n, shots, screenshots_taken(shots))
         verdict: AttemptVerdict
         if report is None:
             verdict = "error" if asks and not asks[-1].agent.status.ok else "unparseable"
@@ -249,68 +249,6 @@ class Verifier:
             variables[f"{spec.name.replace('-', '_')}_url"] = f"http://127.0.0.1:{spec.port}"
         return variables
 
-    def _ask(
-        self, n: int, workspace: Workspace, config: TargetConfig, shots: Path, diff: str, stat: str
-    ) -> tuple[E2EReport | None, list[Ask], list[str]]:
-        """Run the browser agent; a reply that is not a report, or whose evidence does not hold, is
-        re-asked once. Returns the report (None if there is none), the asks, the evidence problems."""
-        e2e = config.e2e
-        pages = {page.name: page.url for page in e2e.pages}
-        origins = sorted(
-            {f"http://127.0.0.1:{s.port}" for s in e2e.servers} | {origin(p.url) for p in e2e.pages}
-        )
-        browser = browser_mcp(origins, shots)
-        asks: list[Ask] = []
-        rejected: str | None = None
-        report: E2EReport | None = None
-        problems: list[str] = []
-        for ask_no in range(1, MAX_ASKS + 1):
-            prompt = self._prompt(n, workspace, e2e, diff, stat, rejected)
-            request = self.budget.request(prompt, workspace.path, config.models.e2e, READ_ONLY_TOOLS)
-            request = request.model_copy(update={"mcp_servers": {"browser": browser}})
-            key = self._key("transcripts", f"attempt-{n}-ask-{ask_no}.jsonl")
-            outcome, transcript = run_agent(self.services, self.budget, request, key)
-            ask = Ask(agent=outcome, transcript=transcript)
-            if not outcome.status.ok:
-                asks.append(ask)
-                return None, asks, []
-            try:
-                report = parse_report(outcome.result_text or "")
-            except ReplyParseError as exc:
-                rejected = str(exc)
-                asks.append(ask.model_copy(update={"parse_error": rejected}))
-                continue
-            problems = evidence_problems(report, screenshots_taken(shots), pages, self.required)
-            if not problems:
-                asks.append(ask)
-                return report, asks, []
-            rejected = "; ".join(problems)
-            asks.append(ask.model_copy(update={"parse_error": rejected}))
-        return report, asks, problems
-
-    def _prompt(
-        self, n: int, workspace: Workspace, e2e: E2EConfig, diff: str, stat: str, rejected: str | None
-    ) -> str:
-        pages = "\n".join(
-            f"- {p.name}: {p.url}" + (f" - {p.description}" if p.description else "") for p in e2e.pages
-        )
-        return prompts.render(
-            "e2e",
-            identifier=self.ticket.identifier,
-            attempt=str(n),
-            max_attempts=str(MAX_ATTEMPTS),
-            workspace=str(workspace.path),
-            branch=workspace.branch,
-            base=workspace.base_branch,
-            pages=pages,
-            schema=json.dumps(report_schema(), separators=(",", ":")),
-            ticket=prompts.fence("ticket", ticket_text(self.ticket)),
-            diff_stat=prompts.fence("diffstat", stat),
-            diff=prompts.fence("diff", diff, MAX_DIFF_CHARS),
-            required=_required_text(self.required),
-            reask=prompts.reask(rejected),
-        )
-
     def _fix(self, n: int, config: TargetConfig, attempt: E2EAttempt) -> FixRecord:
         """The fixer works in a fresh clone: nothing the install or the servers wrote gets committed."""
         workspace = self._clone(f"e2e-fix-{n}")
@@ -332,120 +270,22 @@ class Verifier:
         job = FixJob(prompt, subject, key, n, self.run_id, config.models.fix)
         return run_fixer(self.services, self.budget, workspace, self.ticket, job)
 
-    # -- evidence and publishing ----------------------------------------------------------------------
-
-    def _keep_screenshots(self, n: int, shots: Path, taken: dict[str, dict[str, str]]) -> list[str]:
-        urls = []
-        for name in taken:
-            key = self._key(f"attempt-{n}", "screenshots", name)
-            self.services.store.write_bytes(key, (shots / name).read_bytes())
-            urls.append(self.services.store.url(key))
-        return urls
-
-    def _keep_logs(self, n: int, log_paths: dict[str, Path]) -> dict[str, str]:
-        kept = {}
-        for name, path in log_paths.items():
-            if path.is_file():
-                key = self._key(f"attempt-{n}", "logs", f"{name}.log")
-                self.services.store.write_bytes(
-                    key, self.services.redact(path.read_text(errors="replace")).encode()
-                )
-                kept[name] = self.services.store.url(key)
-        return kept
-
     def publish(self, result: E2EResult) -> E2EResult:
-        """Commit the report and screenshots to the branch, keep them in the artifacts, post to the PR."""
-        last = self.attempts[-1]
-        n = last.attempt
-        shots = self.services.workdir / f"shots-{n}"
-        taken = screenshots_taken(shots)
-        folder = f".factory/screenshots/{self.ticket.identifier}"
-        branch_report = render_report(
-            self.ticket.identifier, self.attempts, lambda name: name, self.services.redact
-        )
-        for name in taken:
-            self.services.store.write_bytes(self._key("screenshots", name), (shots / name).read_bytes())
-        artifact_report = render_report(
-            self.ticket.identifier,
-            self.attempts,
-            lambda name: self.services.store.url(self._key("screenshots", name)),
-            self.services.redact,
-        )
-        report_key = self._key("report.md")
-        self.services.store.write_bytes(report_key, artifact_report.encode())
-        workspace = self._workspace("e2e-publish")
-        workspace.clone()
-        target = workspace.path / folder
-        shutil.rmtree(target, ignore_errors=True)
-        target.mkdir(parents=True)
-        for name in taken:
-            shutil.copy2(shots / name, target / name)
-        (target / "report.md").write_text(branch_report + "\n", encoding="utf-8")
-        subject = f"{self.ticket.identifier}: E2E report and screenshots ({last.verdict})"
-        message = f"{subject}\n\nWritten by Factory run {self.run_id}."
-        if workspace.commit_all(message, self.services.redact.finds_secret):
-            workspace.push()
-        self.shared_report = self._shared_report(folder)
-        comment = self._comment(workspace, self.shared_report)
-        return result.model_copy(
-            update={
-                "report": self.services.store.url(report_key),
-                "report_in_branch": f"{folder}/report.md",
-                "pull_request_comment": comment,
-            }
-        )
+        """Publish the report (branch, artifacts, PR); keep it as posted, for the ticket."""
+        result, self.shared_report = self.publisher.publish(self.attempts, result)
+        return result
 
-    def _shared_report(self, folder: str) -> str:
-        """The report for people: images from the branch on GitHub, else from the artifacts."""
-        repo = repo_from_url(self.settings.repo_url or "")
-        branch = phase_branch(self.settings)
-
-        def image_url(name: str) -> str:
-            if repo is not None:
-                return f"https://github.com/{repo}/blob/{branch}/{folder}/{name}?raw=true"
-            return self.services.store.url(self._key("screenshots", name))
-
-        return render_report(self.ticket.identifier, self.attempts, image_url, self.services.redact)
-
-    def _comment(self, workspace: Workspace, report: str) -> str | None:
-        """The report as the PR's one sticky E2E comment; None when the branch has no open PR yet."""
-        pull = self.services.pulls.find_open(workspace.branch, workspace.base_branch)
-        if pull is None:
-            get_logger().info("no open pull request for %s: the report is not posted", workspace.branch)
-            return None
-        return self.services.pulls.upsert_comment(pull.number, PR_COMMENT_KEY, report)
-
-    def _workspace(self, name: str) -> Workspace:
-        path = self.services.workdir / name
-        branch, base = phase_branch(self.settings), self.settings.base_branch
-        return Workspace(self.services.git, self.settings.repo_url or "", path, branch, base)
+    @property
+    def publisher(self) -> Publisher:
+        return Publisher(self.settings, self.services, self.run_id, self.ticket)
 
     def _key(self, *parts: str) -> str:
-        return run_key(self.run_id, PHASE, *parts)
-
-
-def _browser_split(shots: Path, agent_seconds: float) -> dict[str, float]:
-    """The browser agent's time split into Chromium's start (as the tool measured it) and the rest."""
-    try:
-        start = float(json.loads((shots / BROWSER_START).read_text())["start_seconds"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return {}
-    return {"browser_start": start, "agent": round(max(agent_seconds - start, 0.0), 3)}
+        return e2e_key(self.run_id, *parts)
 
 
 def _failed_checks(attempt: E2EAttempt) -> list[str]:
     """Checks the page really failed (what a fixer can act on); not problems with the report itself."""
     return [item.check for item in attempt.report.checklist if not item.passed] if attempt.report else []
-
-
-def _required_text(required: list[str]) -> str:
-    if not required:
-        return ""
-    lines = "\n".join(f"- {check}" for check in required)
-    return (
-        "\n## Checks that failed on the last attempt\n\nA fix was made for these. Each must be in your "
-        f"checklist again, with the same wording, and be judged afresh:\n\n{prompts.fence('checks', lines)}\n"
-    )
 
 
 def _failure(attempt: E2EAttempt) -> str:

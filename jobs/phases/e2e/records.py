@@ -6,12 +6,18 @@ from typing import Literal
 
 from pydantic import Field
 
-from jobs.models import PhaseResult, Record
+from jobs.models import PhaseResult, Record, run_key
 from jobs.phases.e2e.report import E2EReport
-from jobs.phases.review.records import Ask, FixRecord, agents_cost
+from jobs.phases.kit.records import Ask, FixRecord, agents_cost
 
 AttemptVerdict = Literal["verified", "failed", "unparseable", "error"]
 E2EStatus = Literal["verified", "failed", "skipped", "error"]
+PHASE = "e2e"
+
+
+def e2e_key(run_id: str, *parts: str) -> str:
+    """Where the e2e phase keeps ``parts`` of run ``run_id`` under the artifact prefix."""
+    return run_key(run_id, PHASE, *parts)
 
 
 class E2EAttempt(Record):

@@ -17,7 +17,7 @@ from jobs.phases.kit.budget import PhaseBudget
 from jobs.services import Services
 from jobs.settings import JobSettings
 from jobs.tickets import Ticket
-from jobs.workspace import branch_for, check_branch
+from jobs.workspace import Workspace, branch_for, check_branch
 
 # Every phase reports on the ticket through this one comment, updated in place as the run goes on.
 TICKET_STATUS_KEY = "factory-status"
@@ -83,6 +83,11 @@ def run_agent(
     return redacted_outcome(outcome, services.redact), services.store.url(transcript_key)
 
 
+def ticket_text(ticket: Ticket) -> str:
+    """The ticket as a prompt carries it (inside a fence: it is untrusted text)."""
+    return f"Title: {ticket.title}\nLabels: {', '.join(ticket.labels)}\n\n{ticket.body}"
+
+
 def tell_ticket(services: Services, ticket: Ticket, text: str) -> None:
     """Update the run's one status comment on the ticket; a failure here never fails the phase."""
     try:
@@ -94,6 +99,12 @@ def tell_ticket(services: Services, ticket: Ticket, text: str) -> None:
 def phase_branch(settings: JobSettings) -> str:
     """The run's branch: the ticket's own (``factory/ix-101``) unless BRANCH overrides it."""
     return check_branch(settings.branch) if settings.branch else branch_for(settings.ticket_identifier or "")
+
+
+def branch_workspace(settings: JobSettings, services: Services, name: str) -> Workspace:
+    """A workspace for the run's branch under the job's work directory (cloned when asked)."""
+    branch, base = phase_branch(settings), settings.base_branch
+    return Workspace(services.git, settings.repo_url or "", services.workdir / name, branch, base)
 
 
 def result_fields(settings: JobSettings, run_id: str) -> dict[str, Any]:

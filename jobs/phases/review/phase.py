@@ -23,8 +23,8 @@ from jobs.models import ImplementResult, run_key
 from jobs.phases.kit.budget import PhaseBudget
 from jobs.phases.kit.steps import (
     Stopwatch,
+    branch_workspace,
     log_failure,
-    phase_branch,
     read_ticket,
     result_fields,
     tell_ticket,
@@ -109,9 +109,7 @@ class ReviewLoop:
         self.remote_head = workspace.remote_head(workspace.branch)
 
     def _workspace(self, n: int) -> Workspace:
-        path = self.services.workdir / f"round-{n}"
-        branch, base = phase_branch(self.settings), self.settings.base_branch
-        return Workspace(self.services.git, self.settings.repo_url or "", path, branch, base)
+        return branch_workspace(self.settings, self.services, f"round-{n}")
 
     def _round(self, n: int) -> None:
         """Review (and fix) once; the round joins ``rounds`` as soon as it is reviewed."""

@@ -6,38 +6,14 @@ from typing import Literal
 
 from pydantic import Field
 
-from jobs.agent.models import AgentOutcome
 from jobs.models import PhaseResult, Record
+from jobs.phases.kit.records import Ask, FixRecord, agents_cost
 from jobs.phases.review.evidence import CheckRun
 from jobs.phases.review.verdict import Review
 
 # passed/failed: a valid review; unparseable: no valid JSON after the re-asks; error: the reviewer
 # could not be run to an answer at all (it timed out, crashed, ran out of turns).
 RoundVerdict = Literal["passed", "failed", "unparseable", "error"]
-
-
-class Ask(Record):
-    """One request to the reviewer: the first, or a re-ask after a reply that could not be used."""
-
-    agent: AgentOutcome
-    parse_error: str | None = None
-    transcript: str | None = None
-
-
-FixStatus = Literal["committed", "no_changes", "failed"]
-
-
-class FixRecord(Record):
-    """What the fixer did between two reviews."""
-
-    round: int
-    status: FixStatus
-    detail: str = ""
-    commits: list[str] = Field(default_factory=list)
-    files: list[str] = Field(default_factory=list)
-    summary: str = ""
-    agent: AgentOutcome | None = None
-    transcript: str | None = None
 
 
 class ReviewRound(Record):
@@ -56,12 +32,6 @@ class ReviewRound(Record):
     @property
     def cost_usd(self) -> float:
         return agents_cost(self.asks, self.fix)
-
-
-def agents_cost(asks: list[Ask], fix: FixRecord | None) -> float:
-    """Dollars spent by the asks of a round (or attempt) and the fix after it."""
-    agents = [ask.agent for ask in asks] + ([fix.agent] if fix and fix.agent else [])
-    return round(sum(agent.usage.cost_usd for agent in agents), 6)
 
 
 ReviewStatus = Literal["passed", "failed_after_max", "unparseable", "error"]

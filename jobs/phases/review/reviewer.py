@@ -17,9 +17,10 @@ from jobs.agent.policy import READ_ONLY_TOOLS
 from jobs.logs import get_logger
 from jobs.models import run_key
 from jobs.phases.kit.budget import PhaseBudget
-from jobs.phases.kit.steps import run_agent
+from jobs.phases.kit.records import Ask
+from jobs.phases.kit.steps import run_agent, ticket_text
 from jobs.phases.review.evidence import CheckRun, describe
-from jobs.phases.review.records import Ask, ReviewRound
+from jobs.phases.review.records import ReviewRound
 from jobs.phases.review.verdict import PASS_SCORE, ReviewParseError, parse_review, review_schema
 from jobs.services import Services
 from jobs.tickets import Ticket
@@ -42,10 +43,6 @@ class RoundInputs:
     round: int
     max_rounds: int
     model: str
-
-
-def ticket_text(ticket: Ticket) -> str:
-    return f"Title: {ticket.title}\nLabels: {', '.join(ticket.labels)}\n\n{ticket.body}"
 
 
 def evidence_text(checks: list[CheckRun]) -> str:
