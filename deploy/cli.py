@@ -44,7 +44,7 @@ def _plan(
     from deploy.notes import plan_notes
     from deploy.planner import make_plan
     from deploy.resources import stack
-    from orchestration.local.run import FACTORY_YAML
+    from orchestration import FACTORY_YAML
 
     config = load_config(config_path)
     clients = Clients(connect(config), config.project, say)

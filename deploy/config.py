@@ -13,13 +13,33 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
+from images.engine import IMAGES
 from jobs.errors import ConfigError
+from jobs.phases.registry import phase_names
 
-ImageName = Literal["implement", "review", "e2e", "receiver"]
-Phase = Literal["implement", "review", "e2e"]
-PHASES: tuple[Phase, ...] = ("implement", "review", "e2e")
+
+def _one_of(names: tuple[str, ...], what: str) -> AfterValidator:
+    def check(value: str) -> str:
+        if value not in names:
+            raise ValueError(f"{value!r} is not {what} (one of: {', '.join(names)})")
+        return value
+
+    return AfterValidator(check)
+
+
+# The phases and images come from the phase registry (and the image list built on it).
+Phase = Annotated[str, _one_of(phase_names(), "a phase")]
+ImageName = Annotated[str, _one_of(IMAGES, "an image")]
 
 # The shipped workflow names its jobs "factory-" + phase (orchestration/factory.yaml, run_phase).
 WORKFLOW_JOB_PREFIX = "factory"

@@ -6,12 +6,12 @@ and say so), what the config leaves out on purpose, and how images are rolled ou
 
 from __future__ import annotations
 
-from deploy.config import DeployConfig, ImageName
+from deploy.config import DeployConfig
 from deploy.names import Names
+from images.engine import IMAGES
 
 # APIs Factory depends on at run time that `factory deploy` itself never calls, so a disabled one would
 # go unnoticed until the first run. Eventarc's "Route Pub/Sub events to Workflows" lists both.
-IMAGES: tuple[ImageName, ...] = ("implement", "review", "e2e", "receiver")
 UNCALLED_APIS = {
     "workflowexecutions.googleapis.com": "Eventarc and Cloud Scheduler start executions through it",
     "eventarcpublishing.googleapis.com": "Eventarc's Pub/Sub-to-Workflows routing needs it",

@@ -19,8 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from deploy.config import PHASES, DeployConfig
+from deploy.config import DeployConfig
 from deploy.names import IDENTITIES, Identity, Names
+from jobs.phases.registry import phase_names
 
 ON_WHAT = Literal["project", "bucket", "secret", "topic", "job", "service"]
 ALL_USERS = "allUsers"
@@ -93,7 +94,7 @@ def grants(config: DeployConfig, names: Names) -> list[Grant]:
         add("secret", s.slack_webhook_url, "roles/secretmanager.secretAccessor", "workflow", "post to Slack")
 
     add("topic", names.topic, "roles/pubsub.publisher", "receiver", "publish ids-only start messages")
-    for phase in PHASES:
+    for phase in phase_names():
         add("job", names.job(phase), JOB_RUNNER, "workflow", "run the job with per-run env overrides")
     if config.receiver.public_access == "allUsers":
         out.append(

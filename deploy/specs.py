@@ -13,18 +13,13 @@ from typing import Any
 from deploy.config import DeployConfig, Phase
 from deploy.names import Identity, Names
 from deploy.roles import ACCOUNTS
+from jobs.phases.registry import get_phase
 
 LABELS = {"managed-by": "factory-deploy"}
 PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 NIGHTLY_ARGUMENT = {"job": "solve-chatbot-issues", "schedule": "nightly"}
 
-# Sizes per phase: e2e-verify runs Chromium, PostgreSQL and the app's dev servers next to the agent.
-DEFAULT_SIZES: dict[Phase, dict[str, str]] = {
-    "implement": {"cpu": "2", "memory": "4Gi"},
-    "review": {"cpu": "2", "memory": "4Gi"},
-    "e2e": {"cpu": "4", "memory": "8Gi"},
-}
 RECEIVER_SIZE = {"cpu": "1", "memory": "512Mi"}
 
 
@@ -62,8 +57,9 @@ def job_env(config: DeployConfig) -> list[dict[str, Any]]:
 def job(config: DeployConfig, names: Names, phase: Phase) -> dict[str, Any]:
     """A Cloud Run job: one task, never retried (a retry would put a second agent on the branch)."""
     size = config.jobs.resources.get(phase)
-    limits = size.model_dump() if size else DEFAULT_SIZES[phase]
-    image = config.images.ref("e2e" if phase == "e2e" else phase)
+    spec = get_phase(phase)
+    limits = size.model_dump() if size else {"cpu": spec.cpu, "memory": spec.memory}
+    image = config.images.ref(spec.image)
     return {
         "labels": LABELS,
         "template": {

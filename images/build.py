@@ -31,7 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.local.containers import (
+from images.engine import (
     IMAGES,
     REPO_ROOT,
     ContainerError,

@@ -8,32 +8,25 @@ from __future__ import annotations
 
 import signal
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, TypeVar
 
 import typer
 
 from jobs import logs
 from jobs.errors import ConfigError, FactoryError
-from jobs.models import ImplementResult
-from jobs.phases.implement.phase import run_implement
+from jobs.models import PhaseResult
 from jobs.phases.kit.steps import phase_branch
-from jobs.phases.review.phase import run_review
-from jobs.phases.review.records import ReviewResult
+from jobs.phases.registry import JOBS, PHASES, Phase, get_phase
 from jobs.redact import Redactor
 from jobs.services import Services, build_services
 from jobs.settings import JobSettings, load_settings
 from jobs.tickets.source import check_identifier
 from jobs.workspace.repo import check_repo_url
 
-if TYPE_CHECKING:
-    from jobs.phases.e2e.records import E2EResult
-
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Factory phase jobs.")
 
 EXIT_OK, EXIT_FAILED, EXIT_CONFIG = 0, 1, 2
-R = TypeVar("R")
 
 
 def default_run_id(settings: JobSettings) -> str:
@@ -51,10 +44,10 @@ def prepare(
 ) -> tuple[JobSettings, Services, str]:
     """Settings (read once), logging and services for a phase; ConfigError on bad input."""
     settings = load_settings(environ)
-    if settings.job != "solve-linear-ticket":
-        raise ConfigError(
-            f"invalid setting JOB: {settings.job} is not available yet (solve-linear-ticket is)"
-        )
+    if settings.job not in JOBS:
+        raise ConfigError(f"invalid setting JOB: {settings.job} is not available yet ({', '.join(JOBS)} is)")
+    if phase not in JOBS[settings.job]:
+        raise ConfigError(f"invalid setting JOB: {settings.job} has no {phase} phase")
     if not settings.ticket_identifier:
         raise ConfigError(f"invalid setting TICKET_IDENTIFIER: required for the {phase} phase")
     if not settings.repo_url:
@@ -69,14 +62,9 @@ def prepare(
     return settings, build_services(settings, redact), run_id
 
 
-def implement_from_env(environ: Mapping[str, str] | None = None) -> ImplementResult:
-    """The implement job from an environment (default: this process's), as Cloud Run runs it."""
-    return run_implement(*prepare(environ, "implement"))
-
-
-def review_from_env(environ: Mapping[str, str] | None = None) -> ReviewResult:
-    """The review job from an environment (default: this process's), as Cloud Run runs it."""
-    return run_review(*prepare(environ, "review"))
+def run_from_env(phase: str, environ: Mapping[str, str] | None = None) -> PhaseResult:
+    """A phase's job from an environment (default: this process's), as Cloud Run runs it."""
+    return get_phase(phase).load_runner()(*prepare(environ, phase))
 
 
 class Terminated(FactoryError):
@@ -89,52 +77,29 @@ def _on_sigterm(signum: int, frame: object) -> None:
     raise Terminated("the job received SIGTERM (its task timeout, or a cancel) and stopped")
 
 
-def _exit_after(
-    phase: str, run: Callable[[JobSettings, Services, str], R], did_its_job: Callable[[R], bool]
-) -> None:
+def _exit_after(phase: Phase) -> None:
     """Run a phase as its job does and exit with the contract's code."""
     signal.signal(signal.SIGTERM, _on_sigterm)
     try:
-        settings, services, run_id = prepare(phase=phase)
+        settings, services, run_id = prepare(phase=phase.name)
     except ConfigError as exc:
         raise _fail(str(exc), EXIT_CONFIG) from None
     try:
-        result = run(settings, services, run_id)
+        result = phase.load_runner()(settings, services, run_id)
     except FactoryError as exc:
         raise _fail(services.redact(str(exc)), EXIT_FAILED) from None
-    raise typer.Exit(EXIT_OK if did_its_job(result) else EXIT_FAILED)
+    raise typer.Exit(EXIT_FAILED if result.status in phase.failed else EXIT_OK)
 
 
-@app.command()
-def implement() -> None:
-    """Implement TICKET_IDENTIFIER on its branch of REPO_URL and push it."""
-    _exit_after("implement", run_implement, lambda result: result.status in ("done", "no_changes"))
+def _add_command(phase: Phase) -> None:
+    def command() -> None:
+        _exit_after(phase)
+
+    app.command(phase.name, help=phase.doc)(command)
 
 
-@app.command()
-def review() -> None:
-    """Review the branch of TICKET_IDENTIFIER, loop the fixer, and open or update its pull request."""
-    # A review that failed three times, or never parsed, still did its job: the PR is open and flagged.
-    _exit_after("review", run_review, lambda result: result.status != "error")
-
-
-def e2e_from_env(environ: Mapping[str, str] | None = None) -> E2EResult:
-    """The e2e-verify job from an environment (default: this process's), as Cloud Run runs it."""
-    # Here, not at the top: the e2e phase drives a browser through Playwright, which only the e2e
-    # image installs; implement and review (and ``version``) must import without it.
-    from jobs.phases.e2e.phase import run_e2e
-
-    return run_e2e(*prepare(environ, "e2e"))
-
-
-@app.command()
-def e2e() -> None:
-    """Verify the branch of TICKET_IDENTIFIER in a browser and post the report with screenshots."""
-    # Verified, failed (the report says what) and skipped (the app could not be started) are all
-    # answers; only an error means the phase could not do its job.
-    from jobs.phases.e2e.phase import run_e2e
-
-    _exit_after("e2e", run_e2e, lambda result: result.status != "error")
+for _phase in PHASES:
+    _add_command(_phase)
 
 
 @app.command("version")

@@ -11,8 +11,6 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobs.agent.models import AgentOutcome
-
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
@@ -43,6 +41,7 @@ class PhaseResult(Record):
 
     run_id: str
     ticket_identifier: str
+    status: str  # each phase narrows it to its own statuses
     detail: str = ""
     branch: str
     base_branch: str
@@ -50,21 +49,6 @@ class PhaseResult(Record):
     timings: dict[str, float] = Field(default_factory=dict)
     started_at: datetime
     finished_at: datetime = Field(default_factory=utc_now)
-
-
-ImplementStatus = Literal["done", "no_changes", "failed", "timed_out"]
-
-
-class ImplementResult(PhaseResult):
-    """``implement/result.json``: what the implement phase did and what the workflow should say."""
-
-    phase: Literal["implement"] = "implement"
-    status: ImplementStatus
-    commits: list[str] = Field(default_factory=list)
-    resumed: bool = False
-    pushed: bool = False
-    agent: AgentOutcome | None = None
-    transcript: str | None = None
 
 
 def run_key(run_id: str, *parts: str) -> str:

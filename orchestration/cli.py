@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
-import os
+import sys
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from google.api_core.exceptions import GoogleAPICallError
 from google.auth.exceptions import DefaultCredentialsError
 
 from deploy.cli import app as deploy_app
+from images.engine import ContainerError
+from jobs.errors import ConfigError
 from orchestration.cloud import start_and_follow
-from orchestration.local.demo import EXAMPLES, demo, solve
+from orchestration.local.demo import demo
 from orchestration.local.executions_api import ExecutionsServer
-from orchestration.local.executions_serve import gcloud_howto, local_start, prepare_gcloud
+from orchestration.local.gcloud import gcloud_howto, prepare_gcloud
 from orchestration.local.offline import start_offline_model
+from orchestration.local.run import LocalRun
+from orchestration.local.stack import EXAMPLES, LocalStack
+from orchestration.local.ticket import solve_ticket
 from orchestration.receiver.cli import app as receiver_app
 
 # Options several commands share.
@@ -102,7 +107,7 @@ def solve_linear_ticket(
     if not repo:
         typer.echo("factory: --repo (or REPO_URL) is needed to run the chain here", err=True)
         raise typer.Exit(2)
-    raise typer.Exit(solve(ticket, repo, artifacts, tickets_dir, real, docker=docker))
+    raise typer.Exit(solve_ticket(_local_stack(repo, artifacts, tickets_dir, real, docker), ticket))
 
 
 @app.command("serve")
@@ -114,10 +119,16 @@ def serve_executions(
     real: RealOption = False,
 ) -> None:
     """Serve the Workflows Executions API on 127.0.0.1: gcloud workflows run factory runs it locally."""
-    if real and not (os.environ.get("ANTHROPIC_API_KEY") or os.environ.get("CLAUDE_CODE_OAUTH_TOKEN")):
-        typer.echo("factory: --real needs ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN", err=True)
-        raise typer.Exit(2)
-    server = ExecutionsServer(local_start(repo, tickets_dir, artifacts, real), port).start()
+    stack = _local_stack(repo, artifacts, tickets_dir, real)
+
+    def start(argument: Any, execution_id: str) -> LocalRun:
+        return stack.run(
+            argument,
+            execution_id,
+            say=lambda line: print(f"[{execution_id[:8]}] {line}", file=sys.stderr, flush=True),
+        )
+
+    server = ExecutionsServer(start, port).start()
     config_dir, token_file = prepare_gcloud(artifacts / "gcloud")
     typer.echo(f"Workflows Executions API for workflow 'factory' on {server.base_url}")
     typer.echo(f"model: {'Claude (real API)' if real else 'offline scripted model'}; in another shell:\n")
@@ -128,6 +139,19 @@ def serve_executions(
             time.sleep(3600)
     except KeyboardInterrupt:
         server.stop()
+
+
+def _local_stack(
+    repo: str, artifacts: Path, tickets_dir: Path, real: bool, docker: bool = False
+) -> LocalStack:
+    """The local stack, or exit 2 with the reason it cannot be had (no credentials, no images)."""
+    try:
+        return LocalStack.create(repo, artifacts, tickets_dir, real_model=real, docker=docker)
+    except ContainerError as exc:
+        typer.echo(f"factory: --docker: {exc}", err=True)
+    except ConfigError as exc:
+        typer.echo(f"factory: {exc}", err=True)
+    raise typer.Exit(2)
 
 
 @offline_app.command("serve")

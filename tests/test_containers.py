@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from images import engine as containers
 from images.build import (
     LOCAL_BASE,
     Built,
@@ -27,19 +28,12 @@ from images.build import (
     size_table,
     with_podman_settings,
 )
+from images.engine import ContainerError, image_tag
 from jobs.artifacts import open_store
 from orchestration.cli import app
 from orchestration.engine.errors import WorkflowError
-from orchestration.local import containers
 from orchestration.local.connectors import LocalCloud
-from orchestration.local.containers import (
-    IMAGE_UID,
-    ContainerError,
-    ContainerRunner,
-    handed_over,
-    image_tag,
-    job_mounts,
-)
+from orchestration.local.containers import IMAGE_UID, ContainerRunner, handed_over, job_mounts, local_path
 from orchestration.local.run import run_workflow
 from tests.conftest import git
 
@@ -119,7 +113,7 @@ def test_remote_repositories_and_buckets_are_not_mounted() -> None:
     argv, process_env = command(env)
     assert values_of(argv, "--volume") == []
     assert process_env["REPO_URL"] == "https://github.com/acme/app.git"
-    assert containers.local_path("REPO_URL", "git@github.com:acme/app.git") is None
+    assert local_path("REPO_URL", "git@github.com:acme/app.git") is None
 
 
 def test_root_runs_the_job_as_the_images_own_user_never_as_root() -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.local.run import FACTORY_YAML
+from orchestration import FACTORY_YAML
 from tests.fakes.gcp import FakeGcp, Request
 from tests.fakes.gcp.deploy import (
     BUCKET,

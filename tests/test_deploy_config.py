@@ -17,9 +17,9 @@ from deploy.diff import diff
 from deploy.names import Names
 from deploy.notes import plan_notes
 from deploy.roles import ALL_USERS, grants, identities
+from images.engine import IMAGES, image_ref
 from jobs.errors import ConfigError
 from jobs.settings import JobSettings
-from orchestration.local.containers import IMAGES, image_ref
 from tests.fakes.gcp.deploy import settings, write_config
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "deploy" / "factory.example.yaml"
@@ -44,7 +44,7 @@ def test_the_shipped_example_is_a_valid_config() -> None:
 def test_image_references_are_the_names_make_images_builds(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path))
     for image in IMAGES:
-        assert config.images.ref(image) == f"{config.images.registry}/{image_ref(image, 'v1')}"  # type: ignore[arg-type]
+        assert config.images.ref(image) == f"{config.images.registry}/{image_ref(image, 'v1')}"
 
 
 @pytest.mark.parametrize(
@@ -128,7 +128,7 @@ def test_e2e_gets_more_memory_and_its_own_image(tmp_path: Path) -> None:
     names = Names.of(config)
 
     def container(phase: str) -> dict[str, object]:
-        return specs.job(config, names, phase)["template"]["template"]["containers"][0]  # type: ignore[arg-type,no-any-return]
+        return specs.job(config, names, phase)["template"]["template"]["containers"][0]  # type: ignore[no-any-return]
 
     def gib(phase: str) -> int:
         return int(container(phase)["resources"]["limits"]["memory"].removesuffix("Gi"))  # type: ignore[index]

@@ -20,10 +20,10 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from jobs.entrypoint import e2e_from_env, implement_from_env, review_from_env
 from jobs.phases.e2e.records import E2EAttempt
 from jobs.serving import free_port
 from tests.conftest import ROOT, git, processes_matching
+from tests.phase_jobs import e2e_job, implement_job, review_job
 from tests.test_review_phase import job_env, pull_record, push_branch
 
 pytestmark = pytest.mark.skipif(
@@ -44,6 +44,7 @@ def assert_real_screenshot(data: bytes) -> None:
     shot = image(data).convert("L")
     assert shot.size == (1280, 800)
     low, high = shot.getextrema()
+    assert isinstance(low, int | float) and isinstance(high, int | float)  # one band: numbers
     assert high - low > 100, "the screenshot is blank"
 
 
@@ -65,9 +66,9 @@ def test_the_example_ticket_fails_in_the_browser_then_is_fixed_and_verified(
     remote: Path, tmp_path: Path, model_auth: dict[str, str]
 ) -> None:
     env = job_env("IX-101", remote, tmp_path, model_auth, "demo")
-    assert implement_from_env(env).status == "done"
-    assert review_from_env(env).status == "passed"
-    result = e2e_from_env(env)
+    assert implement_job(env).status == "done"
+    assert review_job(env).status == "passed"
+    result = e2e_job(env)
 
     assert result.status == "verified", result.detail
     first, second = result.attempts
@@ -112,12 +113,14 @@ def test_the_example_ticket_fails_in_the_browser_then_is_fixed_and_verified(
     assert isinstance(comments, list) and [c["key"] for c in comments] == ["factory-e2e"]
     assert "**Result: verified**" in markdown and "e2e/screenshots/01-notes-list.png)" in markdown
     # A re-run updates the same comment and the same folder; the ticket's one comment says verified.
-    again = e2e_from_env({**env, "RUN_ID": "demo-2"})
+    again = e2e_job({**env, "RUN_ID": "demo-2"})
     # The scripted first check fails again; its fixer finds nothing left to change, so no second try.
     assert again.status == "failed" and len(again.attempts) == 1
     assert again.attempts[0].fix is not None and again.attempts[0].fix.status == "no_changes"
     record, _ = pull_record(tmp_path, "factory/ix-101")
-    assert [c["key"] for c in record["comments"]] == ["factory-e2e"]  # type: ignore[index, union-attr]
+    comments = record["comments"]
+    assert isinstance(comments, list)
+    assert [c["key"] for c in comments] == ["factory-e2e"]
     log = json.loads((tmp_path / "artifacts" / "tickets" / "IX-101.json").read_text())
     assert [c["key"] for c in log["comments"]] == ["factory-status"]
     assert "browser check failed" in log["comments"][0]["body"]
@@ -130,7 +133,7 @@ def test_a_report_citing_a_screenshot_never_taken_does_not_pass(
     remote: Path, tmp_path: Path, model_auth: dict[str, str]
 ) -> None:
     push_branch(remote, tmp_path, "IX-918")
-    result = e2e_from_env(job_env("IX-918", remote, tmp_path, model_auth, "r1"))
+    result = e2e_job(job_env("IX-918", remote, tmp_path, model_auth, "r1"))
     assert result.status == "failed" and "never took" in result.detail
     (attempt,) = result.attempts  # a bad report is re-asked, not sent to the fixer
     assert attempt.report is not None and all(item.passed for item in attempt.report.checklist)
@@ -180,7 +183,7 @@ def test_servers_that_cannot_come_up_end_skipped_with_the_reason(
         blocker.bind(("127.0.0.1", port))
         blocker.listen()
     try:
-        result = e2e_from_env(job_env("IX-911", remote, tmp_path, model_auth, "r1"))
+        result = e2e_job(job_env("IX-911", remote, tmp_path, model_auth, "r1"))
     finally:
         blocker.close()
     expected = {

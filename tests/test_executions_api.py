@@ -20,7 +20,8 @@ import pytest
 
 from orchestration.engine.errors import WorkflowError
 from orchestration.local.executions_api import ExecutionsServer
-from orchestration.local.executions_serve import gcloud_env, gcloud_howto, local_start, prepare_gcloud
+from orchestration.local.gcloud import gcloud_env, gcloud_howto, prepare_gcloud
+from orchestration.local.stack import LocalStack
 from tests.fakes.executions import FakeStart, serving
 
 PARENT = "/v1/projects/local/locations/local/workflows/factory"
@@ -167,10 +168,10 @@ def test_errors_have_googles_shape(client: httpx.Client) -> None:
     assert token.status_code == 400 and token.json()["error"]["status"] == "INVALID_ARGUMENT"
 
 
-def test_local_start_runs_factory_yaml(tmp_path: Path) -> None:
-    """The serve command's ``start``: the real workflow file on the local engine (a job it rejects)."""
-    start = local_start(str(tmp_path / "remote.git"), tmp_path / "tickets", tmp_path / "artifacts", False)
-    run = start({"job": "onboard-client"}, "exec-1")
+def test_the_local_stack_runs_factory_yaml(tmp_path: Path) -> None:
+    """What the serve command starts: the real workflow file on the local engine (a job it rejects)."""
+    stack = LocalStack.create(str(tmp_path / "remote.git"), tmp_path / "artifacts", tmp_path / "tickets")
+    run = stack.run({"job": "onboard-client"}, "exec-1")
     assert run.error is not None and run.error.tags == ["NotImplemented"]
 
 

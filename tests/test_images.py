@@ -21,23 +21,14 @@ from typing import NoReturn
 
 import pytest
 
+from images.engine import ContainerError, find_engine, image_exists, image_ref, image_tag, require_images
 from jobs.artifacts import open_store
-from jobs.models import ImplementResult
+from jobs.phases.implement.records import ImplementResult
 from jobs.serving import free_port
 from orchestration.engine.errors import WorkflowError
 from orchestration.local.connectors import LocalCloud
-from orchestration.local.containers import (
-    RUN_LABEL,
-    ContainerError,
-    ContainerRunner,
-    find_engine,
-    image_exists,
-    image_ref,
-    image_tag,
-    job_user,
-    require_images,
-)
-from orchestration.local.demo import local_job_env
+from orchestration.local.containers import RUN_LABEL, ContainerRunner, job_user
+from orchestration.local.stack import local_job_env
 from tests.conftest import git
 
 TICKETS = Path(__file__).parent / "tickets"
@@ -54,7 +45,7 @@ def runner() -> ContainerRunner:
         require_images(engine, [image_ref("implement", tag)])
     except ContainerError as exc:
         missing_image(exc, "implement")
-    return ContainerRunner(engine, tag, grace=5)  # as orchestration.local.demo makes it, a shorter grace
+    return ContainerRunner(engine, tag, grace=5)  # as orchestration.local.stack makes it, a shorter grace
 
 
 def missing_image(reason: object, name: str) -> NoReturn:

@@ -13,10 +13,11 @@ from urllib.parse import quote
 
 import pytest
 
-from jobs.entrypoint import implement_from_env
-from jobs.models import ImplementResult, RunManifest
-from orchestration.local.demo import local_job_env
+from jobs.models import RunManifest
+from jobs.phases.implement.records import ImplementResult
+from orchestration.local.stack import local_job_env
 from tests.conftest import git
+from tests.phase_jobs import implement_job
 
 TICKETS = Path(__file__).parent / "tickets"
 CANARIES = {
@@ -32,7 +33,7 @@ def run_phase(
     env = local_job_env(
         ticket, remote, tmp / "artifacts", run_id, workdir=tmp / "work" / run_id, tickets_dir=TICKETS
     )
-    return implement_from_env({**env, "KILL_GRACE_SECONDS": "2", **model_auth, **CANARIES})
+    return implement_job({**env, "KILL_GRACE_SECONDS": "2", **model_auth, **CANARIES})
 
 
 def remote_branches(remote: Path) -> list[str]:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from jobs.agent import AgentOutcome, AgentStatus
-from jobs.models import ImplementResult
+from jobs.phases.implement.records import ImplementResult
 from jobs.phases.kit.records import FixRecord
 from jobs.phases.review.body import BodyInputs, render_body
 from jobs.phases.review.evidence import RunCounts, parse_counts, run_checks

@@ -17,14 +17,15 @@ from pathlib import Path
 import httpx
 
 from jobs.artifacts import open_store
-from jobs.entrypoint import implement_from_env, prepare, review_from_env
+from jobs.entrypoint import prepare
 from jobs.phases.review.phase import run_review
 from jobs.phases.review.records import ReviewResult, ReviewRound
 from jobs.pulls import FLAG_LABEL, GitHubPulls, LocalPulls
-from orchestration.local.demo import local_job_env
 from orchestration.local.offline_model import OfflineModelServer
+from orchestration.local.stack import local_job_env
 from tests.conftest import ROOT, git
 from tests.fakes.github import FakeGitHub
+from tests.phase_jobs import implement_job, review_job
 
 TICKETS = Path(__file__).parent / "tickets"
 
@@ -39,7 +40,7 @@ def job_env(ticket: str, remote: Path, tmp: Path, model_auth: dict[str, str], ru
 def review(
     ticket: str, remote: Path, tmp: Path, model_auth: dict[str, str], run_id: str = "r1"
 ) -> ReviewResult:
-    return review_from_env(job_env(ticket, remote, tmp, model_auth, run_id))
+    return review_job(job_env(ticket, remote, tmp, model_auth, run_id))
 
 
 def push_branch(remote: Path, tmp: Path, ticket: str, files: dict[str, str] | None = None) -> str:
@@ -80,9 +81,9 @@ def test_example_ticket_fails_the_first_review_and_passes_the_second(
     remote: Path, tmp_path: Path, model_auth: dict[str, str], offline_model: OfflineModelServer
 ) -> None:
     env = job_env("IX-101", remote, tmp_path, model_auth, "demo")
-    assert implement_from_env(env).status == "done"
+    assert implement_job(env).status == "done"
     seen = len(offline_model.requests)
-    result = review_from_env(env)
+    result = review_job(env)
 
     assert result.status == "passed", result.detail
     first, second = result.rounds
@@ -162,7 +163,9 @@ def test_malformed_reviews_are_reasked_then_unparseable_never_passed(
     assert len(only.asks) == 2 and all(ask.parse_error for ask in only.asks)
     assert result.pull_request is not None and result.pull_request.flagged
     prompts = review_requests(offline_model, "review-IX-913")
-    assert any("Previous reply rejected" in p and only.asks[0].parse_error in p for p in prompts)
+    rejected = only.asks[0].parse_error
+    assert rejected is not None
+    assert any("Previous reply rejected" in p and rejected in p for p in prompts)
 
 
 def test_a_reask_recovers_a_reply_with_prose_after_the_json(
@@ -279,7 +282,7 @@ def test_an_error_after_a_finished_round_keeps_the_round_and_opens_no_pr(
         **job_env("IX-917", remote, tmp_path, model_auth, "r1"),
         "GITHUB_TOKEN": "ghp_canaryFIXERcanaryFIXERcanary00000001",
     }
-    result = review_from_env(env)
+    result = review_job(env)
     assert result.status == "error" and "secret" in result.detail
     (only,) = result.rounds
     assert only.verdict == "failed" and only.review is not None and result.cost_usd > 0

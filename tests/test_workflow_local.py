@@ -17,13 +17,14 @@ from typing import Any
 import pytest
 
 from jobs.artifacts import DirectoryStore, open_store
+from orchestration import FACTORY_YAML
 from orchestration.engine.errors import WorkflowError, WorkflowSyntaxError
 from orchestration.engine.executor import Executor
 from orchestration.engine.loader import load_workflow
 from orchestration.engine.stdlib import make_functions
 from orchestration.local.connectors import DELETE_OBJECT, GET_OBJECT, LocalCloud
-from orchestration.local.demo import local_job_env
-from orchestration.local.run import FACTORY_YAML, LocalRun, run_workflow, workflow_env
+from orchestration.local.run import LocalRun, run_workflow, workflow_env
+from orchestration.local.stack import local_job_env
 from tests.conftest import git, processes_matching
 
 TICKETS = Path(__file__).parent / "tickets"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from deploy.config import PHASES, DeployConfig
+from deploy.config import DeployConfig
 from deploy.names import Names
 from deploy.resources.accounts import ServiceAccount
 from deploy.resources.base import Resource
@@ -14,6 +14,7 @@ from deploy.resources.storage import Bucket
 from deploy.resources.workflow import Workflow
 from deploy.roles import identities
 from deploy.target import Clients
+from jobs.phases.registry import phase_names
 
 __all__ = ["IamPolicy", "Resource", "stack"]
 
@@ -38,7 +39,7 @@ def stack(clients: Clients, config: DeployConfig, workflow_source: str) -> list[
     schedule only while ``triage.enabled``)."""
     names = Names.of(config)
     secrets = _secrets(clients, config, names)
-    jobs = [CloudRunJob(clients, config, names, phase) for phase in PHASES]
+    jobs = [CloudRunJob(clients, config, names, phase) for phase in phase_names()]
     receiver = ReceiverService(clients, config, names)
     runnables: list[CloudRunJob | ReceiverService] = [*jobs, receiver]
     for runnable in runnables:

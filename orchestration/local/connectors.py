@@ -33,11 +33,10 @@ from urllib.parse import unquote
 
 from jobs.artifacts import ArtifactStore, VersionedStore
 from jobs.errors import ArtifactError, ArtifactNotFound, FactoryError
+from jobs.phases.registry import phase_of_job
 from jobs.workspace.shell import reap_supervised
 from orchestration.engine.errors import WorkflowError
 
-PHASES = ("implement", "review", "e2e")
-JOB_PREFIX = "factory-"
 RUN_JOB = "googleapis.run.v2.projects.locations.jobs.run"
 GET_OBJECT = "googleapis.storage.v1.objects.get"
 DELETE_OBJECT = "googleapis.storage.v1.objects.delete"
@@ -78,9 +77,10 @@ class LocalCloud:
     def run_job(self, args: dict[str, Any]) -> dict[str, Any]:
         name = str(args.get("name", ""))
         job = name.rsplit("/", 1)[-1]
-        phase = job.removeprefix(JOB_PREFIX)
-        if not name.startswith("projects/") or phase not in PHASES:
+        spec = phase_of_job(job)
+        if not name.startswith("projects/") or spec is None:
             raise WorkflowError(["HttpError"], f"Resource '{name}' was not found", code=404)
+        phase = spec.name
         overrides = (args.get("body") or {}).get("overrides") or {}
         env = {**self.job_env}
         for container in overrides.get("containerOverrides") or []:

@@ -24,7 +24,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import subprocess
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -32,15 +31,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-from jobs.errors import FactoryError
+from images.engine import (
+    image_ref,
+    require_images,
+)
 from jobs.workspace.shell import reap_supervised
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-IMAGES = ("implement", "review", "e2e", "receiver")
-ENGINES = ("docker", "podman")
-ENGINE_ENV = "FACTORY_CONTAINER_ENGINE"  # docker or podman; default: the first that works
-TAG_ENV = "IMAGE_TAG"
-TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # a valid image tag
 # What the engine's own client may need from the caller (its config, socket, storage): the engine
 # process gets these, the container never does.
 ENGINE_CLIENT_ENV = (
@@ -66,105 +62,7 @@ OUTPUTS = frozenset({"ARTIFACTS_PREFIX", "WORKDIR"})
 IMAGE_UID = 10001  # the image's own user (images/Containerfile), whose HOME exists
 RUN_LABEL = "factory.run-id"  # on every job container: the RUN_ID it belongs to
 PHASE_LABEL = "factory.phase"
-ENGINE_TIMEOUT = 60.0  # one engine command that starts no container (inspect, info)
 STOP_CLIENT_GRACE = 30.0  # how long the engine's client may take to return after the container stops
-
-
-class ContainerError(FactoryError):
-    """A container engine or image problem (the job itself never started)."""
-
-
-class EngineUnavailable(ContainerError):
-    """Neither docker nor podman works here."""
-
-
-class ImageMissing(ContainerError):
-    """A phase's image has not been built."""
-
-
-def image_tag(root: Path = REPO_ROOT, environ: Mapping[str, str] | None = None) -> str:
-    """``IMAGE_TAG`` if set, else ``git describe --always --dirty --abbrev=7``, else ``dev``.
-
-    ``make images`` and whatever runs the images (``--docker``, the tests) agree through this one
-    function; a checkout with uncommitted changes is ``<commit>-dirty``, never mistaken for the commit.
-    """
-    env = os.environ if environ is None else environ
-    tag = env.get(TAG_ENV, "").strip()
-    if not tag:
-        # --no-optional-locks: describe --dirty refreshes the index, which must not take its lock.
-        argv = [
-            "git",
-            "--no-optional-locks",
-            "-C",
-            str(root),
-            "describe",
-            "--always",
-            "--dirty",
-            "--abbrev=7",
-        ]
-        try:
-            out = subprocess.run(argv, capture_output=True, text=True, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            out = subprocess.CompletedProcess(argv, 1, "", "")
-        tag = out.stdout.strip() if out.returncode == 0 else "dev"
-    if not TAG_PATTERN.match(tag):
-        raise ContainerError(f"invalid {TAG_ENV} {tag!r}: an image tag is 1-128 of A-Z a-z 0-9 _ . -")
-    return tag
-
-
-def image_ref(name: str, tag: str) -> str:
-    return f"factory-{name}:{tag}"
-
-
-def engine_works(engine: str) -> bool:
-    """Whether ``engine`` is installed and its ``info`` answers (docker's needs a running daemon)."""
-    if shutil.which(engine) is None:
-        return False
-    try:
-        info = subprocess.run([engine, "info"], capture_output=True, timeout=ENGINE_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        return False
-    return info.returncode == 0
-
-
-def find_engine(preferred: str | None = None) -> str:
-    """The engine to use: ``preferred`` (or ``FACTORY_CONTAINER_ENGINE``), else docker, else podman."""
-    wanted = preferred or os.environ.get(ENGINE_ENV) or None
-    if wanted is not None and wanted not in ENGINES:
-        raise EngineUnavailable(f"unknown container engine {wanted!r} (docker or podman)")
-    for engine in [wanted] if wanted else ENGINES:
-        if engine_works(engine):
-            return engine
-    tried = wanted or " and ".join(ENGINES)
-    raise EngineUnavailable(
-        f"no working container engine ({tried}: not installed, or `{tried.split()[0]} info` fails); "
-        "install podman (`make images` does it as root on Debian) or start the docker daemon"
-    )
-
-
-def image_exists(engine: str, ref: str) -> bool:
-    found = subprocess.run([engine, "image", "inspect", ref], capture_output=True, timeout=ENGINE_TIMEOUT)
-    return found.returncode == 0
-
-
-def require_images(engine: str, refs: Sequence[str]) -> None:
-    """ImageMissing naming every absent image and how to build them."""
-    missing = [ref for ref in refs if not image_exists(engine, ref)]
-    if missing:
-        raise ImageMissing(f"image not found ({engine}): {', '.join(missing)}; run `make images`")
-
-
-def image_size(engine: str, ref: str) -> int:
-    """The image's size in bytes, as the engine reports it."""
-    out = subprocess.run(
-        [engine, "image", "inspect", "--format", "{{.Size}}", ref],
-        capture_output=True,
-        text=True,
-        timeout=ENGINE_TIMEOUT,
-    )
-    if out.returncode != 0:
-        raise ImageMissing(f"image not found ({engine}): {ref}")
-    return int(out.stdout.strip().splitlines()[0])
 
 
 def local_path(variable: str, value: str) -> Path | None:

@@ -35,8 +35,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from jobs.serving import ServingThread
+from orchestration import FACTORY_YAML
 from orchestration.engine.errors import WorkflowError
-from orchestration.local.run import FACTORY_YAML, LocalRun
+from orchestration.local.run import LocalRun
 
 Start = Callable[[Any, str], LocalRun]
 

@@ -12,10 +12,11 @@ import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from jobs.artifacts import ArtifactStore
+from jobs.phases.registry import phase_names
+from orchestration import FACTORY_YAML
 from orchestration.engine.errors import WorkflowError
 from orchestration.engine.executor import Executor
 from orchestration.engine.flow import StepEvent
@@ -23,9 +24,8 @@ from orchestration.engine.loader import load_workflow
 from orchestration.engine.stdlib import make_functions
 from orchestration.local.connectors import JobRunner, LocalCloud
 
-FACTORY_YAML = Path(__file__).resolve().parents[1] / "factory.yaml"
 SLACK_SECRET = "factory-slack-webhook"  # noqa: S105 - the secret's name; its value is SLACK_WEBHOOK_URL
-PHASE_STEPS = frozenset({"implement", "review", "e2e"})
+PHASE_STEPS = frozenset(phase_names())  # factory.yaml names each phase's step after it
 
 
 @dataclass

@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import io
 
-from jobs.entrypoint import e2e_from_env, implement_from_env, review_from_env
 from tests.bench.example_run import example_run
+from tests.phase_jobs import e2e_job, implement_job, review_job
 
 SPLIT = ("install", "seeding", "server_start", "browser_start", "agent", "evidence")
 
@@ -21,9 +21,9 @@ def main() -> None:
     with example_run() as run:
         env = run.env
         with contextlib.redirect_stderr(io.StringIO()):
-            implement_from_env(env)
-            review_from_env(env)
-            result = e2e_from_env(env)
+            implement_job(env)
+            review_job(env)
+            result = e2e_job(env)
         assert result.status == "verified", result.detail
         print(
             "e2e-verify phase, example ticket IX-101, offline model, real Postgres/servers/Chromium (seconds)"

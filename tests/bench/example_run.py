@@ -8,10 +8,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from orchestration.local.demo import local_job_env
 from orchestration.local.offline import offline_env
 from orchestration.local.offline_model import OfflineModelServer, ScenarioBook
 from orchestration.local.remote import seed_bare_remote
+from orchestration.local.stack import local_job_env
 from tests.conftest import EXAMPLES, TEST_SCENARIOS
 
 

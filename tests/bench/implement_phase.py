@@ -15,12 +15,12 @@ import time
 from pathlib import Path
 
 from jobs.agent import AgentRequest, AgentRunner
-from jobs.entrypoint import implement_from_env
-from orchestration.local.demo import local_job_env
 from orchestration.local.offline import offline_env
 from orchestration.local.offline_model import OfflineModelServer, ScenarioBook
 from orchestration.local.remote import seed_bare_remote
+from orchestration.local.stack import local_job_env
 from tests.conftest import EXAMPLES, TEST_SCENARIOS, git, processes_matching
+from tests.phase_jobs import implement_job
 
 PHASE_RUNS = 3
 BREAKER_TRIALS = 10
@@ -31,7 +31,7 @@ def phase_timings(server: OfflineModelServer, tmp: Path, n: int) -> dict[str, fl
     remote = seed_bare_remote(EXAMPLES / "notes-app", tmp / f"remote-{n}.git")
     env = local_job_env("IX-101", remote, tmp / "artifacts", f"bench-{n}", workdir=tmp / "work" / str(n))
     with contextlib.redirect_stderr(io.StringIO()):  # the phase's progress lines would drown the figures
-        result = implement_from_env({**env, **offline_env(server)})
+        result = implement_job({**env, **offline_env(server)})
     assert result.status == "done", result.detail
     return result.timings
 

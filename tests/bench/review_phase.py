@@ -14,9 +14,9 @@ import io
 import re
 from typing import Any
 
-from jobs.entrypoint import implement_from_env, review_from_env
 from orchestration.local.offline_model.server import estimate_tokens
 from tests.bench.example_run import example_run
+from tests.phase_jobs import implement_job, review_job
 
 DIFF_FENCE = re.compile(r"<(untrusted-diff-[0-9a-f]+)>\n(.*?)\n</\1>", re.DOTALL)
 ROUND = re.compile(r"^Review round: (\d+) of", re.MULTILINE)
@@ -31,9 +31,9 @@ def main() -> None:
     with example_run() as run:
         server, tmp, env = run.server, run.tmp, run.env
         with contextlib.redirect_stderr(io.StringIO()):
-            implemented = implement_from_env(env)
+            implemented = implement_job(env)
             implementer_requests = len(server.requests)
-            result = review_from_env(env)
+            result = review_job(env)
         assert implemented.status == "done" and result.status == "passed", result.detail
         transcript = (tmp / "a" / "runs" / "bench" / "implement" / "transcript.jsonl").read_text()
         summary = (implemented.agent.result_text or "") if implemented.agent else ""

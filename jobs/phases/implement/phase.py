@@ -15,7 +15,8 @@ from jobs.agent import AgentOutcome, AgentStatus
 from jobs.artifacts import write_model
 from jobs.errors import ArtifactExists
 from jobs.logs import get_logger
-from jobs.models import ImplementResult, ImplementStatus, RunManifest, run_key
+from jobs.models import RunManifest, run_key
+from jobs.phases.implement.records import ImplementResult, ImplementStatus
 from jobs.phases.kit.budget import PhaseBudget
 from jobs.phases.kit.steps import (
     Stopwatch,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from jobs.models import ImplementResult
+from jobs.phases.implement.records import ImplementResult
 from jobs.phases.review.evidence import describe
 from jobs.phases.review.records import ReviewResult, ReviewRound
 from jobs.phases.review.verdict import CRITERIA

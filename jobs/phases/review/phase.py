@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from jobs.artifacts import read_model, write_model
 from jobs.errors import ArtifactNotFound, StepFailed
 from jobs.logs import get_logger
-from jobs.models import ImplementResult, run_key
+from jobs.models import run_key
+from jobs.phases.implement.records import ImplementResult
 from jobs.phases.kit.budget import PhaseBudget
 from jobs.phases.kit.steps import (
     Stopwatch,
