@@ -39,10 +39,12 @@ demo: setup
 test: setup
 	$(VENV)/bin/pytest -q
 
+# ruff, mypy --strict (tests included), and the import rules between packages (tests/layers.py).
 lint: setup
 	$(VENV)/bin/ruff check jobs orchestration deploy images tests
 	$(VENV)/bin/ruff format --check jobs orchestration deploy images tests
 	$(VENV)/bin/mypy
+	$(PY) -m tests.layers
 
 # The job images (images/Containerfile) with docker, or podman (installed from apt when neither works):
 # `make images IMAGES=implement` builds a subset; IMAGE_TAG overrides the tag (default: git describe

@@ -126,9 +126,8 @@ def gcs_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 def _client(endpoint: str) -> storage.Client:
-    return storage.Client(
-        project="test", credentials=AnonymousCredentials(), client_options={"api_endpoint": endpoint}
-    )
+    anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
+    return storage.Client(project="test", credentials=anonymous, client_options={"api_endpoint": endpoint})
 
 
 def _new_bucket(endpoint: str) -> str:
@@ -349,11 +348,11 @@ def test_gcs_compare_and_delete_sends_if_generation_match(gcs_endpoint: str) -> 
     class Recording(requests.Session):
         def request(self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any) -> Any:
             sent.append((str(method), unquote(str(url))))
-            return super().request(method, url, *args, **kwargs)
+            return super().request(str(method), str(url), *args, **kwargs)
 
     client = storage.Client(
         project="test",
-        credentials=AnonymousCredentials(),
+        credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
         client_options={"api_endpoint": gcs_endpoint},
         _http=Recording(),
     )
@@ -686,13 +685,13 @@ def test_gcs_store_rejects_bad_bucket_or_prefix() -> None:
 @pytest.mark.parametrize(
     ("error", "expected", "retryable"),
     [
-        (gexc.PreconditionFailed("x"), ArtifactExists, False),
-        (gexc.TooManyRequests("x"), ArtifactError, True),
-        (gexc.InternalServerError("x"), ArtifactError, True),
-        (gexc.ServiceUnavailable("x"), ArtifactError, True),
-        (gexc.Forbidden("x"), ArtifactError, False),
-        (gexc.BadRequest("x"), ArtifactError, False),
-        (gexc.RetryError("deadline", cause=None), ArtifactError, True),
+        (gexc.PreconditionFailed("x"), ArtifactExists, False),  # type: ignore[no-untyped-call]
+        (gexc.TooManyRequests("x"), ArtifactError, True),  # type: ignore[no-untyped-call]
+        (gexc.InternalServerError("x"), ArtifactError, True),  # type: ignore[no-untyped-call]
+        (gexc.ServiceUnavailable("x"), ArtifactError, True),  # type: ignore[no-untyped-call]
+        (gexc.Forbidden("x"), ArtifactError, False),  # type: ignore[no-untyped-call]
+        (gexc.BadRequest("x"), ArtifactError, False),  # type: ignore[no-untyped-call]
+        (gexc.RetryError("deadline", cause=None), ArtifactError, True),  # type: ignore[no-untyped-call]
         (ConnectionError("reset"), ArtifactError, True),
     ],
 )
@@ -708,9 +707,9 @@ def test_gcs_errors_are_translated_with_retryability(
 
 def test_gcs_not_found_is_missing_only_when_reading() -> None:
     with pytest.raises(ArtifactNotFound), _gcs_errors("read", "gs://b/k"):
-        raise gexc.NotFound("x")
+        raise gexc.NotFound("x")  # type: ignore[no-untyped-call]
     with pytest.raises(ArtifactError) as caught, _gcs_errors("write", "gs://b/k"):
-        raise gexc.NotFound("bucket missing")
+        raise gexc.NotFound("bucket missing")  # type: ignore[no-untyped-call]
     assert type(caught.value) is ArtifactError
 
 

@@ -176,7 +176,7 @@ def test_our_own_write_reported_as_existing_is_still_ours(tmp_path: Path, key: s
     rig = next(rigs)
     try:
         store = Ambiguous(rig.store, key, "exists")
-        rig.receiver.store = store  # type: ignore[assignment]
+        rig.receiver.store = store
         assert send(rig, issue("ENG-1", previous_labels=[]), delivery="d-1") == (202, "started")
         assert store.tripped
         assert [m["delivery"] for m in rig.wait_published()] == ["d-1"]
@@ -194,7 +194,7 @@ def test_a_write_that_committed_then_failed_is_undone_and_the_retry_starts(tmp_p
     try:
         rig.store.write_bytes("receiver/locks/ENG-9", lock_record("d-other", "id-ENG-9", NOW_MS))
         store = Ambiguous(rig.store, key, "error")
-        rig.receiver.store = store  # type: ignore[assignment]
+        rig.receiver.store = store
         payload = issue("ENG-1", previous_labels=[])
         assert send(rig, payload, delivery="d-1") == (503, "store unavailable")
         # What this request wrote is gone (it was its own); what another delivery holds is untouched.

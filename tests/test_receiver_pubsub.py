@@ -29,18 +29,19 @@ from typing import Any
 
 import httpx
 import pytest
-from google.cloud import pubsub_v1
+from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from jobs.artifacts import DirectoryStore
 from jobs.errors import ServiceError
 from jobs.serving import free_port
+from orchestration import FACTORY_YAML
 from orchestration.engine.errors import WorkflowError
 from orchestration.engine.executor import Executor
 from orchestration.engine.loader import load_workflow
 from orchestration.engine.stdlib import make_functions
 from orchestration.local.connectors import LocalCloud
 from orchestration.local.eventarc import EventarcBridge, cloud_event
-from orchestration.local.run import FACTORY_YAML, workflow_env
+from orchestration.local.run import workflow_env
 from orchestration.receiver import BackgroundPublisher, Receiver, ReceiverServer, TriggerConfig, sign
 from orchestration.receiver.pubsub import PubSubPublisher
 from tests.conftest import stop_process
@@ -269,6 +270,7 @@ def test_the_bridge_builds_eventarc_s_cloudevent_and_drops_what_is_not_a_push() 
             },
         },
     }
+    not_a_push: object
     for not_a_push in (
         None,
         [],
