@@ -7,14 +7,14 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import typer
-from google.api_core.exceptions import GoogleAPICallError
 from google.auth.exceptions import DefaultCredentialsError
 
 from deploy.cli import app as deploy_app
 from images.engine import ContainerError
 from jobs.errors import ConfigError
-from orchestration.cloud import start_and_follow
+from orchestration.cloud import CloudError, start_and_follow
 from orchestration.local.demo import demo
 from orchestration.local.executions_api import ExecutionsServer
 from orchestration.local.gcloud import gcloud_howto, prepare_gcloud
@@ -100,7 +100,7 @@ def solve_linear_ticket(
             raise typer.Exit(2)
         try:
             code = start_and_follow(ticket, project, region, workflow, endpoint=endpoint, say=typer.echo)
-        except (GoogleAPICallError, DefaultCredentialsError) as exc:
+        except (CloudError, DefaultCredentialsError, httpx.HTTPError) as exc:
             typer.echo(f"factory: --cloud: {exc}", err=True)
             code = 1
         raise typer.Exit(code)

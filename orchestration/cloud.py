@@ -1,140 +1,151 @@
 """``factory solve-linear-ticket --cloud``: start the deployed workflow and follow it to the end.
 
-The calls go through google-cloud-workflows' ``ExecutionsClient``. Its ``executions_v1`` package ships
-gRPC transports only (no ``transport="rest"``), so ``RestTransport`` below speaks the Executions v1
-REST API (create, get, cancel; not list) for it: Google's ``workflowexecutions.googleapis.com`` with
-``google.auth.default`` credentials, or ``--endpoint`` (``factory serve``, the tests' fake) with
-anonymous ones. Requests and responses are the client's own proto messages in proto3 JSON.
+``ExecutionsClient`` is a small client of the Workflows Executions v1 REST API (create, get, cancel) over
+an injected ``httpx.Client``. Google's shapes (cloud.google.com/workflows/docs/reference/executions/rest/v1):
+
+- ``POST /v1/{parent=projects/*/locations/*/workflows/*}/executions``, body an Execution whose
+  ``argument`` is a JSON *string*; ``GET /v1/{name}``; ``POST /v1/{name}:cancel`` with an empty message;
+- an Execution is a JSON object: ``name``, ``state`` (QUEUED and ACTIVE before one of SUCCEEDED, FAILED,
+  CANCELLED, UNAVAILABLE), ``result`` (a JSON string), ``error {payload, context}``,
+  ``status.currentSteps[] {routine, step}``;
+- errors come as ``{"error": {"code", "message", "status"}}``; they become ``CloudError``.
+
+On Google's API the requests carry ``google.auth.default`` credentials as a bearer token; with
+``--endpoint`` (``factory serve``, the tests' fake) they carry none.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Generator
+from contextlib import ExitStack
+from typing import Any, Protocol
 
 import google.auth
-from google.api_core import exceptions as core_exceptions
-from google.api_core import gapic_v1
-from google.auth.credentials import AnonymousCredentials, Credentials
-from google.auth.transport.requests import AuthorizedSession
-from google.cloud.workflows.executions_v1 import (
-    CancelExecutionRequest,
-    CreateExecutionRequest,
-    Execution,
-    ExecutionsClient,
-    GetExecutionRequest,
-)
-from google.cloud.workflows.executions_v1.services.executions.transports import ExecutionsTransport
+import httpx
+from google.auth.exceptions import RefreshError
+from google.auth.transport.requests import Request
+
+from jobs.errors import ServiceError
+from jobs.phases.registry import JOBS
 
 GOOGLE_ENDPOINT = "https://workflowexecutions.googleapis.com"
-SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
+SCOPES = ["https://www.googleapis.com/auth/cloud-platform"]
 INTERRUPTED = 130
+# QUEUED (backlogged under the concurrency quota) and ACTIVE executions are still going; any other
+# state but these four could be one Google adds later, so the loop keeps following it.
+FINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "UNAVAILABLE"})
+MAX_MESSAGE = 500
 
 
-class RestTransport(ExecutionsTransport):
-    """The Executions v1 REST API as an ``ExecutionsClient`` transport (create, get, cancel)."""
+class CloudError(ServiceError):
+    """The Executions API answered with an error (retryable when it is a 429 or a 5xx)."""
 
-    def __init__(self, endpoint: str, credentials: Credentials) -> None:
-        self._base = endpoint.rstrip("/") if "://" in endpoint else f"https://{endpoint.rstrip('/')}"
-        super().__init__(host=self._base, credentials=credentials, scopes=SCOPES)
-        self._session = AuthorizedSession(credentials)  # type: ignore[no-untyped-call]
-        self._prep_wrapped_messages(gapic_v1.client_info.DEFAULT_CLIENT_INFO)  # type: ignore[no-untyped-call]
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__("workflowexecutions", status, message)
 
-    @property
-    def kind(self) -> str:
-        return "rest"
 
-    def close(self) -> None:
-        self._session.close()  # type: ignore[no-untyped-call]
-
-    def _call(self, method: str, path: str, timeout: float | None, body: str | None = None) -> Execution:
-        response = self._session.request(  # type: ignore[no-untyped-call]
-            method,
-            f"{self._base}/v1/{path}",
-            data=body,
-            headers={"Content-Type": "application/json"},
-            timeout=timeout if isinstance(timeout, int | float) else 30,
-        )
-        if response.status_code >= 400:
-            raise core_exceptions.from_http_response(response)  # type: ignore[no-untyped-call]
-        execution: Execution = Execution.from_json(response.content, ignore_unknown_fields=True)
-        return execution
-
-    def _create(self, request: CreateExecutionRequest, timeout: float | None = None, **_: Any) -> Execution:
-        body = Execution.to_json(request.execution, use_integers_for_enums=False)
-        return self._call("POST", f"{request.parent}/executions", timeout, body)
-
-    def _get(self, request: GetExecutionRequest, timeout: float | None = None, **_: Any) -> Execution:
-        return self._call("GET", request.name, timeout)
-
-    def _cancel(self, request: CancelExecutionRequest, timeout: float | None = None, **_: Any) -> Execution:
-        return self._call("POST", f"{request.name}:cancel", timeout, "{}")
-
-    def _unsupported(self, *_: Any, **__: Any) -> Any:
-        raise NotImplementedError("only create, get and cancel are needed by --cloud")
+class Credentials(Protocol):
+    """What ``GoogleAuth`` needs of ``google.auth`` credentials (so tests can pass their own)."""
 
     @property
-    def list_executions(self) -> Callable[..., Any]:
-        return self._unsupported
+    def token(self) -> str | None: ...
 
     @property
-    def create_execution(self) -> Callable[..., Execution]:
-        return self._create
+    def valid(self) -> bool: ...
 
-    @property
-    def get_execution(self) -> Callable[..., Execution]:
-        return self._get
-
-    @property
-    def cancel_execution(self) -> Callable[..., Execution]:
-        return self._cancel
+    def refresh(self, request: Any) -> None: ...
 
 
-def executions_client(
-    endpoint: str | None = None, credentials: Credentials | None = None
-) -> ExecutionsClient:
-    """A client on ``endpoint`` (anonymous) or on Google's API (``google.auth.default`` credentials)."""
-    if credentials is None:
-        if endpoint is not None:
-            credentials = AnonymousCredentials()  # type: ignore[no-untyped-call]
-        else:
-            credentials, _ = google.auth.default(scopes=SCOPES)
-    return ExecutionsClient(transport=RestTransport(endpoint or GOOGLE_ENDPOINT, credentials))
+class GoogleAuth(httpx.Auth):
+    """``Authorization: Bearer`` from Google credentials, refreshed when missing or expired."""
+
+    def __init__(self, credentials: Credentials) -> None:
+        self._credentials = credentials
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        if not self._credentials.valid:
+            try:
+                self._credentials.refresh(Request())
+            except RefreshError as exc:  # an expired gcloud login: one clear line, not a traceback
+                raise CloudError(401, f"Google credentials could not be refreshed: {exc}") from exc
+        request.headers["Authorization"] = f"Bearer {self._credentials.token}"
+        yield request
 
 
-def _state(execution: Execution) -> str:
-    return str(Execution.State(execution.state).name)
+class ExecutionsClient:
+    """Executions v1 over ``http``: each method returns the Execution resource as Google's JSON."""
+
+    def __init__(self, http: httpx.Client, endpoint: str = GOOGLE_ENDPOINT, auth: httpx.Auth | None = None):
+        endpoint = endpoint.rstrip("/")
+        self._base = endpoint if "://" in endpoint else f"https://{endpoint}"
+        self._http = http
+        # auth=None sends no credentials at all, even when the injected client has an auth of its own.
+        self._auth = auth
+
+    def create(self, parent: str, argument: str) -> dict[str, Any]:
+        return self._call("POST", f"{parent}/executions", {"argument": argument})
+
+    def get(self, name: str) -> dict[str, Any]:
+        return self._call("GET", name)
+
+    def cancel(self, name: str) -> dict[str, Any]:
+        return self._call("POST", f"{name}:cancel", {})
+
+    def _call(self, method: str, path: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = self._http.request(method, f"{self._base}/v1/{path}", json=body, auth=self._auth)
+        try:
+            answer: Any = response.json()
+        except ValueError:
+            answer = None
+        if response.is_error:
+            error = answer.get("error") if isinstance(answer, dict) else None
+            if isinstance(error, dict) and error.get("message"):
+                message = f"{error.get('status') or response.reason_phrase}: {error['message']}"
+            else:  # not Google's error JSON (a proxy, a wrong --endpoint): what it said, shortened
+                message = response.text[:MAX_MESSAGE] or response.reason_phrase
+            raise CloudError(response.status_code, message)
+        if not isinstance(answer, dict):
+            raise CloudError(
+                response.status_code, f"expected an Execution, got {response.text[:MAX_MESSAGE]!r}"
+            )
+        return answer
 
 
-def _steps(execution: Execution) -> str:
-    steps: Sequence[Any] = execution.status.current_steps if "status" in execution else []
-    return " > ".join(f"{step.routine}.{step.step}" for step in steps)
+def _state(execution: dict[str, Any]) -> str:
+    return str(execution.get("state") or "STATE_UNSPECIFIED")
 
 
-def summarize(execution: Execution) -> list[str]:
+def _steps(execution: dict[str, Any]) -> str:
+    steps = (execution.get("status") or {}).get("currentSteps") or []
+    return " > ".join(f"{step.get('routine', '')}.{step.get('step', '')}" for step in steps)
+
+
+def summarize(execution: dict[str, Any]) -> list[str]:
     """The final lines: the state, then the verdicts and the PR, or the error's message."""
     state = _state(execution)
-    lines = [f"execution {execution.name}: {state}"]
+    lines = [f"execution {execution.get('name', '')}: {state}"]
     if state == "SUCCEEDED":
+        raw = execution.get("result") or ""
         try:
-            result: Any = json.loads(execution.result) if execution.result else None
+            result: Any = json.loads(raw) if raw else None
         except json.JSONDecodeError:
-            result = execution.result
+            result = raw
         if not isinstance(result, dict):
             return [*lines, f"  result: {result!r}"]
-        for phase in ("implement", "review", "e2e"):
+        for phase in JOBS["solve-linear-ticket"]:
             lines.append(f"  {phase}: {result.get(phase, 'not run')}")
         lines.append(f"  pull request: {result.get('pull_request') or 'none'}")
     elif state == "FAILED":
-        payload = execution.error.payload
+        failure = execution.get("error") or {}
+        payload = failure.get("payload") or ""
         try:
             error: Any = json.loads(payload)
         except json.JSONDecodeError:
             error = payload
         message = error.get("message", payload) if isinstance(error, dict) else payload
-        lines.append(f"  error: {message or execution.error.context}")
+        lines.append(f"  error: {message or failure.get('context', '')}")
     return lines
 
 
@@ -145,35 +156,42 @@ def start_and_follow(
     workflow: str = "factory",
     *,
     endpoint: str | None = None,
-    credentials: Credentials | None = None,
+    client: httpx.Client | None = None,
     poll_seconds: float = 2,
     say: Callable[[str], None] = print,
 ) -> int:
     """Start ``workflow`` for ``ticket``, report each state or step change, and return the exit code:
     0 when it SUCCEEDED, 1 otherwise, 130 when interrupted (the execution is then cancelled)."""
-    client = executions_client(endpoint, credentials)
-    parent = client.workflow_path(project, region, workflow)
-    argument = json.dumps({"job": "solve-linear-ticket", "ticket": ticket})
-    execution = client.create_execution(parent=parent, execution=Execution(argument=argument))
-    say(f"started {execution.name}")
-    seen = ("", "")
-    try:
-        while True:
-            now = (_state(execution), _steps(execution))
-            if now != seen:
-                say(f"  {now[0].lower()}" + (f": {now[1]}" if now[1] else ""))
-                seen = now
-            if now[0] != "ACTIVE":
-                break
-            time.sleep(poll_seconds)
-            execution = client.get_execution(name=execution.name)
-    except KeyboardInterrupt:
-        say(f"interrupted: cancelling {execution.name}")
+    auth: httpx.Auth | None = None
+    if endpoint is None:
+        credentials, _ = google.auth.default(scopes=SCOPES)
+        auth = GoogleAuth(credentials)
+    with ExitStack() as owned:  # an injected client belongs to the caller; ours is closed here
+        http = client if client is not None else owned.enter_context(httpx.Client(timeout=30))
+        executions = ExecutionsClient(http, endpoint or GOOGLE_ENDPOINT, auth)
+        parent = f"projects/{project}/locations/{region}/workflows/{workflow}"
+        argument = json.dumps({"job": "solve-linear-ticket", "ticket": ticket})
+        execution = executions.create(parent, argument)
+        name = str(execution.get("name", ""))
+        say(f"started {name}")
+        seen = ("", "")
         try:
-            client.cancel_execution(name=execution.name)
-        except core_exceptions.GoogleAPICallError as exc:
-            say(f"  cancel failed: {exc.message}")
-        return INTERRUPTED
+            while True:
+                now = (_state(execution), _steps(execution))
+                if now != seen:
+                    say(f"  {now[0].lower()}" + (f": {now[1]}" if now[1] else ""))
+                    seen = now
+                if now[0] in FINAL_STATES:
+                    break
+                time.sleep(poll_seconds)
+                execution = executions.get(name)
+        except KeyboardInterrupt:
+            say(f"interrupted: cancelling {name}")
+            try:
+                executions.cancel(name)
+            except (CloudError, httpx.HTTPError) as exc:
+                say(f"  cancel failed: {exc}")
+            return INTERRUPTED
     for line in summarize(execution):
         say(line)
     return 0 if now[0] == "SUCCEEDED" else 1
