@@ -14,9 +14,10 @@ from orchestration.local.offline import offline_env
 from orchestration.local.offline_model import OfflineModelServer, ScenarioBook
 from orchestration.local.remote import seed_bare_remote
 
-ROOT = Path(__file__).resolve().parent.parent
+TESTS = Path(__file__).resolve().parent  # fixtures: tickets/, scenarios/, workflows/, fake_cli.py
+ROOT = TESTS.parent
 EXAMPLES = ROOT / "examples"
-TEST_SCENARIOS = Path(__file__).parent / "scenarios"
+TEST_SCENARIOS = TESTS / "scenarios"
 
 
 @pytest.fixture(scope="session")

@@ -23,11 +23,11 @@ from jobs.phases.review.records import ReviewResult, ReviewRound
 from jobs.pulls import FLAG_LABEL, GitHubPulls, LocalPulls
 from orchestration.local.offline_model import OfflineModelServer
 from orchestration.local.stack import local_job_env
-from tests.conftest import ROOT, git
+from tests.conftest import ROOT, TESTS, git
 from tests.fakes.github import FakeGitHub
 from tests.phase_jobs import implement_job, review_job
 
-TICKETS = Path(__file__).parent / "tickets"
+TICKETS = TESTS / "tickets"
 
 
 def job_env(ticket: str, remote: Path, tmp: Path, model_auth: dict[str, str], run_id: str) -> dict[str, str]:

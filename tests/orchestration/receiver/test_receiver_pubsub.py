@@ -46,8 +46,8 @@ from orchestration.receiver import BackgroundPublisher, Receiver, ReceiverServer
 from orchestration.receiver.pubsub import PubSubPublisher
 from tests.conftest import stop_process
 from tests.fakes.executions import FakeStart, serving
-from tests.test_receiver import BODY_CANARY, LABEL_ID, SECRET, issue
-from tests.test_receiver_service import start_process
+from tests.orchestration.receiver.test_receiver import BODY_CANARY, LABEL_ID, SECRET, issue
+from tests.orchestration.receiver.test_receiver_service import start_process
 
 EMULATOR = Path("/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator")
 PROJECT = "local"

@@ -11,7 +11,6 @@ import json
 import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,8 +22,9 @@ from orchestration.engine.flow import StepEvent
 from orchestration.engine.loader import load_workflow
 from orchestration.engine.model import Workflow
 from orchestration.engine.stdlib import make_functions
+from tests.conftest import TESTS
 
-WORKFLOWS = Path(__file__).parent / "workflows"
+WORKFLOWS = TESTS / "workflows"
 Handler = Callable[[httpx.Request], httpx.Response]
 
 

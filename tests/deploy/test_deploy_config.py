@@ -20,9 +20,10 @@ from deploy.roles import ALL_USERS, grants, identities
 from images.engine import IMAGES, image_ref
 from jobs.errors import ConfigError
 from jobs.settings import JobSettings
+from tests.conftest import ROOT
 from tests.fakes.gcp.deploy import settings, write_config
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "deploy" / "factory.example.yaml"
+EXAMPLE = ROOT / "deploy" / "factory.example.yaml"
 
 
 def _error(**changes: object) -> str:
@@ -140,7 +141,7 @@ def test_e2e_gets_more_memory_and_its_own_image(tmp_path: Path) -> None:
 
 def test_the_workflow_env_matches_what_factory_yaml_reads(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path))
-    source = (Path(__file__).resolve().parent.parent / "orchestration" / "factory.yaml").read_text()
+    source = (ROOT / "orchestration" / "factory.yaml").read_text()
     env = specs.workflow_env(config)
     assert env == {
         "FACTORY_REGION": "us-central1",

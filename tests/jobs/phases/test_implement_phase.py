@@ -16,10 +16,10 @@ import pytest
 from jobs.models import RunManifest
 from jobs.phases.implement.records import ImplementResult
 from orchestration.local.stack import local_job_env
-from tests.conftest import git
+from tests.conftest import TESTS, git
 from tests.phase_jobs import implement_job
 
-TICKETS = Path(__file__).parent / "tickets"
+TICKETS = TESTS / "tickets"
 CANARIES = {
     "GITHUB_TOKEN": "ghp_canaryPHASEcanaryPHASEcanary00000001",
     "LINEAR_API_KEY": "lin_api_canaryPHASEcanaryPHASEcanary0002",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import pytest
 import yaml
@@ -16,8 +15,7 @@ from jobs.entrypoint import prepare
 from jobs.errors import ConfigError
 from jobs.phases.registry import JOBS, PHASES, get_phase, phase_names, phase_of_job
 from orchestration import FACTORY_YAML
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
 
 
 @pytest.mark.parametrize("name", phase_names())

@@ -25,8 +25,8 @@ from orchestration.receiver.locks import (
     release_if_owned,
     timestamp,
 )
-from tests.test_artifacts import _client, _new_bucket, gcs_endpoint  # noqa: F401 - the GCS emulator fixture
-from tests.test_receiver import NOW_MS, issue, make_rig, send
+from tests.jobs.test_artifacts import _client, _new_bucket, gcs_endpoint  # noqa: F401 - the GCS emulator fixture
+from tests.orchestration.receiver.test_receiver import NOW_MS, issue, make_rig, send
 
 HOUR_MS = 3600 * 1000
 

@@ -11,9 +11,9 @@ import pytest
 
 from jobs.agent import AgentRequest, AgentRunner, AgentStatus
 from jobs.agent.stream import classify
-from tests.conftest import git, processes_matching
+from tests.conftest import TESTS, git, processes_matching
 
-FAKE_CLI = [sys.executable, str(Path(__file__).with_name("fake_cli.py"))]
+FAKE_CLI = [sys.executable, str(TESTS / "fake_cli.py")]
 
 
 @pytest.fixture

@@ -23,8 +23,8 @@ from PIL import Image
 from jobs.phases.e2e.records import E2EAttempt
 from jobs.serving import free_port
 from tests.conftest import ROOT, git, processes_matching
+from tests.jobs.phases.test_review_phase import job_env, pull_record, push_branch
 from tests.phase_jobs import e2e_job, implement_job, review_job
-from tests.test_review_phase import job_env, pull_record, push_branch
 
 pytestmark = pytest.mark.skipif(
     not Path("/usr/bin/chromium").exists(),

@@ -23,9 +23,8 @@ from orchestration.receiver import sign
 from orchestration.receiver.cli import app as receiver_app
 from orchestration.receiver.service import build, serve
 from orchestration.receiver.settings import load_receiver_settings
-from tests.test_receiver import BODY_CANARY, LABEL_ID, SECRET, SlowPublisher, issue
-
-REPO = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT
+from tests.orchestration.receiver.test_receiver import BODY_CANARY, LABEL_ID, SECRET, SlowPublisher, issue
 
 
 def base_env(tmp_path: Path) -> dict[str, str]:
@@ -111,7 +110,7 @@ def start_process(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
     """``python -m orchestration.receiver`` with ``env`` over ours; its webhook URL once it listens."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "orchestration.receiver"],
-        cwd=REPO,
+        cwd=ROOT,
         env={**os.environ, **env},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.DEVNULL,
@@ -159,7 +158,7 @@ def test_bad_settings_are_one_line_and_exit_2(tmp_path: Path) -> None:
     clean = {k: v for k, v in os.environ.items() if k != "LINEAR_WEBHOOK_SECRET"}
     done = subprocess.run(
         [sys.executable, "-m", "orchestration.receiver"],
-        cwd=REPO,
+        cwd=ROOT,
         env={**clean, **env},
         capture_output=True,
         text=True,

@@ -43,9 +43,7 @@ from jobs.artifacts import (
 from jobs.artifacts.gcs import _gcs_errors
 from jobs.errors import ArtifactError, ArtifactExists, ArtifactNotFound, ConfigError
 from jobs.serving import free_port
-from tests.conftest import stop_process
-
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from tests.conftest import ROOT, stop_process
 
 StoreFactory = Callable[[], VersionedStore]
 
@@ -620,7 +618,7 @@ def test_directory_create_if_absent_is_atomic_across_processes(tmp_path: Path) -
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", _CONTENDER, str(root), str(go), f"proc-{i}"],
-            cwd=REPO_ROOT,
+            cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,
         )

@@ -25,9 +25,9 @@ from orchestration.engine.stdlib import make_functions
 from orchestration.local.connectors import DELETE_OBJECT, GET_OBJECT, LocalCloud
 from orchestration.local.run import LocalRun, run_workflow, workflow_env
 from orchestration.local.stack import local_job_env
-from tests.conftest import git, processes_matching
+from tests.conftest import TESTS, git, processes_matching
 
-TICKETS = Path(__file__).parent / "tickets"
+TICKETS = TESTS / "tickets"
 
 
 def run(

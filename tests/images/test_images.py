@@ -29,9 +29,9 @@ from orchestration.engine.errors import WorkflowError
 from orchestration.local.connectors import LocalCloud
 from orchestration.local.containers import RUN_LABEL, ContainerRunner, job_user
 from orchestration.local.stack import local_job_env
-from tests.conftest import git
+from tests.conftest import TESTS, git
 
-TICKETS = Path(__file__).parent / "tickets"
+TICKETS = TESTS / "tickets"
 CANARY = "host-only-canary-0461"
 IMPLEMENT_JOB = "projects/local/locations/local/jobs/factory-implement"
 ENGINE_TIMEOUT = 60  # seconds for one engine command that starts no job

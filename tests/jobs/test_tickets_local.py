@@ -10,8 +10,9 @@ import pytest
 from jobs.errors import ConfigError, TicketNotFound
 from jobs.tickets import LocalTickets, Ticket, TicketSource
 from jobs.tickets.local import MAX_TICKET_BYTES
+from tests.conftest import ROOT
 
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "tickets"
+EXAMPLES = ROOT / "examples" / "tickets"
 
 GOOD = """---
 identifier: IX-7
