@@ -28,6 +28,7 @@ from orchestration.local.run import LocalRun, run_workflow
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 MODEL_CREDENTIALS = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN")
+MODEL_VARIABLES = (*MODEL_CREDENTIALS, "ANTHROPIC_BASE_URL")  # what the jobs read for the real model
 
 
 def local_job_env(
@@ -117,7 +118,10 @@ class LocalStack:
         )
         env["REPO_URL"] = self.repo
         server = None
-        if not self.real_model:
+        if self.real_model:
+            # Named here, not inherited: a container (--docker) gets the job's variables and nothing else.
+            env.update({name: os.environ[name] for name in MODEL_VARIABLES if os.environ.get(name)})
+        else:
             record = self.artifacts / "runs" / execution_id / "offline-model.jsonl"
             server = start_offline_model(self.scenarios, record)
             env.update(offline_env(server))
