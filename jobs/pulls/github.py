@@ -186,6 +186,7 @@ def _model(pull: _Pull, labels: list[str]) -> PullRequest:
         head=pull.head.ref,
         base=pull.base.ref,
         title=pull.title,
+        body=pull.body or "",
         state=state,
         labels=labels,
     )

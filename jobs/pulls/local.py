@@ -144,6 +144,7 @@ class LocalPulls:
             head=record.head,
             base=record.base,
             title=record.title,
+            body=record.body,
             state=record.state,
             labels=[FLAG_LABEL] if record.flagged else [],  # no one else labels local PRs
         )

@@ -35,6 +35,7 @@ class PullRequest(BaseModel):
     head: str
     base: str
     title: str
+    body: str = ""
     state: Literal["open", "closed"] = "open"
     labels: list[str] = Field(default_factory=list)
 

@@ -20,6 +20,10 @@ FLAG_LINE = (
     "please review it yourself before merging."
 )
 MAX_TEXT = 3_000
+# The description of the change, carried from one run's body to the next: a re-run that finds nothing
+# more to change keeps it, one that changes more adds its summary under it.
+DESCRIPTION_START, DESCRIPTION_END = "<!-- factory:description -->", "<!-- /factory:description -->"
+MAX_DESCRIPTION = 12_000
 
 
 @dataclass
@@ -31,6 +35,7 @@ class BodyInputs:
     implement: ImplementResult | None
     links: dict[str, str] = field(default_factory=dict)  # label -> artifact URL
     redact: Callable[[str], str] = str
+    previous_body: str = ""  # the open PR's body, when there is one
 
 
 def _flat(text: str, redact: Callable[[str], str], limit: int = MAX_TEXT) -> str:
@@ -82,6 +87,33 @@ def _fixes(rounds: list[ReviewRound], redact: Callable[[str], str]) -> list[str]
     return lines or ["- No fixes were needed."]
 
 
+def description_lines(
+    previous_body: str, implement: ImplementResult | None, run_id: str, redact: Callable[[str], str]
+) -> list[str]:
+    """The change's description: what earlier runs' bodies said, plus this run's implementer summary
+    when this run changed the branch (a run that found nothing more to change adds nothing)."""
+    kept = _section(previous_body)
+    summary = implement.agent.result_text if implement and implement.agent else None
+    marker = f"<!-- factory:run {run_id} -->"
+    entries = [kept] if kept else []
+    changed = implement is not None and implement.pushed  # this run added commits
+    if summary and marker not in kept and (changed or not kept):
+        heading = [f"Run `{run_id}` changed the branch further:", ""] if kept else []
+        entries.append("\n".join([marker, *heading, *_quoted(summary, redact)]))
+    if not entries:
+        return []
+    text = "\n\n".join(entries)
+    if len(text) > MAX_DESCRIPTION:  # keep the first description and the newest
+        text = text[: MAX_DESCRIPTION // 2] + "\n\n> [...]\n\n" + text[-MAX_DESCRIPTION // 2 :]
+    return [DESCRIPTION_START, text, DESCRIPTION_END]
+
+
+def _section(body: str) -> str:
+    start = body.find(DESCRIPTION_START)
+    end = body.find(DESCRIPTION_END, start + 1)
+    return body[start + len(DESCRIPTION_START) : end].strip() if start >= 0 and end > start else ""
+
+
 def _money(seconds: float, usd: float) -> str:
     return f"{seconds:.1f} s | ${usd:.4f}"
 
@@ -94,13 +126,9 @@ def render_body(inputs: BodyInputs) -> str:
         out += [FLAG_LINE.format(reason=" ".join(_flat(r, redact, 300) for r in result.needs_human)), ""]
     link = f"[{ticket.identifier}]({ticket.url})" if ticket.url else f"`{ticket.identifier}`"
     out += [f"Ticket: {link} · branch `{result.branch}` → `{result.base_branch}` · run `{result.run_id}`", ""]
-    if inputs.implement and inputs.implement.agent and inputs.implement.agent.result_text:
-        out += [
-            "### What changed (the implementer's summary)",
-            "",
-            *_quoted(inputs.implement.agent.result_text, redact),
-            "",
-        ]
+    description = description_lines(inputs.previous_body, inputs.implement, result.run_id, redact)
+    if description:
+        out += ["### What changed (the implementer's summary)", "", *description, ""]
     out += [f"### Review: {result.status.replace('_', ' ')}", "", *score_table(result.rounds), ""]
     last = next((r.review for r in reversed(result.rounds) if r.review), None)
     if last is not None:

@@ -236,7 +236,9 @@ def _open_pull_request(services: Services, ticket: Ticket, result: ReviewResult)
     if implement is not None and implement.transcript:
         links["implement transcript"] = implement.transcript
     links["review result"] = store.url(run_key(run_id, PHASE, "result.json"))
-    body = render_body(BodyInputs(ticket, result, implement, links, services.redact))
+    existing = services.pulls.find_open(result.branch, result.base_branch)
+    previous = existing.body if existing is not None else ""
+    body = render_body(BodyInputs(ticket, result, implement, links, services.redact, previous))
     # The full body is kept in the artifacts: a clamped PR body says so and points here.
     store.write_bytes(run_key(run_id, PHASE, "pr-body.md"), body.encode())
     draft = PullRequestDraft(
