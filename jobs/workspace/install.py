@@ -7,7 +7,9 @@ from pathlib import Path
 
 from jobs.errors import StepFailed
 from jobs.target_config import TargetConfig
+from jobs.workspace.repo import Workspace
 from jobs.workspace.shell import run_repo_command
+from jobs.workspace.snapshot import InstallOutput, tree_state
 
 
 def run_commands(commands: list[str], cwd: Path, timeout: float) -> str:
@@ -32,3 +34,12 @@ def install(config: TargetConfig, cwd: Path, timeout: float | None = None) -> st
     """Run the target's install commands; ``timeout`` (what the phase has left) can only shorten theirs."""
     limit = config.install_timeout_seconds
     return run_commands(config.install, cwd, limit if timeout is None else min(limit, timeout))
+
+
+def install_in(workspace: Workspace, config: TargetConfig, timeout: float | None = None) -> str:
+    """``install`` in a workspace whose agent's work will be committed: what install leaves in the tree
+    is recorded on the workspace, and ``adopt_agent_tree`` leaves it out of the commit."""
+    before = tree_state(workspace.path)
+    log = install(config, workspace.path, timeout)
+    workspace.install_output = InstallOutput.between(before, tree_state(workspace.path))
+    return log

@@ -15,8 +15,13 @@ from urllib.parse import urlsplit
 
 from jobs.errors import ConfigError, ProtectedBranchError, PushRejected, StepFailed
 from jobs.workspace.git import Git
+from jobs.workspace.snapshot import InstallOutput, tree_state
 
 FACTORY_EVIDENCE = ".factory/screenshots"
+# One change past either is not plausibly a ticket's work (install output, generated or vendored files):
+# it is refused with its size, never pushed. A reviewer could not read it either.
+MAX_CHANGED_FILES = 400
+MAX_ADDED_LINES = 40_000
 
 
 def check_repo_url(url: str) -> str:
@@ -44,6 +49,7 @@ class Workspace:
         self.base_branch = base_branch
         self.start_sha = ""
         self.resumed = False
+        self.install_output = InstallOutput()  # what install left in the tree: never committed
 
     # --- clone and branch -------------------------------------------------------------------
     def remote_head(self, branch: str) -> str | None:
@@ -80,23 +86,43 @@ class Workspace:
 
     # --- after the agent --------------------------------------------------------------------
     def adopt_agent_tree(self) -> None:
-        """Carry the agent's working tree (never its ``.git``) into a fresh clone, and work there."""
+        """Carry the agent's working tree (never a ``.git``) into a fresh clone, and work there.
+
+        What install left (``install_output``) stays behind: files it created are not carried, and files
+        only it changed keep the version of the commit the attempt started from."""
         agent_tree = self.path
         ours = agent_tree.with_name(agent_tree.name + "-ours")
         self._clone_into(ours, at=self.start_sha)
         for child in ours.iterdir():
             if child.name != ".git":
                 _remove(child)
-        for child in agent_tree.iterdir():
-            if child.name == ".git":
+        restore = []
+        for relative, now in tree_state(agent_tree).items():
+            if self.install_output.is_install_output(relative, now):
+                if relative in self.install_output.modified:
+                    restore.append(relative)
                 continue
-            if child.is_dir() and not child.is_symlink():
-                shutil.copytree(
-                    child, ours / child.name, symlinks=True, ignore=shutil.ignore_patterns(".git")
-                )
-            else:
-                shutil.copy2(child, ours / child.name, follow_symlinks=False)
+            target = ours / relative
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(agent_tree / relative, target, follow_symlinks=False)
+        if restore:  # our own fresh clone: git is safe here
+            self.git.run(["checkout", "--quiet", self.start_sha, "--", *restore], ours)
         self.path = ours
+
+    def _refuse_implausible_size(self) -> None:
+        """StepFailed, with nothing committed, for a staged change no ticket plausibly needs."""
+        files, added = 0, 0
+        for line in self.git.out(["diff", "--cached", "--numstat"], self.path).splitlines():
+            files += 1
+            count = line.split("\t", 1)[0]
+            added += int(count) if count.isdigit() else 0  # "-" for a binary file
+        if files > MAX_CHANGED_FILES or added > MAX_ADDED_LINES:
+            self.git.run(["reset", "--quiet"], self.path)
+            raise StepFailed(
+                f"the change is implausibly large ({files} files, +{added} lines; at most "
+                f"{MAX_CHANGED_FILES} files and +{MAX_ADDED_LINES} lines): nothing was committed or pushed. "
+                "Generated, vendored or installed files? The repository's .gitignore should list them."
+            )
 
     def has_changes(self) -> bool:
         """Uncommitted changes in the working tree (untracked files included)."""
@@ -110,6 +136,7 @@ class Workspace:
         if not self.has_changes():
             return None
         self.git.run(["add", "--all"], self.path)
+        self._refuse_implausible_size()
         if holds_secret is not None and holds_secret(
             self.git.out(["diff", "--cached", "--binary"], self.path)
         ):

@@ -46,7 +46,7 @@ from jobs.settings import JobSettings
 from jobs.target_config import E2EConfig, TargetConfig, base_target_config
 from jobs.tickets import Ticket
 from jobs.workspace import Workspace
-from jobs.workspace.install import install
+from jobs.workspace.install import install, install_in
 
 MAX_ATTEMPTS = 2  # a failed check gets one fix and one more check
 SEEDS_DIR = Path(__file__).resolve().parents[3] / "seeds"
@@ -253,7 +253,7 @@ class Verifier:
         """The fixer works in a fresh clone: nothing the install or the servers wrote gets committed."""
         workspace = self._clone(f"e2e-fix-{n}")
         with self.clock.step("install"):
-            install(config, workspace.path, self.budget.command_seconds(config.install_timeout_seconds))
+            install_in(workspace, config, self.budget.command_seconds(config.install_timeout_seconds))
         report = render_report(self.ticket.identifier, [attempt], lambda name: name, self.services.redact)
         prompt = prompts.render(
             "e2e-fix",

@@ -32,7 +32,7 @@ from jobs.settings import JobSettings
 from jobs.target_config import base_target_config
 from jobs.tickets import Ticket
 from jobs.workspace import Workspace, safe_title
-from jobs.workspace.install import install
+from jobs.workspace.install import install_in
 
 PHASE = "implement"
 
@@ -60,7 +60,7 @@ def run_implement(settings: JobSettings, services: Services, run_id: str) -> Imp
         log.info("branch %s (%s)", result.branch, "resumed" if workspace.resumed else "new")
         config = base_target_config(workspace)
         with clock.step("install"):
-            install_log = install(config, workspace.path)
+            install_log = install_in(workspace, config)
         services.store.write_bytes(
             run_key(run_id, PHASE, "install.log"), services.redact(install_log).encode()
         )

@@ -42,7 +42,7 @@ from jobs.settings import JobSettings
 from jobs.target_config import TargetConfig, base_target_config
 from jobs.tickets import Ticket
 from jobs.workspace import Workspace, safe_title
-from jobs.workspace.install import install
+from jobs.workspace.install import install, install_in
 
 PHASE = "review"
 MAX_ROUNDS = 3
@@ -151,7 +151,7 @@ class ReviewLoop:
         )
         if record.verdict == "failed" and record.review is not None and n < MAX_ROUNDS:
             with clock.step("install"):  # the fixer runs the tests itself
-                install(config, workspace.path, budget.command_seconds(config.install_timeout_seconds))
+                install_in(workspace, config, budget.command_seconds(config.install_timeout_seconds))
             with clock.step("fix"):
                 fix = fix_round(
                     services, budget, workspace, self.ticket, record.review, checks, n, self.run_id, config
