@@ -29,8 +29,8 @@ def main(mode: str) -> None:
     if mode == "result-then-hang":  # C2: the result arrives but the process never exits
         emit(RESULT_OK)
         time.sleep(3600)
-    elif mode == "reads-stdin":  # C2: blocks on stdin (which the harness makes /dev/null)
-        data = sys.stdin.read()
+    elif mode == "reads-stdin":  # C2: reads stdin to its end (the prompt file: it has one)
+        data = sys.stdin.buffer.read()
         emit(dict(RESULT_OK, result=f"stdin gave {len(data)} bytes"))
     elif mode == "error-as-success":  # C3: is_error with subtype success
         emit(dict(RESULT_OK, is_error=True, result="API Error: 500"))

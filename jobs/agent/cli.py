@@ -1,8 +1,15 @@
-"""Where the Claude Code CLI is and how it is invoked headless."""
+"""Where the Claude Code CLI is and how it is invoked headless.
+
+The prompt never goes on the command line: it is written to a file in the run's private HOME and is
+the CLI's stdin (``--print`` with no prompt argument reads it from there). Linux caps one argument at
+128 KiB, so a big diff in argv failed the run, and every process on the machine can read another's
+argv in ``/proc/<pid>/cmdline``, where ticket and diff text has no business.
+"""
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 from collections.abc import Mapping
@@ -45,10 +52,19 @@ def write_mcp_config(home: Path, servers: Mapping[str, McpServer]) -> Path | Non
     return path
 
 
+def write_prompt(home: Path, prompt: str) -> Path:
+    """Write the prompt into the run's private HOME, readable by its owner only, for the CLI's stdin."""
+    path = home / "factory-prompt.txt"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(prompt)
+    return path
+
+
 def cli_arguments(
     request: AgentRequest, settings_file: Path, mcp_config_file: Path | None = None
 ) -> list[str]:
-    """Flags for one headless run; the prompt goes last, after ``--``, so it is never read as a flag."""
+    """Flags for one headless run; no prompt among them (it is read from stdin, see ``write_prompt``)."""
     args = [
         "--print",
         "--output-format",
@@ -74,8 +90,9 @@ def cli_arguments(
     if request.max_cost_usd is not None:
         args += ["--max-budget-usd", f"{request.max_cost_usd:.2f}"]
     if request.append_system_prompt:
+        # Ours, never untrusted text, and bounded by AgentRequest: the one free text left in argv.
         args += ["--append-system-prompt", request.append_system_prompt]
-    return [*args, "--", request.prompt]
+    return args
 
 
 def supervised(command: list[str], grace_seconds: float) -> list[str]:

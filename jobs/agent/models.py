@@ -10,6 +10,8 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from jobs.agent.policy import CODING_TOOLS
 
+MAX_SYSTEM_PROMPT_CHARS = 8_000
+
 
 class AgentStatus(StrEnum):
     """How an agent run ended, as the harness judges it (not as the CLI's subtype claims)."""
@@ -49,7 +51,9 @@ class AgentRequest(BaseModel):
     max_turns: int = Field(default=100, gt=0)
     max_duration_seconds: float = Field(default=7200, gt=0)
     max_cost_usd: float | None = Field(default=None, gt=0)
-    append_system_prompt: str | None = None
+    # Ours (never untrusted text), and the one free text still passed in argv: kept far below the
+    # kernel's 128 KiB cap on one argument. The prompt itself goes through a file on stdin.
+    append_system_prompt: str | None = Field(default=None, max_length=MAX_SYSTEM_PROMPT_CHARS)
     tools: tuple[str, ...] = Field(default=CODING_TOOLS, min_length=1)
     # Ours only (``--strict-mcp-config``); every tool of each server is allowed as ``mcp__<name>``.
     mcp_servers: dict[McpServerName, McpServer] = Field(default_factory=dict)

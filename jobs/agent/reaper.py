@@ -7,7 +7,8 @@ It runs the command, and when the command ends or it is told to stop (SIGTERM/SI
 every descendant with SIGTERM, waits ``--grace`` seconds, then SIGKILLs what is left and reaps it.
 
 Run as ``python -m jobs.agent.reaper --grace 10 -- CMD ARGS...``; exits with the command's code
-(128 + signal number when it was signalled).
+(128 + signal number when it was signalled). The command gets this process's stdin (the agent's prompt
+file; /dev/null for a plain command), which the reaper itself never reads.
 """
 
 from __future__ import annotations
@@ -112,7 +113,7 @@ def supervise(command: list[str], grace: float) -> int:
 
     signal.signal(signal.SIGTERM, on_stop)
     signal.signal(signal.SIGINT, on_stop)
-    child = subprocess.Popen(command, stdin=subprocess.DEVNULL)
+    child = subprocess.Popen(command)  # stdin passed through: the caller chose it
     status: int | None = None
     while status is None and not stopping:
         status = reap().get(child.pid, status)

@@ -2,8 +2,9 @@
 
 The wall clock, the turn count and the dollar budget are enforced here, not left to the CLI: on a
 breach the reaper gets SIGTERM, every process the agent started gets SIGTERM then, after a grace,
-SIGKILL, and the run is classified by what the harness saw. stdin is /dev/null, the environment is an
-allowlist (see ``policy``) and each run gets a private HOME that is removed afterwards.
+SIGKILL, and the run is classified by what the harness saw. The environment is an allowlist (see
+``policy``) and each run gets a private HOME that is removed afterwards. stdin is the prompt, a file in
+that HOME (see ``cli``): a regular file reaches EOF, so nothing the agent runs can block reading it.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 from typing import IO
 
 from jobs.agent import policy
-from jobs.agent.cli import bundled_cli, cli_arguments, supervised, write_mcp_config
+from jobs.agent.cli import bundled_cli, cli_arguments, supervised, write_mcp_config, write_prompt
 from jobs.agent.models import AgentOutcome, AgentRequest, AgentStatus
 from jobs.agent.stream import StreamTally, classify, parse_line
 
@@ -63,12 +64,13 @@ class AgentRunner:
         arguments = cli_arguments(request, settings, write_mcp_config(home, request.mcp_servers))
         command = supervised([*self.cli, *arguments], self.grace_seconds)
         env = policy.agent_environment(self.parent_env, home, self.model_auth)
+        prompt = write_prompt(home, request.prompt)
         started = time.monotonic()
         deadline = started + request.max_duration_seconds
-        with (home / "stderr.log").open("w+b") as stderr:
+        with prompt.open("rb") as stdin, (home / "stderr.log").open("w+b") as stderr:
             process = subprocess.Popen(
                 command,
-                stdin=subprocess.DEVNULL,
+                stdin=stdin,
                 stdout=subprocess.PIPE,
                 stderr=stderr,
                 cwd=request.cwd,

@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 
 from jobs.agent import AgentRequest, AgentRunner, AgentStatus
+from jobs.agent.cli import bundled_cli, write_prompt
 from jobs.agent.stream import classify
+from orchestration.local.offline_model import OfflineModelServer
 from tests.conftest import TESTS, git, processes_matching
 
 FAKE_CLI = [sys.executable, str(TESTS / "fake_cli.py")]
@@ -59,10 +65,13 @@ def test_c1_stand_in_ignoring_sigterm_is_killed(repo: Path) -> None:
 def test_c2_no_hang(repo: Path, mode: str) -> None:
     runner = AgentRunner(model_auth={}, grace_seconds=0.5, cli=[*FAKE_CLI, mode])
     started = time.monotonic()
-    outcome = runner.run(request(repo, "X-1", max_duration_seconds=60))
+    ask = request(repo, "X-1", max_duration_seconds=60)
+    outcome = runner.run(ask)
     assert time.monotonic() - started < 5
     assert outcome.status is AgentStatus.SUCCESS
     assert processes_matching(f"fake_cli.py {mode}") == []
+    if mode == "reads-stdin":  # stdin is the prompt, whole, then EOF
+        assert outcome.result_text == f"stdin gave {len(ask.prompt.encode())} bytes"
 
 
 @pytest.mark.parametrize(
@@ -158,8 +167,9 @@ def test_e1_no_secret_in_the_agent_argv(repo: Path) -> None:
     )
     outcome = runner.run(request(repo, "X-1", max_duration_seconds=30))
     argv = json.loads(outcome.result_text or "[]")
-    assert "--setting-sources" in argv and argv[-2] == "--"
+    assert "--setting-sources" in argv and "--" not in argv
     assert not [a for a in argv if canary in a or "sk-ant-canary" in a]
+    assert not [a for a in argv if "Ticket: X-1" in a]  # the prompt is on stdin, never in argv
 
 
 def test_c3_the_first_result_stands() -> None:
@@ -169,3 +179,72 @@ def test_c3_the_first_result_stands() -> None:
     tally.add({"type": "result", "subtype": "error_during_execution", "is_error": True})
     tally.add({"type": "result", "subtype": "success", "is_error": False})
     assert classify(tally.result)[0] is AgentStatus.ERROR
+
+
+PROMPT_CANARY = "canary-PROMPT-in-argv-7c1f0e"
+PROMPT_END = "RUN-BIG: the last line of the prompt"  # tests/scenarios/runner-big-prompt.yaml matches it
+
+
+@contextmanager
+def command_lines(marker: str, cwd: Path) -> Iterator[set[str]]:
+    """Every command line seen, while the block runs, of processes in ``cwd`` whose argv holds ``marker``."""
+    seen: set[str] = set()
+    done = threading.Event()
+
+    def scan() -> None:
+        while not done.is_set():
+            for proc in Path("/proc").iterdir():
+                try:
+                    if not proc.name.isdigit() or os.readlink(proc / "cwd") != str(cwd):
+                        continue
+                    cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+                except OSError:
+                    continue
+                if marker in cmdline:
+                    seen.add(cmdline)
+            time.sleep(0.05)
+
+    scanner = threading.Thread(target=scan, name="cmdline-scan", daemon=True)
+    scanner.start()
+    try:
+        yield seen
+    finally:
+        done.set()
+        scanner.join()
+
+
+def first_message_text(body: dict[str, object]) -> str:
+    messages = body["messages"]
+    assert isinstance(messages, list)
+    content = messages[0]["content"]
+    return content if isinstance(content, str) else "\n".join(part.get("text", "") for part in content)
+
+
+@pytest.mark.parametrize("filler_kib", [0, 256], ids=["small", "past-the-argv-cap"])
+def test_the_prompt_reaches_the_real_cli_on_stdin_and_never_argv(
+    repo: Path, model_auth: dict[str, str], offline_model: OfflineModelServer, filler_kib: int
+) -> None:
+    """Issue 12: no 128 KiB cap on the prompt (E2BIG), and no ticket text in /proc/<pid>/cmdline."""
+    line = "a diff line that only pads the prompt past the kernel's cap on a single argument\n"
+    filler = line * (filler_kib * 1024 // len(line) + 1) if filler_kib else ""
+    base = request(repo, "RUN-BIG", max_duration_seconds=60)
+    prompt = f"{base.prompt}{PROMPT_CANARY}\n{filler}{PROMPT_END}\n"
+    assert len(prompt.encode()) > filler_kib * 1024
+    asked = len(offline_model.requests)
+    cli = str(bundled_cli())
+    with command_lines(cli, repo) as seen:  # the scenario holds its turn for a second: time to look
+        outcome = AgentRunner(model_auth=model_auth).run(base.model_copy(update={"prompt": prompt}))
+    assert outcome.status is AgentStatus.SUCCESS, outcome.detail
+    assert outcome.result_text == "Read all of it."
+    # The model was sent the whole prompt: its last line chose the scenario.
+    (sent,) = [r for r in offline_model.requests[asked:] if r.scenario == "runner-big-prompt"]
+    assert prompt.strip() in first_message_text(sent.body)
+    # Both the reaper and the CLI were seen running, and neither command line held the prompt.
+    assert any("reaper.py" in c for c in seen) and any(c.startswith(cli) for c in seen), seen
+    assert not [c for c in seen if PROMPT_CANARY in c or "Ticket: RUN-BIG" in c]
+
+
+def test_the_prompt_file_is_private_to_its_owner(tmp_path: Path) -> None:
+    path = write_prompt(tmp_path, "Ticket: X-1\nuntrusted text\n")
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert path.read_text(encoding="utf-8") == "Ticket: X-1\nuntrusted text\n"

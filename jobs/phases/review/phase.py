@@ -211,7 +211,7 @@ def _needs_human(result: ReviewResult, loop: ReviewLoop) -> list[str]:
         )
     if last.diff_truncated:
         seen = f"the reviewer saw only the first {MAX_DIFF_CHARS:,}"
-        reasons.append(f"the diff was {last.diff_chars:,} characters; {seen}.")
+        reasons.append(f"the diff was too large to review whole: {last.diff_chars:,} characters; {seen}.")
     if loop.remote_head != last.head_sha:
         reasons.append("the branch changed after its last review; the newest commits were not reviewed.")
     return reasons

@@ -20,6 +20,7 @@ from jobs.artifacts import open_store
 from jobs.entrypoint import prepare
 from jobs.phases.review.phase import run_review
 from jobs.phases.review.records import ReviewResult, ReviewRound
+from jobs.phases.review.reviewer import MAX_DIFF_CHARS
 from jobs.pulls import FLAG_LABEL, GitHubPulls, LocalPulls
 from orchestration.local.offline_model import OfflineModelServer
 from orchestration.local.stack import local_job_env
@@ -337,3 +338,32 @@ def test_a_diff_too_large_to_review_whole_flags_the_pr_even_when_it_passes(
     assert any("reviewer saw only the first" in reason for reason in result.needs_human)
     _, markdown = pull_record(tmp_path, "factory/ix-911")
     assert "Needs human review" in markdown
+
+
+def test_a_huge_diff_is_reviewed_in_part_and_flagged_never_an_error(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str], offline_model: OfflineModelServer
+) -> None:
+    """Issue 12: a 600 KB diff of multi-byte text (the cap counts characters, the kernel bytes)."""
+    lines, size, n = [], 0, 0
+    while size < 600_000:
+        line = f"msg_{n:05d} = メモを保存しました。ノート {n} 件を一覧に表示します。\n"
+        lines.append(line)
+        size, n = size + len(line.encode()), n + 1
+    push_branch(remote, tmp_path, "IX-930", {"messages_ja.txt": "".join(lines)})
+    asked = len(offline_model.requests)
+    result = review("IX-930", remote, tmp_path, model_auth)
+
+    assert result.status == "passed", result.detail
+    (only,) = result.rounds
+    assert only.diff_truncated and only.diff_chars > 2 * MAX_DIFF_CHARS
+    assert result.pull_request is not None and result.pull_request.flagged
+    (reason,) = result.needs_human
+    assert "too large to review whole" in reason and f"{only.diff_chars:,} characters" in reason
+    _, markdown = pull_record(tmp_path, "factory/ix-930")
+    assert "Needs human review" in markdown and "too large to review whole" in markdown
+    # The reviewer was sent the head of the diff, bounded, and the model saw where it was cut.
+    (prompt,) = review_requests(offline_model, "review-IX-930")
+    assert len(offline_model.requests) > asked
+    assert "msg_00000 = メモを保存しました。" in prompt and "[... truncated by Factory ...]" in prompt
+    assert f"msg_{n - 1:05d}" not in prompt and len(prompt) < MAX_DIFF_CHARS + 50_000
+    assert len(prompt.encode()) > 128 * 1024  # past what one argv element could carry
