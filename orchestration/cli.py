@@ -53,7 +53,12 @@ def demo_command(
     ] = False,
 ) -> None:
     """Run an example ticket through factory.yaml on the local engine, against a local bare remote."""
-    raise typer.Exit(demo(ticket, artifacts, real, fresh))
+    try:
+        code = demo(ticket, artifacts, real, fresh)
+    except ConfigError as exc:
+        typer.echo(f"factory: {exc}", err=True)
+        code = 2
+    raise typer.Exit(code)
 
 
 @app.command("solve-linear-ticket")

@@ -6,7 +6,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from orchestration.cli import app
 from orchestration.local.containers import ContainerRunner
 from orchestration.local.stack import LocalStack
 
@@ -55,3 +57,11 @@ def test_the_offline_model_stands_in_when_real_is_not_asked(
     [env] = runner.envs
     assert env["ANTHROPIC_BASE_URL"].startswith("http://127.0.0.1:")
     assert env["ANTHROPIC_API_KEY"] != CANARY  # the offline model's placeholder, never the real key
+
+
+def test_demo_real_without_credentials_is_one_line_and_exit_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    result = CliRunner().invoke(app, ["demo", "--real", "--artifacts", "/nonexistent/factory-demo"])
+    assert result.exit_code == 2
+    assert result.output.strip() == "factory: --real needs ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN"
