@@ -35,6 +35,7 @@ from images.engine import (
     IMAGES,
     REPO_ROOT,
     ContainerError,
+    extra_ca_bundle,
     find_engine,
     image_exists,
     image_ref,
@@ -62,9 +63,6 @@ DPKG_SLIM = (
     "path-include /usr/share/locale/locale.alias\n"
 )
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-EXTRA_CA_DIR = Path("/usr/local/share/ca-certificates")
-HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-CA_ENV = "FACTORY_CA_BUNDLE"
 NO_CACHE_ENV = "IMAGE_NO_CACHE"
 # Podman's settings on machines like CI's: ulimits the sandbox allows (podman's defaults are higher
 # than a container there may set), and runc as the runtime where the default one cannot run.
@@ -164,14 +162,9 @@ def ca_bundle(workdir: Path, environ: Mapping[str, str] | None = None) -> Path:
     ``FACTORY_CA_BUNDLE`` if set; else this machine's bundle when it trusts extra CAs of its own
     (``/usr/local/share/ca-certificates``); else an empty file (the build then trusts Debian's roots).
     """
-    env = os.environ if environ is None else environ
-    if env.get(CA_ENV):
-        bundle = Path(env[CA_ENV])
-        if not bundle.is_file():
-            raise ContainerError(f"{CA_ENV}={bundle}: no such file")
+    bundle = extra_ca_bundle(environ)
+    if bundle is not None:
         return bundle
-    if any(EXTRA_CA_DIR.rglob("*.crt")) and HOST_CA_BUNDLE.is_file():
-        return HOST_CA_BUNDLE
     empty = workdir / "no-extra-ca.pem"
     empty.write_bytes(b"")
     return empty

@@ -24,6 +24,9 @@ ENGINES = ("docker", "podman")
 ENGINE_ENV = "FACTORY_CONTAINER_ENGINE"  # docker or podman; default: the first that works
 TAG_ENV = "IMAGE_TAG"
 TAG_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$")  # a valid image tag
+EXTRA_CA_DIR = Path("/usr/local/share/ca-certificates")
+HOST_CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+CA_ENV = "FACTORY_CA_BUNDLE"
 ENGINE_TIMEOUT = 60.0  # one engine command that starts no container (inspect, info)
 
 
@@ -122,3 +125,20 @@ def image_size(engine: str, ref: str) -> int:
     if out.returncode != 0:
         raise ImageMissing(f"image not found ({engine}): {ref}")
     return int(out.stdout.strip().splitlines()[0])
+
+
+def extra_ca_bundle(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The CA certificates to trust besides Debian's, for a build or a local container; None if none.
+
+    ``FACTORY_CA_BUNDLE`` if set; else this machine's bundle when it trusts extra CAs of its own
+    (``/usr/local/share/ca-certificates``: a corporate proxy's, say). Never baked into an image.
+    """
+    env = os.environ if environ is None else environ
+    if env.get(CA_ENV):
+        bundle = Path(env[CA_ENV])
+        if not bundle.is_file():
+            raise ContainerError(f"{CA_ENV}={bundle}: no such file")
+        return bundle
+    if any(EXTRA_CA_DIR.rglob("*.crt")) and HOST_CA_BUNDLE.is_file():
+        return HOST_CA_BUNDLE
+    return None

@@ -45,7 +45,17 @@ DENIED = (
 )
 
 # Variables passed through from the parent when present: locale and terminal basics, and model auth.
-PASSTHROUGH = ("LANG", "LC_ALL", "TZ")
+# Where the machine keeps the CA certificates to trust (paths, never secrets): a target's install
+# reaches its package registries through a corporate proxy with them.
+CA_FILE_VARIABLES = (
+    "SSL_CERT_FILE",
+    "REQUESTS_CA_BUNDLE",
+    "PIP_CERT",
+    "CURL_CA_BUNDLE",
+    "GIT_SSL_CAINFO",
+    "NODE_EXTRA_CA_CERTS",
+)
+PASSTHROUGH = ("LANG", "LC_ALL", "TZ", "SSL_CERT_DIR", *CA_FILE_VARIABLES)
 MODEL_AUTH = ("ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN", "ANTHROPIC_BASE_URL")
 
 

@@ -35,6 +35,7 @@ from images.engine import (
     image_ref,
     require_images,
 )
+from jobs.agent.policy import CA_FILE_VARIABLES
 from jobs.workspace.shell import reap_supervised
 
 # What the engine's own client may need from the caller (its config, socket, storage): the engine
@@ -62,6 +63,7 @@ OUTPUTS = frozenset({"ARTIFACTS_PREFIX", "WORKDIR"})
 IMAGE_UID = 10001  # the image's own user (images/Containerfile), whose HOME exists
 RUN_LABEL = "factory.run-id"  # on every job container: the RUN_ID it belongs to
 PHASE_LABEL = "factory.phase"
+CONTAINER_CA_BUNDLE = "/etc/ssl/certs/factory-extra-ca.pem"
 STOP_CLIENT_GRACE = 30.0  # how long the engine's client may take to return after the container stops
 
 
@@ -120,6 +122,9 @@ class ContainerRunner:
     tag: str
     grace: float = 30.0  # SIGTERM to SIGKILL, as the subprocess runner gives the job
     network: str = "host"
+    # Extra CAs this machine trusts (a corporate proxy's): mounted read-only and named by the usual
+    # variables, so a target's install reaches its registries from the container. Never in an image.
+    ca_bundle: Path | None = None
 
     def image(self, phase: str) -> str:
         return image_ref(phase, self.tag)
@@ -145,6 +150,8 @@ class ContainerRunner:
         uid, gid = job_user(caller_uid, caller_gid)
         caller = os.environ if caller_env is None else caller_env
         job_env, mounts = job_mounts(env)
+        if self.ca_bundle is not None:
+            job_env.update(dict.fromkeys(CA_FILE_VARIABLES, CONTAINER_CA_BUNDLE))
         argv = [
             self.engine,
             "run",
@@ -167,6 +174,8 @@ class ContainerRunner:
         for mount in mounts:
             if mount.output or mount.path.exists():
                 argv += ["--volume", mount.arg()]
+        if self.ca_bundle is not None:
+            argv += ["--volume", f"{self.ca_bundle}:{CONTAINER_CA_BUNDLE}:ro"]
         for variable in sorted(job_env):
             argv += ["--env", variable]
         argv += [self.image(phase), phase]

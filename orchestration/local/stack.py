@@ -17,7 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from images.engine import find_engine, image_ref, image_tag, require_images
+from images.engine import extra_ca_bundle, find_engine, image_ref, image_tag, require_images
 from jobs.artifacts import open_store
 from jobs.errors import ConfigError
 from jobs.phases.registry import PHASES
@@ -61,7 +61,7 @@ def container_runner() -> ContainerRunner:
     """The ``--docker`` job runner: the working engine and this checkout's images, all present."""
     engine, tag = find_engine(), image_tag()
     require_images(engine, [image_ref(phase.image, tag) for phase in PHASES])
-    return ContainerRunner(engine, tag)
+    return ContainerRunner(engine, tag, ca_bundle=extra_ca_bundle())
 
 
 @dataclass(frozen=True)

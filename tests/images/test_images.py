@@ -21,13 +21,22 @@ from typing import NoReturn
 
 import pytest
 
-from images.engine import ContainerError, find_engine, image_exists, image_ref, image_tag, require_images
+from images.engine import (
+    ContainerError,
+    extra_ca_bundle,
+    find_engine,
+    image_exists,
+    image_ref,
+    image_tag,
+    require_images,
+)
 from jobs.artifacts import open_store
 from jobs.phases.implement.records import ImplementResult
 from jobs.serving import free_port
 from orchestration.engine.errors import WorkflowError
 from orchestration.local.connectors import LocalCloud
 from orchestration.local.containers import RUN_LABEL, ContainerRunner, job_user
+from orchestration.local.remote import seed_bare_remote
 from orchestration.local.stack import local_job_env
 from tests.conftest import TESTS, git
 
@@ -116,6 +125,34 @@ def test_the_implement_phase_runs_in_its_image_and_pushes_the_branch(
     assert (run_dir / "implement" / "result.json").stat().st_uid == caller
     assert {p.stat().st_uid for p in [remote, *(remote / "refs").rglob("*")]} == {caller}
     assert containers_of_run(runner.engine, run_id) == []  # --rm
+
+
+def test_a_python_target_installs_from_pypi_in_the_image_and_only_the_change_is_pushed(
+    runner: ContainerRunner, tmp_path: Path, model_auth: dict[str, str]
+) -> None:
+    """The realistic target (tests/targets/taskboard): its install makes a venv and pip-installs pinned
+    PyPI dependencies inside the implement image (Debian's python3 with venv and pip are there for
+    targets, and this machine's extra CAs are mounted, never baked in); the agent's Bash runs the app's
+    suite in that venv; the pushed commit holds the agent's three files, not the venv."""
+    remote = seed_bare_remote(TESTS / "targets" / "taskboard", tmp_path / "taskboard.git")
+    run_id = unique("tb")
+    with_ca = ContainerRunner(runner.engine, runner.tag, grace=5, ca_bundle=extra_ca_bundle())
+    cloud = LocalCloud(
+        job_env("TB-1", remote, tmp_path, model_auth, run_id), open_store(str(tmp_path / "artifacts")), {},
+        runner=with_ca,
+    )  # fmt: skip
+    started = time.monotonic()
+    assert run_job(cloud, "600s")["succeededCount"] == 1
+    print(f"\nTB-1 implement in its image: {time.monotonic() - started:.1f} s (venv + pip install included)")
+    run_dir = tmp_path / "artifacts" / "runs" / run_id / "implement"
+    result = ImplementResult.model_validate_json((run_dir / "result.json").read_text())
+    assert result.status == "done" and result.pushed, result.detail
+    install_log = (run_dir / "install.log").read_text()
+    assert "$ .venv/bin/pip install --quiet -r requirements.txt" in install_log
+    files = git("--git-dir", str(remote), "show", "--name-only", "--format=", "factory/tb-1").split()
+    assert sorted(files) == ["taskboard/board.py", "taskboard/templates/board.html", "tests/test_tasks.py"]
+    transcript = (run_dir / "transcript.jsonl").read_text()
+    assert "29 passed" in transcript  # the agent's run of the app's suite, in the venv install made
 
 
 def test_the_container_sees_only_the_jobs_environment(

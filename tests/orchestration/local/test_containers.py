@@ -29,11 +29,19 @@ from images.build import (
     with_podman_settings,
 )
 from images.engine import ContainerError, image_tag
+from jobs.agent.policy import CA_FILE_VARIABLES, agent_environment
 from jobs.artifacts import open_store
 from orchestration.cli import app
 from orchestration.engine.errors import WorkflowError
 from orchestration.local.connectors import LocalCloud
-from orchestration.local.containers import IMAGE_UID, ContainerRunner, handed_over, job_mounts, local_path
+from orchestration.local.containers import (
+    CONTAINER_CA_BUNDLE,
+    IMAGE_UID,
+    ContainerRunner,
+    handed_over,
+    job_mounts,
+    local_path,
+)
 from orchestration.local.run import run_workflow
 from tests.conftest import git
 
@@ -317,3 +325,22 @@ def test_image_names_and_the_size_table() -> None:
         "factory-implement:abc    1049 MB    61.2s",
         "factory-e2e:abc             0 MB     1.0s",
     ]
+
+
+def test_extra_cas_are_mounted_and_named_never_copied_into_the_image(tmp_path: Path) -> None:
+    """A corporate proxy's CA (this machine's extra CAs) reaches a target's install in the container:
+    the bundle is mounted read-only and the usual variables name it; the agent and the target's
+    commands keep those variables (they are paths, never secrets)."""
+    bundle = tmp_path / "corp-ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n")
+    env = {"JOB": "solve-linear-ticket", "RUN_ID": "r"}
+    argv, process_env = ContainerRunner("podman", "t", ca_bundle=bundle).command(
+        "implement", env, "n", uid=10001
+    )
+    assert values_of(argv, "--volume") == [f"{bundle}:{CONTAINER_CA_BUNDLE}:ro"]
+    for name in CA_FILE_VARIABLES:
+        assert name in values_of(argv, "--env") and process_env[name] == CONTAINER_CA_BUNDLE
+    agent_env = agent_environment(process_env, tmp_path, {})
+    assert agent_env["PIP_CERT"] == agent_env["SSL_CERT_FILE"] == CONTAINER_CA_BUNDLE
+    plain, _ = ContainerRunner("podman", "t").command("implement", env, "n", uid=10001)
+    assert values_of(plain, "--volume") == [] and "PIP_CERT" not in values_of(plain, "--env")
