@@ -6,12 +6,21 @@ Absent file or keys mean defaults. The file comes from the target repo, so it is
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Self
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
 
 from jobs.errors import ConfigError
+from jobs.phases.e2e.database import check_seed_entry
 from jobs.phases.e2e.servers import ServerSpec
 
 if TYPE_CHECKING:
@@ -49,15 +58,41 @@ class Page(BaseModel):
     description: str = Field(default="", max_length=300)
 
 
+def _seed_entry(entry: str) -> str:
+    try:
+        return check_seed_entry(entry)
+    except ConfigError as exc:
+        raise ValueError(str(exc)) from None
+
+
+# One of Factory's scenarios (``base``) or a .sql file of the repository (``e2e/seeds/users.sql``).
+SeedEntry = Annotated[str, AfterValidator(_seed_entry)]
+
+
 class E2EConfig(BaseModel):
-    """How to run the app for a browser check: its servers, its pages, the seed scenarios to load."""
+    """How to run the app for a browser check: its database (setup, then seeds), its servers, its pages.
+
+    ``setup`` runs in the checkout after install, against the fresh database (``DATABASE_URL``);
+    ``seeds`` load after it, in the order listed. A database is started when either is set.
+    """
 
     model_config = ConfigDict(extra="forbid")
+    setup: list[Annotated[str, StringConstraints(min_length=1)]] = Field(default_factory=list)
+    setup_timeout_seconds: int = Field(default=600, gt=0)
+    seeds: list[SeedEntry] = Field(default_factory=list)
     servers: list[ServerSpec] = Field(default_factory=list)
     pages: list[Page] = Field(default_factory=list)
-    seeds: list[Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,63}$")]] = Field(
-        default_factory=list
-    )
+
+    @model_validator(mode="after")
+    def _database_url_is_the_database(self) -> Self:
+        # A server's URL placeholder is {<name>_url}: one named "database" would shadow {database_url}.
+        if any(spec.name == "database" for spec in self.servers):
+            raise ValueError("no server may be named 'database': {database_url} names the database")
+        return self
+
+    @property
+    def needs_database(self) -> bool:
+        return bool(self.setup or self.seeds)
 
 
 class TargetConfig(BaseModel):
@@ -99,4 +134,5 @@ def parse_target_config(text: str | None) -> TargetConfig:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "top level"
-        raise ConfigError(f"{CONFIG_FILE}: {where}: {first['msg']}") from None
+        message = first["msg"].removeprefix("Value error, ")  # our validators' messages stand alone
+        raise ConfigError(f"{CONFIG_FILE}: {where}: {message}") from None

@@ -1,4 +1,5 @@
--- base: the notes app's schema and its default tenant. Always loaded first, before any scenario.
+-- base: the notes app's schema and its default tenant. The other scenarios build on it, and Factory
+-- loads nothing unasked: a target using them lists base first in its .factory.yaml e2e.seeds.
 --
 -- Tables: tenants own users and notes; a note or user belongs to exactly one tenant, and the app
 -- (examples/notes-app, NOTES_TENANT, default 1) only ever sees its own tenant's rows. API keys are

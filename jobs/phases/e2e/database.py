@@ -1,4 +1,10 @@
-"""A throwaway PostgreSQL cluster for E2E seeds, and loading the seed scenarios into it.
+"""A throwaway PostgreSQL cluster for E2E, the target's ``e2e.setup`` commands, and its seeds.
+
+The target owns its data: ``setup`` (its migrations, say) runs first against the fresh database, then
+the ``seeds`` in the order listed, each either one of Factory's named scenarios (``seeds/<name>.sql``)
+or a ``.sql`` file of the target's checkout. Nothing is added: an app built on ``base`` lists it.
+The target's commands and files are untrusted, so they run as its install commands do
+(``jobs/workspace/shell.py``): the environment allowlist, a private HOME, bounded time, reaped.
 
 Real Postgres from the distribution's packages: the cluster lives in a temp dir (data, unix socket,
 log), listens only on 127.0.0.1 on a free port with trust auth (nothing outside this machine can reach
@@ -10,31 +16,44 @@ that Debian's package creates. Durability is off: the data is thrown away, and f
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import os
 import pwd
 import re
+import shlex
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Mapping, Sequence
+from pathlib import Path, PurePosixPath
 from types import TracebackType
 from typing import Self
 
 from pydantic import BaseModel, ConfigDict
 
-from jobs.errors import DatabaseError
+from jobs.errors import ConfigError, DatabaseError
 from jobs.serving import free_port
+from jobs.workspace.shell import CommandRun, run_repo_command
 
 NOT_INSTALLED = "PostgreSQL is not installed (apt-get install postgresql)"
 SERVER_BINARIES = ("initdb", "pg_ctl", "postgres")
 SUPERUSER = "postgres"  # the cluster's role, named by initdb -U
 SERVER_OS_USER = "postgres"  # who runs initdb and the server when we are root
-BASE_SCENARIO = "base"
-SCENARIO_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")  # as the target config allows
+SEEDS_DIR = Path(__file__).resolve().parents[3] / "seeds"  # Factory's named scenarios
+# SEEDS_DIR's scenarios, also named here: every phase validates .factory.yaml, only the e2e image has them.
+SCENARIOS = ("auth-users", "base", "content-populated", "multi-tenant")
+SCENARIO_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,63}")
+MAX_SEED_PATH = 300
+SETUP_OUTPUT_TAIL = 500
+ENV_NAME = re.compile(r"[A-Z_][A-Z0-9_]*")
+CLIENT_ENV = {
+    "PGCLIENTENCODING": "UTF8",
+    "PGCONNECT_TIMEOUT": "10",
+    "PGOPTIONS": "-c client_min_messages=warning",
+}
 DATABASE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
 START_ATTEMPTS = 3  # the free port we probed can be taken before the server binds it
 STOP_TIMEOUT = 30
@@ -54,8 +73,12 @@ class DatabaseUnavailable(DatabaseError):
     """PostgreSQL is not installed or would not start: the E2E phase ends "skipped" with this reason."""
 
 
+class SetupFailed(DatabaseError):
+    """An ``e2e.setup`` command failed or ran out of time: the app's problem, so the attempt is skipped."""
+
+
 class SeedLoad(BaseModel):
-    """One seed file loaded: which scenario, from where, and how long psql took."""
+    """One seed file loaded: the entry as listed (a scenario or a repo path), its file, psql's time."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     scenario: str
@@ -114,10 +137,8 @@ def run_psql(
     psql: Path, dsn: str, args: Sequence[str], *, timeout: float, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """psql without rc files or password prompts, stopping at the first error; DatabaseError if it fails."""
-    command = [str(psql), "-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-d", dsn, *args]
-    env = _environment(
-        PGCLIENTENCODING="UTF8", PGCONNECT_TIMEOUT="10", PGOPTIONS="-c client_min_messages=warning"
-    )
+    command = _psql_command(psql, dsn, args)
+    env = _environment(**CLIENT_ENV)
     try:
         result = subprocess.run(
             command,
@@ -139,22 +160,81 @@ def run_psql(
     return result
 
 
-def seed_files(scenarios: Sequence[str], seeds_dir: Path) -> list[tuple[str, Path]]:
-    """The scenarios' files in load order, ``base`` first and each once; checked before anything runs."""
-    bad = [s for s in scenarios if not SCENARIO_NAME.fullmatch(s)]
-    if bad:
-        names = ", ".join(repr(s[:80]) for s in bad)
-        raise DatabaseError(f"invalid seed scenario name {names}: expected {SCENARIO_NAME.pattern}")
+def _psql_command(psql: Path, dsn: str, args: Sequence[str]) -> list[str]:
+    return [str(psql), "-X", "-q", "-w", "-v", "ON_ERROR_STOP=1", "-d", dsn, *args]
+
+
+def is_seed_path(entry: str) -> bool:
+    """Whether an ``e2e.seeds`` entry is a file of the target (``e2e/seeds/users.sql``), not a scenario."""
+    return "/" in entry or entry.endswith(".sql")
+
+
+def seed_path(entry: str) -> PurePosixPath:
+    """A target's seed file as written, checked: relative to the repository root, no ``..``, ``.sql``."""
+    shown = repr(entry[:80])
+    if len(entry) > MAX_SEED_PATH or any(ord(c) < 32 or c in "\\\x7f" for c in entry):
+        raise ConfigError(
+            f"seed file {shown}: at most {MAX_SEED_PATH} characters, no control characters or backslashes"
+        )
+    path = PurePosixPath(entry)
+    if path.is_absolute():
+        raise ConfigError(f"seed file {shown} is an absolute path: write it relative to the repository root")
+    if ".." in path.parts:
+        raise ConfigError(f"seed file {shown} contains '..': seed files must be inside the repository")
+    if path.suffix != ".sql":
+        raise ConfigError(f"seed file {shown} is not a .sql file")
+    return path
+
+
+def check_seed_entry(entry: str) -> str:
+    """``entry`` when it names one of Factory's scenarios or a valid seed file path; ConfigError if not."""
+    if is_seed_path(entry):
+        seed_path(entry)
+    elif entry not in SCENARIOS:
+        raise ConfigError(
+            f"unknown seed scenario {entry[:80]!r}: Factory's scenarios are {', '.join(SCENARIOS)}; "
+            "a seed file of the repository is a path ending in .sql (e2e/seeds/users.sql)"
+        )
+    return entry
+
+
+def repo_seed_file(entry: str, repo: Path | None) -> Path:
+    """The target's seed file ``entry`` in the checkout ``repo``, resolved; ConfigError unless inside it."""
+    relative = seed_path(entry)
+    if repo is None:
+        raise ConfigError(f"seed file {entry[:80]!r}: there is no repository checkout to read it from")
+    root = repo.resolve()
+    path = (root / relative).resolve()
+    if not path.is_relative_to(root):  # a symlink (the file's or a folder's) pointing out of the checkout
+        raise ConfigError(f"seed file {entry[:80]!r} leads outside the repository (a symlink)")
+    if not path.is_file():
+        raise ConfigError(f"seed file {entry[:80]!r} is not a file in the repository")
+    return path
+
+
+def seed_files(seeds: Sequence[str], seeds_dir: Path, repo: Path | None = None) -> list[tuple[str, Path]]:
+    """Each entry's file, in the order listed and each once; all checked before anything runs.
+
+    A scenario is ``seeds_dir/<name>.sql``; a path is the target's file in the checkout ``repo``.
+    """
     root = seeds_dir.resolve()
     files: list[tuple[str, Path]] = []
     missing: list[str] = []
-    for name in dict.fromkeys([BASE_SCENARIO, *scenarios]):
-        path = root / f"{name}.sql"
+    for entry in dict.fromkeys(seeds):
+        if is_seed_path(entry):
+            files.append((entry, repo_seed_file(entry, repo)))
+            continue
+        if not SCENARIO_NAME.fullmatch(entry):
+            raise ConfigError(
+                f"invalid seed scenario name {entry[:80]!r}: expected {SCENARIO_NAME.pattern} "
+                "or a path ending in .sql"
+            )
+        path = root / f"{entry}.sql"
         # A symlink out of the seeds folder is refused like a missing file.
         if path.is_file() and path.resolve().parent == root:
-            files.append((name, path))
+            files.append((entry, path))
         else:
-            missing.append(name)
+            missing.append(entry)
     if missing:
         have = ", ".join(sorted(p.stem for p in root.glob("*.sql"))) or "none"
         raise DatabaseError(f"no seed file for {', '.join(missing)} in {seeds_dir} (have: {have})")
@@ -162,24 +242,97 @@ def seed_files(scenarios: Sequence[str], seeds_dir: Path) -> list[tuple[str, Pat
 
 
 def load_seeds(
-    dsn: str, scenarios: Sequence[str], seeds_dir: Path, *, timeout: float = 120.0, psql: Path | None = None
+    dsn: str,
+    seeds: Sequence[str],
+    seeds_dir: Path,
+    *,
+    repo: Path | None = None,
+    timeout: float = 120.0,
+    psql: Path | None = None,
 ) -> list[SeedLoad]:
-    """Load ``seeds_dir/<scenario>.sql`` in order, each in one transaction; ``timeout`` is shared.
+    """Load the seeds in the order listed, each file in one transaction; ``timeout`` is shared.
 
-    Raises DatabaseError naming the scenario and carrying psql's error when a file fails.
+    Raises ConfigError for a path that is not a file inside ``repo``, and DatabaseError naming the
+    entry and carrying psql's error when a file fails.
     """
-    files = seed_files(scenarios, seeds_dir)
+    files = seed_files(seeds, seeds_dir, repo)
     client = psql or find_psql()
     deadline = time.monotonic() + timeout
     loads: list[SeedLoad] = []
-    for name, path in files:
+    for entry, path in files:
         started = time.monotonic()
+        args = ["--single-transaction", "-f", str(path)]
         try:
-            run_psql(client, dsn, ["--single-transaction", "-f", str(path)], timeout=deadline - started)
+            if repo is not None and is_seed_path(entry):
+                _run_untrusted_psql(client, dsn, args, repo, deadline - started)
+            else:
+                run_psql(client, dsn, args, timeout=deadline - started)
         except DatabaseError as exc:
-            raise DatabaseError(f"seed {name} ({path.name}) failed: {exc}") from exc
-        loads.append(SeedLoad(scenario=name, path=path, seconds=round(time.monotonic() - started, 3)))
+            raise DatabaseError(f"seed {entry} ({path.name}) failed: {exc}") from exc
+        loads.append(SeedLoad(scenario=entry, path=path, seconds=round(time.monotonic() - started, 3)))
     return loads
+
+
+def _run_untrusted_psql(psql: Path, dsn: str, args: Sequence[str], cwd: Path, timeout: float) -> None:
+    """psql on a file of the target's, as its other commands run: the file's meta-commands (``\\!``)
+    can run programs, which must find none of our secrets and leave nothing running."""
+    settings = " ".join(f"{name}={shlex.quote(value)}" for name, value in CLIENT_ENV.items())
+    run = run_repo_command(f"{settings} {shlex.join(_psql_command(psql, dsn, args))}", cwd, timeout)
+    if run.timed_out:
+        raise DatabaseError(f"psql did not finish in {max(timeout, 0):.0f}s")
+    if run.exit_code != 0:
+        raise DatabaseError(f"psql failed ({run.exit_code}): {clamp(run.output)}")
+
+
+def setup_environment(variables: Mapping[str, str]) -> str:
+    """A shell file exporting each placeholder upper-cased: ``{database_url}`` is ``DATABASE_URL``."""
+    lines = []
+    for name, value in variables.items():
+        if not ENV_NAME.fullmatch(env_name := name.upper()):
+            raise ValueError(f"placeholder {name!r} is no environment variable name")
+        lines.append(f"export {env_name}={shlex.quote(value)}\n")
+    return "".join(lines)
+
+
+def run_setup(
+    commands: Sequence[str], cwd: Path, variables: Mapping[str, str], timeout: float
+) -> list[CommandRun]:
+    """Run the target's ``e2e.setup`` commands in order in its checkout, sharing one deadline.
+
+    Each runs as its install commands do (``run_repo_command``), with the placeholders in its
+    environment. Raises SetupFailed naming the first command that fails or times out, with the tail
+    of its output.
+    """
+    runs: list[CommandRun] = []
+    if not commands:
+        return runs
+    deadline = time.monotonic() + timeout
+    with tempfile.TemporaryDirectory(prefix="factory-setup-") as private:
+        # The runner builds its environment from an allowlist, so the variables come from a file the
+        # command sources first: none of them (the run's API key) is ever in a process's argv.
+        env_file = Path(private) / "env"
+        env_file.write_text(setup_environment(variables))
+        for command in commands:
+            script = f". {shlex.quote(str(env_file))}\n{command}"
+            run = dataclasses.replace(
+                run_repo_command(script, cwd, deadline - time.monotonic()), command=command
+            )
+            runs.append(run)
+            shown = clamp(command, 300)
+            if run.timed_out:
+                raise SetupFailed(
+                    f"e2e setup command timed out after {timeout:g}s: {shown}\n{_tail(run.output)}"
+                )
+            if run.exit_code != 0:
+                raise SetupFailed(f"e2e setup command failed ({run.exit_code}): {shown}\n{_tail(run.output)}")
+    return runs
+
+
+def _tail(output: str) -> str:
+    text = output.strip()
+    if not text:
+        return "(no output)"
+    return text if len(text) <= SETUP_OUTPUT_TAIL else "..." + text[-SETUP_OUTPUT_TAIL:]
 
 
 def _server_user() -> tuple[int, int] | None:

@@ -1,10 +1,13 @@
 """The e2e-verify phase: seed a database, start the dev servers, let an agent check the change in Chromium.
 
-Each attempt clones the pushed branch, installs it, loads the configured seed scenarios into a fresh
-PostgreSQL, starts the servers (health-checked, logs kept, always stopped) and runs the browser agent
-with read-only repository tools and our browser tool, which takes every screenshot itself. The report
-is checked against what the tool really took. A failed check goes to a fixer, then one more attempt.
-Servers or a database that cannot come up end the phase "skipped" with the reason, never "failed".
+Each attempt clones the pushed branch, installs it, prepares a fresh PostgreSQL (the target's own setup
+commands, such as its migrations, then the seeds it lists: its own SQL files or Factory's scenarios),
+starts the servers (their ports checked free and held for this run alone, health-checked, logs kept,
+always stopped) and runs the browser agent with read-only repository tools and our browser tool, which
+takes every screenshot itself. The report is checked against what the tool really took. A failed check
+goes to a fixer, then one more attempt. An app that cannot come up ends the phase "skipped" with its
+own error; only after a fix, and only when the app itself failed (not a busy port or a missing
+database), is it "failed".
 The report and its screenshots are committed to the branch under ``.factory/screenshots/{ticket}/``,
 kept in the artifacts, posted to the PR as one sticky comment and summarised on the ticket.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +26,15 @@ from jobs.artifacts import write_model
 from jobs.errors import StepFailed
 from jobs.logs import get_logger
 from jobs.phases.e2e.browser_agent import BrowserCheck, ask_browser_agent, browser_split
-from jobs.phases.e2e.database import DatabaseUnavailable, TempPostgres, load_seeds
+from jobs.phases.e2e.database import (
+    SEEDS_DIR,
+    DatabaseUnavailable,
+    SeedLoad,
+    SetupFailed,
+    TempPostgres,
+    load_seeds,
+    run_setup,
+)
 from jobs.phases.e2e.publish import Publisher
 from jobs.phases.e2e.records import PHASE, AttemptVerdict, E2EAttempt, E2EResult, E2EStatus, e2e_key
 from jobs.phases.e2e.render import render_report
@@ -49,11 +61,20 @@ from jobs.workspace import Workspace
 from jobs.workspace.install import install, install_in
 
 MAX_ATTEMPTS = 2  # a failed check gets one fix and one more check
-SEEDS_DIR = Path(__file__).resolve().parents[3] / "seeds"
 
 
 class Skipped(Exception):
-    """The app could not be brought up here; not the change's fault."""
+    """The app could not be brought up here; ``app_fault`` when the app itself failed, not the machine."""
+
+    def __init__(self, reason: str, *, app_fault: bool = False) -> None:
+        super().__init__(reason)
+        self.app_fault = app_fault
+
+    def verdict(self, after_fix: bool) -> tuple[E2EStatus, str]:
+        """The phase's status and detail: a fix is blamed only when the app it changed failed to start."""
+        if after_fix and self.app_fault:
+            return "failed", f"after the fix, the app would not start: {self}"
+        return "skipped", str(self)  # a busy port, no database: the machine's doing, whatever the change
 
 
 def run_e2e(settings: JobSettings, services: Services, run_id: str) -> E2EResult:
@@ -116,9 +137,7 @@ class Verifier:
                 attempt = self._attempt(n, workspace, config)
             except Skipped as exc:
                 log.warning("e2e could not start the app: %s", exc)
-                if self.attempts:  # the fixer's change is what stopped the app from starting
-                    return "failed", f"after the fix, the app would not start: {exc}"
-                return "skipped", str(exc)
+                return exc.verdict(after_fix=bool(self.attempts))
             self.attempts.append(attempt)
             write_model(self.services.store, self._key(f"attempt-{n}.json"), attempt)
             log.info("e2e attempt %d: %s", n, attempt.verdict)
@@ -194,16 +213,21 @@ class Verifier:
         try:
             with contextlib.ExitStack() as stack:
                 with self.clock.step("seeding"), steps.step("seeding"):
-                    database_url = self._database(stack, config.e2e)
+                    database_url = self._database(stack, config.e2e, workspace.path)
                 servers = DevServers(
-                    config.e2e.servers, workspace.path, logs_dir, self._variables(config.e2e, database_url)
+                    config.e2e.servers,
+                    workspace.path,
+                    logs_dir,
+                    self._variables(config.e2e, database_url),
+                    lock_wait_seconds=self.budget.seconds_left(),  # another run's servers may hold the ports
                 )
                 with self.clock.step("server_start"), steps.step("server_start"):
                     try:
                         stack.enter_context(servers)
                     except ServersUnavailable as exc:
                         where = self.services.store.url(self._key(f"attempt-{n}", "logs"))
-                        raise Skipped(f"{self.services.redact(exc.reason)} (server logs: {where})") from None
+                        reason = f"{self.services.redact(exc.reason)} (server logs: {where})"
+                        raise Skipped(reason, app_fault=exc.app_fault) from None
                 with self.clock.step("browser_agent"), steps.step("browser_agent"):
                     report, asks, problems = ask_browser_agent(check)
         finally:
@@ -231,19 +255,24 @@ class Verifier:
             timings=steps.timings,
         )
 
-    def _database(self, stack: contextlib.ExitStack, e2e: E2EConfig) -> str:
-        """A fresh database with the seed scenarios loaded; its URL ('' when no seeds are configured)."""
-        if not e2e.seeds:
+    def _database(self, stack: contextlib.ExitStack, e2e: E2EConfig, checkout: Path) -> str:
+        """A fresh database, the app's setup and seeds run in it; its URL ('' when neither is configured)."""
+        if not e2e.needs_database:
             return ""
         try:
             database = stack.enter_context(TempPostgres())
         except DatabaseUnavailable as exc:
             raise Skipped(f"no database: {exc}") from None
-        load_seeds(database.dsn, e2e.seeds, SEEDS_DIR)
+        seconds = self.budget.command_seconds(e2e.setup_timeout_seconds) if e2e.setup else 0.0
+        variables = self._variables(e2e, database.dsn)
+        prepare_database(database.dsn, e2e, checkout, variables, seconds, self.services.redact)
         return database.dsn
 
     def _variables(self, e2e: E2EConfig, database_url: str) -> dict[str, str]:
-        """What the servers' env values may name: the database, each server's URL, the run's API key."""
+        """What the servers' env values may name: the database, each server's URL, the run's API key.
+
+        Setup commands get the same, upper-cased, in their environment: ``DATABASE_URL``, ``API_KEY``...
+        """
         variables = {"database_url": database_url, "api_key": self.api_key}
         for spec in e2e.servers:
             variables[f"{spec.name.replace('-', '_')}_url"] = f"http://127.0.0.1:{spec.port}"
@@ -308,3 +337,23 @@ def _ticket_text(result: E2EResult) -> str:
             f"Factory's browser check failed after {len(result.attempts)} attempt(s): {result.detail}.{where}"
         )
     return f"Factory could not run the browser check: {result.detail}"
+
+
+def prepare_database(
+    dsn: str,
+    e2e: E2EConfig,
+    checkout: Path,
+    variables: Mapping[str, str],
+    setup_seconds: float,
+    redact: Callable[[str], str],
+) -> list[SeedLoad]:
+    """The app's ``e2e.setup`` commands against the fresh database, then its seeds in the order listed.
+
+    A setup command that fails is the app's doing: Skipped, naming the command, with its output's tail
+    (redacted: the app's output may echo what it was given).
+    """
+    try:
+        run_setup(e2e.setup, checkout, variables, setup_seconds)
+    except SetupFailed as exc:
+        raise Skipped(redact(str(exc)), app_fault=True) from None
+    return load_seeds(dsn, e2e.seeds, SEEDS_DIR, repo=checkout)

@@ -1,4 +1,8 @@
-"""Dev servers for E2E: real processes on free loopback ports, checked for orphans after every path."""
+"""Dev servers for E2E: real processes on free loopback ports, checked for orphans after every path.
+
+Each test takes the machine's ports lock from its own file, so other runs on this machine do not delay it
+(tests/jobs/phases/test_e2e_ports.py holds the lock, the port check and the verdicts).
+"""
 
 from __future__ import annotations
 
@@ -15,7 +19,15 @@ import pytest
 from pydantic import ValidationError
 
 from jobs.errors import ConfigError
-from jobs.phases.e2e.servers import DevServers, ServerSpec, ServersUnavailable, port_is_free, substitute
+from jobs.phases.e2e.servers import (
+    LOCK_ENV,
+    DevServers,
+    ServerSpec,
+    ServersUnavailable,
+    port_is_free,
+    relevant_lines,
+    substitute,
+)
 from jobs.serving import free_port
 from tests.conftest import processes_matching
 
@@ -42,6 +54,22 @@ if os.fork() == 0:
     os._exit(0)
 os.execvp("python3", ["python3", sys.argv[1], sys.argv[2], "200"])
 """
+
+# Says something, then dies of an exception two calls deep, as a misconfigured app does.
+CRASH = """\
+import sys
+print("loading settings", flush=True)
+def connect(url):
+    raise ValueError(f"DATABASE_URL is not set ({sys.argv[1]})")
+def main():
+    connect(None)
+main()
+"""
+
+
+@pytest.fixture(autouse=True)
+def own_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(LOCK_ENV, str(tmp_path / "ports.lock"))
 
 
 @pytest.fixture
@@ -117,8 +145,60 @@ def test_start_failure_names_exit_code_and_log_line(tmp_path: Path, script: Path
         f"server web exited with code 3 during start (see web.log): Error: cannot reach database {marker}"
     )
     assert not caught.value.retryable
+    assert caught.value.app_fault  # the app's own failure, which a fix could have caused
     assert processes_matching(marker) == []  # the healthy api server was stopped too
     assert port_is_free(ok)
+
+
+def test_crash_reports_the_exception_not_the_last_log_line(tmp_path: Path, marker: str) -> None:
+    crash = tmp_path / f"crash-{marker}.py"
+    crash.write_text(CRASH)
+    port = free_port()
+    # What a wrapper (npm, honcho, a shell script) says after the app died is the log's last line.
+    command = f"python3 {crash} {marker}; code=$?; echo 'worker exited, cleaning up'; exit $code"
+    with (
+        pytest.raises(ServersUnavailable) as caught,
+        DevServers([spec("api", command, port)], tmp_path, tmp_path),
+    ):
+        pass
+    reason = caught.value.reason
+    assert reason == (
+        f"server api exited with code 1 during start (see api.log): "
+        f"ValueError: DATABASE_URL is not set ({marker})"
+    )
+    assert "Traceback" in (tmp_path / "api.log").read_text()  # the whole story stays in the log
+    assert caught.value.app_fault
+    assert processes_matching(marker) == []
+
+
+@pytest.mark.parametrize(
+    ("log", "said"),
+    [
+        (
+            'Traceback (most recent call last):\n  File "app.py", line 3\n    import flask\n'
+            "ModuleNotFoundError: No module named 'flask'\nshutting down\n",
+            "ModuleNotFoundError: No module named 'flask'",
+        ),
+        (
+            "node:events:497\n      throw er;\n      ^\n\nError: listen EADDRINUSE: address already in use"
+            " :::8080\n    at Server.setupListenHandle (node:net:1872:16)\nNode.js v20.11.0\n",
+            "Error: listen EADDRINUSE: address already in use :::8080",
+        ),
+        (
+            "\x1b[32mINFO\x1b[0m: starting\n\x1b[31mERROR\x1b[0m: Error loading ASGI app.\n"
+            "ERROR: Application startup failed.\nbye\n",
+            "ERROR: Error loading ASGI app. | ERROR: Application startup failed.",
+        ),
+        ("one\ntwo\nthree\nfour\n\n", "two | three | four"),
+        ("", "(no output)"),
+    ],
+    ids=["python-traceback", "node-error", "error-lines", "last-lines", "empty"],
+)
+def test_relevant_lines_of_a_failing_servers_log(tmp_path: Path, log: str, said: str) -> None:
+    path = tmp_path / "api.log"
+    path.write_text(log)
+    assert relevant_lines(path) == said
+    assert relevant_lines(tmp_path / "missing.log") == "(no log)"
 
 
 def test_port_in_use_starts_nothing(tmp_path: Path, marker: str) -> None:
@@ -132,7 +212,11 @@ def test_port_in_use_starts_nothing(tmp_path: Path, marker: str) -> None:
         ]
         with pytest.raises(ServersUnavailable) as caught, DevServers(specs, tmp_path, tmp_path / "logs"):
             pass
-    assert caught.value.reason == f"port {taken} is already in use (needed by server web)"
+    assert caught.value.reason.startswith(f"port {taken} is already in use by ")
+    assert caught.value.reason.endswith(
+        "(needed by server web): free it or change the server's port in .factory.yaml"
+    )
+    assert not caught.value.app_fault  # the machine's doing, not the app's
     assert list(tmp_path.glob(f"{marker}-*")) == []
     assert not (tmp_path / "logs").exists()
 
@@ -151,8 +235,12 @@ def test_health_never_passes_times_out(tmp_path: Path, script: Path, marker: str
         pass
     assert 1 <= time.monotonic() - started < 4
     reason = caught.value.reason
-    assert reason.startswith(f"server api did not answer http://127.0.0.1:{port}/health within 1s (last: ")
+    assert reason.startswith(
+        f"server api is still running but did not answer http://127.0.0.1:{port}/health within 1s (last: "
+    )
     assert ("HTTP 500" in reason) == (kind == "answers-500")
+    assert reason.endswith("; api.log: (no output)")
+    assert caught.value.app_fault
     assert processes_matching(marker) == []
     assert processes_matching(f"python3 -c 'import time; time.sleep(30)' {marker}") == []
 
