@@ -59,6 +59,7 @@ bench: setup
 	$(PY) -m tests.bench.review_phase
 	$(PY) -m tests.bench.e2e_phase
 	$(PY) -m tests.bench.workflow
+	$(PY) -m tests.bench.secret_scan
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .factory .pytest_cache .mypy_cache .ruff_cache

@@ -9,11 +9,13 @@ tree is copied into a fresh clone at the commit the attempt started from, and co
 from __future__ import annotations
 
 import shutil
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 from urllib.parse import urlsplit
 
-from jobs.errors import ConfigError, ProtectedBranchError, PushRejected, StepFailed
+from jobs.errors import ConfigError, GitError, ProtectedBranchError, PushRejected, StepFailed
 from jobs.workspace.git import Git
 from jobs.workspace.snapshot import InstallOutput, tree_state
 
@@ -22,6 +24,10 @@ FACTORY_EVIDENCE = ".factory/screenshots"
 # it is refused with its size, never pushed. A reviewer could not read it either.
 MAX_CHANGED_FILES = 400
 MAX_ADDED_LINES = 40_000
+# The secret guard reads a staged file this many bytes at a time (any size in bounded memory), carrying
+# the last SCAN_OVERLAP bytes over: more than a secret's longest encoded form or a PEM private key.
+SCAN_CHUNK = 8 << 20
+SCAN_OVERLAP = 64 << 10
 
 
 def check_repo_url(url: str) -> str:
@@ -131,19 +137,53 @@ class Workspace:
     def commit_all(self, message: str, holds_secret: Callable[[str], bool] | None = None) -> str | None:
         """Commit everything the agent changed; None when there is nothing to commit.
 
-        ``holds_secret`` vets the staged diff first: a change that holds a secret is not committed.
+        ``holds_secret`` vets every file the commit would add or change first (its bytes, not a diff):
+        a change that holds a secret is not committed.
         """
         if not self.has_changes():
             return None
         self.git.run(["add", "--all"], self.path)
         self._refuse_implausible_size()
-        if holds_secret is not None and holds_secret(
-            self.git.out(["diff", "--cached", "--binary"], self.path)
-        ):
-            self.git.run(["reset", "--quiet"], self.path)
-            raise StepFailed("the change holds what looks like a secret: nothing was committed or pushed")
+        if holds_secret is not None:
+            self._refuse_staged_secret(holds_secret)
         self.git.run(["commit", "--quiet", "--no-verify", "-m", message], self.path)
         return self.head()
+
+    def _refuse_staged_secret(self, holds_secret: Callable[[str], bool]) -> None:
+        """StepFailed, with nothing committed, when a file the commit would add or change holds a secret.
+
+        What is read is the staged blob itself, from the index of our own clone: the bytes the commit would
+        store, whatever git thinks of them (binary, ``-diff``, generated, an LFS pointer, a symlink's target),
+        never a diff that could show them as "Binary files differ". File names are committed too: vetted
+        first, and a refusal names a file only once no name holds a secret."""
+        listed = ["diff", "--cached", "--raw", "-z", "--no-renames", "--no-abbrev"]
+        fields = self.git.run(listed, self.path).stdout.split("\0")
+        staged: list[tuple[str, str]] = []
+        for meta, name in zip(fields[0::2], fields[1::2], strict=False):
+            _, mode, _, blob, status = meta.split()  # ":<old mode> <new mode> <old sha> <new sha> <status>"
+            if status != "D" and mode != "160000":  # a deletion or a submodule's commit: no bytes added
+                staged.append((blob, name))
+        found = "a file name" if holds_secret("\n".join(name for _, name in staged)) else None
+        if found is None and staged:
+            batch = subprocess.Popen(
+                self.git.argv(["cat-file", "--batch"]),
+                cwd=self.path,
+                env=self.git.env(),
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL,
+            )
+            with batch:  # closing the pipes on the way out ends cat-file, whatever it was writing
+                assert batch.stdin is not None and batch.stdout is not None
+                for blob, name in staged:
+                    batch.stdin.write(f"{blob}\n".encode())
+                    batch.stdin.flush()
+                    if _blob_holds_secret(batch.stdout, holds_secret):
+                        found = repr(name)
+                        break
+        if found is not None:
+            self.git.run(["reset", "--quiet"], self.path)
+            raise StepFailed(f"{found} holds what looks like a secret: nothing was committed or pushed")
 
     def new_commits(self) -> list[str]:
         """Commits on the branch since this attempt began."""
@@ -221,6 +261,28 @@ class Workspace:
             if line.startswith("ref: refs/heads/"):
                 return line.split()[1].removeprefix("refs/heads/")
         return self.base_branch
+
+
+def _blob_holds_secret(batch: IO[bytes], holds_secret: Callable[[str], bool]) -> bool:
+    """Read the next object ``git cat-file --batch`` writes, a chunk at a time, and vet each chunk.
+
+    Each chunk is vetted with the tail of the one before, so a secret across the boundary is whole in one;
+    bytes that are not UTF-8 become lone surrogates, which leave every ASCII character where it was."""
+    header = batch.readline().split()  # b"<sha> blob <size>", or b"<sha> missing"
+    if len(header) != 3 or header[1] != b"blob":
+        raise GitError(f"git cat-file gave {b' '.join(header).decode(errors='replace')!r} for a staged file")
+    left, tail = int(header[2]), b""
+    while left:
+        chunk = batch.read(min(SCAN_CHUNK, left))
+        if not chunk:
+            raise GitError("git cat-file ended in the middle of a staged file")
+        left -= len(chunk)
+        window = tail + chunk
+        if holds_secret(window.decode("utf-8", "surrogateescape")):
+            return True
+        tail = window[-SCAN_OVERLAP:]
+    batch.read(1)  # the newline that ends each object
+    return False
 
 
 def _remove(path: Path) -> None:
