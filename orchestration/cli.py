@@ -1,11 +1,17 @@
-"""The ``factory`` command: the local demo, one ticket through the workflow, and the offline model."""
+"""The ``factory`` command: the local demo, one ticket through the workflow, the offline model, and the
+checks and clean-up around local runs.
+
+Exit codes of the commands that run a ticket: 0 done, 1 failed, 2 bad options or inputs (said in one
+line before anything starts), 3 completed with the browser check skipped (``orchestration.local.ticket``).
+"""
 
 from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 import httpx
 import typer
@@ -15,10 +21,13 @@ from deploy.cli import app as deploy_app
 from images.engine import ContainerError
 from jobs.errors import ConfigError
 from orchestration.cloud import CloudError, start_and_follow
+from orchestration.local.check import check
 from orchestration.local.demo import demo
 from orchestration.local.executions_api import ExecutionsServer
 from orchestration.local.gcloud import gcloud_howto, prepare_gcloud
+from orchestration.local.inputs import check_repo, check_ticket, resolve_path, resolve_repo
 from orchestration.local.offline import start_offline_model
+from orchestration.local.prune import human_age, human_size, parse_age, prune
 from orchestration.local.run import LocalRun
 from orchestration.local.stack import EXAMPLES, LocalStack
 from orchestration.local.ticket import solve_ticket
@@ -35,6 +44,14 @@ ArtifactsOption = Annotated[Path, typer.Option(help="Artifact prefix (a director
 RealOption = Annotated[
     bool, typer.Option("--real", help="Use Claude (ANTHROPIC_API_KEY) instead of the offline model.")
 ]
+ScenariosOption = Annotated[
+    Path | None,
+    typer.Option(help="The offline model's scenario file or directory (default: examples/scenarios)."),
+]
+KeepWorkOption = Annotated[
+    bool, typer.Option("--keep-work", help="Keep the run's working copies (<artifacts>/work/<run_id>).")
+]
+T = TypeVar("T")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Factory: tickets into pull requests.")
 offline_app = typer.Typer(add_completion=False, no_args_is_help=True, help="The scripted offline model.")
@@ -51,10 +68,12 @@ def demo_command(
     fresh: Annotated[
         bool, typer.Option("--fresh", help="Re-seed the local remote (drops earlier demo branches).")
     ] = False,
+    scenarios: ScenariosOption = None,
+    keep_work: KeepWorkOption = False,
 ) -> None:
     """Run an example ticket through factory.yaml on the local engine, against a local bare remote."""
     try:
-        code = demo(ticket, artifacts, real, fresh)
+        code = demo(ticket, artifacts, real, fresh, scenarios=scenarios, keep_work=keep_work)
     except ConfigError as exc:
         typer.echo(f"factory: {exc}", err=True)
         code = 2
@@ -90,6 +109,8 @@ def solve_linear_ticket(
         str | None,
         typer.Option(help="--cloud: Executions API endpoint override, e.g. factory serve's URL."),
     ] = None,
+    scenarios: ScenariosOption = None,
+    keep_work: KeepWorkOption = False,
 ) -> None:
     """Run orchestration/factory.yaml for one ticket on the local engine (--docker: jobs in images)."""
     if cloud and docker:
@@ -112,7 +133,10 @@ def solve_linear_ticket(
     if not repo:
         typer.echo("factory: --repo (or REPO_URL) is needed to run the chain here", err=True)
         raise typer.Exit(2)
-    raise typer.Exit(solve_ticket(_local_stack(repo, artifacts, tickets_dir, real, docker), ticket))
+    stack = _local_stack(repo, artifacts, tickets_dir, real, docker, scenarios=scenarios, keep_work=keep_work)
+    _or_exit_2(lambda: check_repo(stack.repo))
+    _or_exit_2(lambda: check_ticket(stack.tickets_dir, ticket))
+    raise typer.Exit(solve_ticket(stack, ticket))
 
 
 @app.command("serve")
@@ -122,9 +146,12 @@ def serve_executions(
     tickets_dir: TicketsDirOption = Path("tickets"),
     artifacts: ArtifactsOption = Path(".factory"),
     real: RealOption = False,
+    scenarios: ScenariosOption = None,
+    keep_work: KeepWorkOption = False,
 ) -> None:
     """Serve the Workflows Executions API on 127.0.0.1: gcloud workflows run factory runs it locally."""
-    stack = _local_stack(repo, artifacts, tickets_dir, real)
+    stack = _local_stack(repo, artifacts, tickets_dir, real, scenarios=scenarios, keep_work=keep_work)
+    _or_exit_2(lambda: check_repo(stack.repo))
 
     def start(argument: Any, execution_id: str) -> LocalRun:
         return stack.run(
@@ -134,7 +161,7 @@ def serve_executions(
         )
 
     server = ExecutionsServer(start, port).start()
-    config_dir, token_file = prepare_gcloud(artifacts / "gcloud")
+    config_dir, token_file = prepare_gcloud(stack.artifacts / "gcloud")
     typer.echo(f"Workflows Executions API for workflow 'factory' on {server.base_url}")
     typer.echo(f"model: {'Claude (real API)' if real else 'offline scripted model'}; in another shell:\n")
     for line in gcloud_howto(server.base_url, config_dir, token_file):
@@ -146,12 +173,79 @@ def serve_executions(
         server.stop()
 
 
-def _local_stack(
-    repo: str, artifacts: Path, tickets_dir: Path, real: bool, docker: bool = False
-) -> LocalStack:
-    """The local stack, or exit 2 with the reason it cannot be had (no credentials, no images)."""
+@app.command("check")
+def check_command(
+    repo: RepoOption,
+    tickets_dir: Annotated[
+        Path | None, typer.Option(envvar="TICKETS_DIR", help="Ticket files to check (default: none).")
+    ] = None,
+    scenarios: Annotated[
+        Path | None, typer.Option(help="Offline-model scenario file or directory to check.")
+    ] = None,
+) -> None:
+    """Check a target before a run: its .factory.yaml on main, ticket files, scenario files."""
+    report = check(
+        resolve_repo(repo),
+        resolve_path(tickets_dir) if tickets_dir else None,
+        resolve_path(scenarios) if scenarios else None,
+    )
+    for finding in report.findings:
+        typer.echo(finding.line())
+    typer.echo(report.summary())
+    raise typer.Exit(1 if report.errors else 0)
+
+
+@app.command("prune")
+def prune_command(
+    older_than: Annotated[str, typer.Option(help="Age past which to remove: 7d, 12h, 30m, 2w.")] = "7d",
+    artifacts: ArtifactsOption = Path(".factory"),
+    runs: Annotated[
+        bool, typer.Option("--runs", help="Also remove old runs/<run_id>/ folders (results, reports).")
+    ] = False,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Say what would go; remove nothing.")] = False,
+) -> None:
+    """Remove old runs' work directories (and, with --runs, their run folders) under the artifacts."""
+    seconds = _or_exit_2(lambda: parse_age(older_than))
+    pruned = prune(resolve_path(artifacts), seconds, runs=runs, dry_run=dry_run)
+    verb = "would remove" if dry_run else "removed"
+    for item in pruned:
+        typer.echo(f"{verb} {item.path} ({human_size(item.size)}, {human_age(item.age)} old)")
+    freed = human_size(sum(item.size for item in pruned))
+    what = "directory" if len(pruned) == 1 else "directories"
+    typer.echo(f"{verb} {len(pruned)} {what} older than {older_than}, {freed}{'' if dry_run else ' freed'}")
+
+
+def _or_exit_2(check_it: Callable[[], T]) -> T:
+    """What ``check_it`` returns, or exit 2 with its ConfigError in one line."""
     try:
-        return LocalStack.create(repo, artifacts, tickets_dir, real_model=real, docker=docker)
+        return check_it()
+    except ConfigError as exc:
+        typer.echo(f"factory: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _local_stack(
+    repo: str,
+    artifacts: Path,
+    tickets_dir: Path,
+    real: bool,
+    docker: bool = False,
+    *,
+    scenarios: Path | None = None,
+    keep_work: bool = False,
+) -> LocalStack:
+    """The local stack, or exit 2 with the reason it cannot be had (no credentials, no images, broken
+    scenario files)."""
+    try:
+        return LocalStack.create(
+            repo,
+            artifacts,
+            tickets_dir,
+            real_model=real,
+            docker=docker,
+            scenarios=scenarios,
+            keep_work=keep_work,
+        )
     except ContainerError as exc:
         typer.echo(f"factory: --docker: {exc}", err=True)
     except ConfigError as exc:

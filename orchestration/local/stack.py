@@ -4,12 +4,14 @@ A ``LocalStack`` holds what every local run shares (the target repository, the a
 the ticket files, which model, how jobs run) and starts executions: each gets the environment a Cloud
 Run Job would get, the offline model unless the real one is asked for, the artifact store, and the job
 runner (subprocesses, or the phases' images with ``--docker``). ``factory solve-linear-ticket``,
-``factory serve`` and ``factory demo`` all run through ``LocalStack.run``.
+``factory serve`` and ``factory demo`` all run through ``LocalStack.run``. A run's working copies
+(``<artifacts>/work/<run_id>``) are removed when it ends, unless ``keep_work`` asks to keep them.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,8 +23,10 @@ from images.engine import extra_ca_bundle, find_engine, image_ref, image_tag, re
 from jobs.artifacts import open_store
 from jobs.errors import ConfigError
 from jobs.phases.registry import PHASES
+from orchestration.local.check import check_scenarios
 from orchestration.local.connectors import JobRunner
 from orchestration.local.containers import ContainerRunner
+from orchestration.local.inputs import resolve_path, resolve_repo
 from orchestration.local.offline import offline_env, start_offline_model
 from orchestration.local.run import LocalRun, run_workflow
 
@@ -75,22 +79,37 @@ class LocalStack:
     scenarios: Path = EXAMPLES / "scenarios"  # the offline model's scripted turns
     runner: JobRunner | None = None  # None: jobs as subprocesses
     slack_webhook: str | None = None
+    keep_work: bool = False  # keep <artifacts>/work/<run_id> after the run (for debugging)
 
     @classmethod
     def create(
-        cls, repo: str, artifacts: Path, tickets_dir: Path, *, real_model: bool = False, docker: bool = False
+        cls,
+        repo: str,
+        artifacts: Path,
+        tickets_dir: Path,
+        *,
+        real_model: bool = False,
+        docker: bool = False,
+        scenarios: Path | None = None,
+        keep_work: bool = False,
     ) -> LocalStack:
         """Checked up front: the real model needs credentials; ``--docker`` an engine and the images
-        (ConfigError, or ContainerError from ``images.engine``, saying which)."""
+        (ConfigError, or ContainerError from ``images.engine``, saying which). Local paths are made
+        absolute here, once: the jobs use them from other directories."""
         if real_model and not any(os.environ.get(name) for name in MODEL_CREDENTIALS):
             raise ConfigError(f"--real needs {' or '.join(MODEL_CREDENTIALS)}")
+        scenarios = resolve_path(scenarios) if scenarios is not None else EXAMPLES / "scenarios"
+        if not real_model:
+            require_scenarios(scenarios)
         return cls(
-            repo,
-            artifacts.resolve(),
-            tickets_dir.resolve(),
+            resolve_repo(repo),
+            resolve_path(artifacts),
+            resolve_path(tickets_dir),
             real_model,
+            scenarios=scenarios,
             runner=container_runner() if docker else None,
             slack_webhook=os.environ.get("SLACK_WEBHOOK_URL") or None,
+            keep_work=keep_work,
         )
 
     def describe(self) -> list[str]:
@@ -99,9 +118,15 @@ class LocalStack:
             "Claude (real API)" if self.real_model else "offline scripted model (no Claude credentials used)"
         )
         lines = [f"model: {model}"]
+        if not self.real_model and self.scenarios != EXAMPLES / "scenarios":
+            lines.append(f"scenarios: {self.scenarios}")
         if isinstance(self.runner, ContainerRunner):
             lines.append(f"jobs: in images {image_ref('<phase>', self.runner.tag)} on {self.runner.engine}")
         return lines
+
+    def workdir(self, execution_id: str) -> Path:
+        """Where the jobs of execution ``execution_id`` clone and work."""
+        return self.artifacts / "work" / execution_id
 
     def run(
         self,
@@ -112,7 +137,7 @@ class LocalStack:
         """Execute factory.yaml with ``argument`` (any of its input shapes); the execution id is the run
         id (the workflow reads it from ``GOOGLE_CLOUD_WORKFLOW_EXECUTION_ID`` and sets each job's)."""
         # The workflow sets JOB, TICKET_IDENTIFIER and RUN_ID per job from its argument.
-        workdir = self.artifacts / "work" / execution_id
+        workdir = self.workdir(execution_id)
         env = local_job_env(
             "", Path(self.repo), self.artifacts, execution_id, workdir=workdir, tickets_dir=self.tickets_dir
         )
@@ -138,3 +163,27 @@ class LocalStack:
         finally:
             if server is not None:
                 server.stop()
+            if not self.keep_work:
+                remove_workdir(workdir, say)
+
+
+def require_scenarios(scenarios: Path) -> None:
+    """ConfigError naming the first problem of the offline model's scenario files, before a run starts
+    (a broken file would otherwise stop the model's start, or leave a request no scenario answers)."""
+    errors = [finding for finding in check_scenarios(scenarios)[0] if not finding.warning]
+    if errors:
+        more = (
+            f" (and {len(errors) - 1} more: factory check --scenarios lists them)" if len(errors) > 1 else ""
+        )
+        raise ConfigError(f"--scenarios: {errors[0].where}: {errors[0].what}{more}")
+
+
+def remove_workdir(workdir: Path, say: Callable[[str], None]) -> None:
+    """Remove a finished run's working copies (clones, installs, server logs: hundreds of MB for a real
+    app); what the run decided is under ``runs/<run_id>/`` and on the branch, not here."""
+    try:
+        shutil.rmtree(workdir)
+    except FileNotFoundError:
+        return  # no job ran far enough to make one
+    except OSError as exc:
+        say(f"could not remove the work directory {workdir}: {exc.strerror or exc}")

@@ -38,11 +38,14 @@ def print_branch(remote: Path, branch: str, base_branch: str = "main") -> None:
             print(f"  commit    {line}")
 
 
-def print_workflow(run: LocalRun) -> None:
+def print_workflow(run: LocalRun, e2e_skipped: bool = False) -> None:
     print("\n== Factory: workflow ==")
     if run.error is not None:
         print(f"failed      {', '.join(run.error.tags)}: {run.error.message}")
     else:
         print(f"result      {json.dumps(run.result)}")
+    if e2e_skipped:
+        # Completed, but not verified: say so where a reader looks last, not only in the e2e section.
+        print("warning     e2e-verify was skipped: the change was NOT verified in a browser (see above)")
     engine = sum(run.overhead.values())
     print(f"time        {run.seconds:.1f}s in all, {engine * 1000:.1f} ms of it the engine's own")
