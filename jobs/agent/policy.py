@@ -4,7 +4,8 @@ The target repository is untrusted: its ``CLAUDE.md``, ``.claude/settings.json``
 ``.mcp.json`` could widen permissions or carry instructions. So the CLI loads no settings source
 (``--setting-sources ""``), no MCP server but ours (``--strict-mcp-config``), and only the settings
 this module writes; the tools of our MCP servers are allowed by server (``mcp__<server>``). The
-environment is an allowlist: model auth and the basics, never a third-party token, whatever the parent
+environment is an allowlist: the basics and the run's model auth (a per-run token for the harness's
+model proxy, never the real key: see ``runner``), never a third-party token, whatever the parent
 process holds.
 """
 

@@ -3,8 +3,11 @@
 The wall clock, the turn count and the dollar budget are enforced here, not left to the CLI: on a
 breach the reaper gets SIGTERM, every process the agent started gets SIGTERM then, after a grace,
 SIGKILL, and the run is classified by what the harness saw. The environment is an allowlist (see
-``policy``) and each run gets a private HOME that is removed afterwards. stdin is the prompt, a file in
-that HOME (see ``cli``): a regular file reaches EOF, so nothing the agent runs can block reading it.
+``policy``) and each run gets a private HOME that is removed afterwards. The real model credential
+stays here: each run gets its own ``model_proxy``, and the agent only its per-run token and URL; the
+proxy meters the API's usage and refuses requests once the run's dollar budget is spent. stdin is the
+prompt, a file in that HOME (see ``cli``): a regular file reaches EOF, so nothing the agent runs can
+block reading it.
 """
 
 from __future__ import annotations
@@ -22,14 +25,22 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
 
+import httpx
+
 from jobs.agent import policy
 from jobs.agent.cli import bundled_cli, cli_arguments, supervised, write_mcp_config, write_prompt
+from jobs.agent.model_proxy import ModelProxy, ProxyTally, upstream_of
 from jobs.agent.models import AgentOutcome, AgentRequest, AgentStatus
 from jobs.agent.stream import StreamTally, classify, parse_line
+from jobs.logs import get_logger
 
 # After the result event the CLI should exit promptly; one that lingers is stopped (RELIABILITY C2).
 RESULT_EXIT_GRACE = 3.0
 STDERR_TAIL = 2000
+# How often the watch loop looks up from the stream (for the model proxy's budget refusal).
+POLL_SECONDS = 0.2
+# One model response can take minutes to stream; the API pings in between, so reads are never idle long.
+UPSTREAM_TIMEOUT = httpx.Timeout(connect=30.0, read=600.0, write=120.0, pool=30.0)
 
 LineSink = Callable[[str], None]
 
@@ -51,19 +62,28 @@ class AgentRunner:
         self.cli = cli or [str(bundled_cli())]
         self.parent_env = dict(os.environ if parent_env is None else parent_env)
         self.last_overshoot: float | None = None
+        self.last_model_tally: ProxyTally | None = None
 
     def run(self, request: AgentRequest, on_line: LineSink | None = None) -> AgentOutcome:
         home = Path(tempfile.mkdtemp(prefix="factory-agent-home-"))
+        upstream, credential = upstream_of(self.model_auth)
         try:
-            return self._run(request, home, on_line or (lambda line: None))
+            with (
+                httpx.Client(timeout=UPSTREAM_TIMEOUT) as http,
+                ModelProxy(
+                    upstream=upstream, credential=credential, client=http, max_cost_usd=request.max_cost_usd
+                ) as proxy,
+            ):
+                return self._run(request, home, on_line or (lambda line: None), proxy)
         finally:
             shutil.rmtree(home, ignore_errors=True)
 
-    def _run(self, request: AgentRequest, home: Path, on_line: LineSink) -> AgentOutcome:
+    def _run(self, request: AgentRequest, home: Path, on_line: LineSink, proxy: ModelProxy) -> AgentOutcome:
         settings = policy.write_settings(home, request.tools, request.mcp_servers)
         arguments = cli_arguments(request, settings, write_mcp_config(home, request.mcp_servers))
         command = supervised([*self.cli, *arguments], self.grace_seconds)
-        env = policy.agent_environment(self.parent_env, home, self.model_auth)
+        # The agent's model auth is the proxy's: a per-run token and a loopback URL, never the real key.
+        env = policy.agent_environment(self.parent_env, home, proxy.agent_auth())
         prompt = write_prompt(home, request.prompt)
         started = time.monotonic()
         deadline = started + request.max_duration_seconds
@@ -81,7 +101,7 @@ class AgentRunner:
             lines = _line_queue(process.stdout)
             tally = StreamTally()
             try:
-                breach, at_eof = self._watch(process, lines, tally, request, deadline, on_line)
+                breach, at_eof = self._watch(process, lines, tally, request, deadline, on_line, proxy)
             except BaseException:
                 # The job itself is being stopped (SIGTERM becomes an exception): take the agent with it.
                 self._stop(process, wait_first=0.0)
@@ -93,15 +113,27 @@ class AgentRunner:
                 self.last_overshoot = time.monotonic() - deadline
             stderr.seek(0)
             stderr_tail = stderr.read().decode(errors="replace")[-STDERR_TAIL:]
+        model = self.last_model_tally = proxy.tally()
+        if breach is None and model.refused:
+            breach = AgentStatus.OVER_BUDGET  # the CLI ended on the refusal before the watch saw it
         status, detail = (breach, _breach_detail(breach, request)) if breach else classify(tally.result)
         if status is AgentStatus.NO_RESULT and stderr_tail.strip():
             detail = f"{detail}; stderr: {stderr_tail.strip()}"
         result = tally.result or {}
+        get_logger().info(
+            "model proxy: %d requests, %d refused for the budget, %d unauthorized, $%.4f",
+            model.requests,
+            model.refused,
+            model.unauthorized,
+            model.usage.cost_usd,
+        )
         return AgentOutcome(
             status=status,
             detail=detail,
             turns=max(tally.turns, int(result.get("num_turns") or 0)),
-            usage=tally.final_usage(),
+            # The API's own usage as our proxy counted it; the stream's figures only when no request
+            # went through it (a stand-in CLI that never calls the model).
+            usage=model.usage if model.requests else tally.final_usage(),
             result_text=str(result["result"]) if result.get("result") is not None else None,
             session_id=tally.session_id,
             exit_code=process.returncode,
@@ -117,6 +149,7 @@ class AgentRunner:
         request: AgentRequest,
         deadline: float,
         on_line: LineSink,
+        proxy: ModelProxy,
     ) -> tuple[AgentStatus | None, bool]:
         """Read the stream until EOF or a breach: (the breached budget if any, whether EOF was reached)."""
         result_at: float | None = None
@@ -124,11 +157,13 @@ class AgentRunner:
             now = time.monotonic()
             if now >= deadline:
                 return AgentStatus.TIMED_OUT, False
+            if proxy.over_budget.is_set():
+                return AgentStatus.OVER_BUDGET, False  # the proxy refused a request: the budget is spent
             if result_at is not None and now - result_at >= RESULT_EXIT_GRACE:
                 return None, False  # a result arrived but the process lingers: _stop ends it
             wait = deadline - now if result_at is None else min(deadline - now, RESULT_EXIT_GRACE)
             try:
-                line = lines.get(timeout=max(wait, 0.01))
+                line = lines.get(timeout=min(max(wait, 0.01), POLL_SECONDS))
             except queue.Empty:
                 continue
             if line is None:
@@ -140,8 +175,6 @@ class AgentRunner:
             tally.add(event)
             if tally.turns > request.max_turns:
                 return AgentStatus.MAX_TURNS, False
-            if request.max_cost_usd is not None and tally.usage.cost_usd > request.max_cost_usd:
-                return AgentStatus.OVER_BUDGET, False
             if event.get("type") == "result" and result_at is None:
                 result_at = time.monotonic()
 
@@ -182,4 +215,4 @@ def _breach_detail(status: AgentStatus, request: AgentRequest) -> str:
         return f"wall clock exceeded {request.max_duration_seconds:g}s: agent stopped"
     if status is AgentStatus.MAX_TURNS:
         return f"more than {request.max_turns} turns: agent stopped"
-    return f"cost passed the ${request.max_cost_usd} budget: agent stopped"
+    return f"the run's ${request.max_cost_usd:g} budget is spent: the model proxy refused a request"

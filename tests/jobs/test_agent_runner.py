@@ -132,7 +132,9 @@ def test_e2_agent_sees_only_model_auth(repo: Path, model_auth: dict[str, str]) -
     seen = json.loads((repo / "seen-env.json").read_text())
     assert not {k for k in seen if k in parent and k != "PATH"}
     assert "canary" not in json.dumps(seen)
-    assert seen["ANTHROPIC_API_KEY"] == model_auth["ANTHROPIC_API_KEY"]
+    # Model auth reaches the agent only as the run's model proxy: its token and URL, never the real ones.
+    assert seen["ANTHROPIC_API_KEY"] and seen["ANTHROPIC_API_KEY"] != model_auth["ANTHROPIC_API_KEY"]
+    assert seen["ANTHROPIC_BASE_URL"] != model_auth["ANTHROPIC_BASE_URL"]
 
 
 def test_policy_denies_publishing_and_network(repo: Path, model_auth: dict[str, str], tmp_path: Path) -> None:
