@@ -67,3 +67,14 @@ class StepFailed(FactoryError):
 
 class DatabaseError(StepFailed):
     """The throwaway PostgreSQL for E2E seeds could not be found, started, or seeded."""
+
+
+class UnsafePath(FactoryError):
+    """A path in a tree the agent or the target wrote is a symbolic link or not a regular file: refused.
+
+    Nothing was read, written or deleted through it; ``path`` names it (root and relative path)."""
+
+    def __init__(self, path: str, why: str) -> None:
+        super().__init__(f"refused {path}: {why}")
+        self.path = path
+        self.why = why

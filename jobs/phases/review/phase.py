@@ -5,7 +5,8 @@ any target code runs; the target's install and checks (the evidence) run in a co
 they cannot change what the reviewer reads. The reviewer scores the diff; when a score is below 4 the
 fixer works in the clone and our code commits and pushes its change. After a pass, the third failed
 review, or a review that never came back as valid JSON, the PR is opened or updated; it is flagged for a
-human unless the last review passed on the whole diff, at the branch's current head.
+human unless the last review passed on the whole diff, at the branch's current head, and the branch
+leaves agent and automation configuration alone (``sensitive.py``).
 
 A re-run with the same run id resumes: rounds already complete in the artifacts are not repeated.
 ``review/result.json`` tells the workflow what happened, whatever happened.
@@ -36,6 +37,7 @@ from jobs.phases.review.evidence import run_checks
 from jobs.phases.review.fixer import fix_round
 from jobs.phases.review.records import PullRequestRef, ReviewResult, ReviewRound, ReviewStatus
 from jobs.phases.review.reviewer import MAX_DIFF_CHARS, RoundInputs, review_round
+from jobs.phases.review.sensitive import sensitive_changes, sensitive_reason
 from jobs.pulls import PullRequestDraft, clamp_body, clamp_title
 from jobs.services import Services
 from jobs.settings import JobSettings
@@ -198,7 +200,8 @@ def _with_rounds(result: ReviewResult, rounds: list[ReviewRound], status: Review
 
 
 def _needs_human(result: ReviewResult, loop: ReviewLoop) -> list[str]:
-    """Why a human must look before merging; empty only for a pass on the whole, current diff."""
+    """Why a human must look before merging; empty only for a pass on the whole, current diff that
+    leaves agent and automation configuration alone (``sensitive.py``)."""
     last = result.rounds[-1]
     reasons = []
     if result.status == "unparseable":
@@ -214,6 +217,12 @@ def _needs_human(result: ReviewResult, loop: ReviewLoop) -> list[str]:
         reasons.append(f"the diff was too large to review whole: {last.diff_chars:,} characters; {seen}.")
     if loop.remote_head != last.head_sha:
         reasons.append("the branch changed after its last review; the newest commits were not reviewed.")
+    # What the PR would merge (the branch as the remote holds it now), read in a clone of our own.
+    workspace = branch_workspace(loop.settings, loop.services, "changed-paths")
+    workspace.clone()
+    sensitive = sensitive_changes(workspace)
+    if sensitive:
+        reasons.append(sensitive_reason(sensitive))
     return reasons
 
 

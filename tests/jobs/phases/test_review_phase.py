@@ -322,7 +322,12 @@ def test_the_branch_cannot_choose_its_evidence_or_hide_its_diff(
         "nothing to see here"
         not in (tmp_path / "work" / "r1" / "round-1" / "notes_app" / "store.py").read_text()
     )
-    assert not result.needs_human and result.pull_request is not None and not result.pull_request.flagged
+    # The branch's own .factory.yaml is agent-written configuration: that alone flags the PR.
+    assert result.needs_human == [
+        "the branch changes agent or automation configuration, which needs a human's approval: "
+        "`.factory.yaml`."
+    ]
+    assert result.pull_request is not None and result.pull_request.flagged
 
 
 def test_a_diff_too_large_to_review_whole_flags_the_pr_even_when_it_passes(
