@@ -9,14 +9,18 @@ from __future__ import annotations
 
 import base64
 import json
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from jobs.artifacts import DirectoryStore, open_store
+from jobs.serving import free_port
 from orchestration import FACTORY_YAML
 from orchestration.engine.errors import WorkflowError, WorkflowSyntaxError
 from orchestration.engine.executor import Executor
@@ -191,6 +195,57 @@ def test_a_missing_slack_secret_never_fails_the_run(
     assert result.error is None and result.result == {"run_id": "f1", "implement": "no_changes"}
     failures = [text for text in result.notifications if text.startswith("Slack notification failed")]
     assert len(failures) == 2  # started and completed were both attempted
+
+
+@pytest.mark.parametrize("answer", [400, None])
+def test_a_failed_slack_post_says_its_status_never_the_webhook_url(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str], answer: int | None
+) -> None:
+    """F1 and issue 13, item 7: Slack answering 400 (invalid_payload), or not at all: the run goes on, and
+    the log line names the error and the status; the webhook URL (a secret) appears nowhere."""
+    secret = "canarySLACKsecret0007"
+    if answer is None:
+        url = f"http://127.0.0.1:{free_port()}/services/T0/B0/{secret}"  # nothing listens there
+        expected = "Slack notification failed (the run goes on): ConnectionFailedError, HTTP status none"
+        result = run({"job": "solve-linear-ticket", "ticket": "IX-103"}, remote, tmp_path, model_auth, "f1",
+                     slack_webhook=url)  # fmt: skip
+    else:
+        with slack_answering(answer) as base:
+            url = f"{base}/services/T0/B0/{secret}"
+            expected = f"Slack notification failed (the run goes on): HttpError, HTTP status {answer}"
+            result = run({"job": "solve-linear-ticket", "ticket": "IX-103"}, remote, tmp_path, model_auth,
+                         "f1", slack_webhook=url)  # fmt: skip
+    assert result.error is None
+    failures = [text for text in result.notifications if text.startswith("Slack notification failed")]
+    assert failures == [expected, expected]  # started and completed
+    assert not [text for text in result.notifications if secret in text]
+
+
+@contextmanager
+def slack_answering(status: int) -> Iterator[str]:
+    """A loopback stand-in for Slack's incoming webhook answering ``status`` with Slack's error body."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", "0")))
+            body = b"invalid_payload"
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def release(
