@@ -13,6 +13,7 @@ import httpx
 from jobs.agent import AgentRunner
 from jobs.artifacts import ArtifactStore, open_store
 from jobs.errors import ConfigError
+from jobs.phases.kit.security import SecurityLog, held_secrets
 from jobs.pulls import PullRequests, open_pulls
 from jobs.redact import Redactor
 from jobs.settings import JobSettings
@@ -31,6 +32,8 @@ class Services:
     redact: Redactor
     workdir: Path
     open_pulls: Callable[[], PullRequests] = field(repr=False, default=lambda: _no_pulls())
+    # What the phase held, was refused and flagged: written beside its result as security.json.
+    security: SecurityLog = field(default_factory=SecurityLog)
 
     @cached_property
     def pulls(self) -> PullRequests:
@@ -70,5 +73,12 @@ def build_services(settings: JobSettings, redact: Redactor) -> Services:
         return open_pulls(settings.repo_url or "", store, settings.github_token, settings.github_api_url)
 
     return Services(
-        store=store, tickets=tickets, runner=runner, git=git, redact=redact, workdir=workdir, open_pulls=pulls
+        store=store,
+        tickets=tickets,
+        runner=runner,
+        git=git,
+        redact=redact,
+        workdir=workdir,
+        open_pulls=pulls,
+        security=SecurityLog(held_secrets(settings), redact),
     )

@@ -70,6 +70,17 @@ class Usage(BaseModel):
     cost_usd: float = 0.0
 
 
+class PermissionDenial(BaseModel):
+    """One tool use the CLI's permission rules refused, as its ``result`` event lists it.
+
+    The input is the agent's (untrusted) text as compact JSON: whoever keeps it redacts and clamps it."""
+
+    model_config = ConfigDict(extra="forbid")
+    tool_name: str
+    tool_use_id: str = ""
+    tool_input: str = ""
+
+
 class AgentOutcome(BaseModel):
     """The harness's verdict on one run, plus the figures a summary or PR body needs."""
 

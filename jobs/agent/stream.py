@@ -8,9 +8,10 @@ with ``is_error`` is a failure whatever its subtype says).
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
-from jobs.agent.models import AgentStatus, Usage
+from jobs.agent.models import AgentStatus, PermissionDenial, Usage
 
 # USD per million tokens (input, output): used only to enforce a budget mid-run; the CLI's own
 # total in the result event is what gets reported when there is one.
@@ -108,3 +109,24 @@ def classify(result: dict[str, Any] | None) -> tuple[AgentStatus, str]:
     if subtype != "success":
         return AgentStatus.ERROR, f"unexpected result subtype {subtype!r}"
     return AgentStatus.SUCCESS, ""
+
+
+def permission_denials(lines: Iterable[str]) -> list[PermissionDenial]:
+    """The tool uses the CLI refused, read from a run's stream lines (its first ``result`` event)."""
+    tally = StreamTally()
+    for line in lines:
+        event = parse_line(line)
+        if event is not None:
+            tally.add(event)
+    listed = (tally.result or {}).get("permission_denials")
+    denials = []
+    for item in listed if isinstance(listed, list) else []:
+        if isinstance(item, dict):
+            denials.append(
+                PermissionDenial(
+                    tool_name=str(item.get("tool_name") or "(unnamed)"),
+                    tool_use_id=str(item.get("tool_use_id") or ""),
+                    tool_input=json.dumps(item.get("tool_input"), ensure_ascii=False, sort_keys=True),
+                )
+            )
+    return denials

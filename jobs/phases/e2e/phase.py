@@ -92,6 +92,7 @@ def run_e2e(settings: JobSettings, services: Services, run_id: str) -> E2EResult
                 result = verifier.publish(result)
     except Exception as exc:
         log_failure(PHASE, exc)
+        services.security.note_failure(exc)  # a fix's commit refused, a screenshot planted as a link
         attempts = verifier.attempts if verifier is not None else []
         result = _with_attempts(result, attempts, "error", services.redact(str(exc)))
     result = write_result(services, PHASE, result, clock)

@@ -68,6 +68,7 @@ class Publisher:
                 continue
             except UnsafePath as exc:
                 get_logger().warning("server log %s not read: %s", name, exc)
+                self.services.security.unsafe_path(str(exc))
                 data = f"(Factory did not read this log: {exc})\n".encode()
             key = self._key(f"attempt-{n}", "logs", f"{name}.log")
             self.services.store.write_bytes(key, self.services.redact(data.decode(errors="replace")).encode())
@@ -119,6 +120,7 @@ class Publisher:
             safe_write(workspace.path, f"{folder}/report.md", (report + "\n").encode())
         except UnsafePath as exc:
             get_logger().warning("the e2e report is not committed: %s", exc)
+            self.services.security.unsafe_path(str(exc))
             return self.services.redact(
                 f"the branch's `{_shown(exc.path, workspace.path)}` was refused: {exc.why}"
             )

@@ -89,6 +89,7 @@ def run_implement(settings: JobSettings, services: Services, run_id: str) -> Imp
         )
     except Exception as exc:
         log_failure("implement", exc)
+        services.security.note_failure(exc)  # a commit refused for a secret or its size
         timed_out = outcome is not None and outcome.status is AgentStatus.TIMED_OUT
         result = result.model_copy(
             update={"status": "timed_out" if timed_out else "failed", "detail": services.redact(str(exc))}

@@ -9,11 +9,13 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from jobs.agent import AgentOutcome, AgentRequest
+from jobs.agent.stream import permission_denials
 from jobs.artifacts import write_model
 from jobs.errors import FactoryError
 from jobs.logs import get_logger
 from jobs.models import PhaseResult, run_key, utc_now
 from jobs.phases.kit.budget import PhaseBudget
+from jobs.phases.kit.security import security_key
 from jobs.services import Services
 from jobs.settings import JobSettings
 from jobs.tickets import Ticket
@@ -72,15 +74,21 @@ def run_agent(
 
     Returns the outcome (agent-written text redacted) and the transcript's URL in the artifact store.
     The prompt is redacted too: untrusted text quoted in it (a ticket, a diff) could hold one of our
-    secrets, and the model API is a sink like any other.
+    secrets, and the model API is a sink like any other. What the agent was refused (tool uses, model
+    requests) goes to the phase's security log.
     """
     request = request.model_copy(update={"prompt": services.redact(request.prompt)})
     transcript = Transcript(services.redact)
+    tally_before = services.runner.last_model_tally
     try:
         outcome = budget.spend(services.runner.run(request, transcript))
     finally:
         services.store.write_bytes(transcript_key, transcript.data())
-    return redacted_outcome(outcome, services.redact), services.store.url(transcript_key)
+    url = services.store.url(transcript_key)
+    model = services.runner.last_model_tally
+    fresh = model if model is not tally_before else None  # the runner keeps the tally of its last run
+    services.security.agent_ran(outcome, permission_denials(transcript.lines), fresh, url)
+    return redacted_outcome(outcome, services.redact), url
 
 
 def ticket_text(ticket: Ticket) -> str:
@@ -142,7 +150,10 @@ P = TypeVar("P", bound=PhaseResult)
 
 
 def write_result(services: Services, phase: str, result: P, clock: Stopwatch) -> P:
-    """Write ``{phase}/result.json`` last, with every step's time in it; returns what was written."""
+    """Write ``{phase}/security.json``, then ``{phase}/result.json`` last, with every step's time in it;
+    returns the result as written."""
     result = result.model_copy(update={"timings": clock.timings, "finished_at": utc_now()})
+    record = services.security.record(result.run_id, phase)
+    write_model(services.store, security_key(result.run_id, phase), record)
     write_model(services.store, run_key(result.run_id, phase, "result.json"), result)
     return result

@@ -1,4 +1,5 @@
-"""The pull request's body: ticket, scores of every round, what each fix changed, cost, time, artifacts.
+"""The pull request's body: ticket, scores of every round, what each fix changed, cost, time, security,
+artifacts.
 
 Everything written here comes from records in the artifacts, and every piece of model- or ticket-written
 text is redacted, and flattened or block-quoted: the body is posted where many people (and bots) read it.
@@ -10,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from jobs.phases.implement.records import ImplementResult
+from jobs.phases.kit.security import NOT_FENCED, SecurityRecord
 from jobs.phases.review.evidence import describe
 from jobs.phases.review.records import ReviewResult, ReviewRound
 from jobs.phases.review.verdict import CRITERIA
@@ -36,6 +38,7 @@ class BodyInputs:
     links: dict[str, str] = field(default_factory=dict)  # label -> artifact URL
     redact: Callable[[str], str] = str
     previous_body: str = ""  # the open PR's body, when there is one
+    security: dict[str, tuple[SecurityRecord, str]] = field(default_factory=dict)  # phase -> (record, URL)
 
 
 def _flat(text: str, redact: Callable[[str], str], limit: int = MAX_TEXT) -> str:
@@ -114,6 +117,35 @@ def _section(body: str) -> str:
     return body[start + len(DESCRIPTION_START) : end].strip() if start >= 0 and end > start else ""
 
 
+def _code(text: str, redact: Callable[[str], str], limit: int) -> str:
+    """Untrusted text as inline code on one line: no backtick or newline can break out of it."""
+    flat = _flat(text, redact, limit).replace("`", "'")
+    return f"`{flat}`"
+
+
+def security_lines(records: dict[str, tuple[SecurityRecord, str]], redact: Callable[[str], str]) -> list[str]:
+    """Per phase: the secrets it held (names only), what its agents were refused, what it flagged."""
+    lines = []
+    for phase, (record, url) in records.items():
+        held = ", ".join(f"`{name}`" for name in record.secrets_held) or "no secret"
+        where = f"the model key stayed in the {record.model_key.where}"
+        lines.append(f"- **{phase}** held {held} (names only; {where}). [security.json]({url})")
+        refused = record.refused
+        items = [f"{_code(t.tool, redact, 80)} {_code(t.input, redact, 120)}" for t in refused.tools[:10]]
+        if len(refused.tools) > 10:
+            items.append(f"{len(refused.tools) - 10} more tool uses")
+        if refused.model_requests_over_budget:
+            items.append(f"{refused.model_requests_over_budget} model request(s) over the budget")
+        if refused.model_requests_unauthorized:
+            items.append(f"{refused.model_requests_unauthorized} model request(s) without the run's token")
+        lines.append(f"  - Refused: {'; '.join(items) or 'nothing'}.")
+        flagged = record.flagged
+        reasons = (*flagged.needs_human, *flagged.unsafe_paths, *flagged.commits)
+        flags = [_flat(reason, redact, 300) for reason in reasons]
+        lines.append(f"  - Flagged: {' '.join(flags) or 'nothing.'}")
+    return [*lines, f"- Hosts and paths: {NOT_FENCED}."]
+
+
 def _money(seconds: float, usd: float) -> str:
     return f"{seconds:.1f} s | ${usd:.4f}"
 
@@ -153,6 +185,8 @@ def render_body(inputs: BodyInputs) -> str:
     seconds = sum(result.timings.values())
     out.append(f"| review ({len(result.rounds)} round(s)) | {_money(seconds, result.cost_usd)} |")
     out += [f"| **total so far** | {_money(total_s + seconds, total_usd + result.cost_usd)} |", ""]
+    if inputs.security:
+        out += ["### Security", "", *security_lines(inputs.security, redact), ""]
     if inputs.links:
         out += ["### Artifacts", "", *(f"- [{label}]({url})" for label, url in inputs.links.items()), ""]
     out.append(

@@ -23,6 +23,7 @@ from jobs.logs import get_logger
 from jobs.models import run_key
 from jobs.phases.implement.records import ImplementResult
 from jobs.phases.kit.budget import PhaseBudget
+from jobs.phases.kit.security import SecurityRecord, read_security, security_key
 from jobs.phases.kit.steps import (
     Stopwatch,
     branch_workspace,
@@ -68,11 +69,13 @@ def run_review(settings: JobSettings, services: Services, run_id: str) -> Review
         result = _with_rounds(result, loop.rounds, STATUS_OF_LAST_ROUND[loop.rounds[-1].verdict])
         with clock.step("pull_request"):
             flags = _needs_human(result, loop)
+            services.security.flag(*flags)
             result = result.model_copy(update={"needs_human": flags, "timings": clock.timings})
             pull = _open_pull_request(services, ticket, result)
         result = result.model_copy(update={"pull_request": pull})
     except Exception as exc:
         log_failure("review", exc)
+        services.security.note_failure(exc)  # a fix's commit refused for a secret or its size
         rounds = loop.rounds if loop is not None else []
         result = _with_rounds(result, rounds, "error").model_copy(
             update={"detail": services.redact(str(exc))}
@@ -247,7 +250,8 @@ def _open_pull_request(services: Services, ticket: Ticket, result: ReviewResult)
     links["review result"] = store.url(run_key(run_id, PHASE, "result.json"))
     existing = services.pulls.find_open(result.branch, result.base_branch)
     previous = existing.body if existing is not None else ""
-    body = render_body(BodyInputs(ticket, result, implement, links, services.redact, previous))
+    security = _security_records(services, run_id)
+    body = render_body(BodyInputs(ticket, result, implement, links, services.redact, previous, security))
     # The full body is kept in the artifacts: a clamped PR body says so and points here.
     store.write_bytes(run_key(run_id, PHASE, "pr-body.md"), body.encode())
     draft = PullRequestDraft(
@@ -260,6 +264,20 @@ def _open_pull_request(services: Services, ticket: Ticket, result: ReviewResult)
     pull = services.pulls.upsert(draft)
     get_logger().info("pull request #%d: %s%s", pull.number, pull.url, " (flagged)" if pull.flagged else "")
     return PullRequestRef(number=pull.number, url=pull.url, flagged=pull.flagged)
+
+
+def _security_records(services: Services, run_id: str) -> dict[str, tuple[SecurityRecord, str]]:
+    """Each phase's security record of this run and where it is kept: this phase's as it stands now
+    (written with the result), the others' as stored, for those that wrote one."""
+    records: dict[str, tuple[SecurityRecord, str]] = {}
+    for phase in ("implement", PHASE, "e2e"):
+        if phase == PHASE:
+            record: SecurityRecord | None = services.security.record(run_id, PHASE)
+        else:
+            record = read_security(services.store, run_id, phase)
+        if record is not None:
+            records[phase] = (record, services.store.url(security_key(run_id, phase)))
+    return records
 
 
 def _ticket_text(result: ReviewResult) -> str:
