@@ -3,7 +3,9 @@
 They follow Google's standard-library reference pages of the same names:
 
 - ``sys.log``: exactly one of ``data``/``text``/``json``; ``severity`` one of the Cloud Logging
-  severities (default ``DEFAULT``); arguments by name or as a list in that documented order.
+  severities (default ``DEFAULT``); arguments by name, or as a list in that documented order (the
+  page's ``argsList`` examples: ``args: [${myVar}, "ERROR"]``). It is the only call target whose
+  reference shows a list; every other one takes a map, as Google's JSON schema types ``args``.
 - ``sys.sleep``: ``seconds``, a non-negative number; the engine's injected ``sleep`` does the waiting.
 - ``http.get``/``post``/``put``/``patch``/``delete``/``request``: ``url``, ``headers``, ``body``,
   ``query``, ``auth``, ``timeout`` (default 300 s, at most 1800 s). The response is a map with ``body``
@@ -43,8 +45,8 @@ BUILTIN_ARGS: dict[str, tuple[tuple[str, ...], frozenset[str]]] = {
     **{name: (_HTTP_ARGS, frozenset({"url"})) for name in HTTP_METHODS},
     "http.request": (("method", *_HTTP_ARGS), frozenset({"url", "method"})),
 }
-# Arguments by position are documented for sys.* only; HTTP calls always name theirs.
-POSITIONAL_OK = frozenset({"sys.log", "sys.sleep"})
+# Arguments by position are documented for sys.log only (its reference's argsList examples).
+POSITIONAL_OK = frozenset({"sys.log"})
 
 SEVERITIES = frozenset(
     {"DEFAULT", "DEBUG", "INFO", "NOTICE", "WARNING", "ERROR", "CRITICAL", "ALERT", "EMERGENCY"}

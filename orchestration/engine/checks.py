@@ -6,8 +6,8 @@ loop. A loop body is its own world here: it is left through ``break``, ``end`` o
 jumping to an outer step, and nothing jumps into a nested list.
 
 Calls: a built-in (``sys.log``, ``sys.sleep``, ``http.*``), a subworkflow of the file, a connector the
-caller registered, or a standard-library function (whose arguments, positional in the library, must be
-given as a list).
+caller registered, or a standard-library function. Their ``args`` were checked while loading
+(``call_args``).
 """
 
 from __future__ import annotations
@@ -47,12 +47,6 @@ def check_workflow(
                 raise error(
                     f"unsupported call target '{call.function}' in step '{step.name}': not a built-in, a "
                     "subworkflow of this file, a standard-library function or a registered connector",
-                    step.line,
-                )
-            if call.args is not None and not isinstance(call.args, list):
-                raise error(
-                    f"step '{step.name}': the local engine passes arguments to '{call.function}' by position "
-                    "only; give args as a list or call it in an expression",
                     step.line,
                 )
 

@@ -45,6 +45,7 @@ from orchestration.engine.model import (
 )
 from orchestration.engine.retry import STANDARD_PREDICATES, delays
 from orchestration.engine.scope import Frame
+from orchestration.engine.signatures import PARAMETERS, positional
 from orchestration.engine.values import is_number, type_name
 
 log = logging.getLogger("orchestration.engine")
@@ -252,9 +253,10 @@ class Executor:
                     f"for 'in' must be a list (iterate a map with keys()), got {type_name(items)}"
                 )
             return items
-        start, end = (self.evaluate(bound, frame) for bound in loop.range)
-        if not (is_number(start) and is_number(end)):
-            raise type_error("for 'range' bounds must be numbers")
+        bounds = self.evaluate(loop.range, frame)
+        if not (isinstance(bounds, list) and len(bounds) == 2 and all(is_number(b) for b in bounds)):
+            raise type_error(f"for 'range' must be two numbers [start, end], got {type_name(bounds)}")
+        start, end = bounds
         values, current = [], start
         while current <= end:  # both ends inclusive
             values.append(current)
@@ -332,11 +334,11 @@ class Executor:
                 raise type_error(f"args of connector '{name}' must be a map")
             return self._external(self.connectors[name], args or {})
         function = self.functions.get(name)
-        if function is None:
+        if function is None or name not in PARAMETERS:
             raise WorkflowError(["KeyError"], f"call target '{name}' is not defined")
-        if args is not None and not isinstance(args, list):
-            raise type_error(f"standard-library function '{name}' takes its arguments as a list")
-        return function(*(args or []))
+        if args is not None and not isinstance(args, dict):
+            raise type_error(f"args of standard-library function '{name}' must be a map of named arguments")
+        return function(*positional(name, args or {}))
 
     def _builtin(self, name: str, args: dict[str, Any]) -> Any:
         if name == "sys.log":

@@ -9,10 +9,13 @@ What is checked, following the reference ("Steps", "Conditions", "Iteration", "R
 "Catching errors", "Raise errors", "Subworkflows", "Variables"): one action per step among those the
 engine supports, known keys only, step names unique within a (sub)workflow, ``next`` targets that exist
 (or ``end``, and ``break``/``continue`` inside a ``for``), every ``${...}`` expression parses, ``for``
-has ``value`` and exactly one of ``in``/``range``, ``retry`` is a documented default policy or
+has ``value`` and exactly one of ``in``/``range`` (``range`` is ``[start, end]`` with two numbers or one
+expression ``${[start, end]}``), ``retry`` is a documented default policy or
 ``predicate`` + ``max_retries`` + ``backoff``, ``call`` names a built-in, a subworkflow of the file, a
-standard-library function or a connector the caller registered; at most 50 assignments per ``assign``
-and 50 conditions per ``switch``. ``parallel`` (and anything else unknown) is refused.
+standard-library function or a connector the caller registered, with ``args`` as ``call_args`` checks
+them; no blocking call (HTTP, ``sys.log``, ``sys.sleep``, ``events.await_callback``, connectors)
+inside an expression; at most 50 assignments per ``assign`` and 50 conditions per ``switch``.
+``parallel`` (and anything else unknown) is refused.
 """
 
 from __future__ import annotations
@@ -23,10 +26,12 @@ from typing import Any
 import yaml
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from orchestration.engine.calls import BUILTIN_ARGS, POSITIONAL_OK
+from orchestration.engine.call_args import Target, check_call_args
+from orchestration.engine.calls import BUILTIN_ARGS
 from orchestration.engine.checks import check_workflow
 from orchestration.engine.errors import WorkflowSyntaxError
-from orchestration.engine.expressions import is_expression
+from orchestration.engine.expression_parser import ListLit
+from orchestration.engine.expressions import is_expression, parse_expression
 from orchestration.engine.model import (
     Action,
     Assign,
@@ -59,6 +64,13 @@ from orchestration.engine.stdlib import FUNCTIONS
 
 MAX_ASSIGNMENTS = 50
 MAX_CONDITIONS = 50
+# Google's "Blocking calls" (Expressions page): these may be called from call steps only. Connector
+# calls (googleapis.*) are HTTP requests to Google APIs, made with call and args (connectors reference).
+BLOCKING_PREFIXES = ("http.", "googleapis.")
+BLOCKING = frozenset({"sys.log", "sys.sleep", "sys.sleep_until", "events.await_callback"})
+_INT_TAG = "tag:yaml.org,2002:int"
+_FLOAT_TAG = "tag:yaml.org,2002:float"
+_STR_TAG = "tag:yaml.org,2002:str"
 
 # Keys that may accompany each action in a step (``next`` is handled separately).
 ACTIONS: dict[str, frozenset[str]] = {
@@ -140,6 +152,12 @@ class _Loader(NodeReader):
             workflow.subworkflows[name] = self.subworkflow(name, key, node, body)
         check_workflow(workflow, self.connectors, self.functions, self.error)
         for function, line in self.function_calls:
+            if function in BLOCKING or function in self.connectors or function.startswith(BLOCKING_PREFIXES):
+                raise self.error(
+                    f"'{function}' cannot be called inside an expression: it is a blocking call (HTTP, "
+                    "sys.log, sys.sleep, callbacks, connectors), which Google allows in call steps only",
+                    line,
+                )
             if function not in self.functions and function not in workflow.subworkflows:
                 raise self.error(f"unknown function '{function}' in an expression", line)
         return workflow
@@ -269,27 +287,19 @@ class _Loader(NodeReader):
             raise self.error(f"invalid result variable name '{result.value}'", result)
         if args is not None:
             self.check_expressions(args)
-            self.check_builtin_args(function, args)
+        check_call_args(self, function, self.call_target(function), args, node)
         value = self.value(args) if args is not None else None
         return Call(function, value, self.scalar(result, "result") if result is not None else None)
 
-    def check_builtin_args(self, function: str, args: Node) -> None:
-        if function not in BUILTIN_ARGS:
-            return
-        names, required = BUILTIN_ARGS[function]
-        if isinstance(args, SequenceNode) and function in POSITIONAL_OK:
-            if len(args.value) > len(names):
-                raise self.error(f"{function} takes at most {len(names)} arguments", args)
-        elif isinstance(args, MappingNode):
-            given = {k for k, _, _ in pairs(args)}
-            for k, key, _ in pairs(args):
-                if k not in names:
-                    raise self.error(f"unknown argument '{k}' for {function}", key)
-            missing = sorted(required - given)
-            if missing:
-                raise self.error(f"{function} needs argument(s) {', '.join(missing)}", args)
-        elif not (isinstance(args, ScalarNode) and is_expression(args.value)):
-            raise self.error(f"args of {function} must be a map", args)
+    def call_target(self, function: str) -> Target:
+        """What ``function`` names, in the order the executor resolves it."""
+        if function in BUILTIN_ARGS:
+            return "builtin"
+        if function in self.subworkflow_names:
+            return "subworkflow"
+        if function in self.connectors:
+            return "connector"
+        return "function" if function in self.functions else "unknown"
 
     def switch(self, step: str, node: Node) -> Switch:
         if not isinstance(node, SequenceNode) or not node.value:
@@ -337,21 +347,42 @@ class _Loader(NodeReader):
             raise self.error(f"the for loop of step '{step}' needs exactly one of 'in' and 'range'", node)
         value = self.variable(fields["value"][1], "value")
         index = self.variable(fields["index"][1], "index") if "index" in fields else None
-        bounds: tuple[Any, Any] | None = None
+        bounds: Any = None
         items = None
         if "range" in fields:
-            range_node = fields["range"][1]
-            if not isinstance(range_node, SequenceNode) or len(range_node.value) != 2:
-                raise self.error(
-                    "'range' is a list of two numbers: [start, end] (both inclusive)", range_node
-                )
-            self.check_expressions(range_node)
-            start, end = self.value(range_node)
-            bounds = (start, end)
+            bounds = self.range_bounds(step, fields["range"][1])
         else:
             self.check_expressions(fields["in"][1])
             items = self.value(fields["in"][1])
         return For(value, index, items, bounds, self.steps(fields["steps"][1]))
+
+    def range_bounds(self, step: str, node: Node) -> Any:
+        """``[start, end]`` with two number literals, or one expression ``${[start, end]}``.
+
+        These are the two forms of Google's schema (``for.range``) and reference; the schema's note
+        warns against ``[${start}, ${end}]``, a list of expressions, so that form is refused.
+        """
+        if isinstance(node, SequenceNode) and len(node.value) == 2:
+            for bound in node.value:
+                if isinstance(bound, ScalarNode) and is_expression(bound.value):
+                    raise self.error(
+                        f"'range' of step '{step}' puts expressions inside a list: write the whole range as "
+                        "one expression, ${[start, end]}",
+                        bound,
+                    )
+                if not (isinstance(bound, ScalarNode) and bound.tag in (_INT_TAG, _FLOAT_TAG)):
+                    raise self.error(f"'range' bounds of step '{step}' must be numbers", bound)
+            return self.value(node)
+        if isinstance(node, ScalarNode) and node.tag == _STR_TAG and is_expression(node.value):
+            self.parse(node.value, line_of(node))
+            parsed = parse_expression(node.value[2:-1])
+            if isinstance(parsed, ListLit) and len(parsed.items) == 2:
+                return node.value
+        raise self.error(
+            f"'range' of step '{step}' is [start, end] with two numbers, or one expression ${{[start, end]}} "
+            "(both ends inclusive)",
+            node,
+        )
 
     def try_step(self, step: str, node: Node, retry: Node | None, except_: Node | None) -> Try:
         if not isinstance(node, MappingNode):

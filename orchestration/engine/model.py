@@ -92,12 +92,16 @@ class Switch:
 
 @dataclass(frozen=True)
 class For:
-    """``for`` over a list (``in``) or an inclusive numeric ``range`` (exactly one of the two is set)."""
+    """``for`` over a list (``in``) or an inclusive numeric ``range`` (exactly one of the two is set).
+
+    ``range`` is the YAML list ``[start, end]`` of two numbers, or the text of one expression that
+    evaluates to such a list (``${[start, end]}``); ``None`` for a loop over ``in``.
+    """
 
     value: str
     index: str | None
     items: Any
-    range: tuple[Any, Any] | None
+    range: Any
     steps: tuple[Step, ...]
 
 

@@ -21,6 +21,7 @@ from orchestration.engine.executor import Executor
 from orchestration.engine.flow import StepEvent
 from orchestration.engine.loader import load_workflow
 from orchestration.engine.model import Workflow
+from orchestration.engine.signatures import PARAMETERS, positional
 from orchestration.engine.stdlib import make_functions
 from tests.conftest import TESTS
 
@@ -55,6 +56,7 @@ def run(
     *,
     handler: Handler | None = None,
     connectors: dict[str, Callable[[dict[str, Any]], Any]] | None = None,
+    env: dict[str, str] | None = None,
 ) -> Run:
     """Execute ``workflow``; an uncaught ``WorkflowError`` is recorded, not raised."""
     outcome = Run()
@@ -66,7 +68,7 @@ def run(
     executor = Executor(
         workflow,
         connectors or {},
-        make_functions({}, lambda: 0.0),
+        make_functions(env or {}, lambda: 0.0),
         sleep=outcome.sleeps.append,
         log_sink=lambda severity, payload: outcome.logs.append((severity, payload)),
         on_step=lambda _name, event: outcome.events.append(event),
@@ -79,10 +81,10 @@ def run(
     return outcome
 
 
-def load_error(text: str) -> str:
+def load_error(text: str, **kwargs: Any) -> str:
     """The load-time error for a workflow given inline (line 1 is the first line of ``text``)."""
     with pytest.raises(WorkflowSyntaxError) as caught:
-        load_workflow(textwrap.dedent(text).lstrip("\n"), "bad.yaml")
+        load_workflow(textwrap.dedent(text).lstrip("\n"), "bad.yaml", **kwargs)
     return str(caught.value)
 
 
@@ -171,6 +173,22 @@ def test_for_over_a_map_itself_is_a_type_error() -> None:
         "map.yaml",
     )
     outcome = run(workflow)
+    assert outcome.error is not None and outcome.error.tags == ["TypeError"]
+
+
+@pytest.mark.parametrize(
+    ("which", "expected"),
+    [
+        ("doubles", [-1.5, -0.5, 0.5, 1.5, 2.5]),  # iterate_for_range_http: doubles, step 1, end inclusive
+        ("indexes", ["a", "b", "c"]),  # parallel_for_range: ${[0, len(list) - 1]}
+    ],
+)
+def test_range_given_as_one_expression(which: str, expected: list[Any]) -> None:
+    assert run(load("range_expression.yaml"), which).result == expected
+
+
+def test_a_range_expression_that_is_not_two_numbers_is_a_type_error() -> None:
+    outcome = run(load("range_expression.yaml"), "not_a_pair")
     assert outcome.error is not None and outcome.error.tags == ["TypeError"]
 
 
@@ -404,6 +422,64 @@ def test_connector_errors_propagate_with_their_tags() -> None:
     assert run(workflow, connectors={name: failing_job}).result == ["OperationError"]
 
 
+RUN_JOB = "googleapis.run.v2.projects.locations.jobs.run"
+RUN_JOB_STEP = """
+- run_job:
+    call: googleapis.run.v2.projects.locations.jobs.run
+    args:
+      name: projects/p/locations/l/jobs/j
+      connector_params:
+"""
+
+
+def test_connector_params_as_the_connectors_reference_writes_them_load() -> None:
+    params = """\
+        timeout: 87000
+        polling_policy:
+          initial_delay: 1
+          multiplier: 1.25
+          max_delay: 60
+        skip_polling: false
+        scopes: https://www.googleapis.com/auth/cloud-platform
+    """
+    load_workflow(RUN_JOB_STEP + params, "job.yaml", connectors={RUN_JOB})
+
+
+# Connectors reference, "Invoke a connector call"; Google's schema types these fields as literals.
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        (
+            "timeout: ${t + 600}",
+            "bad.yaml:6: connector_params.timeout must be an integer literal (Google's schema types it as "
+            "an integer; an expression given)",
+        ),
+        ('timeout: "7800"', "bad.yaml:6: connector_params.timeout must be an integer literal"),
+        ("timeout: 31536001", "bad.yaml:6: connector_params.timeout must be between 1 and 31536000"),
+        ("skip_polling: ${flag}", "bad.yaml:6: connector_params.skip_polling must be a boolean literal"),
+        ("wait: 5", "bad.yaml:6: unknown key 'wait' in connector_params"),
+        (
+            "polling_policy:\n    max_delay: ${d}",
+            "bad.yaml:7: connector_params.polling_policy.max_delay must be a number literal",
+        ),
+    ],
+)
+def test_connector_params_that_googles_schema_refuses(params: str, expected: str) -> None:
+    text = RUN_JOB_STEP + textwrap.indent(params, "        ")
+    assert load_error(text, connectors={RUN_JOB}).startswith(expected)
+
+
+def test_a_connector_cannot_be_called_inside_an_expression() -> None:
+    # Expressions page, "Blocking calls": blocking calls are made from call steps only; connectors are
+    # called with call and args (connectors reference), never inside ${...}.
+    text = """
+    - run_job:
+        return: '${googleapis.run.v2.projects.locations.jobs.run({"name": "projects/p"})}'
+    """
+    message = load_error(text, connectors={RUN_JOB})
+    assert message.startswith(f"bad.yaml:2: '{RUN_JOB}' cannot be called inside an expression")
+
+
 def test_step_events_pair_up_and_report_overhead() -> None:
     outcome = run(load("switch_embedded.yaml"))
     kinds = [(e.kind, e.step) for e in outcome.events]
@@ -423,16 +499,43 @@ def test_step_events_pair_up_and_report_overhead() -> None:
     assert all(e.overhead >= 0 for e in finished.values())
 
 
-def test_standard_library_functions_in_call_steps_take_a_list() -> None:
-    text = """
-    - split:
-        call: text.split
-        args: ["a,b", ","]
-        result: parts
-    - done:
-        return: ${parts}
-    """
-    assert run(load_workflow(textwrap.dedent(text), "split.yaml")).result == ["a", "b"]
+# --- Standard-library functions as call steps: arguments by name (stdlib reference pages, quickstart) ---
+
+
+def test_standard_library_functions_in_call_steps_take_named_arguments() -> None:
+    outcome = run(load("stdlib_calls.yaml"), env={"GOOGLE_CLOUD_LOCATION": "us-central1"})
+    assert outcome.error is None
+    assert outcome.result == {
+        "location": "us-central1",  # the quickstart's getLocation step
+        "missing": "fallback",
+        "first": "us",
+        "found": 42,
+        "encoded": '["us","central1"]',
+        "b64": "WyJ1cyIsImNlbnRyYWwxIl0",  # padding: false drops the trailing "="
+        "now": 0.0,
+    }
+
+
+def test_every_standard_library_function_has_its_argument_names() -> None:
+    modules = {name for name in make_functions({}, lambda: 0.0) if "." in name}
+    assert set(PARAMETERS) == modules
+    for names, required in PARAMETERS.values():
+        assert len(names) - required <= 1  # positional() relies on at most one optional parameter
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        ({"name": 1}, "sys.get_env: expected a string name, got int"),
+        ({"default": "x"}, "sys.get_env needs argument(s) name"),
+        ({"name": "A", "fallback": "x"}, "unknown argument(s) fallback for sys.get_env"),
+    ],
+)
+def test_named_arguments_that_do_not_fit_are_a_type_error(args: dict[str, Any], message: str) -> None:
+    get_env = make_functions({}, lambda: 0.0)["sys.get_env"]
+    with pytest.raises(WorkflowError) as caught:
+        get_env(*positional("sys.get_env", args))
+    assert caught.value.tags == ["TypeError"] and message in caught.value.message
 
 
 def test_a_variable_created_in_an_except_block_is_local_to_it() -> None:
@@ -594,11 +697,107 @@ def test_a_variable_created_in_an_except_block_is_local_to_it() -> None:
             """
             - split:
                 call: text.split
+                args: ["a,b", ","]
+            """,
+            "bad.yaml:3: args of 'text.split' must be a map of named arguments",
+        ),
+        (
+            """
+            - nap:
+                call: sys.sleep
+                args: [10]
+            """,
+            "bad.yaml:3: args of 'sys.sleep' must be a map of named arguments",
+        ),
+        (
+            """
+            - get:
+                call: http.get
+                args: ${request}
+            """,
+            "bad.yaml:3: args of 'http.get' must be a map of named arguments",
+        ),
+        (
+            """
+            - split:
+                call: text.split
                 args:
                   source: "a,b"
-                  separator: ","
+                  sep: ","
             """,
-            "bad.yaml:1: step 'split': the local engine passes arguments to 'text.split' by position only",
+            "bad.yaml:5: unknown argument(s) sep for text.split (it takes: source, separator)",
+        ),
+        (
+            """
+            - env:
+                call: sys.get_env
+                args:
+                  default: "x"
+            """,
+            "bad.yaml:4: sys.get_env needs argument(s) name",
+        ),
+        (
+            """
+            - size:
+                call: len
+                args:
+                  value: [1]
+            """,
+            "bad.yaml:2: 'len' is an expression helper",
+        ),
+        (
+            """
+            - loop:
+                for:
+                  value: v
+                  range: ["${first}", "${last}"]
+                  steps:
+                    - s:
+                        assign:
+                          - x: ${v}
+            """,
+            "bad.yaml:4: 'range' of step 'loop' puts expressions inside a list",
+        ),
+        (
+            """
+            - loop:
+                for:
+                  value: v
+                  range: ${bounds}
+                  steps:
+                    - s:
+                        assign:
+                          - x: ${v}
+            """,
+            "bad.yaml:4: 'range' of step 'loop' is [start, end] with two numbers, or one expression",
+        ),
+        (
+            """
+            - loop:
+                for:
+                  value: v
+                  range: ["a", 2]
+                  steps:
+                    - s:
+                        assign:
+                          - x: ${v}
+            """,
+            "bad.yaml:4: 'range' bounds of step 'loop' must be numbers",
+        ),
+        (
+            """
+            - fetch:
+                assign:
+                  - page: ${http.get("https://example.com")}
+            """,
+            "bad.yaml:3: 'http.get' cannot be called inside an expression",
+        ),
+        (
+            """
+            - note:
+                return: ${sys.log("hello")}
+            """,
+            "bad.yaml:2: 'sys.log' cannot be called inside an expression",
         ),
         (
             """
