@@ -7,7 +7,17 @@ Facts this relies on (Linear's developer docs, linear.app/developers, and its SD
 - ``issue(id:)`` accepts the issue's UUID or its identifier (``IX-123``); mutations get the UUID;
 - failures come back as an ``errors`` array on HTTP 200 or 400; a missing entity says "Entity not found";
 - rate limiting is an error whose ``extensions.code`` is ``RATELIMITED`` (HTTP 400, or 429), with
-  ``X-RateLimit-{Requests,Complexity,Endpoint-Requests}-Reset`` headers in epoch milliseconds.
+  ``X-RateLimit-{Requests,Complexity,Endpoint-Requests}-Reset`` headers: epoch milliseconds, as the schema's
+  ``RateLimitResultPayload.reset`` says of the same limits ("the UNIX timestamp (in milliseconds) at which
+  the rate limit will be fully replenished"), while the SDK's ``RatelimitedLinearError`` calls the headers
+  a "Unix timestamp" with no unit. So a reset is read by its magnitude: milliseconds from 1e11 up (3 March
+  1973 in ms; the year 5138 in seconds), seconds below, and either way comes out right. ``Retry-After`` is
+  seconds (RFC 9110; the SDK's ``retryAfter``).
+
+A wait is never shorter than ``MIN_WAIT`` (a reset already past, by clock skew, or a ``Retry-After: 0``
+would otherwise retry at once, in a loop), and a reset further than ``MAX_RESET_WAIT`` away is no window
+Linear has (its limits refill within an hour): the request gives up with an error naming the header,
+instead of sleeping or retrying on a misread value.
 
 Retries follow the shared ``RetryPolicy`` (``jobs/retry.py``) and wrap whole operations: a retried upsert
 lists the comments again, so a comment whose creation succeeded but whose answer was lost is found and
@@ -35,6 +45,9 @@ COMMENT_PAGES = 40  # x 50 comments: an issue busier than that is not searched f
 MAX_MESSAGE = 300
 # Error codes/types Linear uses for failures worth another try (others are the request's fault).
 TRANSIENT = frozenset({"INTERNAL_ERROR", "LOCK_TIMEOUT", "internal error", "lock timeout", "network error"})
+MIN_WAIT = 1.0
+MAX_RESET_WAIT = 24 * 3600.0
+EPOCH_MS_FROM = 1e11  # below: an epoch in seconds (now ~1.7e9); from here on: milliseconds (now ~1.7e12)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -273,6 +286,16 @@ class LinearTickets:
         errors = _errors(payload)
         if response.status_code == 429 or any(_is_rate_limit(error) for error in errors):
             retry_after = retry_after_seconds(response.headers, self._policy.clock())
+            if retry_after is not None and retry_after > MAX_RESET_WAIT:
+                error = ServiceError(
+                    SERVICE,
+                    429,
+                    f"rate limited, and the rate-limit headers say the limit resets in {retry_after:.0f} s, "
+                    f"more than any Linear window ({MAX_RESET_WAIT:.0f} s): not retried; check the "
+                    "Retry-After and X-RateLimit-*-Reset headers",
+                )
+                error.retryable = False
+                raise error
             raise ServiceError(SERVICE, 429, "rate limited", retry_after=retry_after)
         if errors:
             message = self._describe(errors)
@@ -299,18 +322,23 @@ class LinearTickets:
 
 
 def retry_after_seconds(headers: httpx.Headers, now: float) -> float | None:
-    """Seconds until the limit that stopped us resets: ``Retry-After``, else the exhausted reset header."""
+    """Seconds until the limit that stopped us resets: ``Retry-After``, else the exhausted reset header;
+    at least ``MIN_WAIT``; None when the headers do not say (the policy then backs off on its own)."""
     retry_after = retry_after_header(headers.get("retry-after"), now)
     if retry_after is not None:
-        return retry_after
-    # Linear's own headers, one pair per limit, resetting at epoch milliseconds.
+        return max(MIN_WAIT, retry_after)
+    # Linear's own headers, one pair per limit, each resetting at an epoch (see the module's docstring).
     waits = []
     for limit in ("endpoint-requests", "requests", "complexity"):
         reset = parse_number(headers.get(f"x-ratelimit-{limit}-reset"))
         remaining = parse_number(headers.get(f"x-ratelimit-{limit}-remaining"))
         if reset is not None and (remaining is None or remaining <= 0):
-            waits.append(max(0.0, reset / 1000 - now))
-    return max(waits) if waits else None
+            waits.append(_epoch_seconds(reset) - now)
+    return max(MIN_WAIT, max(waits)) if waits else None
+
+
+def _epoch_seconds(reset: float) -> float:
+    return reset / 1000 if reset >= EPOCH_MS_FROM else reset
 
 
 def _lookup(ticket: Ticket) -> str:

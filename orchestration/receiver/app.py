@@ -5,11 +5,14 @@ with the standard library's ``ThreadingHTTPServer`` (one thread per request, no 
 
 Order of checks, each answering before the next is tried:
 
-1. path (404), method (405), ``Content-Type: application/json`` (415), a ``Content-Length`` (411) that is
-   a number (400) within the cap (413, the body is then never read), the whole body (400);
-2. ``Linear-Signature`` over the raw bytes (401), a JSON object (400) whose ``webhookTimestamp`` is within
-   ±60 s of the injected clock (401), with string ``type``/``action``, an object ``data`` (400), and a
-   ``Linear-Delivery`` id that is safe as a key segment (400);
+1. path (404), method (405), ``Content-Type: application/json`` (415), a ``Content-Length`` (411) of ASCII
+   digits (400) within the cap (413, the body is then never read), the whole body (400);
+2. ``Linear-Signature`` over the raw bytes (401), a JSON object (400) whose send time is within ±60 s of
+   the injected clock (401: the body's ``webhookTimestamp``, or when the body has none the
+   ``linear-timestamp`` header, as Linear's SDK reads it; see verify.py), with string ``type``/``action``,
+   an object ``data`` (400), a shape Linear documents (400, ``triggers.malformed``: an actor id that is
+   not a string, an issue identifier the jobs would refuse, ...), and a delivery id (400 when none):
+   the ``Linear-Delivery`` header, safe as a key segment, or one derived from the payload (delivery.py);
 3. the trigger rules (``triggers.decide``, including the configured team): anything else is ``200 ignored``;
 4. a publish slot (503 when the bounded queue is full: Linear retries, nothing was stored);
 5. create-if-absent ``receiver/deliveries/{delivery}`` with a per-request nonce (exists with another
@@ -17,8 +20,14 @@ Order of checks, each answering before the next is tried:
    stale; a fresh one of another delivery → ``200 already running``); store errors answer 503 after
    removing whichever of the two records is still ours;
 6. the message (ids only) goes to the publisher (``publishing.BackgroundPublisher``): confirmed within a
-   short deadline, or queued on timeout → ``202 started``; refused within the deadline → both records are
+   short deadline, or queued on timeout → ``200 started``; refused within the deadline → both records are
    deleted again and the answer is ``503 publish failed``, so that Linear's retry starts the run.
+
+Every accepted outcome answers 200 (started, duplicate, ignored, already running; the body says which):
+Linear's webhook docs count any other status as a failed delivery and retry it (after 1 minute, 1 hour
+and 6 hours), so a 202 would show the webhook as failing. Refusals are 4xx with a fixed reason (never the
+input echoed); the HTTP layer logs one line per refused request, and one line, no traceback, for a
+client that goes away before its answer.
 
 A write the store reports as failed may have happened (a lost response, then 412 on the library's retry
 of our own write). So an existing record is read back: the delivery record is ours when it carries this
@@ -26,13 +35,13 @@ request's nonce, the lock when it names this delivery. Undoing is compare-and-de
 it never removes what another request or run now owns.
 
 Trade-off of step 6: with Pub/Sub the message is published synchronously, with a 0.5 s deadline inside
-Linear's 5 s, so an answered 202 normally means Pub/Sub has the message. Only when Pub/Sub is slower than
-that is Linear acknowledged first and the publish finished in the background; if the process then dies
-before it completes, the message is lost while the delivery record and the lock stay (Linear's retry gets
-``duplicate``) until the lock goes stale and a new trigger takes it over. A queued publish that fails
-later with a definitive refusal (NotFound, PermissionDenied, ...) deletes both records, so the next trigger
-starts the run; a timeout or an unknown error may hide a message that landed, so the records stay (the
-run releases the lock, or it goes stale). Publishers without futures (the local one) always queue.
+Linear's 5 s, so an answered ``started`` normally means Pub/Sub has the message. Only when Pub/Sub is
+slower than that is Linear acknowledged first and the publish finished in the background; if the process
+then dies before it completes, the message is lost while the delivery record and the lock stay (Linear's
+retry gets ``duplicate``) until the lock goes stale and a new trigger takes it over. A queued publish
+that fails later with a definitive refusal (NotFound, PermissionDenied, ...) deletes both records, so the
+next trigger starts the run; a timeout or an unknown error may hide a message that landed, so the records
+stay (the run releases the lock, or it goes stale). Publishers without futures (the local one) always queue.
 Closing the remaining gap needs an outbox record written with the lock and a sweeper.
 
 Only deliveries that would start a run are recorded; ignored events store nothing. The workflow releases
@@ -50,6 +59,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlsplit
 
@@ -58,15 +68,17 @@ from pydantic import SecretStr
 from jobs.artifacts import VersionedStore
 from jobs.errors import ArtifactError, ArtifactExists, ArtifactNotFound
 from jobs.serving import ServingThread
+from orchestration.receiver.delivery import delivery_id
 from orchestration.receiver.locks import DEFAULT_MAX_AGE_MS, acquire, lock_record, release_if_owned
 from orchestration.receiver.publishing import BackgroundPublisher
-from orchestration.receiver.triggers import TriggerConfig, decide
+from orchestration.receiver.triggers import TriggerConfig, decide, malformed
 from orchestration.receiver.verify import (
     DELIVERY_HEADER,
     SIGNATURE_HEADER,
     TIMESTAMP_FIELD,
+    TIMESTAMP_HEADER,
+    delivery_time_ok,
     signature_ok,
-    timestamp_ok,
 )
 
 log = logging.getLogger("orchestration.receiver")
@@ -74,8 +86,11 @@ log = logging.getLogger("orchestration.receiver")
 WEBHOOK_PATH = "/linear/webhook"
 MAX_BODY_BYTES = 256 * 1024
 JOB_NAME = "solve-linear-ticket"
-DELIVERY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 DELIVERIES = "receiver/deliveries/"
+# ASCII digits only: str.isdigit() also passes "²" (a Latin-1 header byte), which int() then refuses; and
+# more digits than any real length would make int() itself refuse (Python's 4300-digit limit).
+CONTENT_LENGTH = re.compile(r"[0-9]+")
+MAX_LENGTH_DIGITS = 18
 
 
 @dataclass(frozen=True)
@@ -154,16 +169,15 @@ class Receiver:
         length_text = headers.get("content-length")
         if length_text is None:
             return Reply(411, "content length required")
-        if not length_text.strip().isdigit():
+        if not CONTENT_LENGTH.fullmatch(length_text.strip()):
             return Reply(400, "bad content length")
-        length = int(length_text)
-        if length > self.max_body_bytes:
+        if len(length_text.strip()) > MAX_LENGTH_DIGITS or int(length_text) > self.max_body_bytes:
             return Reply(413, "body too large")
+        length = int(length_text)
         body = read_body(length)
         if len(body) != length:
             return Reply(400, "incomplete body")
         if not signature_ok(self.secret, body, headers.get(SIGNATURE_HEADER)):
-            log.warning("rejected a delivery: missing or invalid signature")
             return Reply(401, "invalid signature")
         return self._verified(body, headers)
 
@@ -174,16 +188,19 @@ class Receiver:
             return Reply(400, "malformed JSON")
         if not isinstance(payload, dict):
             return Reply(400, "payload is not a JSON object")
-        if not timestamp_ok(payload.get(TIMESTAMP_FIELD), self.clock_ms()):
-            log.warning("rejected a delivery: webhookTimestamp missing or outside ±60 s")
+        sent = payload.get(TIMESTAMP_FIELD)
+        if not delivery_time_ok(sent, headers.get(TIMESTAMP_HEADER), self.clock_ms()):
             return Reply(401, "stale or missing timestamp")
         if not isinstance(payload.get("type"), str) or not isinstance(payload.get("action"), str):
             return Reply(400, "type and action are required")
         if not isinstance(payload.get("data"), dict):
             return Reply(400, "data must be an object")
-        delivery = headers.get(DELIVERY_HEADER, "").strip()
-        if not DELIVERY_ID.match(delivery):
-            return Reply(400, "missing or malformed Linear-Delivery")
+        problem = malformed(payload)
+        if problem is not None:
+            return Reply(400, problem)
+        delivery, source = delivery_id(headers.get(DELIVERY_HEADER), payload)
+        if delivery is None:
+            return Reply(400, source)
 
         decision = decide(payload, self.triggers)
         if not decision.start or decision.ticket is None or decision.ticket_id is None:
@@ -225,7 +242,7 @@ class Receiver:
                 )
             else:
                 log.info("delivery %s starts %s (%s; %s)", delivery, ticket, reason, outcome)
-            return Reply(202, "started")
+            return Reply(200, "started")
         except ArtifactError as exc:
             log.error("delivery %s for %s: artifact store failed: %s", delivery, ticket, type(exc).__name__)
             if not committed:  # let Linear's retry of this delivery count: remove what is ours, if anything
@@ -310,9 +327,27 @@ class _Handler(BaseHTTPRequestHandler):
     error_content_type = "application/json"
     error_message_format = '{"status": "http error %(code)d"}\n'
 
+    def handle(self) -> None:
+        try:
+            super().handle()
+        except OSError as exc:  # reset while the request line or headers were read: no answer to give
+            self.close_connection = True
+            log.info("a client went away mid-request (%s)", type(exc).__name__)
+
     def _dispatch(self) -> None:
         headers = {name.lower(): value for name, value in reversed(self.headers.items())}
         reply = self.server.receiver.handle(self.command, self.path, headers, self._read_body)
+        self.close_connection = True
+        try:
+            self._answer(reply)
+        except OSError as exc:  # the client went away first: one line, not socketserver's traceback
+            gone = type(exc).__name__
+            log.info("a client went away before its answer (%d %s; %s)", reply.status, reply.outcome, gone)
+            return
+        if 400 <= reply.status < 500:
+            log.warning("refused a request: %d %s", reply.status, reply.outcome)
+
+    def _answer(self, reply: Reply) -> None:
         data = reply.body()
         self.send_response(reply.status)
         self.send_header("Content-Type", "application/json")
@@ -323,7 +358,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)
-        self.close_connection = True
 
     def _read_body(self, length: int) -> bytes:
         try:
@@ -335,6 +369,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         log.debug("http: " + format, *args)
+
+    def log_error(self, format: str, *args: object) -> None:
+        # The standard library's own refusals (send_error: code, then a message that may quote the request
+        # line) and its request timeout: one line, the code alone, never the client's text.
+        code = args[0] if args and isinstance(args[0], int) else None
+        if code is None:
+            log.info("a client stalled past %d s; connection closed", self.timeout)
+            return
+        try:
+            phrase = HTTPStatus(code).phrase.lower()
+        except ValueError:
+            phrase = "error"
+        log.warning("refused a request: %d %s", code, phrase)
 
 
 class ReceiverServer:

@@ -36,7 +36,7 @@ class ReceiverSettings(BaseSettings):
     factory_linear_team: str
     """Only this team's issues start runs: its key (``IX``) or id."""
     factory_agent_user_id: str | None = None
-    """Assigning an issue to this Linear user starts a run; its own events never do."""
+    """Assigning or delegating an issue to this Linear user starts a run; its own events never do."""
     factory_own_actor_ids: str = ""
     """Comma-separated Linear user ids whose events never start a run (Factory's own users)."""
     factory_pubsub_topic: str = ""

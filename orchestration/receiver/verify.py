@@ -5,6 +5,12 @@ Linear signs the raw request body with the webhook's signing secret (HMAC-SHA256
 ``webhookTimestamp`` field. Linear's own SDK refuses a delivery whose timestamp is more than one minute
 away from the receiver's clock, in either direction; this module applies the same rule, inclusive at
 exactly 60 s. Nothing here logs or returns the body, the secret or the signature.
+
+The SDK (``@linear/sdk`` ``webhooks/client.ts``, ``parseVerifiedPayload``) takes the timestamp from the
+signed body and falls back to the ``linear-timestamp`` header (epoch ms) only when the body has none
+(``webhookTimestamp ?? header``): the header is not signed, so it never overrides the body's value. Where
+the SDK skips the check when neither is there, this module refuses the delivery: a signature with no
+send time could be replayed forever.
 """
 
 from __future__ import annotations
@@ -12,13 +18,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
+import re
 
 from pydantic import SecretStr
 
 SIGNATURE_HEADER = "linear-signature"
 DELIVERY_HEADER = "linear-delivery"
 TIMESTAMP_FIELD = "webhookTimestamp"
+TIMESTAMP_HEADER = "linear-timestamp"
 MAX_SKEW_MS = 60_000
+# Epoch milliseconds in ASCII digits only: str.isdigit() also passes "²", which int() then refuses.
+_EPOCH_MS = re.compile(r"[0-9]{1,16}")
 
 
 def sign(secret: SecretStr, body: bytes) -> str:
@@ -44,3 +54,19 @@ def timestamp_ok(value: object, now_ms: int) -> bool:
     if isinstance(value, float) and not math.isfinite(value):
         return False
     return abs(now_ms - value) <= MAX_SKEW_MS
+
+
+def header_timestamp(value: str | None) -> int | None:
+    """The ``linear-timestamp`` header as epoch milliseconds; None when absent or not plain digits."""
+    if value is None or not _EPOCH_MS.fullmatch(value.strip()):
+        return None
+    return int(value.strip())
+
+
+def delivery_time_ok(body_value: object, header: str | None, now_ms: int) -> bool:
+    """Whether the delivery's send time is within ±60 s: the body's ``webhookTimestamp`` when it has one
+    (present and not null, as the SDK's ``??``), else the ``linear-timestamp`` header; neither → False."""
+    if body_value is not None:
+        return timestamp_ok(body_value, now_ms)
+    sent = header_timestamp(header)
+    return sent is not None and timestamp_ok(sent, now_ms)

@@ -10,7 +10,7 @@ from pydantic import SecretStr
 
 from jobs.errors import ConfigError, FactoryError, ServiceError, TicketNotFound
 from jobs.tickets import LinearTickets, Ticket, TicketSource
-from jobs.tickets.linear import retry_after_seconds
+from jobs.tickets.linear import MAX_RESET_WAIT, MIN_WAIT, retry_after_seconds
 from jobs.tickets.source import comment_marker
 from tests.fakes.linear import FakeLinear
 
@@ -344,10 +344,6 @@ def test_empty_api_key_is_a_config_error(http: httpx.Client) -> None:
             },
             9.0,
         ),
-        (
-            {"X-RateLimit-Requests-Remaining": "0", "X-RateLimit-Requests-Reset": str(int(T0 * 1000) - 5000)},
-            0.0,
-        ),
         ({"X-RateLimit-Requests-Remaining": "5"}, None),
         ({}, None),
     ],
@@ -356,3 +352,85 @@ def test_retry_after_from_headers(headers: dict[str, str], expected: float | Non
     assert retry_after_seconds(httpx.Headers(headers), T0) == (
         pytest.approx(expected) if expected else expected
     )
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        # Epoch milliseconds, as Linear documents them: 4.5 s ahead.
+        (
+            {"X-RateLimit-Requests-Remaining": "0", "X-RateLimit-Requests-Reset": str(int(T0 * 1000) + 4500)},
+            4.5,
+        ),
+        # Epoch seconds, what the SDK's unit-less "Unix timestamp" could also mean: 30 s ahead, not 1970.
+        ({"X-RateLimit-Complexity-Remaining": "0", "X-RateLimit-Complexity-Reset": str(int(T0) + 30)}, 30.0),
+        # A reset already past (clock skew), in either unit, and a Retry-After of 0: the minimum wait.
+        (
+            {"X-RateLimit-Requests-Remaining": "0", "X-RateLimit-Requests-Reset": str(int(T0 * 1000) - 5000)},
+            1.0,
+        ),
+        ({"X-RateLimit-Requests-Remaining": "0", "X-RateLimit-Requests-Reset": str(int(T0) - 5)}, 1.0),
+        (
+            {"X-RateLimit-Requests-Remaining": "0", "X-RateLimit-Requests-Reset": str(int(T0 * 1000) + 20)},
+            1.0,
+        ),
+        ({"Retry-After": "0"}, 1.0),
+        ({"Retry-After": "Tue, 14 Nov 2023 22:13:00 GMT"}, 1.0),
+    ],
+)
+def test_reset_headers_are_read_in_either_unit_and_never_wait_zero(
+    headers: dict[str, str], expected: float
+) -> None:
+    """Linear's schema (``@linear/sdk`` ``packages/sdk/src/schema.graphql`` at github.com/linear/linear
+    8335e09a, ``RateLimitResultPayload.reset``): "The UNIX timestamp (in milliseconds) at which the rate
+    limit will be fully replenished"; the SDK's ``RatelimitedLinearError`` (``packages/sdk/src/error.ts``)
+    reads ``x-ratelimit-requests-reset`` and ``x-ratelimit-complexity-reset`` as a "Unix timestamp at which
+    the requests will be reset", no unit, and ``retry-after`` as "How long, in seconds, the user agent
+    should wait". So milliseconds and seconds both give the right wait, and a past reset the minimum."""
+    assert MIN_WAIT == 1.0
+    assert retry_after_seconds(httpx.Headers(headers), T0) == pytest.approx(expected)
+
+
+def test_a_reset_in_the_past_never_loops_without_waiting(
+    linear: LinearTickets, fake: FakeLinear, time_: FakeTime
+) -> None:
+    """Linear's headers as the fake sends them (epoch ms, ``X-RateLimit-Requests-*``), but resetting 5 s
+    in the past (a clock behind Linear's): each retry waits the minimum, a bounded number of times."""
+    fake.rate_limit(10, reset_in=-5.0)
+    with pytest.raises(ServiceError, match="rate limited"):
+        linear.get("IX-123")
+    assert time_.sleeps == [MIN_WAIT] * 3 and len(fake.requests) == 4
+
+
+def test_a_reset_absurdly_far_gives_up_at_once_with_a_clear_error(
+    linear: LinearTickets, fake: FakeLinear, time_: FakeTime
+) -> None:
+    """Linear's limits are per hour (``RateLimitResultPayload.period``: "the duration in milliseconds of
+    the rate limit window"): a reset ten days ahead is a misread header, not a window to sleep through or
+    to hand back as retryable."""
+    fake.rate_limit(1, reset_in=10 * 86400)
+    with pytest.raises(ServiceError) as caught:
+        linear.get("IX-123")
+    assert not caught.value.retryable and caught.value.status == 429
+    assert "X-RateLimit-*-Reset" in str(caught.value) and f"{MAX_RESET_WAIT:.0f} s" in str(caught.value)
+    assert time_.sleeps == [] and len(fake.requests) == 1
+
+
+def test_a_reset_in_epoch_seconds_is_waited_out_exactly(fake: FakeLinear, time_: FakeTime) -> None:
+    """The same rate-limited answer as the fake's, but with the reset in epoch seconds (the unit the SDK's
+    "Unix timestamp" leaves open): waited for 6 s, not ignored as 1970 nor slept through for 55 000 years."""
+    seen: list[httpx.Request] = []
+
+    def seconds_reset(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        if len(seen) == 1:
+            reset = str(int(time_.now) + 6)
+            headers = {"X-RateLimit-Requests-Remaining": "0", "X-RateLimit-Requests-Reset": reset}
+            body = {"errors": [{"message": "Rate limit exceeded", "extensions": {"code": "RATELIMITED"}}]}
+            return httpx.Response(400, json=body, headers=headers)
+        return fake(request)
+
+    with httpx.Client(transport=httpx.MockTransport(seconds_reset)) as http:
+        linear = LinearTickets(http, SecretStr(API_KEY), sleep=time_.sleep, clock=time_.clock)
+        assert linear.get("IX-123").identifier == "IX-123"
+    assert time_.sleeps == [pytest.approx(6.0)] and len(seen) == 2

@@ -35,7 +35,7 @@ def test_the_lock_record_says_when_and_by_which_delivery(tmp_path: Path) -> None
     rigs = make_rig(tmp_path)
     rig = next(rigs)
     try:
-        assert send(rig, issue("ENG-1", previous_labels=[]), delivery="d-first") == (202, "started")
+        assert send(rig, issue("ENG-1", previous_labels=[]), delivery="d-first") == (200, "started")
         record = json.loads(rig.store.read_bytes("receiver/locks/ENG-1"))
         assert record == {
             "delivery": "d-first",
@@ -51,7 +51,7 @@ def test_a_fresh_lock_holds_and_a_stale_one_is_taken_over_exactly_once(tmp_path:
     rigs = make_rig(tmp_path)
     rig = next(rigs)
     try:
-        assert send(rig, issue("ENG-1", previous_labels=[]), delivery="first") == (202, "started")
+        assert send(rig, issue("ENG-1", previous_labels=[]), delivery="first") == (200, "started")
         # Seven hours on, the run may still be going: the lock holds.
         rig.clock[0] = NOW_MS + 7 * HOUR_MS
         fresh = send(rig, issue("ENG-1", previous_labels=[], ts=rig.clock[0]), delivery="later")
@@ -72,9 +72,9 @@ def test_a_fresh_lock_holds_and_a_stale_one_is_taken_over_exactly_once(tmp_path:
         for thread in threads:
             thread.join(20)
         messages = [m for m in rig.wait_published() if m["ticket"] == "ENG-1"]
-        takeovers = sum(status == 202 for status, _ in results)
+        takeovers = sum(outcome == "started" for _, outcome in results)
         print(f"\nlock: fresh lock taken over 0; stale lock, 50 concurrent triggers -> takeovers {takeovers}")
-        assert sorted(results) == [(200, "already running")] * 49 + [(202, "started")]
+        assert sorted(results) == [(200, "already running")] * 49 + [(200, "started")]
         assert len(messages) == 2 and messages[0]["delivery"] == "first"
         record = json.loads(rig.store.read_bytes("receiver/locks/ENG-1"))
         assert record["delivery"] == messages[1]["delivery"]
@@ -143,7 +143,7 @@ def test_a_store_failure_at_the_lock_lets_linear_s_retry_start_the_run(tmp_path:
         assert send(rig, payload, delivery="d-1") == (503, "store unavailable")
         assert rig.store.list("receiver/deliveries/") == []  # the delivery is not remembered as handled
         rig.store.delete("receiver/locks")
-        assert send(rig, payload, delivery="d-1") == (202, "started")
+        assert send(rig, payload, delivery="d-1") == (200, "started")
         assert [m["delivery"] for m in rig.wait_published()] == ["d-1"]
     finally:
         next(rigs, None)
@@ -177,7 +177,7 @@ def test_our_own_write_reported_as_existing_is_still_ours(tmp_path: Path, key: s
     try:
         store = Ambiguous(rig.store, key, "exists")
         rig.receiver.store = store
-        assert send(rig, issue("ENG-1", previous_labels=[]), delivery="d-1") == (202, "started")
+        assert send(rig, issue("ENG-1", previous_labels=[]), delivery="d-1") == (200, "started")
         assert store.tripped
         assert [m["delivery"] for m in rig.wait_published()] == ["d-1"]
         # Another delivery of the same ticket still finds the lock held, and a replay is a duplicate.
@@ -199,7 +199,7 @@ def test_a_write_that_committed_then_failed_is_undone_and_the_retry_starts(tmp_p
         assert send(rig, payload, delivery="d-1") == (503, "store unavailable")
         # What this request wrote is gone (it was its own); what another delivery holds is untouched.
         assert rig.store.list() == ["receiver/locks/ENG-9"]
-        assert send(rig, payload, delivery="d-1") == (202, "started")  # Linear's retry
+        assert send(rig, payload, delivery="d-1") == (200, "started")  # Linear's retry
         assert [m["delivery"] for m in rig.wait_published()] == ["d-1"]
     finally:
         next(rigs, None)
