@@ -112,7 +112,8 @@ class Workspace:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(agent_tree / relative, target, follow_symlinks=False)
         if restore:  # our own fresh clone: git is safe here
-            self.git.run(["checkout", "--quiet", self.start_sha, "--", *restore], ours)
+            # Literal pathspecs: a file named "f[1]" must not also match "f1".
+            self.git.run(["--literal-pathspecs", "checkout", "--quiet", self.start_sha, "--", *restore], ours)
         self.path = ours
 
     def _refuse_implausible_size(self) -> None:

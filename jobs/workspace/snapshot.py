@@ -9,6 +9,7 @@ ran untrusted code in it, which may have planted git configuration that runs com
 from __future__ import annotations
 
 import os
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +17,8 @@ FileState = tuple[int, int]  # size and mtime (ns): enough to tell whether a fil
 
 
 def tree_state(root: Path) -> dict[str, FileState]:
-    """Every file and symlink under ``root`` (relative, POSIX), not following links, skipping ``.git``."""
+    """Every regular file and symlink under ``root`` (relative, POSIX), not following links, skipping
+    ``.git``; FIFOs, sockets and devices are left out."""
     state: dict[str, FileState] = {}
     stack = [root]
     while stack:
@@ -32,6 +34,8 @@ def tree_state(root: Path) -> dict[str, FileState]:
                 stack.append(Path(entry.path))
                 continue
             info = entry.stat(follow_symlinks=False)
+            if not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
+                continue  # a FIFO or socket a server left: nothing git could commit, never to be opened
             state[Path(entry.path).relative_to(root).as_posix()] = (info.st_size, info.st_mtime_ns)
     return state
 

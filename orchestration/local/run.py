@@ -1,6 +1,6 @@
 """Run ``orchestration/factory.yaml`` on the local engine: the same file Cloud Workflows runs.
 
-The workflow's deploy-time variables point at local stand-ins (``local_cloud``): jobs run as
+The workflow's deploy-time variables point at local stand-ins (``connectors``): jobs run as
 subprocesses, the artifact prefix is a directory, Slack is the log unless a webhook URL is given.
 Progress is one line per phase step as it starts and ends; the engine's own time per step is kept.
 """

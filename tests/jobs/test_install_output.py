@@ -7,6 +7,8 @@ is exactly what is committed. An implausibly large change is refused with its si
 
 from __future__ import annotations
 
+import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,40 @@ def test_an_implausibly_large_change_is_refused_with_its_size(remote: Path, tmp_
     with pytest.raises(StepFailed, match=rf"implausibly large \({MAX_CHANGED_FILES + 1} files"):
         ws.commit_all("IX-1: vendor everything")
     assert ws.head() == ws.start_sha and git("diff", "--cached", "--name-only", cwd=ws.path) == ""
+
+
+def test_a_fifo_or_socket_left_in_the_tree_is_not_carried_and_does_not_lose_the_work(
+    remote: Path, tmp_path: Path
+) -> None:
+    """A dev server's unix socket or a FIFO in the checkout: git could not commit it, and opening it
+    would block or fail; the agent's real change is still committed."""
+    ws = installed(remote, tmp_path)
+    os.mkfifo(ws.path / "server.fifo")
+    with socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(ws.path / "server.sock"))
+        store = ws.path / "notes_app" / "store.py"
+        store.write_text(store.read_text() + "\n# the agent's change\n")
+        ws.adopt_agent_tree()
+    ws.commit_all("IX-1: change")
+    assert committed_files(ws) == ["notes_app/store.py"]
+
+
+def test_only_the_file_install_changed_is_restored_not_names_matching_it_as_a_glob(
+    remote: Path, tmp_path: Path
+) -> None:
+    """Restored paths are literal: restoring "f[1].txt" must not also revert the agent's "f1.txt"."""
+    seed = tmp_path / "seed"
+    git("clone", "-q", str(remote), str(seed))
+    (seed / "f[1].txt").write_text("base\n")
+    (seed / "f1.txt").write_text("base\n")
+    git("add", "-A", cwd=seed)
+    git("commit", "-qm", "two files", cwd=seed)
+    git("push", "-q", "origin", "main", cwd=seed)
+    ws = Workspace(Git(), str(remote), tmp_path / "w", "factory/ix-1", "main")
+    ws.clone()
+    install_in(ws, TargetConfig.model_validate({"install": ["echo install >> 'f[1].txt'"]}))
+    (ws.path / "f1.txt").write_text("the agent's edit\n")
+    ws.adopt_agent_tree()
+    ws.commit_all("IX-1: edit f1")
+    assert committed_files(ws) == ["f1.txt"]
+    assert git("show", "HEAD:f1.txt", cwd=ws.path) == "the agent's edit\n"
