@@ -36,6 +36,9 @@ from jobs.serving import ServingThread
 DEFAULT_UPSTREAM = "https://api.anthropic.com"
 MESSAGES = "/v1/messages"
 ROUTES = frozenset({MESSAGES, "/v1/messages/count_tokens"})
+# The Messages API refuses requests over 32 MB (Anthropic's request size limits); so does the proxy, before
+# reading them.
+MAX_REQUEST_BYTES = 32 * 1024 * 1024
 # Claude Code marks an OAuth (subscription) token with this beta; the agent, holding an API key, won't.
 OAUTH_BETA = "oauth-2025-04-20"
 # Connection-level headers (RFC 9110 7.6.1) are the hop's own, never forwarded.
@@ -289,16 +292,21 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         proxy = self.server.proxy
         headers = {k.lower(): v for k, v in self.headers.items()}
+        route = self.path.split("?", 1)[0]
+        # Token and route first: nothing is read from a caller who is not this run's agent.
+        if not proxy.authorized(headers):
+            proxy.count_unauthorized()
+            self.close_connection = True  # its body, if any, stays unread
+            self._error(401, "authentication_error", "invalid x-api-key: not this run's token")
+            return
+        if self.command != "POST" or route not in ROUTES:
+            self.close_connection = True
+            self._error(404, "not_found_error", f"the model proxy serves POST {MESSAGES} only")
+            return
         body = self._read_body(headers)
         if body is None:
             return
-        route = self.path.split("?", 1)[0]
-        if not proxy.authorized(headers):
-            proxy.count_unauthorized()
-            self._error(401, "authentication_error", "invalid x-api-key: not this run's token")
-        elif self.command != "POST" or route not in ROUTES:
-            self._error(404, "not_found_error", f"the model proxy serves POST {MESSAGES} only")
-        elif not proxy.admit(route):
+        if not proxy.admit(route):
             self._error(
                 400,
                 "invalid_request_error",
@@ -315,8 +323,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return None
         try:
-            return self.rfile.read(int(headers.get("content-length") or 0))
-        except (OSError, ValueError):
+            length = int(headers.get("content-length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_REQUEST_BYTES:
+            self.close_connection = True
+            self._error(413, "request_too_large", f"a request body is 0 to {MAX_REQUEST_BYTES} bytes")
+            return None
+        try:
+            return self.rfile.read(length)
+        except OSError:
             self.close_connection = True
             return None
 

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -69,7 +70,8 @@ class AgentRunner:
         upstream, credential = upstream_of(self.model_auth)
         try:
             with (
-                httpx.Client(timeout=UPSTREAM_TIMEOUT) as http,
+                # A loopback upstream (the offline model) is never reached through an HTTP(S)_PROXY.
+                httpx.Client(timeout=UPSTREAM_TIMEOUT, trust_env=not _loopback(upstream)) as http,
                 ModelProxy(
                     upstream=upstream, credential=credential, client=http, max_cost_usd=request.max_cost_usd
                 ) as proxy,
@@ -216,3 +218,8 @@ def _breach_detail(status: AgentStatus, request: AgentRequest) -> str:
     if status is AgentStatus.MAX_TURNS:
         return f"more than {request.max_turns} turns: agent stopped"
     return f"the run's ${request.max_cost_usd:g} budget is spent: the model proxy refused a request"
+
+
+def _loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    return host == "localhost" or host.startswith("127.") or host == "::1"

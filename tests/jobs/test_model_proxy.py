@@ -7,6 +7,7 @@ headers each request arrived with: the offline model keeps bodies, not headers.
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ import httpx
 import pytest
 
 from jobs.agent import AgentRequest, AgentRunner, AgentStatus
-from jobs.agent.model_proxy import OAUTH_BETA, Credential, ModelProxy, cost_usd
+from jobs.agent.model_proxy import MAX_REQUEST_BYTES, OAUTH_BETA, Credential, ModelProxy, cost_usd
 from jobs.serving import ServingThread
 from orchestration.local.offline_model import OfflineModelServer, ScenarioBook
 from orchestration.local.offline_model.scenarios import Scenario, ToolUse, Turn
@@ -211,6 +212,26 @@ def test_the_proxy_refuses_a_wrong_or_missing_token_and_unknown_routes(
         assert refused.json()["error"]["type"] == "authentication_error"
     assert other.status_code == 404 and other.json()["error"]["type"] == "not_found_error"
     assert relay.seen == [] and tally.unauthorized == 3 and tally.requests == 0
+
+
+def test_no_body_is_read_from_a_caller_without_the_token_nor_past_the_size_limit(
+    relay: Relay, http: httpx.Client
+) -> None:
+    """Any local process can reach the loopback port: it must not make the harness read (and hold)
+    what it sends. A caller without the token is answered from the headers alone; the token's holder
+    cannot declare a body beyond the API's own 32 MB limit, nor a negative one."""
+    with ModelProxy(upstream=relay.url, credential=Credential("api_key", CANARY), client=http) as proxy:
+        host, port = proxy.base_url.removeprefix("http://").split(":")
+        for key, length in (("not-the-token", "1000000000"), (proxy.token, str(MAX_REQUEST_BYTES + 1)),
+                            (proxy.token, "-1")):  # fmt: skip
+            with socket.create_connection((host, int(port)), timeout=5) as raw:
+                raw.sendall(
+                    f"POST /v1/messages HTTP/1.1\r\nHost: x\r\nx-api-key: {key}\r\n"
+                    f"Content-Length: {length}\r\n\r\n".encode()
+                )  # and no body: an answer must come without waiting for it
+                status = raw.recv(64).split(b" ")[1]
+            assert status == (b"401" if key != proxy.token else b"413"), (key, length)
+    assert relay.seen == []
 
 
 def test_the_proxy_forwards_json_replies_count_tokens_and_the_query_string(
