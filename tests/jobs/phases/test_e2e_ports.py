@@ -137,12 +137,21 @@ def test_two_runs_for_the_same_ports_take_turns(
     def servers(run: str) -> DevServers:
         return DevServers([spec("api", f"python3 {script} {port} 200", port)], tmp_path, tmp_path / run)
 
+    def second_is_waiting() -> bool:
+        return any("waiting for another e2e run" in line for line in factory_log)
+
     def first() -> None:
         try:
             with servers("first"):
                 events.append("first up")
                 first_up.set()
-                time.sleep(1.0)  # its browser check
+                # Its browser check lasts until the second run is seen waiting for the lock, so the
+                # order does not depend on how fast the second thread gets there.
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline and not any(
+                    "waiting for another" in m for m in factory_log
+                ):
+                    time.sleep(0.05)
                 events.append("first done")
         except BaseException as exc:
             errors.append(exc)
