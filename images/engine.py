@@ -102,8 +102,11 @@ def find_engine(preferred: str | None = None) -> str:
     )
 
 
-def image_exists(engine: str, ref: str) -> bool:
-    found = subprocess.run([engine, "image", "inspect", ref], capture_output=True, timeout=ENGINE_TIMEOUT)
+def image_exists(engine: str, ref: str, timeout: float = ENGINE_TIMEOUT) -> bool:
+    try:
+        found = subprocess.run([engine, "image", "inspect", ref], capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:  # a hung engine is the engine's problem, said in one line
+        raise ContainerError(f"{engine} image inspect {ref}: no answer in {timeout:g}s") from None
     return found.returncode == 0
 
 
@@ -116,15 +119,21 @@ def require_images(engine: str, refs: Sequence[str]) -> None:
 
 def image_size(engine: str, ref: str) -> int:
     """The image's size in bytes, as the engine reports it."""
-    out = subprocess.run(
-        [engine, "image", "inspect", "--format", "{{.Size}}", ref],
-        capture_output=True,
-        text=True,
-        timeout=ENGINE_TIMEOUT,
-    )
+    try:
+        out = subprocess.run(
+            [engine, "image", "inspect", "--format", "{{.Size}}", ref],
+            capture_output=True,
+            text=True,
+            timeout=ENGINE_TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:
+        raise ContainerError(f"{engine} image inspect {ref}: no answer in {ENGINE_TIMEOUT:g}s") from None
     if out.returncode != 0:
         raise ImageMissing(f"image not found ({engine}): {ref}")
-    return int(out.stdout.strip().splitlines()[0])
+    try:
+        return int(out.stdout.strip().splitlines()[0])
+    except (IndexError, ValueError):
+        raise ContainerError(f"{engine} gave no size for {ref}: {out.stdout.strip()[:200]!r}") from None
 
 
 def extra_ca_bundle(environ: Mapping[str, str] | None = None) -> Path | None:

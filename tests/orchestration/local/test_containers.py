@@ -344,3 +344,17 @@ def test_extra_cas_are_mounted_and_named_never_copied_into_the_image(tmp_path: P
     assert agent_env["PIP_CERT"] == agent_env["SSL_CERT_FILE"] == CONTAINER_CA_BUNDLE
     plain, _ = ContainerRunner("podman", "t").command("implement", env, "n", uid=10001)
     assert values_of(plain, "--volume") == [] and "PIP_CERT" not in values_of(plain, "--env")
+
+
+def test_a_hung_or_odd_engine_is_a_container_error_not_a_traceback(tmp_path: Path) -> None:
+    """--docker catches ContainerError and says it in one line: a hung `image inspect` must be one."""
+    hung = tmp_path / "hung-engine"
+    hung.write_text("#!/bin/sh\nsleep 30\n")
+    odd = tmp_path / "odd-engine"
+    odd.write_text("#!/bin/sh\necho not-a-number\n")
+    for script in (hung, odd):
+        script.chmod(0o755)
+    with pytest.raises(ContainerError, match=r"no answer in 0\.5s"):
+        containers.image_exists(str(hung), "factory-implement:t", timeout=0.5)
+    with pytest.raises(ContainerError, match="gave no size"):
+        containers.image_size(str(odd), "factory-implement:t")
