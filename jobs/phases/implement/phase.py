@@ -25,6 +25,7 @@ from jobs.phases.kit.steps import (
     result_fields,
     run_agent,
     tell_ticket,
+    ticket_text,
     write_result,
 )
 from jobs.services import Services
@@ -127,7 +128,6 @@ def _commit_and_push(
 
 
 def _prompt(ticket: Ticket, workspace: Workspace, test_command: str | None) -> str:
-    ticket_text = f"Title: {ticket.title}\nLabels: {', '.join(ticket.labels)}\n\n{ticket.body}"
     return prompts.render(
         PHASE,
         identifier=ticket.identifier,
@@ -137,7 +137,7 @@ def _prompt(ticket: Ticket, workspace: Workspace, test_command: str | None) -> s
         test_command=prompts.fence("test-command", test_command)
         if test_command
         else "(none configured: find and run the project's tests)",
-        ticket=prompts.fence("ticket", ticket_text),
+        ticket=prompts.fence("ticket", ticket_text(ticket)),
     )
 
 
