@@ -9,15 +9,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from jobs.phases.e2e.records import E2EAttempt
+from jobs.phases.kit.text import code_span
 
 MAX_CELL = 300
 
 
 def _cell(text: str, redact: Callable[[str], str]) -> str:
     """Agent-written text as a code span: no link, image, HTML or @mention in it can render."""
-    flat = " ".join(redact(text).split()).replace("`", "'")
-    flat = flat if len(flat) <= MAX_CELL else flat[:MAX_CELL] + " [...]"
-    return f"`{flat}`".replace("|", "\\|")
+    return code_span(text, redact, MAX_CELL).replace("|", "\\|")  # and no pipe ends the table cell
 
 
 def render_report(

@@ -22,6 +22,7 @@ from jobs.agent.models import AgentOutcome, PermissionDenial
 from jobs.artifacts import ArtifactStore, read_model
 from jobs.errors import ArtifactNotFound, StepFailed, UnsafePath
 from jobs.models import Record, run_key, utc_now
+from jobs.phases.kit.text import one_line
 from jobs.redact import Redactor
 from jobs.settings import JobSettings
 
@@ -152,8 +153,7 @@ class SecurityLog:
         )
 
     def _line(self, text: str, limit: int = MAX_INPUT_CHARS) -> str:
-        flat = " ".join(self.redact(text).split())
-        return flat if len(flat) <= limit else flat[:limit] + " [...]"
+        return one_line(text, self.redact, limit)
 
 
 def security_key(run_id: str, phase: str) -> str:

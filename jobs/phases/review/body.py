@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from jobs.phases.implement.records import ImplementResult
 from jobs.phases.kit.security import NOT_FENCED, SecurityRecord
+from jobs.phases.kit.text import code_span, one_line
 from jobs.phases.review.evidence import describe
 from jobs.phases.review.records import ReviewResult, ReviewRound
 from jobs.phases.review.verdict import CRITERIA
@@ -43,8 +44,7 @@ class BodyInputs:
 
 def _flat(text: str, redact: Callable[[str], str], limit: int = MAX_TEXT) -> str:
     """One paragraph of untrusted text, redacted and clamped, that cannot break the markdown around it."""
-    flat = " ".join(redact(text).split())
-    return flat if len(flat) <= limit else flat[:limit] + " [...]"
+    return one_line(text, redact, limit)
 
 
 def _quoted(text: str, redact: Callable[[str], str], limit: int = MAX_TEXT) -> list[str]:
@@ -117,12 +117,6 @@ def _section(body: str) -> str:
     return body[start + len(DESCRIPTION_START) : end].strip() if start >= 0 and end > start else ""
 
 
-def _code(text: str, redact: Callable[[str], str], limit: int) -> str:
-    """Untrusted text as inline code on one line: no backtick or newline can break out of it."""
-    flat = _flat(text, redact, limit).replace("`", "'")
-    return f"`{flat}`"
-
-
 def security_lines(records: dict[str, tuple[SecurityRecord, str]], redact: Callable[[str], str]) -> list[str]:
     """Per phase: the secrets it held (names only), what its agents were refused, what it flagged."""
     lines = []
@@ -131,7 +125,9 @@ def security_lines(records: dict[str, tuple[SecurityRecord, str]], redact: Calla
         where = f"the model key stayed in the {record.model_key.where}"
         lines.append(f"- **{phase}** held {held} (names only; {where}). [security.json]({url})")
         refused = record.refused
-        items = [f"{_code(t.tool, redact, 80)} {_code(t.input, redact, 120)}" for t in refused.tools[:10]]
+        items = [
+            f"{code_span(t.tool, redact, 80)} {code_span(t.input, redact, 120)}" for t in refused.tools[:10]
+        ]
         if len(refused.tools) > 10:
             items.append(f"{len(refused.tools) - 10} more tool uses")
         if refused.model_requests_over_budget:
