@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,7 +21,7 @@ from jobs.phases.e2e.phase import Skipped
 from jobs.phases.e2e.servers import LOCK_ENV, DevServers, PortsLock, ServersUnavailable, port_is_free
 from jobs.serving import free_port
 from tests.conftest import processes_matching, stop_process
-from tests.jobs.phases.test_e2e_servers import SERVER, spec
+from tests.jobs.phases.test_e2e_servers import spec
 
 # Another run's hold on the lock file: what a second `factory serve` execution does while its servers run.
 HOLDER = """\
@@ -39,20 +38,6 @@ def lock_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A lock file of the test's own: other runs on this machine neither delay nor see the test's."""
     path = tmp_path / "ports.lock"
     monkeypatch.setenv(LOCK_ENV, str(path))
-    return path
-
-
-@pytest.fixture
-def marker() -> Iterator[str]:
-    tag = f"factory-ports-{uuid.uuid4().hex[:10]}"
-    yield tag
-    assert processes_matching(tag) == []
-
-
-@pytest.fixture
-def script(tmp_path: Path, marker: str) -> Path:
-    path = tmp_path / f"{marker}.py"
-    path.write_text(SERVER)
     return path
 
 

@@ -10,8 +10,6 @@ import json
 import socket
 import sys
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -32,18 +30,6 @@ from jobs.serving import free_port
 from tests.conftest import processes_matching
 
 # A tiny server: answers every GET with the status in argv[2]; with argv[3], first writes its env there.
-SERVER = """\
-import http.server, json, os, sys
-port, status = int(sys.argv[1]), int(sys.argv[2])
-if len(sys.argv) > 3:
-    open(sys.argv[3], "w").write(json.dumps(dict(os.environ)))
-class H(http.server.BaseHTTPRequestHandler):
-    def do_GET(self):
-        self.send_response(status); self.end_headers(); self.wfile.write(b"ok")
-    def log_message(self, *a): pass
-http.server.HTTPServer(("127.0.0.1", port), H).serve_forever()
-"""
-
 # Forks a daemon that leaves the session (a dev server's watcher might), then serves.
 DAEMONIZE = """\
 import os, sys, time
@@ -70,21 +56,6 @@ main()
 @pytest.fixture(autouse=True)
 def own_lock(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(LOCK_ENV, str(tmp_path / "ports.lock"))
-
-
-@pytest.fixture
-def marker() -> Iterator[str]:
-    tag = f"factory-srv-{uuid.uuid4().hex[:10]}"
-    yield tag
-    assert processes_matching(tag) == []
-
-
-@pytest.fixture
-def script(tmp_path: Path, marker: str) -> Path:
-    """The server script, under a path holding the marker, so every process running it can be found."""
-    path = tmp_path / f"{marker}.py"
-    path.write_text(SERVER)
-    return path
 
 
 def spec(name: str, command: str, port: int, timeout: float = 10, **env: str) -> ServerSpec:
