@@ -1,5 +1,9 @@
-"""Loopback serving: an HTTP server on a background thread (the one start/stop the local servers share),
-and a free port to put one on.
+"""Loopback serving: the HTTP server class and the background thread (one start/stop) the local servers
+share, and a free port to put one on.
+
+A client that hangs up mid-request or mid-answer (an agent stopped by its budget or clock, a CLI that
+got its result) is routine: ``LoopbackHTTPServer`` logs it in one line, where socketserver prints a
+traceback on stderr.
 
 ``socketserver``'s ``shutdown()`` waits for a running ``serve_forever`` loop, so calling it on a server
 that never started blocks forever; ``stop`` only calls it while the loop runs, and is safe to call
@@ -8,9 +12,30 @@ before ``start`` and more than once.
 
 from __future__ import annotations
 
+import logging
 import socket
+import sys
 import threading
+from http.server import ThreadingHTTPServer
 from socketserver import BaseServer
+from typing import Any
+
+_log = logging.getLogger("factory.serving")
+
+
+class LoopbackHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server whose request threads never keep the process alive, and for which a
+    client going away is one log line, not a traceback."""
+
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        error = sys.exc_info()[1]
+        # Broken pipe, reset, aborted; or stalled past the handler's timeout.
+        if isinstance(error, ConnectionError | TimeoutError):
+            _log.debug("a client went away (%s)", type(error).__name__)
+            return
+        super().handle_error(request, client_address)
 
 
 class ServingThread:

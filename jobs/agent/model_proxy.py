@@ -19,11 +19,10 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
-import sys
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 
 import httpx
@@ -31,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jobs.agent.models import Usage
 from jobs.agent.stream import price_for
-from jobs.serving import ServingThread
+from jobs.serving import LoopbackHTTPServer, ServingThread
 
 DEFAULT_UPSTREAM = "https://api.anthropic.com"
 MESSAGES = "/v1/messages"
@@ -270,15 +269,8 @@ class ModelProxy:
             response.close()
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(LoopbackHTTPServer):
     proxy: ModelProxy
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # The agent stopped mid-request (its budget, its clock): routine, not a traceback on stderr.
-        if isinstance(sys.exc_info()[1], OSError):
-            return
-        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

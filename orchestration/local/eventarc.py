@@ -24,13 +24,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 
 import httpx
 
-from jobs.serving import ServingThread
+from jobs.serving import LoopbackHTTPServer, ServingThread
 
 log = logging.getLogger("orchestration.local.eventarc")
 
@@ -77,8 +77,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
 
 
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
+class _HttpServer(LoopbackHTTPServer):
     bridge: EventarcBridge
 
 

@@ -29,12 +29,12 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from jobs.serving import ServingThread
+from jobs.serving import LoopbackHTTPServer, ServingThread
 from orchestration import FACTORY_YAML
 from orchestration.engine.errors import WorkflowError
 from orchestration.local.run import LocalRun
@@ -293,9 +293,7 @@ def _page_size(raw: str | None, most: int) -> int:
     return min(int(raw), most)
 
 
-class _HttpServer(ThreadingHTTPServer):
-    daemon_threads = True
-
+class _HttpServer(LoopbackHTTPServer):
     def __init__(self, port: int, executions: Executions) -> None:
         self.executions = executions
         super().__init__(("127.0.0.1", port), _Handler)

@@ -60,14 +60,14 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
 from jobs.artifacts import VersionedStore
 from jobs.errors import ArtifactError, ArtifactExists, ArtifactNotFound
-from jobs.serving import ServingThread
+from jobs.serving import LoopbackHTTPServer, ServingThread
 from orchestration.receiver.delivery import delivery_id
 from orchestration.receiver.locks import DEFAULT_MAX_AGE_MS, acquire, lock_record, release_if_owned
 from orchestration.receiver.publishing import BackgroundPublisher
@@ -312,8 +312,7 @@ def _nonce_of(record: bytes) -> str | None:
     return value if isinstance(value, str) else None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
+class _Server(LoopbackHTTPServer):
     request_queue_size = 128
     receiver: Receiver
 

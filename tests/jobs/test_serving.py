@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import socket
+import struct
 import threading
+import time
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from jobs.serving import ServingThread
+import pytest
+
+from jobs.serving import LoopbackHTTPServer, ServingThread
 
 
 class _Ok(BaseHTTPRequestHandler):
@@ -43,3 +48,39 @@ def test_a_server_that_never_started_stops_at_once() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
     assert _stops_within(ServingThread(server, "never-started"), 10)
     assert server.socket.fileno() == -1, "the listening socket is closed"
+
+
+class _Chatty(BaseHTTPRequestHandler):
+    """Answers with far more than a socket buffer holds, so a client that hung up breaks the pipe."""
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.end_headers()
+        for _ in range(64):
+            self.wfile.write(b"x" * 65536)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_a_client_that_hangs_up_mid_answer_is_no_traceback(capfd: pytest.CaptureFixture[str]) -> None:
+    """An agent stopped by its clock hangs up on the model proxy or the offline model mid-stream: the
+    server says nothing on stderr and goes on serving."""
+    server = LoopbackHTTPServer(("127.0.0.1", 0), _Chatty)
+    port = server.server_port
+    serving = ServingThread(server, "chatty")
+    serving.start()
+    try:
+        for _ in range(3):
+            with socket.create_connection(("127.0.0.1", port)) as client:
+                client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+                client.recv(1)
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))  # RST
+        time.sleep(0.5)  # the handlers hit the broken connection
+        with socket.create_connection(("127.0.0.1", port)) as client:
+            client.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert client.recv(12) == b"HTTP/1.0 200"
+    finally:
+        serving.stop()
+    err = capfd.readouterr().err
+    assert "Traceback" not in err and "Exception occurred" not in err, err

@@ -6,13 +6,13 @@ import json
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel
 
-from jobs.serving import ServingThread
+from jobs.serving import LoopbackHTTPServer, ServingThread
 from orchestration.local.offline_model.scenarios import (
     NoScenarioError,
     ScenarioBook,
@@ -130,8 +130,7 @@ class OfflineModelServer:
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._counter = 0
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), _handler_for(self))
-        self._httpd.daemon_threads = True
+        self._httpd = LoopbackHTTPServer(("127.0.0.1", port), _handler_for(self))
         self._serving = ServingThread(self._httpd, "offline-model")
 
     @property
