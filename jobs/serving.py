@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import socketserver
 import sys
 import threading
 from http.server import ThreadingHTTPServer
@@ -57,6 +58,15 @@ class ServingThread:
             self.server.shutdown()
             self._thread.join(timeout)
         self.server.server_close()
+
+
+def on_socket(server: socketserver.TCPServer, sock: socket.socket) -> None:
+    """Serve ``server`` on ``sock``, a socket already listening (made in a box's network namespace,
+    say), in place of the one the server would bind itself; ``server`` was made with
+    ``bind_and_activate=False``."""
+    server.socket.close()
+    server.socket = sock
+    server.server_address = sock.getsockname()
 
 
 def free_port() -> int:

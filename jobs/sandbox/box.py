@@ -1,0 +1,255 @@
+"""The box: where the agent and the target's own commands run, away from the harness and its secrets.
+
+Everything untrusted runs in it: the Claude Code CLI and all it starts, and the target's install,
+check, setup, seed and dev-server commands. In a box a process has
+
+- **a uid of its own**, picked per run, with no name, no groups, no capabilities and ``no_new_privs``:
+  it cannot read the harness's ``/proc/<pid>/environ``, signal or trace it, write the remote, or
+  enter the harness's directories (the artifacts, the work directory, other runs: all 0700);
+- **a network of its own** (``netns``): a loopback where the harness listens for it (the model proxy,
+  our MCP tools, the egress proxy during install) and no route anywhere else; what it tries to send
+  elsewhere the kernel refuses and counts;
+- **a tree of its own**: the box root (``0711``, not listable) holds the workspaces, handed to the
+  box's uid, and the agent's HOME; a workspace's ``.git`` stays the harness's, so nothing the agent
+  writes there runs when our git does.
+
+It takes root (to switch uids and make a namespace): where that is not to be had, ``open_box`` logs
+once why, and returns an open box, which runs everything as today (``contained`` is False, and the
+security record says so). ``CONTAINMENT=require`` makes that a failure instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import shutil
+import socket
+import stat
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal, TypeVar
+
+from jobs.errors import ConfigError
+from jobs.logs import get_logger
+from jobs.sandbox.egress import EgressProxy, EgressTally
+from jobs.sandbox.netns import NamespaceError, NetworkNamespace
+
+T = TypeVar("T")
+Containment = Literal["auto", "require", "off"]
+
+# Box uids come from a range no distribution hands out to people or services.
+UID_LOW, UID_HIGH = 200_000, 260_000
+_said_open = False
+
+
+class Box:
+    """An open box: nothing is contained; every method is the plain operation."""
+
+    contained = False
+    uid: int | None = None
+
+    def __init__(self, why_open: str = "containment is off") -> None:
+        self._root: Path | None = None
+        self.why_open = why_open
+        self.egress = EgressTally()  # hosts the box's steps were let through to, and refused
+
+    @property
+    def root(self) -> Path:
+        """The box's own directory, made on first use."""
+        if self._root is None:
+            self._root = Path(tempfile.mkdtemp(prefix="factory-box-"))
+        return self._root
+
+    # --- running things -------------------------------------------------------------------
+    def untrusted(self, argv: list[str]) -> list[str]:
+        """``argv`` as the box runs it: the agent's or the target's code."""
+        return argv
+
+    def trusted(self, argv: list[str]) -> list[str]:
+        """``argv`` of ours, in the box's network but with our uid (a database server, our browser)."""
+        return argv
+
+    def call(self, fn: Callable[[], T]) -> T:
+        """``fn()`` with the box's network (a health check, a port probe)."""
+        return fn()
+
+    def listen(self, port: int = 0) -> socket.socket:
+        """A listening TCP socket on the box's 127.0.0.1, for a harness server the box may use."""
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(64)
+        return sock
+
+    @contextmanager
+    def reaching(self, hosts: Iterable[str]) -> Iterator[dict[str, str]]:
+        """For a step that may reach ``hosts`` over HTTPS (install): the environment its commands need.
+        An open box has our network: nothing to add."""
+        yield {}
+
+    # --- files ----------------------------------------------------------------------------
+    def place(self, name: str) -> Path:
+        """Where a tree the box will work in (a workspace) goes."""
+        return self.root / name
+
+    def private_dir(self, prefix: str) -> Path:
+        """A new directory the box's processes own (an agent's HOME); the caller removes it."""
+        return Path(tempfile.mkdtemp(prefix=prefix))
+
+    def readable_dir(self, prefix: str) -> Path:
+        """A new directory of ours the box can read but not change (the agent's settings)."""
+        return Path(tempfile.mkdtemp(prefix=prefix))
+
+    def hand_over(self, path: Path) -> None:
+        """Give the box the tree at ``path`` (a top-level ``.git`` stays ours)."""
+
+    # --- accounting -----------------------------------------------------------------------
+    def unroutable(self) -> int:
+        """Packets the box tried to send where it has no route (0 when there is no box network)."""
+        return 0
+
+    def close(self, keep_in: Path | None = None) -> None:
+        """Remove the box's tree; with ``keep_in``, its working trees are moved there first (the
+        local ``--keep-work``), agents' homes and settings are not."""
+        if self._root is None:
+            return
+        if keep_in is not None and self._root.exists():
+            keep_in.mkdir(parents=True, exist_ok=True)
+            for child in self._root.iterdir():
+                if child.is_dir() and not child.name.startswith("factory-"):
+                    shutil.rmtree(keep_in / child.name, ignore_errors=True)
+                    shutil.move(child, keep_in / child.name)
+        shutil.rmtree(self._root, ignore_errors=True)
+        self._root = None
+
+    def __enter__(self) -> Box:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class ContainedBox(Box):
+    """A box with its own uid and its own network namespace (we are root)."""
+
+    contained = True
+
+    def __init__(self, uid: int, netns: NetworkNamespace) -> None:
+        super().__init__(why_open="")
+        self.uid = self.box_uid = uid
+        self.netns = netns
+        self.root.chmod(0o711)  # the box may pass through to what it is told of, not list it
+
+    def untrusted(self, argv: list[str]) -> list[str]:
+        drop = [
+            "setpriv",
+            f"--reuid={self.box_uid}",
+            f"--regid={self.box_uid}",
+            "--clear-groups",
+            "--no-new-privs",
+            "--inh-caps=-all",
+            "--bounding-set=-all",
+            "--",
+        ]
+        return self.trusted([*drop, *argv])
+
+    def trusted(self, argv: list[str]) -> list[str]:
+        return ["nsenter", f"--net={self.netns.path}", "--", *argv]
+
+    def call(self, fn: Callable[[], T]) -> T:
+        return self.netns.call(fn)
+
+    @contextmanager
+    def reaching(self, hosts: Iterable[str]) -> Iterator[dict[str, str]]:
+        with EgressProxy(self.listen(), hosts, self.egress) as proxy:
+            yield proxy.environment()
+
+    def listen(self, port: int = 0) -> socket.socket:
+        return self.netns.listen(port)
+
+    def private_dir(self, prefix: str) -> Path:
+        path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.root))
+        os.chown(path, self.box_uid, self.box_uid)
+        return path
+
+    def readable_dir(self, prefix: str) -> Path:
+        path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.root))
+        path.chmod(0o755)
+        return path
+
+    def hand_over(self, path: Path) -> None:
+        uid = self.box_uid
+        os.lchown(path, uid, uid)
+        for top, dirs, files in os.walk(path):
+            if Path(top) == path and ".git" in dirs:
+                dirs.remove(".git")
+            for name in (*dirs, *files):
+                os.lchown(os.path.join(top, name), uid, uid)  # links are not followed
+
+    def unroutable(self) -> int:
+        return self.netns.unroutable()
+
+    def close(self, keep_in: Path | None = None) -> None:
+        try:
+            self.netns.close()
+        finally:
+            super().close(keep_in)
+
+
+def open_box(containment: Containment = "auto") -> Box:
+    """The box for one phase: contained where the machine allows, else open (and said so once)."""
+    if containment == "off":
+        return Box(why_open="containment is off (CONTAINMENT=off)")
+    why = _why_impossible()
+    netns: NetworkNamespace | None = None
+    if why is None:
+        try:
+            netns = NetworkNamespace()
+        except NamespaceError as exc:
+            why = str(exc)
+    if netns is not None:
+        return ContainedBox(pick_uid(), netns)
+    reason = f"the agent and the target's commands run as our own uid, with our network: {why}"
+    if containment == "require":
+        raise ConfigError(f"invalid setting CONTAINMENT: require, but {reason}")
+    global _said_open
+    if not _said_open:
+        get_logger().warning("no containment: %s", reason)
+        _said_open = True
+    return Box(why_open=why or "")
+
+
+def _why_impossible() -> str | None:
+    if os.geteuid() != 0:
+        return "not running as root (a uid switch and a network namespace need it)"
+    for tool in ("unshare", "nsenter", "setpriv"):
+        if shutil.which(tool) is None:
+            return f"{tool} (util-linux) is not installed"
+    return None
+
+
+def pick_uid() -> int:
+    """A box uid no running process has (one per run, so runs cannot reach each other either)."""
+    taken = _running_uids()
+    for _ in range(100):
+        uid = UID_LOW + secrets.randbelow(UID_HIGH - UID_LOW)
+        if uid not in taken:
+            return uid
+    raise ConfigError("no free box uid")  # pragma: no cover - 60,000 uids, a few in use
+
+
+def _running_uids() -> set[int]:
+    uids: set[int] = set()
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                uids.add(entry.stat().st_uid)
+    return uids
+
+
+def is_private(path: Path) -> bool:
+    """Whether only its owner can enter ``path`` (what keeps a box out of the harness's directories)."""
+    return stat.S_IMODE(path.stat().st_mode) & 0o077 == 0
