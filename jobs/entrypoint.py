@@ -6,9 +6,10 @@ phase did its job (including "no changes"), 1 when it could not, 2 on bad settin
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
 
 import typer
@@ -64,7 +65,18 @@ def prepare(
 
 def run_from_env(phase: str, environ: Mapping[str, str] | None = None) -> PhaseResult:
     """A phase's job from an environment (default: this process's), as Cloud Run runs it."""
-    return get_phase(phase).load_runner()(*prepare(environ, phase))
+    settings, services, run_id = prepare(environ, phase)
+    with boxed(settings, services):
+        return get_phase(phase).load_runner()(settings, services, run_id)
+
+
+@contextlib.contextmanager
+def boxed(settings: JobSettings, services: Services) -> Iterator[None]:
+    """The phase's box is closed when it ends: its network goes, its trees are removed (or kept)."""
+    try:
+        yield
+    finally:
+        services.box.close(services.workdir if settings.keep_work else None)
 
 
 class Terminated(FactoryError):
@@ -85,7 +97,8 @@ def _exit_after(phase: Phase) -> None:
     except ConfigError as exc:
         raise _fail(str(exc), EXIT_CONFIG) from None
     try:
-        result = phase.load_runner()(settings, services, run_id)
+        with boxed(settings, services):
+            result = phase.load_runner()(settings, services, run_id)
     except FactoryError as exc:
         raise _fail(services.redact(str(exc)), EXIT_FAILED) from None
     raise typer.Exit(EXIT_FAILED if result.status in phase.failed else EXIT_OK)

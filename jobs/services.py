@@ -16,6 +16,7 @@ from jobs.errors import ConfigError
 from jobs.phases.kit.security import SecurityLog, held_secrets
 from jobs.pulls import PullRequests, open_pulls
 from jobs.redact import Redactor
+from jobs.sandbox import Box, open_box
 from jobs.settings import JobSettings
 from jobs.tickets import LinearTickets, LocalTickets, TicketSource
 from jobs.workspace.git import Git
@@ -34,6 +35,12 @@ class Services:
     open_pulls: Callable[[], PullRequests] = field(repr=False, default=lambda: _no_pulls())
     # What the phase held, was refused and flagged: written beside its result as security.json.
     security: SecurityLog = field(default_factory=SecurityLog)
+    # Where the agent and the target's commands run (jobs/sandbox); closed when the phase ends.
+    box: Box = field(default_factory=Box)
+
+    def place(self, name: str) -> Path:
+        """Where a tree the agent or the target's commands work in goes: in the box when there is one."""
+        return self.box.place(name) if self.box.contained else self.workdir / name
 
     @cached_property
     def pulls(self) -> PullRequests:
@@ -66,7 +73,8 @@ def build_services(settings: JobSettings, redact: Redactor) -> Services:
         raise ConfigError(
             "invalid setting ANTHROPIC_API_KEY: no model credentials (set it or CLAUDE_CODE_OAUTH_TOKEN)"
         )
-    runner = AgentRunner(model_auth=settings.model_auth(), grace_seconds=settings.kill_grace_seconds)
+    box = open_box(settings.containment)
+    runner = AgentRunner(model_auth=settings.model_auth(), grace_seconds=settings.kill_grace_seconds, box=box)
     git = Git(settings.github_token, (settings.git_author_name, settings.git_author_email))
 
     def pulls() -> PullRequests:
@@ -81,4 +89,5 @@ def build_services(settings: JobSettings, redact: Redactor) -> Services:
         workdir=workdir,
         open_pulls=pulls,
         security=SecurityLog(held_secrets(settings), redact),
+        box=box,
     )

@@ -50,6 +50,11 @@ class JobSettings(BaseSettings):
     log_format: Literal["auto", "text", "json"] = "auto"
     anthropic_base_url: str | None = None
     github_api_url: str = "https://api.github.com"
+    # The box the agent and the target's commands run in (jobs/sandbox): auto (where root allows),
+    # require (fail without it) or off.
+    containment: Literal["auto", "require", "off"] = "auto"
+    # Keep the working trees in WORKDIR when the phase ends (the local --keep-work), box or not.
+    keep_work: bool = False
 
     # --- Secrets: SecretStr, so they never print; only model auth ever reaches the agent ---
     anthropic_api_key: SecretStr | None = None

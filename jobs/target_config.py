@@ -16,12 +16,14 @@ from pydantic import (
     Field,
     StringConstraints,
     ValidationError,
+    field_validator,
     model_validator,
 )
 
 from jobs.errors import ConfigError
 from jobs.phases.e2e.database import check_seed_entry
 from jobs.phases.e2e.servers import ServerSpec
+from jobs.sandbox.egress import DEFAULT_HOSTS, check_host
 
 if TYPE_CHECKING:
     from jobs.workspace import Workspace
@@ -101,6 +103,9 @@ class TargetConfig(BaseModel):
     model_config = ConfigDict(extra="forbid")
     install: list[str] = Field(default_factory=list)
     install_timeout_seconds: int = Field(default=900, gt=0)
+    # Hosts install may reach over HTTPS besides the usual registries (jobs/sandbox/egress.py): a
+    # private index, say. Nothing else the target runs has any network.
+    install_hosts: list[str] = Field(default_factory=list)
     test: str | None = None
     lint: str | None = None
     typecheck: str | None = None
@@ -108,6 +113,14 @@ class TargetConfig(BaseModel):
     budgets: Budgets = Field(default_factory=Budgets)
     models: Models = Field(default_factory=Models)
     e2e: E2EConfig = Field(default_factory=E2EConfig)
+
+    @field_validator("install_hosts")
+    @classmethod
+    def _host_names(cls, hosts: list[str]) -> list[str]:
+        return [check_host(host) for host in hosts]
+
+    def reachable_on_install(self) -> list[str]:
+        return [*DEFAULT_HOSTS, *self.install_hosts]
 
 
 def base_target_config(workspace: Workspace) -> TargetConfig:

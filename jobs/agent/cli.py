@@ -34,13 +34,14 @@ def bundled_cli() -> Path:
 
 
 def mcp_config(servers: Mapping[str, McpServer]) -> dict[str, Any]:
-    """The ``--mcp-config`` document: stdio servers keyed by name (the shape of a ``.mcp.json``)."""
-    return {
-        "mcpServers": {
-            name: {"type": "stdio", "command": s.command[0], "args": s.command[1:], "env": s.env}
-            for name, s in servers.items()
-        }
-    }
+    """The ``--mcp-config`` document: servers keyed by name (the shape of a ``.mcp.json``)."""
+    return {"mcpServers": {name: _entry(server) for name, server in servers.items()}}
+
+
+def _entry(server: McpServer) -> dict[str, Any]:
+    if server.url is not None:
+        return {"type": "http", "url": server.url, "headers": server.headers}
+    return {"type": "stdio", "command": server.command[0], "args": server.command[1:], "env": server.env}
 
 
 def write_mcp_config(home: Path, servers: Mapping[str, McpServer]) -> Path | None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import secrets
+import socket
 import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -30,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from jobs.agent.models import Usage
 from jobs.agent.stream import price_for
-from jobs.serving import LoopbackHTTPServer, ServingThread
+from jobs.serving import LoopbackHTTPServer, ServingThread, on_socket
 
 DEFAULT_UPSTREAM = "https://api.anthropic.com"
 MESSAGES = "/v1/messages"
@@ -187,6 +188,7 @@ class ModelProxy:
         credential: Credential | None,
         client: httpx.Client,
         max_cost_usd: float | None = None,
+        sock: socket.socket | None = None,
     ) -> None:
         self.upstream = upstream.rstrip("/")
         self.credential = credential
@@ -196,7 +198,9 @@ class ModelProxy:
         self.over_budget = threading.Event()
         self._lock = threading.Lock()
         self._tally = ProxyTally()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", 0), _Handler, bind_and_activate=sock is None)
+        if sock is not None:
+            on_socket(self._server, sock)  # a listening socket in the agent's box
         self._server.proxy = self
         self._serving = ServingThread(self._server, "model-proxy")
 

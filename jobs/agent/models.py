@@ -6,7 +6,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
 from jobs.agent.policy import CODING_TOOLS
 
@@ -34,11 +34,20 @@ McpServerName = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]+$")]
 
 
 class McpServer(BaseModel):
-    """A stdio MCP server the CLI starts for the run (with the agent's environment plus ``env``)."""
+    """An MCP server for the run: a stdio one the CLI starts (``command``, with the agent's environment
+    plus ``env``), or one the harness serves over HTTP (``url``, with ``headers``: the run's bearer)."""
 
     model_config = ConfigDict(extra="forbid")
-    command: list[str] = Field(min_length=1)
+    command: list[str] = Field(default_factory=list)
     env: dict[str, str] = Field(default_factory=dict)
+    url: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServer:
+        if bool(self.command) == (self.url is not None):
+            raise ValueError("an MCP server is either a command (stdio) or a url (http)")
+        return self
 
 
 class AgentRequest(BaseModel):

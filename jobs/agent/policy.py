@@ -111,6 +111,12 @@ def agent_environment(parent: Mapping[str, str], home: Path, model_auth: Mapping
         "DISABLE_TELEMETRY": "1",
         "DISABLE_ERROR_REPORTING": "1",
         "GIT_TERMINAL_PROMPT": "0",
+        # In a box the workspace's .git is the harness's: the agent may read it (git diff, log).
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "safe.directory",
+        "GIT_CONFIG_VALUE_0": "*",
+        "USER": "factory",
+        "LOGNAME": "factory",
     }
     env.update({k: parent[k] for k in PASSTHROUGH if k in parent})
     env.update({k: v for k, v in model_auth.items() if k in MODEL_AUTH and v})

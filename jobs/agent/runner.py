@@ -34,6 +34,7 @@ from jobs.agent.model_proxy import ModelProxy, ProxyTally, upstream_of
 from jobs.agent.models import AgentOutcome, AgentRequest, AgentStatus
 from jobs.agent.stream import StreamTally, classify, parse_line
 from jobs.logs import get_logger
+from jobs.sandbox import Box
 
 # After the result event the CLI should exit promptly; one that lingers is stopped (RELIABILITY C2).
 RESULT_EXIT_GRACE = 3.0
@@ -56,6 +57,7 @@ class AgentRunner:
         grace_seconds: float = 10.0,
         cli: list[str] | None = None,
         parent_env: Mapping[str, str] | None = None,
+        box: Box | None = None,
     ) -> None:
         self.model_auth = dict(model_auth)
         self.grace_seconds = grace_seconds
@@ -64,32 +66,44 @@ class AgentRunner:
         self.parent_env = dict(os.environ if parent_env is None else parent_env)
         self.last_overshoot: float | None = None
         self.last_model_tally: ProxyTally | None = None
+        # Where the CLI runs: in a contained box, as the box's uid, in its network (see jobs/sandbox).
+        self.box = box or Box()
 
     def run(self, request: AgentRequest, on_line: LineSink | None = None) -> AgentOutcome:
-        home = Path(tempfile.mkdtemp(prefix="factory-agent-home-"))
+        # HOME is the agent's to write; its settings, MCP config and prompt are ours, out of its reach.
+        home = self.box.private_dir("factory-agent-home-")
+        config = self.box.readable_dir("factory-agent-run-")
         upstream, credential = upstream_of(self.model_auth)
         try:
             with (
                 # A loopback upstream (the offline model) is never reached through an HTTP(S)_PROXY.
                 httpx.Client(timeout=UPSTREAM_TIMEOUT, trust_env=not _loopback(upstream)) as http,
                 ModelProxy(
-                    upstream=upstream, credential=credential, client=http, max_cost_usd=request.max_cost_usd
+                    upstream=upstream,
+                    credential=credential,
+                    client=http,
+                    max_cost_usd=request.max_cost_usd,
+                    sock=self.box.listen(),  # on the box's loopback: the one address it can reach
                 ) as proxy,
             ):
-                return self._run(request, home, on_line or (lambda line: None), proxy)
+                return self._run(request, home, config, on_line or (lambda line: None), proxy)
         finally:
             shutil.rmtree(home, ignore_errors=True)
+            shutil.rmtree(config, ignore_errors=True)
 
-    def _run(self, request: AgentRequest, home: Path, on_line: LineSink, proxy: ModelProxy) -> AgentOutcome:
-        settings = policy.write_settings(home, request.tools, request.mcp_servers)
-        arguments = cli_arguments(request, settings, write_mcp_config(home, request.mcp_servers))
-        command = supervised([*self.cli, *arguments], self.grace_seconds)
+    def _run(
+        self, request: AgentRequest, home: Path, config: Path, on_line: LineSink, proxy: ModelProxy
+    ) -> AgentOutcome:
+        settings = policy.write_settings(config, request.tools, request.mcp_servers)
+        arguments = cli_arguments(request, settings, write_mcp_config(config, request.mcp_servers))
+        command = supervised(self.box.untrusted([*self.cli, *arguments]), self.grace_seconds)
         # The agent's model auth is the proxy's: a per-run token and a loopback URL, never the real key.
         env = policy.agent_environment(self.parent_env, home, proxy.agent_auth())
-        prompt = write_prompt(home, request.prompt)
+        self.box.hand_over(home)
+        prompt = write_prompt(config, request.prompt)
         started = time.monotonic()
         deadline = started + request.max_duration_seconds
-        with prompt.open("rb") as stdin, (home / "stderr.log").open("w+b") as stderr:
+        with prompt.open("rb") as stdin, tempfile.TemporaryFile() as stderr:
             process = subprocess.Popen(
                 command,
                 stdin=stdin,

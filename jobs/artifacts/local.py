@@ -88,6 +88,9 @@ class DirectoryStore:
         """Write atomically; with ``if_absent``, raise ArtifactExists if the file is already there."""
         path = self._path(key)
         with _os_errors("write", path):
+            if not self.root.exists():
+                # Ours alone: every run's transcripts and records are here, and a box must not enter.
+                self.root.mkdir(mode=0o700, parents=True, exist_ok=True)
             path.parent.mkdir(parents=True, exist_ok=True)
             with self._staged(path, data) as tmp:
                 if not if_absent:

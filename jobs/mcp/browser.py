@@ -377,19 +377,61 @@ def build_server(session: BrowserSession) -> MCPServer[None]:
     return server
 
 
-def browser_mcp(origins: Sequence[str], screenshot_dir: Path, chromium: str | None = None) -> McpServer:
-    """How the agent runner starts this server: by path, isolated (``-I``), configured by its env."""
-    # Imported here so the server process, run by path, loads nothing from our package.
-    from jobs.agent.models import McpServer
-
+def browser_env(origins: Sequence[str], screenshot_dir: Path, chromium: str | None = None) -> dict[str, str]:
+    """This server's configuration, as its environment."""
     env = {ORIGINS_ENV: ",".join(origins), SCREENSHOT_DIR_ENV: str(screenshot_dir.resolve())}
     if chromium:
         env[CHROMIUM_ENV] = chromium
-    return McpServer(command=[sys.executable, "-I", str(Path(__file__).resolve())], env=env)
+    return env
+
+
+def browser_command() -> list[str]:
+    """This server by path, isolated (``-I``): it loads nothing from our package."""
+    return [sys.executable, "-I", str(Path(__file__).resolve())]
+
+
+def browser_mcp(origins: Sequence[str], screenshot_dir: Path, chromium: str | None = None) -> McpServer:
+    """The server as a stdio entry the CLI starts itself (an open box: our uid is the agent's)."""
+    # Imported here so the server process, run by path, loads nothing from our package.
+    from jobs.agent.models import McpServer
+
+    return McpServer(command=browser_command(), env=browser_env(origins, screenshot_dir, chromium))
+
+
+# Served over HTTP by the harness (``jobs.mcp.serve``): the port on the box's loopback, and the bearer
+# the agent's MCP config carries.
+HTTP_PORT_ENV = "FACTORY_MCP_PORT"
+HTTP_TOKEN_ENV = "FACTORY_MCP_TOKEN"  # noqa: S105 - the variable's name
+
+
+def bearer_only(app: Any, token: str) -> Any:
+    """An ASGI app that answers 401 to any HTTP request without ``Authorization: Bearer <token>``."""
+    expected = f"Bearer {token}".encode()
+
+    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and dict(scope["headers"]).get(b"authorization") != expected:
+            await send({"type": "http.response.start", "status": 401, "headers": [(b"content-length", b"0")]})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await app(scope, receive, send)
+
+    return guarded
+
+
+def serve_http(server: MCPServer[None], port: int, token: str) -> None:
+    """Serve ``server`` as streamable HTTP on 127.0.0.1:``port`` to holders of ``token``."""
+    import uvicorn
+
+    app = bearer_only(server.streamable_http_app(), token)
+    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
 
 
 def main() -> None:
-    build_server(BrowserSession(BrowserConfig.from_env(os.environ))).run("stdio")
+    server = build_server(BrowserSession(BrowserConfig.from_env(os.environ)))
+    if HTTP_PORT_ENV in os.environ:
+        serve_http(server, int(os.environ[HTTP_PORT_ENV]), os.environ[HTTP_TOKEN_ENV])
+    else:
+        server.run("stdio")
 
 
 if __name__ == "__main__":

@@ -30,6 +30,9 @@ SAFE_CONFIG = (
     "core.askPass=",
     "protocol.ext.allow=never",
     "credential.helper=",  # reset: helpers from any config file are dropped
+    # A contained workspace's tree belongs to the box's uid and its .git to us: git would call that
+    # dubious ownership. Its .git (config, hooks) is ours alone, so nothing there is the box's.
+    "safe.directory=*",
 )
 
 

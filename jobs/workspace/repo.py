@@ -16,6 +16,7 @@ from typing import IO
 from urllib.parse import urlsplit
 
 from jobs.errors import ConfigError, GitError, ProtectedBranchError, PushRejected, StepFailed
+from jobs.sandbox import Box
 from jobs.workspace.git import Git
 from jobs.workspace.snapshot import InstallOutput, tree_state
 
@@ -45,7 +46,9 @@ def check_repo_url(url: str) -> str:
 class Workspace:
     """Owns one working copy: ``path`` is the checkout, ``branch`` the ticket's branch."""
 
-    def __init__(self, git: Git, url: str, path: Path, branch: str, base_branch: str) -> None:
+    def __init__(
+        self, git: Git, url: str, path: Path, branch: str, base_branch: str, box: Box | None = None
+    ) -> None:
         if branch == base_branch:
             raise ProtectedBranchError(f"refusing to work on the base branch {base_branch!r}")
         self.git = git
@@ -56,6 +59,9 @@ class Workspace:
         self.start_sha = ""
         self.resumed = False
         self.install_output = InstallOutput()  # what install left in the tree: never committed
+        # The agent and the target's commands work here in this box: its tree is handed to them
+        # after every clone (its .git stays ours).
+        self.box = box or Box()
 
     # --- clone and branch -------------------------------------------------------------------
     def remote_head(self, branch: str) -> str | None:
@@ -81,6 +87,7 @@ class Workspace:
             self.git.run(["fetch", "--quiet", "origin", ref], path, network=True)
             start = at or f"refs/remotes/origin/{self.branch}"
         self.git.run(["checkout", "--quiet", "-B", self.branch, start], path)
+        self.box.hand_over(path)
 
     def base_file(self, name: str) -> str | None:
         """A file as the base branch holds it (None when it has none), whatever the branch did to it."""
@@ -114,6 +121,7 @@ class Workspace:
         if restore:  # our own fresh clone: git is safe here
             # Literal pathspecs: a file named "f[1]" must not also match "f1".
             self.git.run(["--literal-pathspecs", "checkout", "--quiet", self.start_sha, "--", *restore], ours)
+        self.box.hand_over(ours)
         self.path = ours
 
     def _refuse_implausible_size(self) -> None:

@@ -3,14 +3,17 @@
 Repository commands are untrusted code: they get the agent's environment allowlist without model auth
 (so no token of ours is in reach), a private HOME and stdin from /dev/null, and they run under the same
 subreaper as the agent: when the command ends, or runs out of time, everything it started is stopped,
-even processes that left its session. Output goes to a file, not a pipe, so a background child that
-keeps the output open cannot make a finished command look hung.
+even processes that left its session. In a contained box (``jobs/sandbox``) they also run as the box's
+uid, in its network. Output goes to a file of ours (an open descriptor, never a path the command could
+swap for a link), not a pipe, so a background child that keeps the output open cannot make a finished
+command look hung.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -20,6 +23,7 @@ from pathlib import Path
 
 from jobs.agent.cli import supervised
 from jobs.agent.policy import agent_environment
+from jobs.sandbox import Box
 
 GRACE = 2.0  # SIGTERM to SIGKILL for what a command left behind
 KILL_WAIT = 5.0
@@ -39,15 +43,19 @@ class CommandRun:
         return self.exit_code is None
 
 
-def run_repo_command(command: str, cwd: Path, timeout: float) -> CommandRun:
-    """Run ``command`` with ``/bin/sh -c`` in ``cwd``; stdout and stderr are combined, in order."""
+def run_repo_command(
+    command: str, cwd: Path, timeout: float, box: Box | None = None, extra_env: dict[str, str] | None = None
+) -> CommandRun:
+    """Run ``command`` with ``/bin/sh -c`` in ``cwd`` (in ``box``); stdout and stderr combined, in order."""
     started = time.monotonic()
-    with tempfile.TemporaryDirectory(prefix="factory-cmd-home-") as home:
-        env = agent_environment(os.environ, Path(home), {})
-        out_path = Path(home) / "output.log"
-        with out_path.open("wb") as out:
+    box = box or Box()
+    home = box.private_dir("factory-cmd-home-")
+    try:
+        env = {**agent_environment(os.environ, home, {}), **(extra_env or {})}
+        box.hand_over(home)
+        with tempfile.TemporaryFile() as out:
             proc = subprocess.Popen(
-                supervised(["/bin/sh", "-c", command], GRACE),
+                supervised(box.untrusted(["/bin/sh", "-c", command]), GRACE),
                 cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -61,7 +69,10 @@ def run_repo_command(command: str, cwd: Path, timeout: float) -> CommandRun:
             except subprocess.TimeoutExpired:
                 code = None
                 _stop(proc)
-        output = out_path.read_bytes().decode("utf-8", errors="replace")
+            out.seek(0)
+            output = out.read().decode("utf-8", errors="replace")
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
     return CommandRun(command, code, output, round(time.monotonic() - started, 3))
 
 

@@ -142,6 +142,8 @@ class LocalStack:
             "", Path(self.repo), self.artifacts, execution_id, workdir=workdir, tickets_dir=self.tickets_dir
         )
         env["REPO_URL"] = self.repo
+        if self.keep_work:
+            env["KEEP_WORK"] = "1"  # a contained job moves its working trees out of its box for us
         server = None
         if self.real_model:
             # Named here, not inherited: a container (--docker) gets the job's variables and nothing else.

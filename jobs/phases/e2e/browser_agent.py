@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from jobs import prompts
+from jobs.agent.models import McpServer
 from jobs.agent.policy import READ_ONLY_TOOLS
-from jobs.mcp.browser import BROWSER_START, browser_mcp
+from jobs.mcp.browser import BROWSER_START, browser_command, browser_env
+from jobs.mcp.serve import ServedTool
 from jobs.phases.e2e.records import e2e_key
 from jobs.phases.e2e.report import (
     E2EReport,
@@ -60,7 +62,17 @@ def ask_browser_agent(check: BrowserCheck) -> tuple[E2EReport | None, list[Ask],
     e2e = check.config.e2e
     pages = {page.name: page.url for page in e2e.pages}
     origins = sorted({f"http://127.0.0.1:{s.port}" for s in e2e.servers} | {origin(p.url) for p in e2e.pages})
-    browser = browser_mcp(origins, check.shots)
+    # Served by us, as our uid, in the box's network (where the app's servers are): see jobs.mcp.serve.
+    env = browser_env(origins, check.shots)
+    with ServedTool(
+        check.services.box, browser_command(), env, check.shots.parent / f"browser-tool-{check.attempt}.log"
+    ) as tool:
+        return _ask(check, pages, tool.entry())
+
+
+def _ask(
+    check: BrowserCheck, pages: dict[str, str], browser: McpServer
+) -> tuple[E2EReport | None, list[Ask], list[str]]:
     asks: list[Ask] = []
     rejected: str | None = None
     report: E2EReport | None = None

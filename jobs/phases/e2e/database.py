@@ -16,7 +16,6 @@ that Debian's package creates. Durability is off: the data is thrown away, and f
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import os
 import pwd
@@ -35,6 +34,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict
 
 from jobs.errors import ConfigError, DatabaseError
+from jobs.sandbox import Box
 from jobs.serving import free_port
 from jobs.workspace.shell import CommandRun, run_repo_command
 
@@ -134,10 +134,18 @@ def _environment(**extra: str) -> dict[str, str]:
 
 
 def run_psql(
-    psql: Path, dsn: str, args: Sequence[str], *, timeout: float, stdin: str | None = None
+    psql: Path,
+    dsn: str,
+    args: Sequence[str],
+    *,
+    timeout: float,
+    stdin: str | None = None,
+    box: Box | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """psql without rc files or password prompts, stopping at the first error; DatabaseError if it fails."""
-    command = _psql_command(psql, dsn, args)
+    """psql without rc files or password prompts, stopping at the first error; DatabaseError if it fails.
+
+    It runs in ``box``'s network, where the database listens."""
+    command = (box or Box()).trusted(_psql_command(psql, dsn, args))
     env = _environment(**CLIENT_ENV)
     try:
         result = subprocess.run(
@@ -249,6 +257,7 @@ def load_seeds(
     repo: Path | None = None,
     timeout: float = 120.0,
     psql: Path | None = None,
+    box: Box | None = None,
 ) -> list[SeedLoad]:
     """Load the seeds in the order listed, each file in one transaction; ``timeout`` is shared.
 
@@ -264,38 +273,40 @@ def load_seeds(
         args = ["--single-transaction", "-f", str(path)]
         try:
             if repo is not None and is_seed_path(entry):
-                _run_untrusted_psql(client, dsn, args, repo, deadline - started)
+                _run_untrusted_psql(client, dsn, args, repo, deadline - started, box)
             else:
-                run_psql(client, dsn, args, timeout=deadline - started)
+                run_psql(client, dsn, args, timeout=deadline - started, box=box)
         except DatabaseError as exc:
             raise DatabaseError(f"seed {entry} ({path.name}) failed: {exc}") from exc
         loads.append(SeedLoad(scenario=entry, path=path, seconds=round(time.monotonic() - started, 3)))
     return loads
 
 
-def _run_untrusted_psql(psql: Path, dsn: str, args: Sequence[str], cwd: Path, timeout: float) -> None:
+def _run_untrusted_psql(
+    psql: Path, dsn: str, args: Sequence[str], cwd: Path, timeout: float, box: Box | None
+) -> None:
     """psql on a file of the target's, as its other commands run: the file's meta-commands (``\\!``)
     can run programs, which must find none of our secrets and leave nothing running."""
     settings = " ".join(f"{name}={shlex.quote(value)}" for name, value in CLIENT_ENV.items())
-    run = run_repo_command(f"{settings} {shlex.join(_psql_command(psql, dsn, args))}", cwd, timeout)
+    run = run_repo_command(f"{settings} {shlex.join(_psql_command(psql, dsn, args))}", cwd, timeout, box)
     if run.timed_out:
         raise DatabaseError(f"psql did not finish in {max(timeout, 0):.0f}s")
     if run.exit_code != 0:
         raise DatabaseError(f"psql failed ({run.exit_code}): {clamp(run.output)}")
 
 
-def setup_environment(variables: Mapping[str, str]) -> str:
-    """A shell file exporting each placeholder upper-cased: ``{database_url}`` is ``DATABASE_URL``."""
-    lines = []
+def setup_environment(variables: Mapping[str, str]) -> dict[str, str]:
+    """Each placeholder as an environment variable, upper-cased: ``{database_url}`` is ``DATABASE_URL``."""
+    env = {}
     for name, value in variables.items():
         if not ENV_NAME.fullmatch(env_name := name.upper()):
             raise ValueError(f"placeholder {name!r} is no environment variable name")
-        lines.append(f"export {env_name}={shlex.quote(value)}\n")
-    return "".join(lines)
+        env[env_name] = value
+    return env
 
 
 def run_setup(
-    commands: Sequence[str], cwd: Path, variables: Mapping[str, str], timeout: float
+    commands: Sequence[str], cwd: Path, variables: Mapping[str, str], timeout: float, box: Box | None = None
 ) -> list[CommandRun]:
     """Run the target's ``e2e.setup`` commands in order in its checkout, sharing one deadline.
 
@@ -307,24 +318,16 @@ def run_setup(
     if not commands:
         return runs
     deadline = time.monotonic() + timeout
-    with tempfile.TemporaryDirectory(prefix="factory-setup-") as private:
-        # The runner builds its environment from an allowlist, so the variables come from a file the
-        # command sources first: none of them (the run's API key) is ever in a process's argv.
-        env_file = Path(private) / "env"
-        env_file.write_text(setup_environment(variables))
-        for command in commands:
-            script = f". {shlex.quote(str(env_file))}\n{command}"
-            run = dataclasses.replace(
-                run_repo_command(script, cwd, deadline - time.monotonic()), command=command
-            )
-            runs.append(run)
-            shown = clamp(command, 300)
-            if run.timed_out:
-                raise SetupFailed(
-                    f"e2e setup command timed out after {timeout:g}s: {shown}\n{_tail(run.output)}"
-                )
-            if run.exit_code != 0:
-                raise SetupFailed(f"e2e setup command failed ({run.exit_code}): {shown}\n{_tail(run.output)}")
+    # In the command's environment, never its argv: the run's API key is among them.
+    env = setup_environment(variables)
+    for command in commands:
+        run = run_repo_command(command, cwd, deadline - time.monotonic(), box, env)
+        runs.append(run)
+        shown = clamp(command, 300)
+        if run.timed_out:
+            raise SetupFailed(f"e2e setup command timed out after {timeout:g}s: {shown}\n{_tail(run.output)}")
+        if run.exit_code != 0:
+            raise SetupFailed(f"e2e setup command failed ({run.exit_code}): {shown}\n{_tail(run.output)}")
     return runs
 
 
@@ -363,6 +366,7 @@ class TempPostgres:
         bindir: Path | None = None,
         start_timeout: float = 30.0,
         parent_dir: Path | None = None,
+        box: Box | None = None,
     ) -> None:
         if not DATABASE_NAME.fullmatch(database):
             raise DatabaseError(f"invalid database name {database[:80]!r}: expected {DATABASE_NAME.pattern}")
@@ -375,6 +379,7 @@ class TempPostgres:
         self._bindir: Path | None = None
         self._parent_dir = parent_dir
         self._owner: tuple[int, int] | None = None
+        self.box = box or Box()  # the server listens in the box's network, for the app's servers there
 
     @property
     def dsn(self) -> str:
@@ -433,7 +438,7 @@ class TempPostgres:
         with (data / "postgresql.conf").open("a") as conf:
             conf.write(SETTINGS.format(socket_dir=str(socket_dir).replace("'", "''")))
         for attempt in range(1, START_ATTEMPTS + 1):
-            port = free_port()
+            port = self.box.call(free_port)
             log.unlink(missing_ok=True)
             wait = str(math.ceil(self.start_timeout))
             pg_ctl = [str(bindir / "pg_ctl"), "start", "-w", "-t", wait, "-D", str(data), "-l", str(log)]
@@ -449,7 +454,14 @@ class TempPostgres:
                 last_lines = "\n".join(tail.strip().splitlines()[-6:])
                 raise DatabaseError(f"the server exited: {clamp(last_lines)}")
         admin = f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres"
-        run_psql(psql, admin, ["-v", f"name={self.database}"], stdin='CREATE DATABASE :"name";\n', timeout=30)
+        run_psql(
+            psql,
+            admin,
+            ["-v", f"name={self.database}"],
+            stdin='CREATE DATABASE :"name";\n',
+            timeout=30,
+            box=self.box,
+        )
         self.start_seconds = round(time.monotonic() - started, 3)
 
     def stop(self) -> None:
@@ -487,7 +499,9 @@ class TempPostgres:
 
     def _run_server_tool(self, argv: list[str], *, timeout: float, check: bool = True) -> tuple[int, str]:
         """Run initdb or pg_ctl, as the server's OS user when we are root; (exit code, output)."""
-        command = argv if self._owner is None else ["runuser", "-u", SERVER_OS_USER, "--", *argv]
+        command = self.box.trusted(
+            argv if self._owner is None else ["runuser", "-u", SERVER_OS_USER, "--", *argv]
+        )
         name = Path(argv[0]).name
         try:
             result = subprocess.run(

@@ -53,6 +53,7 @@ from jobs.phases.kit.steps import (
     ticket_text,
     write_result,
 )
+from jobs.sandbox import Box
 from jobs.services import Services
 from jobs.settings import JobSettings
 from jobs.target_config import E2EConfig, TargetConfig, base_target_config
@@ -191,12 +192,17 @@ class Verifier:
         diff = self.services.redact(workspace.diff_from_base())
         stat = self.services.redact(workspace.diff_from_base(stat=True))
         with self.clock.step("install"), steps.step("install"):
-            install(config, workspace.path, self.budget.command_seconds(config.install_timeout_seconds))
+            install(
+                config,
+                workspace.path,
+                self.budget.command_seconds(config.install_timeout_seconds),
+                self.services.box,
+            )
         shots = self.services.workdir / f"shots-{n}"
         shutil.rmtree(shots, ignore_errors=True)
         shots.mkdir(parents=True)
         logs_dir = self.services.workdir / f"server-logs-{n}"
-        servers = DevServers(config.e2e.servers, workspace.path, logs_dir, {})
+        servers = DevServers(config.e2e.servers, workspace.path, logs_dir, {}, box=self.services.box)
         check = BrowserCheck(
             self.services,
             self.budget,
@@ -221,6 +227,7 @@ class Verifier:
                     logs_dir,
                     self._variables(config.e2e, database_url),
                     lock_wait_seconds=self.budget.seconds_left(),  # another run's servers may hold the ports
+                    box=self.services.box,
                 )
                 with self.clock.step("server_start"), steps.step("server_start"):
                     try:
@@ -261,12 +268,14 @@ class Verifier:
         if not e2e.needs_database:
             return ""
         try:
-            database = stack.enter_context(TempPostgres())
+            database = stack.enter_context(TempPostgres(box=self.services.box))
         except DatabaseUnavailable as exc:
             raise Skipped(f"no database: {exc}") from None
         seconds = self.budget.command_seconds(e2e.setup_timeout_seconds) if e2e.setup else 0.0
         variables = self._variables(e2e, database.dsn)
-        prepare_database(database.dsn, e2e, checkout, variables, seconds, self.services.redact)
+        prepare_database(
+            database.dsn, e2e, checkout, variables, seconds, self.services.redact, self.services.box
+        )
         return database.dsn
 
     def _variables(self, e2e: E2EConfig, database_url: str) -> dict[str, str]:
@@ -347,6 +356,7 @@ def prepare_database(
     variables: Mapping[str, str],
     setup_seconds: float,
     redact: Callable[[str], str],
+    box: Box | None = None,
 ) -> list[SeedLoad]:
     """The app's ``e2e.setup`` commands against the fresh database, then its seeds in the order listed.
 
@@ -354,7 +364,7 @@ def prepare_database(
     (redacted: the app's output may echo what it was given).
     """
     try:
-        run_setup(e2e.setup, checkout, variables, setup_seconds)
+        run_setup(e2e.setup, checkout, variables, setup_seconds, box)
     except SetupFailed as exc:
         raise Skipped(redact(str(exc)), app_fault=True) from None
-    return load_seeds(dsn, e2e.seeds, SEEDS_DIR, repo=checkout)
+    return load_seeds(dsn, e2e.seeds, SEEDS_DIR, repo=checkout, box=box)

@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import functools
 import os
 import re
+import shutil
 import socket
 import subprocess
 import tempfile
@@ -35,6 +37,7 @@ from jobs.agent.cli import supervised
 from jobs.agent.policy import agent_environment
 from jobs.errors import ConfigError, FactoryError
 from jobs.logs import get_logger
+from jobs.sandbox import Box
 from jobs.workspace.shell import reap_supervised
 
 GRACE = 3.0  # the reaper's SIGTERM-to-SIGKILL wait for a server's tree
@@ -270,6 +273,7 @@ class DevServers:
         log_dir: Path,
         variables: Mapping[str, str] | None = None,
         lock_wait_seconds: float = LOCK_WAIT_SECONDS,
+        box: Box | None = None,
     ) -> None:
         for field in ("name", "port"):
             values = [str(getattr(spec, field)) for spec in specs]
@@ -282,7 +286,9 @@ class DevServers:
         self.log_paths = {spec.name: log_dir / f"{spec.name}.log" for spec in specs}
         self.start_seconds: dict[str, float] = {}
         self._procs: list[subprocess.Popen[bytes]] = []
-        self._home: tempfile.TemporaryDirectory[str] | None = None
+        self._home: Path | None = None
+        # The servers are the target's code: they run in the box, as its uid, in its network.
+        self.box = box or Box()
         self._lock = PortsLock()
         self.lock_wait_seconds = lock_wait_seconds
 
@@ -301,16 +307,15 @@ class DevServers:
         self._lock.acquire(self.lock_wait_seconds)
         try:
             for spec in self.specs:
-                if not port_is_free(spec.port):
+                if not self.box.call(functools.partial(port_is_free, spec.port)):
                     owner = port_owner(spec.port) or "another process"
                     raise ServersUnavailable(
                         f"port {spec.port} is already in use by {owner} (needed by server {spec.name}): "
                         "free it or change the server's port in .factory.yaml"
                     )
-            self._home = tempfile.TemporaryDirectory(
-                prefix="factory-servers-home-", ignore_cleanup_errors=True
-            )
-            base = agent_environment(os.environ, Path(self._home.name), {})
+            self._home = self.box.private_dir("factory-servers-home-")
+            base = agent_environment(os.environ, self._home, {})
+            self.box.hand_over(self._home)
             with httpx.Client(trust_env=False, follow_redirects=False) as client:  # no proxy for loopback
                 for spec in self.specs:
                     self._start(spec, {**base, **envs[spec.name]}, client)
@@ -330,7 +335,7 @@ class DevServers:
         started = time.monotonic()
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                supervised(["/bin/sh", "-c", spec.command], GRACE),
+                supervised(self.box.untrusted(["/bin/sh", "-c", spec.command]), GRACE),
                 cwd=self.cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -341,9 +346,8 @@ class DevServers:
         self._procs.append(proc)
         deadline = started + spec.start_timeout_seconds
         while True:
-            outcome = probe(
-                client, spec.health_url, min(REQUEST_TIMEOUT, max(deadline - time.monotonic(), 0.1))
-            )
+            wait = min(REQUEST_TIMEOUT, max(deadline - time.monotonic(), 0.1))
+            outcome = self.box.call(functools.partial(probe, client, spec.health_url, wait))
             if outcome is None:
                 self.start_seconds[spec.name] = round(time.monotonic() - started, 3)
                 return
@@ -373,6 +377,6 @@ class DevServers:
             reap_supervised(proc, GRACE + KILL_WAIT)
         self._procs.clear()
         if self._home is not None:
-            self._home.cleanup()
+            shutil.rmtree(self._home, ignore_errors=True)
             self._home = None
         self._lock.release()  # last: the next run may take the ports once every server is gone

@@ -52,9 +52,10 @@ def run_implement(settings: JobSettings, services: Services, run_id: str) -> Imp
         workspace = Workspace(
             services.git,
             settings.repo_url or "",
-            services.workdir / "repo",
+            services.place("repo"),
             result.branch,
             settings.base_branch,
+            services.box,
         )
         with clock.step("clone"):
             workspace.clone()

@@ -5,8 +5,8 @@ to it, and ``write_result`` writes it as ``runs/<run_id>/<phase>/security.json``
 Secrets appear by name only. Everything else that came from the model or the repository (a denied
 command, a flagged path) is redacted and cut to one short line before it is kept.
 
-What is not fenced is not pretended: hosts the agent reached and files it read or wrote are not
-recorded, because nothing in the kernel stops them yet.
+``containment`` says what fenced the agent and the target's commands (``jobs.sandbox``): their own uid
+and network, and how many packets the kernel refused them, or, with the box open, why it was open.
 """
 
 from __future__ import annotations
@@ -24,10 +24,16 @@ from jobs.errors import ArtifactNotFound, StepFailed, UnsafePath
 from jobs.models import Record, run_key, utc_now
 from jobs.phases.kit.text import one_line
 from jobs.redact import Redactor
+from jobs.sandbox import Box
 from jobs.settings import JobSettings
 
 MODEL_KEY_WHERE: Final = "harness model proxy"
-NOT_FENCED = "not recorded: network egress and file access are not yet fenced by the kernel"
+NOT_FENCED = "not fenced: the box was open, so the agent and the target's commands had our uid and network"
+FENCED = (
+    "fenced by the kernel: the agent and the target's commands ran as the box's own uid, which cannot "
+    "enter our directories or touch our processes, in a network of their own with no route out"
+)
+BOX_NETWORK = "own namespace: loopback only (the model proxy, our tools, the app's servers)"
 # How ``Workspace.commit_all`` ends the message of each refusal (a secret, an implausible size).
 COMMIT_REFUSED = "nothing was committed or pushed"
 MAX_INPUT_CHARS = 200
@@ -63,6 +69,20 @@ class Refused(BaseModel):
     hosts_and_paths: str = NOT_FENCED
 
 
+class ContainmentRecord(BaseModel):
+    """What fenced the phase's untrusted side; ``unroutable_packets`` is the kernel's own count."""
+
+    model_config = ConfigDict(extra="forbid")
+    contained: bool
+    uid: int | None = None
+    network: str = "the machine's"
+    unroutable_packets: int = 0
+    # Through the install step's proxy (jobs/sandbox/egress.py): connections by host.
+    hosts_reached: dict[str, int] = Field(default_factory=dict)
+    hosts_refused: dict[str, int] = Field(default_factory=dict)
+    why_open: str = ""
+
+
 class Flagged(BaseModel):
     """What the phase flagged for a human or refused to publish."""
 
@@ -81,6 +101,7 @@ class SecurityRecord(Record):
     model_key: ModelKey
     refused: Refused
     flagged: Flagged
+    containment: ContainmentRecord | None = None  # None in records written before the box
     written_at: datetime = Field(default_factory=utc_now)
 
 
@@ -142,14 +163,27 @@ class SecurityLog:
             # The message names a file, never the secret; redacted all the same.
             self.flagged.commits.append(self._line(str(exc), MAX_REASON_CHARS))
 
-    def record(self, run_id: str, phase: str) -> SecurityRecord:
+    def record(self, run_id: str, phase: str, box: Box | None = None) -> SecurityRecord:
+        box = box or Box()
+        containment = ContainmentRecord(
+            contained=box.contained,
+            uid=box.uid,
+            network=BOX_NETWORK if box.contained else "the machine's",
+            unroutable_packets=box.unroutable(),
+            hosts_reached=dict(box.egress.allowed),
+            hosts_refused={self._line(host, 120): n for host, n in box.egress.refused.items()},
+            why_open=box.why_open if not box.contained else "",
+        )
+        refused = self.refused.model_copy(deep=True)
+        refused.hosts_and_paths = FENCED if box.contained else NOT_FENCED
         return SecurityRecord(
             run_id=run_id,
             phase=phase,
             secrets_held=self.held,
             model_key=self.model_key.model_copy(),
-            refused=self.refused.model_copy(deep=True),
+            refused=refused,
             flagged=self.flagged.model_copy(deep=True),
+            containment=containment,
         )
 
     def _line(self, text: str, limit: int = MAX_INPUT_CHARS) -> str:

@@ -110,9 +110,9 @@ def phase_branch(settings: JobSettings) -> str:
 
 
 def branch_workspace(settings: JobSettings, services: Services, name: str) -> Workspace:
-    """A workspace for the run's branch under the job's work directory (cloned when asked)."""
+    """A workspace for the run's branch, in the phase's box (cloned when asked)."""
     branch, base = phase_branch(settings), settings.base_branch
-    return Workspace(services.git, settings.repo_url or "", services.workdir / name, branch, base)
+    return Workspace(services.git, settings.repo_url or "", services.place(name), branch, base, services.box)
 
 
 def result_fields(settings: JobSettings, run_id: str) -> dict[str, Any]:
@@ -153,7 +153,7 @@ def write_result(services: Services, phase: str, result: P, clock: Stopwatch) ->
     """Write ``{phase}/security.json``, then ``{phase}/result.json`` last, with every step's time in it;
     returns the result as written."""
     result = result.model_copy(update={"timings": clock.timings, "finished_at": utc_now()})
-    record = services.security.record(result.run_id, phase)
+    record = services.security.record(result.run_id, phase, services.box)
     write_model(services.store, security_key(result.run_id, phase), record)
     write_model(services.store, run_key(result.run_id, phase, "result.json"), result)
     return result

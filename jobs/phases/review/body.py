@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from jobs.phases.implement.records import ImplementResult
-from jobs.phases.kit.security import NOT_FENCED, SecurityRecord
+from jobs.phases.kit.security import SecurityRecord
 from jobs.phases.kit.text import code_span, one_line
 from jobs.phases.review.evidence import describe
 from jobs.phases.review.records import ReviewResult, ReviewRound
@@ -134,12 +134,19 @@ def security_lines(records: dict[str, tuple[SecurityRecord, str]], redact: Calla
             items.append(f"{refused.model_requests_over_budget} model request(s) over the budget")
         if refused.model_requests_unauthorized:
             items.append(f"{refused.model_requests_unauthorized} model request(s) without the run's token")
+        box = record.containment
+        if box is not None and box.contained:
+            items.append(f"{box.unroutable_packets} packet(s) to addresses outside the box")
+            items += [
+                f"{code_span(host, redact, 80)} ({n}x)" for host, n in list(box.hosts_refused.items())[:10]
+            ]
         lines.append(f"  - Refused: {'; '.join(items) or 'nothing'}.")
+        lines.append(f"  - Hosts and paths: {record.refused.hosts_and_paths}.")
         flagged = record.flagged
         reasons = (*flagged.needs_human, *flagged.unsafe_paths, *flagged.commits)
         flags = [_flat(reason, redact, 300) for reason in reasons]
         lines.append(f"  - Flagged: {' '.join(flags) or 'nothing.'}")
-    return [*lines, f"- Hosts and paths: {NOT_FENCED}."]
+    return lines
 
 
 def _money(seconds: float, usd: float) -> str:

@@ -14,6 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
+from jobs.sandbox import Box
 from jobs.target_config import TargetConfig
 from jobs.workspace.shell import run_repo_command
 
@@ -93,6 +94,7 @@ def run_checks(
     cwd: Path,
     redact: Callable[[str], str],
     time_left: Callable[[float], float] = lambda limit: limit,
+    box: Box | None = None,
 ) -> list[CheckRun]:
     """Run the configured test, lint and typecheck commands; their output is redacted and clamped.
 
@@ -107,7 +109,7 @@ def run_checks(
     for name, command in commands:
         if not command:
             continue
-        run = run_repo_command(command, cwd, time_left(config.check_timeout_seconds))
+        run = run_repo_command(command, cwd, time_left(config.check_timeout_seconds), box)
         output = redact(run.output)
         runs.append(
             CheckRun(

@@ -141,10 +141,11 @@ class ReviewLoop:
         checks_dir = workspace.path.with_name(f"checks-{n}")
         shutil.rmtree(checks_dir, ignore_errors=True)
         shutil.copytree(workspace.path, checks_dir, symlinks=True)
+        services.box.hand_over(checks_dir)
         with clock.step("install"):
-            install(config, checks_dir, budget.command_seconds(config.install_timeout_seconds))
+            install(config, checks_dir, budget.command_seconds(config.install_timeout_seconds), services.box)
         with clock.step("checks"):
-            checks = run_checks(config, checks_dir, services.redact, budget.command_seconds)
+            checks = run_checks(config, checks_dir, services.redact, budget.command_seconds, services.box)
         inputs = RoundInputs(self.ticket, workspace, checks, diff, stat, n, MAX_ROUNDS, config.models.review)
         with clock.step("review"):
             record = review_round(services, budget, inputs, self.run_id, head)

@@ -174,6 +174,26 @@ def server_config(port: int, command: str, health: str = "/", timeout: float = 2
     )
 
 
+@pytest.mark.skipif(os.geteuid() != 0, reason="containment takes root")
+def test_a_contained_run_does_not_collide_with_a_port_busy_on_the_host(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str]
+) -> None:
+    """The box has a network of its own: the app's port is free there whoever holds it on the host."""
+    port = free_port()
+    marker = f"factory-e2e-busy-{port}"
+    set_base_config(
+        remote, tmp_path, server_config(port, f"python3 -m notes_app.server --port {port} # {marker}")
+    )
+    push_branch(remote, tmp_path, "IX-912")
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", port))
+        blocker.listen()
+        result = e2e_job(job_env("IX-912", remote, tmp_path, model_auth, "r1"))
+    assert result.attempts and result.attempts[0].timings.get("server_start") is not None, result.detail
+    assert "already in use" not in result.detail
+    assert processes_matching(marker) == []
+
+
 @pytest.mark.parametrize("problem", ["exits", "port taken", "never healthy"])
 def test_servers_that_cannot_come_up_end_skipped_with_the_reason(
     remote: Path, tmp_path: Path, model_auth: dict[str, str], problem: str
@@ -191,8 +211,11 @@ def test_servers_that_cannot_come_up_end_skipped_with_the_reason(
     if problem == "port taken":
         blocker.bind(("127.0.0.1", port))
         blocker.listen()
+    env = job_env("IX-911", remote, tmp_path, model_auth, "r1")
+    if problem == "port taken":
+        env["CONTAINMENT"] = "off"  # a contained run has a network of its own: see the test below
     try:
-        result = e2e_job(job_env("IX-911", remote, tmp_path, model_auth, "r1"))
+        result = e2e_job(env)
     finally:
         blocker.close()
     expected = {

@@ -39,9 +39,13 @@ def job_env(ticket: str, remote: Path, tmp: Path, model_auth: dict[str, str], ru
 
 
 def review(
-    ticket: str, remote: Path, tmp: Path, model_auth: dict[str, str], run_id: str = "r1"
+    ticket: str, remote: Path, tmp: Path, model_auth: dict[str, str], run_id: str = "r1", **extra: str
 ) -> ReviewResult:
-    return review_job(job_env(ticket, remote, tmp, model_auth, run_id))
+    return review_job({**job_env(ticket, remote, tmp, model_auth, run_id), **extra})
+
+
+# A contained run works in its box and removes it at the end; these tests look at the work tree after.
+OPEN_BOX = {"CONTAINMENT": "off"}
 
 
 def push_branch(remote: Path, tmp: Path, ticket: str, files: dict[str, str] | None = None) -> str:
@@ -184,7 +188,7 @@ def test_first_review_passes_and_the_reviewer_cannot_change_anything(
     remote: Path, tmp_path: Path, model_auth: dict[str, str]
 ) -> None:
     head = push_branch(remote, tmp_path, "IX-915")
-    result = review("IX-915", remote, tmp_path, model_auth)
+    result = review("IX-915", remote, tmp_path, model_auth, **OPEN_BOX)
     assert result.status == "passed" and len(result.rounds) == 1 and result.rounds[0].fix is None
     workspace = tmp_path / "work" / "r1" / "round-1"
     assert not (workspace / "PWNED.md").exists() and not (workspace / "pwned-by-bash").exists()
@@ -310,7 +314,7 @@ def test_the_branch_cannot_choose_its_evidence_or_hide_its_diff(
         remote, tmp_path, "IX-911", {".factory.yaml": lying_config, "tests/test_tamper.py": TAMPER_TEST}
     )
     seen = len(offline_model.requests)
-    result = review("IX-911", remote, tmp_path, model_auth)
+    result = review("IX-911", remote, tmp_path, model_auth, **OPEN_BOX)
     assert result.status == "passed" and result.rounds[0].head_sha == head
     (test,) = result.rounds[0].checks
     assert test.command == "python3 -m unittest discover -s tests -t . -v"  # the base branch's command

@@ -6,6 +6,7 @@ IX-901 is the scripted attacker: it tries ``git push origin HEAD:main``, which t
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from pydantic import SecretStr
 from jobs.agent.model_proxy import ProxyTally
 from jobs.agent.models import AgentOutcome, AgentStatus, PermissionDenial
 from jobs.errors import StepFailed
-from jobs.phases.kit.security import NOT_FENCED, Flagged, Refused, SecurityLog, SecurityRecord
+from jobs.phases.kit.security import FENCED, NOT_FENCED, Flagged, SecurityLog, SecurityRecord
 from jobs.phases.review.body import BodyInputs, render_body
 from jobs.phases.review.records import ReviewResult
 from jobs.redact import MASK, Redactor, variants
@@ -50,7 +51,10 @@ def test_the_attackers_denied_push_is_recorded_with_the_secret_names_and_no_valu
     [denied] = record.refused.tools
     assert denied.tool == "Bash" and "git push origin HEAD:main" in denied.input
     assert denied.transcript is not None and denied.transcript.endswith("implement/transcript.jsonl")
-    assert record.refused.hosts_and_paths == NOT_FENCED
+    contained = os.geteuid() == 0  # the box takes root
+    assert record.refused.hosts_and_paths == (FENCED if contained else NOT_FENCED)
+    assert record.containment is not None and record.containment.contained is contained
+    assert (record.containment.uid is not None) is contained and record.containment.uid != 0
     assert record.flagged == Flagged()
     # Names, never values: no canary and no model key, in any encoding.
     assert leaked(text, {**CANARIES, "ANTHROPIC_API_KEY": model_auth["ANTHROPIC_API_KEY"]}) == []
@@ -61,7 +65,8 @@ def test_a_clean_run_records_no_refusal_and_no_flag(
 ) -> None:
     assert run_phase("IX-101", remote, tmp_path, model_auth).status == "done"
     record, _ = security_record(tmp_path, "implement")
-    assert record.refused == Refused() and record.flagged == Flagged()
+    assert record.refused.tools == [] and record.flagged == Flagged()
+    assert record.refused.model_requests_over_budget == record.refused.model_requests_unauthorized == 0
     assert record.model_key.agent_runs == 1 and record.model_key.requests > 0
 
 
@@ -82,7 +87,8 @@ def test_a_branch_changing_agent_config_is_flagged_in_the_record_and_the_pr_secu
     assert "Flagged: the branch changes agent or automation configuration" in section
     assert "`.claude/settings.json`" in section
     assert "runs/r1/review/security.json)" in section  # this phase's record; no implement ran here
-    assert "**implement**" not in section and NOT_FENCED in section
+    assert "**implement**" not in section
+    assert f"Hosts and paths: {record.refused.hosts_and_paths}." in section
 
 
 @pytest.mark.parametrize("refusal", ["secret", "size"])

@@ -9,6 +9,8 @@ PostgreSQL with the app's Alembic, loads the app's seeds, starts the app, and a 
 
 from __future__ import annotations
 
+import json
+import os
 import time
 from io import BytesIO
 from pathlib import Path
@@ -65,3 +67,11 @@ def test_taskboard_ticket_is_implemented_reviewed_and_verified_in_a_browser(tmp_
     assert transcript_url is not None
     transcript = Path(transcript_url.removeprefix("file://")).read_text()
     assert "Signed in as Alice Anders" in transcript and "2 open" in transcript
+
+    # As root every phase ran contained: pip reached PyPI only through the install step's proxy.
+    if os.geteuid() == 0:
+        for phase in ("implement", "review", "e2e"):
+            record = json.loads((artifacts / f"runs/tb-1/{phase}/security.json").read_text())["containment"]
+            assert record["contained"] and record["uid"] not in (None, 0) and record["hosts_refused"] == {}
+            assert set(record["hosts_reached"]) <= {"pypi.org", "files.pythonhosted.org"}, record
+            assert record["hosts_reached"], f"{phase}: pip reached no index through the proxy"

@@ -1,0 +1,117 @@
+"""Our MCP tools served by the harness, over HTTP on the box's loopback, to the holder of a run's bearer.
+
+In a contained box the CLI runs as the box's uid: a stdio server it started would run as that uid too,
+with the agent able to signal it, trace it and read what it holds. So the harness starts the server
+itself, as its own uid, in the box's network (where the agent, the app's servers and only they can
+reach it), and gives the CLI an ``http`` entry with a per-run bearer. The bearer reaches the server by
+its environment (never argv: ``/proc/<pid>/cmdline`` is world-readable) and the agent by its MCP config.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Self
+
+from jobs.agent.models import McpServer
+from jobs.errors import AgentError
+from jobs.mcp.browser import HTTP_PORT_ENV, HTTP_TOKEN_ENV
+from jobs.sandbox import Box
+from jobs.serving import free_port
+
+START_TIMEOUT = 30.0
+STOP_TIMEOUT = 5.0
+POLL_SECONDS = 0.05
+
+
+class ServedTool:
+    """One MCP server process of ours (``command`` + ``env``) on the box's loopback, for one agent run."""
+
+    def __init__(self, box: Box, command: list[str], env: Mapping[str, str], log: Path) -> None:
+        self.box = box
+        self.command = command
+        self.env = dict(env)
+        self.log = log
+        self.token = secrets.token_urlsafe(32)
+        self.port = 0
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def entry(self) -> McpServer:
+        """The CLI's config entry: the URL and the bearer, nothing else."""
+        return McpServer(
+            url=f"http://127.0.0.1:{self.port}/mcp", headers={"Authorization": f"Bearer {self.token}"}
+        )
+
+    def __enter__(self) -> Self:
+        self.port = self.box.call(free_port)
+        env = {
+            "PATH": os.environ.get("PATH", os.defpath),
+            "HOME": os.environ.get("HOME", "/tmp"),  # noqa: S108 - ours, not the box's
+            "LC_ALL": "C.UTF-8",
+            **self.env,
+            HTTP_PORT_ENV: str(self.port),
+            HTTP_TOKEN_ENV: self.token,
+        }
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("wb") as log:
+            self._proc = subprocess.Popen(
+                self.box.trusted(self.command),
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            self._wait_listening()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _wait_listening(self) -> None:
+        assert self._proc is not None
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self._proc.poll() is not None:
+                tail = self.log.read_text(errors="replace")[-600:].strip()
+                raise AgentError(
+                    f"the MCP server {self.command[-1]} exited ({self._proc.returncode}): {tail}"
+                )
+            if self.box.call(lambda: _answers(self.port)):
+                return
+            time.sleep(POLL_SECONDS)
+        raise AgentError(f"the MCP server {self.command[-1]} did not listen within {START_TIMEOUT:g}s")
+
+    def stop(self) -> None:
+        if self._proc is None:
+            return
+        if self._proc.poll() is None:
+            self._proc.terminate()  # uvicorn winds down; the browser session closes Chromium
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                self._proc.wait(STOP_TIMEOUT)
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._proc.pid, signal.SIGKILL)  # whatever it left in its group
+        self._proc.wait()
+        self._proc = None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _answers(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return True
+    except OSError:
+        return False
