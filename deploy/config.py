@@ -170,6 +170,9 @@ class Jobs(_Strict):
     task_timeout_seconds: int = Field(default=7200, ge=900, le=86_400)
     report_margin_seconds: int = Field(default=600, ge=60, le=3600)
     resources: dict[Phase, Size] = Field(default_factory=dict)
+    # The box for the agent and the target's commands (jobs/sandbox): a job that cannot make one fails
+    # at start, naming why, unless this says "auto" (then it runs open and its security record says so).
+    containment: Literal["require", "auto"] = "require"
 
 
 class DeployConfig(_Strict):

@@ -43,6 +43,7 @@ def job_env(config: DeployConfig) -> list[dict[str, Any]]:
         _env("BASE_BRANCH", config.repo.base_branch),
         _env("TICKET_SOURCE", "linear"),
         _env("MAX_DURATION_SECONDS", str(config.agent_seconds)),
+        _env("CONTAINMENT", config.jobs.containment),
     ]
     s = config.secrets
     if s.anthropic_api_key:

@@ -72,7 +72,10 @@ class NetworkNamespace:
         try:
             self._wait_entered()
             self._fd = os.open(self.path, os.O_RDONLY | os.O_CLOEXEC)
-            self.call(_loopback_up)
+            try:
+                self.call(_loopback_up)
+            except OSError as exc:  # no CAP_NET_ADMIN (a container without it)
+                raise NamespaceError(f"could not bring the loopback up: {exc.strerror or exc}") from exc
         except BaseException:
             self.close()
             raise

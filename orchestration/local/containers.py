@@ -9,12 +9,11 @@ Cloud Run starts the job's container, with what the subprocess runner cannot sho
 - the host's network, so the offline model and the job's local stand-ins on loopback are reachable;
 - the local paths the job names (bare remote, tickets, artifact prefix, work directory) are mounted at
   the same paths, so no variable is rewritten;
-- it runs as the image's own non-root user (uid 10001) as Cloud Run does, never as root: started by
-  root, the trees it writes (artifact prefix, work directory, bare remote) are handed to that uid for
-  the run and back to their owner after it, so what it wrote is the caller's as a subprocess's would
-  be (a user namespace mapping 10001 to the caller would avoid the walk, but rootful podman's
-  idmapped layers fail where the kernel or sandbox refuses them, as on CI's machine). A non-root
-  caller runs it as itself (rootless podman: ``--userns=keep-id``), which owns those trees already;
+- started by root, the job runs as root in the container, as the job images do on Cloud Run, with
+  ``CAP_SYS_ADMIN`` and ``CAP_NET_ADMIN``: what its box needs (jobs/sandbox: the agent and the target's commands get a uid
+  and a network namespace of their own, and drop every capability). What the job writes is root's,
+  the caller's. A non-root caller runs it as itself (rootless podman: ``--userns=keep-id``), which owns
+  the trees it writes already; its box is open there, and the job says so;
 - at the task timeout the container is stopped as Cloud Run stops a task (SIGTERM, then SIGKILL after
   a grace) and it is removed either way (``--rm``).
 """
@@ -26,7 +25,7 @@ import os
 import re
 import subprocess
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -169,7 +168,11 @@ class ContainerRunner:
         ]
         if self.engine == "podman" and caller_uid != 0:
             argv.append("--userns=keep-id")  # rootless podman: the container's uid is the caller's
-        if uid != IMAGE_UID:
+        if uid == 0:
+            # For the box: a network namespace (SYS_ADMIN) with its loopback up (NET_ADMIN). The box
+            # itself drops every capability.
+            argv += ["--cap-add=SYS_ADMIN", "--cap-add=NET_ADMIN"]
+        elif uid != IMAGE_UID:
             argv += ["--env", "HOME=/tmp"]  # a uid the image has no home for
         for mount in mounts:
             if mount.output or mount.path.exists():
@@ -192,21 +195,18 @@ class ContainerRunner:
         for mount in mounts:
             if mount.output:
                 mount.path.mkdir(parents=True, exist_ok=True)
-        writable = [m.path for m in mounts if not m.read_only and m.path.exists()]
-        # As root, the job runs as the image's user: it gets the trees it writes for the run.
-        with handed_over(writable if os.getuid() == 0 else [], IMAGE_UID, IMAGE_UID):
-            client = subprocess.Popen(argv, env=process_env, start_new_session=True)
-            try:
-                return client.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self.stop(name)
-                reap_supervised(client, STOP_CLIENT_GRACE)
-                return None
-            except BaseException:
-                # Ctrl-C or an error here: the container is in its own session and would outlive us.
-                self.stop(name)
-                reap_supervised(client, STOP_CLIENT_GRACE)
-                raise
+        client = subprocess.Popen(argv, env=process_env, start_new_session=True)
+        try:
+            return client.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop(name)
+            reap_supervised(client, STOP_CLIENT_GRACE)
+            return None
+        except BaseException:
+            # Ctrl-C or an error here: the container is in its own session and would outlive us.
+            self.stop(name)
+            reap_supervised(client, STOP_CLIENT_GRACE)
+            raise
 
     def stop(self, name: str) -> None:
         """Cloud Run at the task timeout: SIGTERM to the container, SIGKILL after the grace."""
@@ -219,45 +219,6 @@ class ContainerRunner:
 
 
 def job_user(caller_uid: int, caller_gid: int) -> tuple[int, int]:
-    """Who the job runs as: the image's own user when the caller is root (as on Cloud Run), else
-    the caller, who owns the trees it writes."""
-    return (IMAGE_UID, IMAGE_UID) if caller_uid == 0 else (caller_uid, caller_gid)
-
-
-@contextlib.contextmanager
-def handed_over(trees: Sequence[Path], uid: int, gid: int) -> Iterator[None]:
-    """``trees`` owned by ``uid``:``gid`` inside the block; after it, every path that was there is its
-    own owner's again, and whatever was written meanwhile belongs to its tree's owner."""
-    before = {tree: _owners(tree) for tree in trees}
-    try:
-        for tree in trees:
-            chown_tree(tree, uid, gid)
-        yield
-    finally:
-        for tree, owners in before.items():
-            default = owners[str(tree)]
-            for path in _walk(tree):
-                owner = owners.get(path, default)
-                os.chown(path, owner[0], owner[1], follow_symlinks=False)
-
-
-def _walk(root: Path) -> Iterator[str]:
-    """The root and everything under it, symlinks listed but never followed."""
-    yield str(root)
-    for parent, dirs, files in os.walk(root):
-        for name in dirs + files:
-            yield os.path.join(parent, name)
-
-
-def _owners(root: Path) -> dict[str, tuple[int, int]]:
-    owners: dict[str, tuple[int, int]] = {}
-    for path in _walk(root):
-        info = os.lstat(path)
-        owners[path] = (info.st_uid, info.st_gid)
-    return owners
-
-
-def chown_tree(root: Path, uid: int, gid: int) -> None:
-    """``chown -R`` without following symlinks (a link planted in the tree cannot reach outside)."""
-    for path in _walk(root):
-        os.chown(path, uid, gid, follow_symlinks=False)
+    """Who the job runs as: root when the caller is root (the job images' user, as on Cloud Run: the
+    job boxes the agent itself), else the caller, who owns the trees it writes."""
+    return (0, 0) if caller_uid == 0 else (caller_uid, caller_gid)

@@ -106,6 +106,7 @@ def test_jobs_never_retry_and_take_secrets_as_references_only(tmp_path: Path) ->
     assert env["ARTIFACTS_PREFIX"]["value"] == "gs://factory-test-artifacts/factory"
     assert env["TICKET_SOURCE"]["value"] == "linear"
     assert env["MAX_DURATION_SECONDS"]["value"] == "6600"
+    assert env["CONTAINMENT"]["value"] == "require"  # a job that cannot box its agent fails, never runs open
     # Every plain variable is one the job's settings class reads.
     plain = {name for name, e in env.items() if "value" in e}
     assert {name.lower() for name in plain} <= set(JobSettings.model_fields)
