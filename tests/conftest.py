@@ -6,13 +6,16 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from orchestration.local.offline import offline_env
 from orchestration.local.offline_model import OfflineModelServer, ScenarioBook
 from orchestration.local.remote import seed_bare_remote
+
+if TYPE_CHECKING:
+    from tests.attacker.scene import Listener
 
 TESTS = Path(__file__).resolve().parent  # fixtures: tickets/, scenarios/, workflows/, fake_cli.py
 ROOT = TESTS.parent
@@ -31,6 +34,16 @@ def offline_model() -> Iterator[OfflineModelServer]:
 @pytest.fixture
 def model_auth(offline_model: OfflineModelServer) -> dict[str, str]:
     return offline_env(offline_model)
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    """A TCP listener on every address of this machine, counting who reached it (the attacker's aim)."""
+    from tests.attacker.scene import Listener  # here: the scene module uses this one's helpers
+
+    server = Listener()
+    yield server
+    server.sock.close()
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 Real podman or docker, the real image, the real CLI in it against the offline model on the host
 (host network), a bare remote and the artifact prefix mounted, and the runner exactly as ``--docker``
-builds it (as root: the job runs as the image's uid 10001, handed the trees it writes). Skips when the
+builds it (as root: the job runs as root in the container and boxes the agent). Skips when the
 image has not been built (``make images IMAGES=implement``), unless ``FACTORY_REQUIRE_IMAGES`` names
 it (.ci/run sets ``implement,receiver``): then a missing image or engine fails. Every container is
 labelled with its run id, and only this test's are counted.
@@ -10,6 +10,7 @@ labelled with its run id, and only this test's are counted.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -32,12 +33,14 @@ from images.engine import (
 )
 from jobs.artifacts import open_store
 from jobs.phases.implement.records import ImplementResult
+from jobs.sandbox.box import UID_HIGH, UID_LOW
 from jobs.serving import free_port
 from orchestration.engine.errors import WorkflowError
 from orchestration.local.connectors import LocalCloud
 from orchestration.local.containers import RUN_LABEL, ContainerRunner, job_user
 from orchestration.local.remote import seed_bare_remote
 from orchestration.local.stack import local_job_env
+from tests.attacker.scene import CANARIES, TICKET, Listener, prepare
 from tests.conftest import TESTS, git
 
 TICKETS = TESTS / "tickets"
@@ -116,15 +119,38 @@ def test_the_implement_phase_runs_in_its_image_and_pushes_the_branch(
     assert result.status == "done" and result.pushed and len(result.commits) == 1, result.detail
     assert (run_dir / "implement" / "transcript.jsonl").stat().st_size > 0
     # What it pushed to the mounted bare remote: the agent's note of where it ran (only the factory
-    # images have /etc/factory-image) and as whom: the image's user when root started it, as Cloud
-    # Run does, else the caller.
+    # images have /etc/factory-image) and as whom: its box's own uid when root started the job (the
+    # job is root in its image and boxes the agent), else the caller's.
     assert git("--git-dir", str(remote), "rev-parse", "factory/ix-921").strip() == result.head_sha
-    runtime = git("--git-dir", str(remote), "show", "factory/ix-921:RUNTIME.txt").split()
-    assert runtime == [image_ref("implement", runner.tag), str(job_user(caller, os.getgid())[0])]
-    # Handed back: what it wrote (artifacts, pushed objects) is the caller's, as a subprocess's is.
+    image, uid = git("--git-dir", str(remote), "show", "factory/ix-921:RUNTIME.txt").split()
+    assert image == image_ref("implement", runner.tag)
+    if caller == 0:
+        assert UID_LOW <= int(uid) < UID_HIGH, uid
+        security = json.loads((run_dir / "implement" / "security.json").read_text())["containment"]
+        assert security["contained"] and security["uid"] == int(uid)
+    else:
+        assert int(uid) == job_user(caller, os.getgid())[0]
+    # What it wrote (artifacts, pushed objects) is the caller's, as a subprocess's is.
     assert (run_dir / "implement" / "result.json").stat().st_uid == caller
     assert {p.stat().st_uid for p in [remote, *(remote / "refs").rglob("*")]} == {caller}
     assert containers_of_run(runner.engine, run_id) == []  # --rm
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the job boxes its agent only when root starts it")
+def test_in_the_image_the_box_refuses_the_hostile_repository_and_its_agent(
+    runner: ContainerRunner, remote: Path, tmp_path: Path, model_auth: dict[str, str], listener: Listener
+) -> None:
+    """RELIABILITY E2-E4 inside factory-implement under the engine, as on Cloud Run: the job is root in
+    its container and boxes the agent and the target's install; the attacker aims at the harness, the
+    mounted remote and artifacts, and a listener on every address of this machine (host network)."""
+    run_id = unique("box")
+    scene = prepare(remote, tmp_path, listener, run_id)
+    env = {**job_env(TICKET, remote, tmp_path, model_auth, run_id), **CANARIES, "CONTAINMENT": "require"}
+    cloud = LocalCloud(env, open_store(str(tmp_path / "artifacts")), {}, runner=runner)
+    assert run_job(cloud, "180s")["succeededCount"] == 1
+    figures = scene.assert_contained(listener)
+    assert figures["attempts"] >= 30
+    assert containers_of_run(runner.engine, run_id) == []
 
 
 def test_a_python_target_installs_from_pypi_in_the_image_and_only_the_change_is_pushed(
