@@ -23,10 +23,12 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import shlex
 import shutil
 import socket
-import stat
+import subprocess
 import tempfile
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -42,6 +44,8 @@ Containment = Literal["auto", "require", "off"]
 
 # Box uids come from a range no distribution hands out to people or services.
 UID_LOW, UID_HIGH = 200_000, 260_000
+MAX_PROCESSES = 4096  # processes and threads of one box (the CLI, a test suite, dev servers)
+SWEEP_ROUNDS = 50
 _said_open = False
 
 
@@ -106,6 +110,17 @@ class Box:
     def hand_over(self, path: Path) -> None:
         """Give the box the tree at ``path`` (a top-level ``.git`` stays ours)."""
 
+    def git_dir(self) -> Path | None:
+        """Where a workspace's repository goes, apart from its tree (None: inside it, as usual)."""
+        return None
+
+    def sweep(self) -> None:
+        """End every process of the box: before our code reads or writes a tree the box could change."""
+
+    def chromium(self, executable: str) -> str:
+        """The browser to launch for pages the target serves (an open box: ``executable`` itself)."""
+        return executable
+
     # --- accounting -----------------------------------------------------------------------
     def unroutable(self) -> int:
         """Packets the box tried to send where it has no route (0 when there is no box network)."""
@@ -117,11 +132,10 @@ class Box:
         if self._root is None:
             return
         if keep_in is not None and self._root.exists():
-            keep_in.mkdir(parents=True, exist_ok=True)
-            for child in self._root.iterdir():
-                if child.is_dir() and not child.name.startswith("factory-"):
-                    shutil.rmtree(keep_in / child.name, ignore_errors=True)
-                    shutil.move(child, keep_in / child.name)
+            try:
+                _keep(self._root, keep_in)
+            except OSError as exc:  # a kept copy is a courtesy: the phase's own outcome stands
+                get_logger().warning("could not keep the work trees in %s: %s", keep_in, exc)
         shutil.rmtree(self._root, ignore_errors=True)
         self._root = None
 
@@ -140,6 +154,8 @@ class ContainedBox(Box):
     def __init__(self, uid: int, netns: NetworkNamespace) -> None:
         super().__init__(why_open="")
         self.uid = self.box_uid = uid
+        # Chromium renders the target's pages: a uid of its own, neither ours nor the agent's.
+        self.browser_uid = pick_uid(also_taken={uid})
         self.netns = netns
         self.root.chmod(0o711)  # the box may pass through to what it is told of, not list it
 
@@ -153,6 +169,10 @@ class ContainedBox(Box):
             "--inh-caps=-all",
             "--bounding-set=-all",
             "--",
+            # RLIMIT_NPROC counts the box uid's processes and threads: a fork bomb stops there.
+            "prlimit",
+            f"--nproc={MAX_PROCESSES}",
+            "--",
         ]
         return self.trusted([*drop, *argv])
 
@@ -164,7 +184,13 @@ class ContainedBox(Box):
 
     @contextmanager
     def reaching(self, hosts: Iterable[str]) -> Iterator[dict[str, str]]:
-        with EgressProxy(self.listen(), hosts, self.egress) as proxy:
+        sock = self.listen()
+        try:
+            proxy = EgressProxy(sock, hosts, self.egress)
+        except BaseException:
+            sock.close()
+            raise
+        with proxy:
             yield proxy.environment()
 
     def listen(self, port: int = 0) -> socket.socket:
@@ -189,11 +215,38 @@ class ContainedBox(Box):
             for name in (*dirs, *files):
                 os.lchown(os.path.join(top, name), uid, uid)  # links are not followed
 
+    def git_dir(self) -> Path:
+        return self.root / f"factory-git-{secrets.token_hex(6)}"
+
+    def sweep(self) -> None:
+        """SIGKILL every process of the box's uid, until none is left: ``kill -KILL -1`` run as that uid
+        reaches exactly those (a process that outlived its reaper, forking as fast as it can, included)."""
+        _kill_all_of(self.box_uid)
+
+    def chromium(self, executable: str) -> str:
+        """A launcher that runs ``executable`` as the box's browser uid, with no capability and
+        ``no_new_privs``, its profile (made by Playwright, as us) handed to that uid first."""
+        uid = self.browser_uid
+        launcher = self.root / "factory-chromium"
+        launcher.write_text(
+            "#!/bin/sh\n"
+            'for arg in "$@"; do case "$arg" in --user-data-dir=*)\n'
+            f'  profile="${{arg#--user-data-dir=}}"; chown -R {uid}:{uid} "$profile"\n'
+            '  export HOME="$profile";;\n'
+            "esac; done\n"
+            f"exec setpriv --reuid={uid} --regid={uid} --clear-groups --no-new-privs --inh-caps=-all "
+            f'--bounding-set=-all -- {shlex.quote(executable)} "$@"\n'
+        )
+        launcher.chmod(0o755)
+        return str(launcher)
+
     def unroutable(self) -> int:
         return self.netns.unroutable()
 
     def close(self, keep_in: Path | None = None) -> None:
         try:
+            self.sweep()
+            _kill_all_of(self.browser_uid)
             self.netns.close()
         finally:
             super().close(keep_in)
@@ -231,9 +284,9 @@ def _why_impossible() -> str | None:
     return None
 
 
-def pick_uid() -> int:
+def pick_uid(also_taken: set[int] | None = None) -> int:
     """A box uid no running process has (one per run, so runs cannot reach each other either)."""
-    taken = _running_uids()
+    taken = _running_uids() | (also_taken or set())
     for _ in range(100):
         uid = UID_LOW + secrets.randbelow(UID_HIGH - UID_LOW)
         if uid not in taken:
@@ -250,6 +303,52 @@ def _running_uids() -> set[int]:
     return uids
 
 
-def is_private(path: Path) -> bool:
-    """Whether only its owner can enter ``path`` (what keeps a box out of the harness's directories)."""
-    return stat.S_IMODE(path.stat().st_mode) & 0o077 == 0
+def _kill_all_of(uid: int) -> None:
+    for _ in range(SWEEP_ROUNDS):
+        if not processes_of(uid):
+            return
+        subprocess.run(
+            ["setpriv", f"--reuid={uid}", f"--regid={uid}", "--clear-groups", "--", "kill", "-KILL", "-1"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            timeout=10,
+            check=False,
+        )
+        time.sleep(0.02)
+    raise ConfigError(f"processes of the box's uid {uid} survive SIGKILL")  # pragma: no cover
+
+
+def processes_of(uid: int) -> list[int]:
+    """Live (not zombie) processes whose real or effective uid is ``uid``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        uids = fields.get("Uid", "").split()
+        if fields.get("State", "").strip().startswith("Z") or len(uids) < 2:
+            continue
+        if uid in (int(uids[0]), int(uids[1])):
+            found.append(int(entry.name))
+    return found
+
+
+def _keep(root: Path, keep_in: Path) -> None:
+    """Move the box's work trees to ``keep_in``, each with its repository back inside it as ``.git``."""
+    keep_in.mkdir(parents=True, exist_ok=True)
+    for child in root.iterdir():
+        if not child.is_dir() or child.name.startswith("factory-"):
+            continue
+        kept = keep_in / child.name
+        shutil.rmtree(kept, ignore_errors=True)
+        shutil.move(child, kept)
+        gitfile = kept / ".git"
+        if gitfile.is_file() and not gitfile.is_symlink():
+            target = Path(gitfile.read_text().removeprefix("gitdir:").strip())
+            if target.parent == root and target.is_dir():
+                gitfile.unlink()
+                shutil.move(target, gitfile)

@@ -44,6 +44,13 @@ class Git:
     ):
         self._token = token
         self._author = author
+        self._extra: dict[str, str] = {}
+
+    def with_env(self, extra: Mapping[str, str]) -> Git:
+        """This git with ``extra`` in every call's environment (a workspace's ``GIT_DIR``)."""
+        bound = Git(self._token, self._author)
+        bound._extra = {**self._extra, **extra}
+        return bound
 
     def env(self, network: bool = False) -> dict[str, str]:
         env = {
@@ -58,6 +65,7 @@ class Git:
             "GIT_COMMITTER_EMAIL": self._author[1],
             "LC_ALL": "C",
         }
+        env.update(self._extra)
         if network and self._token is not None:
             env[TOKEN_ENV] = self._token.get_secret_value()
         return env

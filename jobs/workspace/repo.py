@@ -8,6 +8,7 @@ tree is copied into a fresh clone at the commit the attempt started from, and co
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -51,7 +52,11 @@ class Workspace:
     ) -> None:
         if branch == base_branch:
             raise ProtectedBranchError(f"refusing to work on the base branch {base_branch!r}")
-        self.git = git
+        self._git = git
+        # In a contained box the repository lives outside the tree (``--separate-git-dir``, ours, read-only
+        # to the box) and every git call of ours names it: the box owns the tree, so it could replace a
+        # ``.git`` found there with one whose config runs code when our git does.
+        self.git_dir: Path | None = None
         self.url = check_repo_url(url)
         self.path = path
         self.branch = branch
@@ -63,6 +68,11 @@ class Workspace:
         # after every clone (its .git stays ours).
         self.box = box or Box()
 
+    @property
+    def git(self) -> Git:
+        """Our git for this workspace: told where its repository and tree are when they are apart."""
+        return _bound(self._git, self.path, self.git_dir)
+
     # --- clone and branch -------------------------------------------------------------------
     def remote_head(self, branch: str) -> str | None:
         """The sha of ``branch`` on the remote, or None when it does not exist there."""
@@ -72,22 +82,37 @@ class Workspace:
     def clone(self) -> None:
         """Clone the base branch, then check out the ticket's branch, resuming it if it exists."""
         self.resumed = self.remote_head(self.branch) is not None
-        self._clone_into(self.path, at=None)
+        self.git_dir = self._clone_into(self.path, at=None)
+        self.box.hand_over(self.path)
         self.start_sha = self.head()
 
-    def _clone_into(self, path: Path, at: str | None) -> None:
+    def _clone_into(self, path: Path, at: str | None) -> Path | None:
+        """Clone into ``path`` (the tree stays ours: the caller hands it over); its separate git dir."""
         if path.exists():
             shutil.rmtree(path)
         path.parent.mkdir(parents=True, exist_ok=True)
-        clone = ["clone", "--quiet", "--no-tags", "--branch", self.base_branch, "--", self.url, str(path)]
-        self.git.run(clone, network=True)
+        git_dir = self.box.git_dir()
+        apart = ["--separate-git-dir", str(git_dir)] if git_dir is not None else []
+        clone = [
+            "clone",
+            "--quiet",
+            "--no-tags",
+            "--branch",
+            self.base_branch,
+            *apart,
+            "--",
+            self.url,
+            str(path),
+        ]
+        self._git.run(clone, network=True)
+        git = _bound(self._git, path, git_dir)
         start = at or "HEAD"
         if self.resumed:
             ref = f"+refs/heads/{self.branch}:refs/remotes/origin/{self.branch}"
-            self.git.run(["fetch", "--quiet", "origin", ref], path, network=True)
+            git.run(["fetch", "--quiet", "origin", ref], path, network=True)
             start = at or f"refs/remotes/origin/{self.branch}"
-        self.git.run(["checkout", "--quiet", "-B", self.branch, start], path)
-        self.box.hand_over(path)
+        git.run(["checkout", "--quiet", "-B", self.branch, start], path)
+        return git_dir
 
     def base_file(self, name: str) -> str | None:
         """A file as the base branch holds it (None when it has none), whatever the branch did to it."""
@@ -103,9 +128,10 @@ class Workspace:
 
         What install left (``install_output``) stays behind: files it created are not carried, and files
         only it changed keep the version of the commit the attempt started from."""
+        self.box.sweep()  # nothing of the box may still run while we copy out of its tree
         agent_tree = self.path
         ours = agent_tree.with_name(agent_tree.name + "-ours")
-        self._clone_into(ours, at=self.start_sha)
+        ours_git_dir = self._clone_into(ours, at=self.start_sha)
         for child in ours.iterdir():
             if child.name != ".git":
                 _remove(child)
@@ -117,12 +143,13 @@ class Workspace:
                 continue
             target = ours / relative
             target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(agent_tree / relative, target, follow_symlinks=False)
+            _copy_plain(agent_tree / relative, target)
         if restore:  # our own fresh clone: git is safe here
             # Literal pathspecs: a file named "f[1]" must not also match "f1".
-            self.git.run(["--literal-pathspecs", "checkout", "--quiet", self.start_sha, "--", *restore], ours)
-        self.box.hand_over(ours)
-        self.path = ours
+            checkout = ["--literal-pathspecs", "checkout", "--quiet", self.start_sha, "--", *restore]
+            _bound(self._git, ours, ours_git_dir).run(checkout, ours)
+        self.path, self.git_dir = ours, ours_git_dir
+        self.box.hand_over(ours)  # last: until now the tree was ours alone
 
     def _refuse_implausible_size(self) -> None:
         """StepFailed, with nothing committed, for a staged change no ticket plausibly needs."""
@@ -149,6 +176,7 @@ class Workspace:
         ``holds_secret`` vets every file the commit would add or change first (its bytes, not a diff):
         a change that holds a secret is not committed.
         """
+        self.box.sweep()  # nothing of the box may run while our git reads its tree
         if not self.has_changes():
             return None
         self.git.run(["add", "--all"], self.path)
@@ -292,6 +320,22 @@ def _blob_holds_secret(batch: IO[bytes], holds_secret: Callable[[str], bool]) ->
         tail = window[-SCAN_OVERLAP:]
     batch.read(1)  # the newline that ends each object
     return False
+
+
+def _bound(git: Git, tree: Path, git_dir: Path | None) -> Git:
+    if git_dir is None:
+        return git
+    return git.with_env({"GIT_DIR": str(git_dir), "GIT_WORK_TREE": str(tree)})
+
+
+def _copy_plain(source: Path, target: Path) -> None:
+    """Copy a file, or a link as a link, keeping only its permission bits: a setuid bit the agent set
+    on its file must not become a root-owned setuid program while the tree is ours."""
+    if source.is_symlink():
+        os.symlink(os.readlink(source), target)
+        return
+    shutil.copyfile(source, target, follow_symlinks=False)
+    os.chmod(target, source.lstat().st_mode & 0o777)
 
 
 def _remove(path: Path) -> None:

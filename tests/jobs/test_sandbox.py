@@ -17,7 +17,11 @@ import pytest
 
 from jobs.errors import ConfigError
 from jobs.sandbox import Box, ContainedBox, open_box
-from jobs.sandbox.egress import EgressProxy, EgressTally, check_host, host_allowed
+from jobs.sandbox.box import processes_of
+from jobs.sandbox.egress import EgressProxy, EgressTally, check_host, host_allowed, internal
+from jobs.workspace.git import Git
+from jobs.workspace.repo import Workspace
+from jobs.workspace.shell import run_repo_command
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="a box takes root")
 PY = "/usr/bin/python3"  # the box cannot run what lives under /root (pyenv's python, our venv's)
@@ -166,7 +170,7 @@ def test_an_open_box_runs_commands_as_they_are() -> None:
 
 def test_host_patterns_are_names_and_match_only_what_they_say() -> None:
     assert check_host(" PyPI.org ") == "pypi.org"
-    for bad in ("pypi.org/simple", "*", "a b", "http://x.org"):
+    for bad in ("pypi.org/simple", "*", "a b", "http://x.org", "127.0.0.1", "169.254.169.254", "::1"):
         with pytest.raises(ValueError, match="not a host name"):
             check_host(bad)
     assert host_allowed("files.example.com", ["*.example.com"]) and host_allowed("pypi.org.", ["pypi.org"])
@@ -203,17 +207,125 @@ def test_the_proxy_tunnels_to_an_allowed_host_and_refuses_and_counts_the_rest() 
         opened.append(address)  # the far end the proxy asked for; the test's server answers for it
         return socket.create_connection(("127.0.0.1", upstream_port), timeout=timeout)
 
+    def resolve(host: str) -> list[str]:
+        return {"registry.example.org": ["198.51.100.7"], "inside.example.org": ["10.1.2.3", "127.0.0.1"]}[
+            host
+        ]
+
     tally = EgressTally()
-    with EgressProxy(Box().listen(), ["registry.example.org"], tally, connect) as proxy:
+    hosts = ["registry.example.org", "*.example.org"]
+    with EgressProxy(Box().listen(), hosts, tally, connect, resolve) as proxy:
         status, sock = connect_through(proxy, "registry.example.org:443")
         with sock:
             sock.sendall(b"tls bytes")
             assert status == "HTTP/1.1 200 Connection established" and sock.recv(100) == b"TLS BYTES"
-        for target in ("evil.example.net:443", "registry.example.org:22"):
+        # Another host, another port, and an allowed name that resolves inside (no SSRF through us).
+        for target in ("evil.example.net:443", "registry.example.org:22", "inside.example.org:443"):
             status, sock = connect_through(proxy, target)
             sock.close()
             assert status.startswith("HTTP/1.1 403"), status
     upstream.close()
-    assert opened == [("registry.example.org", 443)]
+    assert opened == [("198.51.100.7", 443)]  # the address we checked, not the name again
     assert dict(tally.allowed) == {"registry.example.org": 1}
-    assert dict(tally.refused) == {"evil.example.net:443": 1, "registry.example.org:22": 1}
+    assert dict(tally.refused) == {
+        "evil.example.net:443": 1,
+        "registry.example.org:22": 1,
+        "inside.example.org:443": 1,
+    }
+
+
+def test_internal_addresses_are_this_machine_metadata_and_private_networks() -> None:
+    for address in (
+        "127.0.0.1",
+        "169.254.169.254",
+        "10.0.0.5",
+        "172.20.1.1",
+        "192.168.1.1",
+        "100.64.0.1",
+        "::1",
+        "fd00::1",
+        "0.0.0.0",
+    ):
+        assert internal(address), address
+    for address in ("151.101.0.223", "203.0.113.80", "2a04:4e42::223"):
+        assert not internal(address), address
+
+
+# --- what the harness does in the box's trees ------------------------------------------------------
+
+
+@needs_root
+def test_a_process_that_outlives_its_reaper_is_swept_before_we_touch_the_tree(
+    box: Box, tmp_path: Path
+) -> None:
+    """A command leaves a process in a new session that forks as fast as it can: the subreaper may miss
+    it; the sweep (SIGKILL to every process of the box's uid) does not."""
+    work = box.place("work")
+    work.mkdir()
+    box.hand_over(work)
+    survivor = "setsid sh -c 'while true; do sleep 0.05 & done' >/dev/null 2>&1 &"
+    run = run_repo_command(f"{survivor} {survivor} exit 0", work, 10, box)
+    assert run.exit_code == 0
+    box.sweep()
+    assert processes_of(box.box_uid if isinstance(box, ContainedBox) else -1) == []
+
+
+@needs_root
+def test_our_git_never_uses_a_git_dir_the_box_planted_in_its_tree(
+    box: Box, remote: Path, tmp_path: Path
+) -> None:
+    marker = tmp_path / "filter-ran"
+    workspace = Workspace(Git(), str(remote), box.place("repo"), "factory/ix-1", "main", box)
+    workspace.clone()
+    assert (workspace.path / ".git").is_file() and workspace.git_dir is not None
+    assert not workspace.git_dir.is_relative_to(workspace.path) and workspace.git_dir.stat().st_uid == 0
+    planted = (
+        "import os, subprocess\n"
+        "os.rename('.git', '.git-was')\n"
+        "subprocess.run(['git', 'init', '-q'], check=True)\n"
+        f"open('.git/config', 'a').write('[filter \"x\"]\\n\\tclean = sh -c \"touch {marker}; cat\"\\n')\n"
+        "open('.gitattributes', 'w').write('* filter=x\\n')\n"
+        "open('notes.txt', 'w').write('the agent was here\\n')\n"
+    )
+    assert run_in(box, planted, cwd=workspace.path).returncode == 0
+    sha = workspace.commit_all("the agent's change")
+    assert sha is not None and not marker.exists()
+    shown = workspace.git.out(["show", "--name-only", "--format=", "HEAD"], workspace.path).split()
+    assert "notes.txt" in shown and ".gitattributes" in shown  # committed as files, never obeyed
+
+
+@needs_root
+def test_adopting_the_agents_tree_drops_setuid_bits_and_keeps_links_as_links(
+    box: Box, remote: Path, tmp_path: Path
+) -> None:
+    workspace = Workspace(Git(), str(remote), box.place("repo"), "factory/ix-2", "main", box)
+    workspace.clone()
+    code = (
+        "import os\n"
+        "open('tool', 'w').write('#!/bin/sh\\n'); os.chmod('tool', 0o4755)\n"
+        "os.symlink('/etc/hostname', 'link')\n"
+    )
+    assert run_in(box, code, cwd=workspace.path).returncode == 0
+    workspace.adopt_agent_tree()
+    tool, link = workspace.path / "tool", workspace.path / "link"
+    assert oct(tool.stat().st_mode & 0o7777) == oct(0o755) and tool.stat().st_uid == box.uid
+    assert link.is_symlink() and os.readlink(link) == "/etc/hostname"
+
+
+@needs_root
+def test_the_browser_runs_as_a_uid_of_its_own_with_its_profile_handed_to_it(box: Box, tmp_path: Path) -> None:
+    """Chromium renders the target's pages: neither our uid nor the agent's, no capability. (A script
+    that prints its uid stands in for Chromium, launched as Playwright launches it.)"""
+    assert isinstance(box, ContainedBox)
+    profile = tmp_path / "profile"
+    profile.mkdir()
+    stand_in = box.readable_dir("stand-in-") / "chromium"
+    stand_in.write_text("#!/bin/sh\nid -u\n")
+    stand_in.chmod(0o755)
+    launcher = box.chromium(str(stand_in))
+    out = subprocess.run(
+        [launcher, f"--user-data-dir={profile}", "-u"], capture_output=True, text=True, check=False
+    )
+    assert out.stdout.strip() == str(box.browser_uid) and box.browser_uid not in (0, box.uid)
+    assert profile.stat().st_uid == box.browser_uid
+    assert Path(launcher).stat().st_uid == 0 and Path(launcher).stat().st_mode & 0o022 == 0

@@ -304,11 +304,14 @@ class DevServers:
     def __enter__(self) -> Self:
         # Everything that can be checked is checked before anything starts.
         envs = {spec.name: self._env(spec) for spec in self.specs}
-        self._lock.acquire(self.lock_wait_seconds)
+        if not self.box.contained:  # a contained run's ports are its own: no other run can hold them
+            self._lock.acquire(self.lock_wait_seconds)
         try:
             for spec in self.specs:
                 if not self.box.call(functools.partial(port_is_free, spec.port)):
-                    owner = port_owner(spec.port) or "another process"
+                    owner = (
+                        "a process in the box" if self.box.contained else port_owner(spec.port)
+                    ) or "another process"
                     raise ServersUnavailable(
                         f"port {spec.port} is already in use by {owner} (needed by server {spec.name}): "
                         "free it or change the server's port in .factory.yaml"
@@ -376,6 +379,7 @@ class DevServers:
         for proc in self._procs:
             reap_supervised(proc, GRACE + KILL_WAIT)
         self._procs.clear()
+        self.box.sweep()  # what a server left that its reaper missed
         if self._home is not None:
             shutil.rmtree(self._home, ignore_errors=True)
             self._home = None

@@ -140,6 +140,7 @@ class ReviewLoop:
         stat = services.redact(workspace.diff_from_base(stat=True))
         checks_dir = workspace.path.with_name(f"checks-{n}")
         shutil.rmtree(checks_dir, ignore_errors=True)
+        services.box.sweep()  # nothing of the box may change the tree while we copy it
         shutil.copytree(workspace.path, checks_dir, symlinks=True)
         services.box.hand_over(checks_dir)
         with clock.step("install"):
@@ -273,7 +274,7 @@ def _security_records(services: Services, run_id: str) -> dict[str, tuple[Securi
     records: dict[str, tuple[SecurityRecord, str]] = {}
     for phase in ("implement", PHASE, "e2e"):
         if phase == PHASE:
-            record: SecurityRecord | None = services.security.record(run_id, PHASE)
+            record: SecurityRecord | None = services.security.record(run_id, PHASE, services.box)
         else:
             record = read_security(services.store, run_id, phase)
         if record is not None:
