@@ -11,8 +11,9 @@ directly has no route: the kernel refuses it (``NetworkNamespace.unroutable``).
 
 from __future__ import annotations
 
+import ipaddress
 import re
-import select
+import selectors
 import socket
 import threading
 from collections import Counter
@@ -40,14 +41,45 @@ CONNECT_TIMEOUT = 30.0
 IDLE_TIMEOUT = 300.0  # a tunnel with no byte either way for this long is closed
 CHUNK = 65536
 Connect = Callable[[tuple[str, int], float], socket.socket]
+Resolve = Callable[[str], list[str]]
+MAX_TUNNELS = 64  # at once, per step: a box cannot spend the harness's descriptors and threads
+
+
+def _resolve(host: str) -> list[str]:
+    infos = socket.getaddrinfo(host, 443, type=socket.SOCK_STREAM)
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+# Where a tunnel never goes, whatever name led there: this machine, the cloud's metadata server, and
+# the private networks a job sits in (RFC 1918, carrier-grade NAT, IPv6 unique-local).
+INTERNAL = tuple(
+    ipaddress.ip_network(net)
+    for net in ("10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7")
+)
 
 
 def check_host(pattern: str) -> str:
-    """A host allowlist entry: ``pypi.org``, or ``*.example.com`` for its subdomains."""
+    """A host allowlist entry: ``pypi.org``, or ``*.example.com`` for its subdomains; never an address."""
     value = pattern.strip().lower()
-    if not HOST_PATTERN.match(value):
+    if not HOST_PATTERN.match(value) or _is_address(value):
         raise ValueError(f"not a host name: {pattern!r} (a name like pypi.org or *.example.com)")
     return value
+
+
+def _is_address(value: str) -> bool:
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        return False
+    return True
+
+
+def internal(address: str) -> bool:
+    """Whether a tunnel to ``address`` would reach this machine or a private network."""
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if ip.is_loopback or ip.is_link_local or ip.is_unspecified or ip.is_multicast or ip.is_reserved:
+        return True
+    return any(ip in net for net in INTERNAL if net.version == ip.version)
 
 
 def host_allowed(host: str, allowed: Iterable[str]) -> bool:
@@ -83,10 +115,13 @@ class EgressProxy:
         hosts: Iterable[str],
         tally: EgressTally,
         connect: Connect = socket.create_connection,
+        resolve: Resolve | None = None,
     ) -> None:
         self.hosts = tuple(check_host(h) for h in hosts)
         self.tally = tally
         self.connect = connect  # how the tunnel's far end is opened (tests point it at a local server)
+        self.resolve = resolve or _resolve
+        self.slots = threading.BoundedSemaphore(MAX_TUNNELS)
         self._server = _Server(("127.0.0.1", 0), _Handler, bind_and_activate=False)
         on_socket(self._server, sock)
         self._server.egress = self
@@ -128,7 +163,27 @@ class _Handler(BaseHTTPRequestHandler):
             self._refuse(self.path, f"{self.path} is not on this step's allowlist")
             return
         try:
-            upstream = proxy.connect((host, 443), CONNECT_TIMEOUT)
+            addresses = proxy.resolve(host)
+        except OSError as exc:
+            self.send_error(502, f"could not resolve {host}: {exc.strerror or exc}")
+            return
+        public = [address for address in addresses if not internal(address)]
+        if not public:
+            self._refuse(self.path, f"{host} resolves to an internal address ({', '.join(addresses[:3])})")
+            return
+        if not proxy.slots.acquire(blocking=False):
+            self.send_error(503, f"more than {MAX_TUNNELS} tunnels at once")
+            return
+        try:
+            self._tunnel(host, public[0])
+        finally:
+            proxy.slots.release()
+
+    def _tunnel(self, host: str, address: str) -> None:
+        """Connect to the address we resolved and checked (never the name again: no DNS rebinding)."""
+        proxy = self.server.egress
+        try:
+            upstream = proxy.connect((address, 443), CONNECT_TIMEOUT)
         except OSError as exc:
             proxy.tally.count(host, ok=True)
             self.send_error(502, f"could not reach {host}: {exc.strerror or exc}")
@@ -160,19 +215,24 @@ def _relay(a: socket.socket, b: socket.socket) -> None:
     """Copy bytes both ways until either side closes or nothing moves for IDLE_TIMEOUT."""
     a.settimeout(None)
     b.settimeout(None)
-    sockets = [a, b]
-    while True:
-        ready, _, failed = select.select(sockets, [], sockets, IDLE_TIMEOUT)
-        if failed or not ready:
-            return
-        for source in ready:
-            try:
-                data = source.recv(CHUNK)
-            except OSError:
+    with selectors.DefaultSelector() as selector:  # epoll: no FD_SETSIZE limit, unlike select()
+        selector.register(a, selectors.EVENT_READ)
+        selector.register(b, selectors.EVENT_READ)
+        while True:
+            events = selector.select(IDLE_TIMEOUT)
+            if not events or not _move(a, b, [key.fileobj for key, _ in events]):
                 return
+
+
+def _move(a: socket.socket, b: socket.socket, ready: list[object]) -> bool:
+    """Copy what the ``ready`` sockets have to the other side; False when either side is done."""
+    for source in ready:
+        other = b if source is a else a
+        try:
+            data = (a if source is a else b).recv(CHUNK)
             if not data:
-                return
-            try:
-                (b if source is a else a).sendall(data)
-            except OSError:
-                return
+                return False
+            other.sendall(data)
+        except OSError:
+            return False
+    return True
