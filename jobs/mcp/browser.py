@@ -398,9 +398,9 @@ def browser_mcp(origins: Sequence[str], screenshot_dir: Path, chromium: str | No
     return McpServer(command=browser_command(), env=browser_env(origins, screenshot_dir, chromium))
 
 
-# Served over HTTP by the harness (``jobs.mcp.serve``): the port on the box's loopback, and the bearer
-# the agent's MCP config carries.
-HTTP_PORT_ENV = "FACTORY_MCP_PORT"
+# Served over HTTP by the harness (``jobs.mcp.serve``): a socket it already listens on (on the box's
+# loopback), passed as a descriptor, and the bearer the agent's MCP config carries.
+HTTP_FD_ENV = "FACTORY_MCP_FD"
 HTTP_TOKEN_ENV = "FACTORY_MCP_TOKEN"  # noqa: S105 - the variable's name
 
 
@@ -418,18 +418,19 @@ def bearer_only(app: Any, token: str) -> Any:
     return guarded
 
 
-def serve_http(server: MCPServer[None], port: int, token: str) -> None:
-    """Serve ``server`` as streamable HTTP on 127.0.0.1:``port`` to holders of ``token``."""
+def serve_http(server: MCPServer[None], fd: int, token: str) -> None:
+    """Serve ``server`` as streamable HTTP on the listening socket ``fd`` to holders of ``token``."""
     import uvicorn
 
     app = bearer_only(server.streamable_http_app(), token)
-    uvicorn.run(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(app, log_level="warning", lifespan="on")
+    uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
 
 
 def main() -> None:
     server = build_server(BrowserSession(BrowserConfig.from_env(os.environ)))
-    if HTTP_PORT_ENV in os.environ:
-        serve_http(server, int(os.environ[HTTP_PORT_ENV]), os.environ[HTTP_TOKEN_ENV])
+    if HTTP_FD_ENV in os.environ:
+        serve_http(server, int(os.environ[HTTP_FD_ENV]), os.environ[HTTP_TOKEN_ENV])
     else:
         server.run("stdio")
 

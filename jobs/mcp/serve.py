@@ -23,9 +23,8 @@ from typing import Self
 
 from jobs.agent.models import McpServer
 from jobs.errors import AgentError
-from jobs.mcp.browser import HTTP_PORT_ENV, HTTP_TOKEN_ENV
+from jobs.mcp.browser import HTTP_FD_ENV, HTTP_TOKEN_ENV
 from jobs.sandbox import Box
-from jobs.serving import free_port
 
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 5.0
@@ -51,17 +50,19 @@ class ServedTool:
         )
 
     def __enter__(self) -> Self:
-        self.port = self.box.call(free_port)
+        # Listening before the server starts, so nothing else in the box can take the port first.
+        sock = self.box.listen()
+        self.port = sock.getsockname()[1]
         env = {
             "PATH": os.environ.get("PATH", os.defpath),
             "HOME": os.environ.get("HOME", "/tmp"),  # noqa: S108 - ours, not the box's
             "LC_ALL": "C.UTF-8",
             **self.env,
-            HTTP_PORT_ENV: str(self.port),
+            HTTP_FD_ENV: str(sock.fileno()),
             HTTP_TOKEN_ENV: self.token,
         }
         self.log.parent.mkdir(parents=True, exist_ok=True)
-        with self.log.open("wb") as log:
+        with sock, self.log.open("wb") as log:
             self._proc = subprocess.Popen(
                 self.box.trusted(self.command),
                 env=env,
@@ -69,6 +70,7 @@ class ServedTool:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                pass_fds=(sock.fileno(),),
             )
         try:
             self._wait_listening()
@@ -86,7 +88,7 @@ class ServedTool:
                 raise AgentError(
                     f"the MCP server {self.command[-1]} exited ({self._proc.returncode}): {tail}"
                 )
-            if self.box.call(lambda: _answers(self.port)):
+            if self.box.call(lambda: _refuses_strangers(self.port)):
                 return
             time.sleep(POLL_SECONDS)
         raise AgentError(f"the MCP server {self.command[-1]} did not listen within {START_TIMEOUT:g}s")
@@ -109,9 +111,11 @@ class ServedTool:
         self.stop()
 
 
-def _answers(port: int) -> bool:
+def _refuses_strangers(port: int) -> bool:
+    """Whether the server serves yet: a request without the bearer gets its 401."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-            return True
+        with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
+            sock.sendall(b"GET /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            return sock.recv(64).startswith(b"HTTP/1.1 401")
     except OSError:
         return False

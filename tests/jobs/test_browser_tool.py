@@ -311,3 +311,38 @@ def test_the_agent_drives_the_browser_through_the_real_cli(
     assert_real_screenshot(shots / "01-home-page.png")
     assert [e["url"] for e in index_entries(shots)] == [f"{app.origin}/"]
     assert not (tmp_path / "shadowed").exists()
+
+
+def test_served_over_http_it_answers_only_the_runs_bearer(tmp_path: Path) -> None:
+    """The harness serves the tool (jobs/mcp/serve.py): without the bearer, 401; with it, MCP's
+    initialize over streamable HTTP; the CLI's config entry carries the URL and the bearer only."""
+    import httpx
+
+    from jobs.mcp.browser import browser_command, browser_env
+    from jobs.mcp.serve import ServedTool
+    from jobs.sandbox import Box
+
+    env = browser_env(["http://127.0.0.1:9"], tmp_path / "shots", str(CHROMIUM))
+    with ServedTool(Box(), browser_command(), env, tmp_path / "tool.log") as tool:
+        entry = tool.entry()
+        assert entry.url == f"http://127.0.0.1:{tool.port}/mcp" and entry.command == []
+        assert entry.headers == {"Authorization": f"Bearer {tool.token}"}
+        initialize = {
+            "jsonrpc": "2.0",
+            "id": 1,
+            "method": "initialize",
+            "params": {
+                "protocolVersion": "2025-06-18",
+                "capabilities": {},
+                "clientInfo": {"name": "t", "version": "1"},
+            },
+        }
+        accept = {"Accept": "application/json, text/event-stream"}
+        with httpx.Client(trust_env=False, timeout=30) as client:
+            stranger = client.post(
+                entry.url, json=initialize, headers={**accept, "Authorization": "Bearer nope"}
+            )
+            assert stranger.status_code == 401
+            answer = client.post(entry.url, json=initialize, headers={**accept, **entry.headers})
+            assert answer.status_code == 200 and '"serverInfo"' in answer.text and '"browser"' in answer.text
+    assert "Bearer" not in " ".join(browser_command())  # the bearer is never in argv

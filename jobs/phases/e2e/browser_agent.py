@@ -14,7 +14,7 @@ from pathlib import Path
 from jobs import prompts
 from jobs.agent.models import McpServer
 from jobs.agent.policy import READ_ONLY_TOOLS
-from jobs.mcp.browser import BROWSER_START, browser_command, browser_env
+from jobs.mcp.browser import BROWSER_START, DEFAULT_CHROMIUM, browser_command, browser_env
 from jobs.mcp.serve import ServedTool
 from jobs.phases.e2e.records import e2e_key
 from jobs.phases.e2e.report import (
@@ -63,7 +63,7 @@ def ask_browser_agent(check: BrowserCheck) -> tuple[E2EReport | None, list[Ask],
     pages = {page.name: page.url for page in e2e.pages}
     origins = sorted({f"http://127.0.0.1:{s.port}" for s in e2e.servers} | {origin(p.url) for p in e2e.pages})
     # Served by us, as our uid, in the box's network (where the app's servers are): see jobs.mcp.serve.
-    env = browser_env(origins, check.shots)
+    env = browser_env(origins, check.shots, check.services.box.chromium(DEFAULT_CHROMIUM))
     with ServedTool(
         check.services.box, browser_command(), env, check.shots.parent / f"browser-tool-{check.attempt}.log"
     ) as tool:
