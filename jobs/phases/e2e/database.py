@@ -435,7 +435,11 @@ class TempPostgres:
                 os.chown(path, *self._owner)
         initdb = [str(bindir / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust"]
         self._run_server_tool([*initdb, "-E", "UTF8", "--no-locale", "--no-sync"], timeout=120)
-        with (data / "postgresql.conf").open("a") as conf:
+        # The data dir is the server's uid's, which the app's superuser can run programs as: never follow a
+        # link there (a planted one would have us append to, or read, a file of its choosing).
+        with os.fdopen(
+            os.open(data / "postgresql.conf", os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW), "a"
+        ) as conf:
             conf.write(SETTINGS.format(socket_dir=str(socket_dir).replace("'", "''")))
         for attempt in range(1, START_ATTEMPTS + 1):
             port = self.box.call(free_port)
@@ -448,7 +452,7 @@ class TempPostgres:
             if code == 0:
                 self.port = port
                 break
-            tail = log.read_text(errors="replace")[-ERROR_CHARS:] if log.exists() else output
+            tail = _read_unlinked(log)[-ERROR_CHARS:] or output
             self._stop_server()
             if "could not bind" not in tail or attempt == START_ATTEMPTS:
                 last_lines = "\n".join(tail.strip().splitlines()[-6:])
@@ -524,6 +528,16 @@ class TempPostgres:
         if check and result.returncode != 0:
             raise DatabaseError(f"{name} failed ({result.returncode}): {clamp(output)}")
         return result.returncode, output
+
+
+def _read_unlinked(path: Path) -> str:
+    """The file's text, or '' when it is missing or a link."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return ""
+    with os.fdopen(fd, "rb") as file:
+        return file.read().decode(errors="replace")
 
 
 def child_pids(pid: int) -> list[int]:
