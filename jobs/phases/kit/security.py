@@ -163,8 +163,8 @@ class SecurityLog:
             # The message names a file, never the secret; redacted all the same.
             self.flagged.commits.append(self._line(str(exc), MAX_REASON_CHARS))
 
-    def record(self, run_id: str, phase: str, box: Box | None = None) -> SecurityRecord:
-        box = box or Box()
+    def record(self, run_id: str, phase: str, box: Box) -> SecurityRecord:
+        """The record as it stands; ``box`` is the phase's own (what fenced it is part of the record)."""
         containment = ContainmentRecord(
             contained=box.contained,
             uid=box.uid,

@@ -19,6 +19,7 @@ from jobs.phases.kit.security import FENCED, NOT_FENCED, Flagged, SecurityLog, S
 from jobs.phases.review.body import BodyInputs, render_body
 from jobs.phases.review.records import ReviewResult
 from jobs.redact import MASK, Redactor, variants
+from jobs.sandbox import Box
 from jobs.tickets import Ticket
 from jobs.workspace import Workspace
 from jobs.workspace.git import Git
@@ -110,10 +111,10 @@ def test_a_refused_commit_is_recorded_by_its_reason_never_the_secret(
     log.note_failure(refused.value)
     log.note_failure(StepFailed("the tests failed"))  # not a refusal: not kept
 
-    [reason] = log.record("r1", "implement").flagged.commits
+    [reason] = log.record("r1", "implement", Box()).flagged.commits
     expected = {"secret": "'config.py' holds what looks like a secret", "size": "implausibly large"}
     assert expected[refusal] in reason
-    assert leaked(log.record("r1", "implement").model_dump_json(), {"token": token}) == []
+    assert leaked(log.record("r1", "implement", Box()).model_dump_json(), {"token": token}) == []
 
 
 def test_denied_inputs_are_redacted_and_cannot_break_the_pr_body() -> None:
@@ -123,7 +124,7 @@ def test_denied_inputs_are_redacted_and_cannot_break_the_pr_body() -> None:
     outcome = AgentOutcome(status=AgentStatus.SUCCESS, permission_denials=2)
     tally = ProxyTally(requests=3, refused=1, unauthorized=2)
     log.agent_ran(outcome, [PermissionDenial(tool_name="Bash", tool_input=hostile)], tally, "file:///t")
-    record = log.record("r", "implement")
+    record = log.record("r", "implement", Box())
     assert [t.tool for t in record.refused.tools] == ["Bash", "(not in the transcript)"]
     assert MASK in record.refused.tools[0].input and "\n" not in record.refused.tools[0].input
     assert (record.refused.model_requests_over_budget, record.refused.model_requests_unauthorized) == (1, 2)
