@@ -10,10 +10,11 @@ Cloud Run starts the job's container, with what the subprocess runner cannot sho
 - the local paths the job names (bare remote, tickets, artifact prefix, work directory) are mounted at
   the same paths, so no variable is rewritten;
 - started by root, the job runs as root in the container, as the job images do on Cloud Run, with
-  ``CAP_SYS_ADMIN`` and ``CAP_NET_ADMIN``: what its box needs (jobs/sandbox: the agent and the target's commands get a uid
-  and a network namespace of their own, and drop every capability). What the job writes is root's,
-  the caller's. A non-root caller runs it as itself (rootless podman: ``--userns=keep-id``), which owns
-  the trees it writes already; its box is open there, and the job says so;
+  ``CAP_SYS_ADMIN`` and ``CAP_NET_ADMIN``: what its box needs (jobs/sandbox: the agent and the
+  target's commands get a uid and a network namespace of their own, and drop every capability). What
+  the job writes is root's, the caller's. A non-root caller runs it as itself (rootless podman:
+  ``--userns=keep-id``), which owns the trees it writes already; its box is open there, and the job
+  says so;
 - at the task timeout the container is stopped as Cloud Run stops a task (SIGTERM, then SIGKILL after
   a grace) and it is removed either way (``--rm``).
 """
