@@ -55,6 +55,8 @@ class JobSettings(BaseSettings):
     containment: Literal["auto", "require", "off"] = "auto"
     # Keep the working trees in WORKDIR when the phase ends (the local --keep-work), box or not.
     keep_work: bool = False
+    # The browser the e2e phase checks the app with (Debian's Chromium).
+    chromium: str = "/usr/bin/chromium"
 
     # --- Secrets: SecretStr, so they never print; only model auth ever reaches the agent ---
     anthropic_api_key: SecretStr | None = None

@@ -61,6 +61,8 @@ SERVER_NAME = "browser"
 ORIGINS_ENV = "FACTORY_BROWSER_ORIGINS"
 SCREENSHOT_DIR_ENV = "FACTORY_SCREENSHOT_DIR"
 BROWSER_START = "browser-start.json"  # written next to the screenshots: seconds Chromium took to come up
+# Written there instead when Chromium could not start: the machine's failure, never the app's.
+BROWSER_FAILED = "browser-failed.json"
 CHROMIUM_ENV = "FACTORY_CHROMIUM"
 DEFAULT_CHROMIUM = "/usr/bin/chromium"
 # Needed on these machines: without the background-networking ones Chromium's outbound connections are
@@ -210,8 +212,13 @@ class BrowserSession:
             seconds = round(time.monotonic() - started, 3)
             self.config.screenshot_dir.mkdir(parents=True, exist_ok=True)
             (self.config.screenshot_dir / BROWSER_START).write_text(json.dumps({"start_seconds": seconds}))
-        except ToolError:
+        except ToolError as exc:
             await self.close()  # a half-started browser is not reused
+            # It never came up: say so to the phase, beside the screenshots (the agent's report on
+            # pages it could not open must not read as the app failing its checks).
+            self.config.screenshot_dir.mkdir(parents=True, exist_ok=True)
+            failed = {"error": str(exc)[:MAX_TEXT_CHARS]}
+            (self.config.screenshot_dir / BROWSER_FAILED).write_text(json.dumps(failed))
             raise
         return self._page
 

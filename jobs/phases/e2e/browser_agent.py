@@ -54,6 +54,7 @@ class BrowserCheck:
     diff: str
     diff_stat: str
     required: list[str]  # checks that failed last time: asked for again
+    chromium: str = DEFAULT_CHROMIUM  # the browser executable (settings: CHROMIUM)
 
 
 def ask_browser_agent(check: BrowserCheck) -> tuple[E2EReport | None, list[Ask], list[str]]:
@@ -63,7 +64,7 @@ def ask_browser_agent(check: BrowserCheck) -> tuple[E2EReport | None, list[Ask],
     pages = {page.name: page.url for page in e2e.pages}
     origins = sorted({f"http://127.0.0.1:{s.port}" for s in e2e.servers} | {origin(p.url) for p in e2e.pages})
     # Served by us, as our uid, in the box's network (where the app's servers are): see jobs.mcp.serve.
-    env = browser_env(origins, check.shots, check.services.box.chromium(DEFAULT_CHROMIUM))
+    env = browser_env(origins, check.shots, check.services.box.chromium(check.chromium))
     with ServedTool(
         check.services.box, browser_command(), env, check.shots.parent / f"browser-tool-{check.attempt}.log"
     ) as tool:

@@ -15,6 +15,8 @@ kept in the artifacts, posted to the PR as one sticky comment and summarised on 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import secrets
 import shutil
 from collections.abc import Callable, Mapping
@@ -25,6 +27,7 @@ from jobs import prompts
 from jobs.artifacts import write_model
 from jobs.errors import StepFailed
 from jobs.logs import get_logger
+from jobs.mcp.browser import BROWSER_FAILED
 from jobs.phases.e2e.browser_agent import BrowserCheck, ask_browser_agent, browser_split
 from jobs.phases.e2e.database import (
     SEEDS_DIR,
@@ -53,6 +56,7 @@ from jobs.phases.kit.steps import (
     ticket_text,
     write_result,
 )
+from jobs.phases.kit.text import one_line
 from jobs.sandbox import Box
 from jobs.services import Services
 from jobs.settings import JobSettings
@@ -216,6 +220,7 @@ class Verifier:
             diff,
             stat,
             self.required,
+            self.settings.chromium,
         )
         try:
             with contextlib.ExitStack() as stack:
@@ -237,7 +242,9 @@ class Verifier:
                         reason = f"{self.services.redact(exc.reason)} (server logs: {where})"
                         raise Skipped(reason, app_fault=exc.app_fault) from None
                 with self.clock.step("browser_agent"), steps.step("browser_agent"):
+                    browser_available(self.settings.chromium)
                     report, asks, problems = ask_browser_agent(check)
+                    browser_started(shots, self.services.redact)
         finally:
             server_logs = self.publisher.keep_logs(
                 n, servers.log_paths
@@ -347,6 +354,24 @@ def _ticket_text(result: E2EResult) -> str:
             f"Factory's browser check failed after {len(result.attempts)} attempt(s): {result.detail}.{where}"
         )
     return f"Factory could not run the browser check: {result.detail}"
+
+
+def browser_available(chromium: str) -> None:
+    """Skipped, before any agent runs, when this machine has no browser to check with."""
+    if not os.access(chromium, os.X_OK):
+        raise Skipped(f"no browser on this machine: {chromium} is missing (apt-get install chromium)")
+
+
+def browser_started(shots: Path, redact: Callable[[str], str]) -> None:
+    """Skipped when the browser tool could not start Chromium during the attempt: the machine's
+    failure, whatever the agent then reported about pages it never saw, and nothing for a fixer."""
+    try:
+        error = json.loads((shots / BROWSER_FAILED).read_text())["error"]
+    except FileNotFoundError:
+        return
+    except (OSError, ValueError, KeyError, TypeError):
+        error = "(its error could not be read)"
+    raise Skipped(f"the browser could not start: {one_line(str(error), redact, 300)}")
 
 
 def prepare_database(

@@ -138,6 +138,25 @@ def test_a_fixer_that_changes_nothing_ends_the_loop_failed(
     assert fix is not None and fix.status == "no_changes" and fix.commits == []
 
 
+@pytest.mark.parametrize("chromium", ["/nonexistent/chromium", "/bin/false"])
+def test_a_browser_that_is_missing_or_cannot_start_skips_and_never_reaches_a_fixer(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str], chromium: str
+) -> None:
+    """Issue 14, item 16: the machine's broken browser is not the code's fault. IX-101's scripted check
+    fails a page, which with a working browser goes to the fixer (the test above); here the browser is
+    missing (checked before any agent runs) or dies at launch (the tool says so beside the shots)."""
+    env = job_env("IX-101", remote, tmp_path, model_auth, "nob")
+    assert implement_job(env).status == "done"
+    head = git("--git-dir", str(remote), "rev-parse", "factory/ix-101")
+    result = e2e_job({**env, "CHROMIUM": chromium})
+    assert result.status == "skipped", result.detail
+    expected = (
+        "no browser on this machine" if chromium.startswith("/nonexistent") else "the browser could not start"
+    )
+    assert expected in result.detail and result.attempts == []
+    assert git("--git-dir", str(remote), "rev-parse", "factory/ix-101") == head  # no fixer commit
+
+
 def test_a_report_citing_a_screenshot_never_taken_does_not_pass(
     remote: Path, tmp_path: Path, model_auth: dict[str, str]
 ) -> None:
