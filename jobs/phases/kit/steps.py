@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 from jobs.agent import AgentOutcome, AgentRequest
 from jobs.agent.stream import permission_denials
 from jobs.artifacts import write_model
-from jobs.errors import FactoryError
+from jobs.errors import ArtifactError, FactoryError
 from jobs.logs import get_logger
 from jobs.models import PhaseResult, run_key, utc_now
 from jobs.phases.kit.budget import PhaseBudget
@@ -83,12 +83,23 @@ def run_agent(
     try:
         outcome = budget.spend(services.runner.run(request, transcript))
     finally:
-        services.store.write_bytes(transcript_key, transcript.data())
+        keep_evidence(services, transcript_key, transcript.data())
     url = services.store.url(transcript_key)
     model = services.runner.last_model_tally
     fresh = model if model is not tally_before else None  # the runner keeps the tally of its last run
     services.security.agent_ran(outcome, permission_denials(transcript.lines), fresh, url)
     return redacted_outcome(outcome, services.redact), url
+
+
+def keep_evidence(services: Services, key: str, data: bytes) -> bool:
+    """Store a piece of evidence (a transcript); a store that cannot take it (a full disk) is reported
+    in one line, never fatal: the agent's finished work is still committed and pushed."""
+    try:
+        services.store.write_bytes(key, data)
+    except ArtifactError as exc:
+        get_logger().warning("could not keep %s (the run goes on without it): %s", key, exc)
+        return False
+    return True
 
 
 def ticket_text(ticket: Ticket) -> str:

@@ -154,3 +154,16 @@ def test_e1_d3_canaries_reach_no_sink_and_main_is_untouched(
         if v in text
     ]
     assert hits == []
+
+
+def test_finished_work_is_pushed_when_its_transcript_cannot_be_kept(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str], capfd: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 14, item 17: the store refuses the transcript (as a full disk would: here a directory
+    stands where the file goes); the agent's change is committed and pushed all the same, and the log
+    says what was not kept."""
+    (tmp_path / "artifacts" / "runs" / "r1" / "implement" / "transcript.jsonl").mkdir(parents=True)
+    result = run_phase("IX-101", remote, tmp_path, model_auth)
+    assert result.status == "done" and result.pushed, result.detail
+    assert git("--git-dir", str(remote), "rev-parse", "factory/ix-101").strip() == result.head_sha
+    assert "could not keep runs/r1/implement/transcript.jsonl" in capfd.readouterr().err
