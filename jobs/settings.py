@@ -57,6 +57,9 @@ class JobSettings(BaseSettings):
     keep_work: bool = False
     # The browser the e2e phase checks the app with (Debian's Chromium).
     chromium: str = "/usr/bin/chromium"
+    # How long the model API may keep failing before an agent run stops (default: 5% of its wall
+    # clock, within 30-120 s).
+    model_failure_seconds: float | None = Field(default=None, gt=0, le=3600)
 
     # --- Secrets: SecretStr, so they never print; only model auth ever reaches the agent ---
     anthropic_api_key: SecretStr | None = None

@@ -21,6 +21,7 @@ import json
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
@@ -189,6 +190,7 @@ class ModelProxy:
         client: httpx.Client,
         max_cost_usd: float | None = None,
         sock: socket.socket | None = None,
+        failure_budget: float = 120.0,
     ) -> None:
         self.upstream = upstream.rstrip("/")
         self.credential = credential
@@ -196,6 +198,12 @@ class ModelProxy:
         self.max_cost_usd = max_cost_usd
         self.token = secrets.token_urlsafe(32)
         self.over_budget = threading.Event()
+        # The API failing for longer than ``failure_budget`` seconds in a row: the run stops, saying why.
+        self.unavailable = threading.Event()
+        self.unavailable_reason = ""
+        self.failure_budget = failure_budget
+        # (monotonic time, what failed) since the last success
+        self._failures: list[tuple[float, str]] = []
         self._lock = threading.Lock()
         self._tally = ProxyTally()
         self._server = _Server(("127.0.0.1", 0), _Handler, bind_and_activate=sock is None)
@@ -246,6 +254,33 @@ class ModelProxy:
             self._tally.requests += 1
             return True
 
+    def note_answer(self, status: int, retry_after: str | None) -> None:
+        """Count an upstream answer: a retryable failure extends the failing streak, anything else ends it."""
+        if status not in RETRYABLE:
+            with self._lock:
+                self._failures.clear()
+            return
+        wait = _seconds(retry_after)
+        self.note_failure(f"{status}" + (f" with retry-after {wait:g}s" if wait else ""), wait)
+
+    def note_failure(self, what: str, retry_after: float = 0.0) -> None:
+        """One failure of the API (an error status, no connection, a stream that stalled)."""
+        now = time.monotonic()
+        with self._lock:
+            self._failures.append((now, what))
+            first = self._failures[0][0]
+            failing = now - first
+            if failing + retry_after <= self.failure_budget:
+                return
+            kinds = ", ".join(dict.fromkeys(w for _, w in self._failures))
+            self.unavailable_reason = (
+                f"the model API kept failing: {len(self._failures)} failed "
+                f"request{'' if len(self._failures) == 1 else 's'} in {failing:.0f}s ({kinds})"
+                + (f"; it asked to wait {retry_after:g}s" if retry_after else "")
+                + f", past this run's {self.failure_budget:g}s failure budget"
+            )
+        self.unavailable.set()
+
     def count_unauthorized(self) -> None:
         with self._lock:
             self._tally.unauthorized += 1
@@ -271,6 +306,20 @@ class ModelProxy:
             yield response
         finally:
             response.close()
+
+
+# What the CLI retries (Anthropic's errors page: 429 rate_limit, 500 api_error, 529 overloaded, and the
+# gateways' 502-504): a streak of these is the API failing.
+RETRYABLE = frozenset({408, 429, 500, 502, 503, 504, 529})
+
+
+def _seconds(value: str | None) -> float:
+    """``retry-after`` in seconds (Anthropic sends delta-seconds); 0 when absent or not a number."""
+    try:
+        seconds = float(value) if value else 0.0
+    except ValueError:
+        return 0.0
+    return seconds if seconds == seconds and 0 < seconds < 86_400 else 0.0
 
 
 class _Server(LoopbackHTTPServer):
@@ -337,6 +386,7 @@ class _Handler(BaseHTTPRequestHandler):
         requested = str(_json(body).get("model") or "") if route == MESSAGES else ""
         try:
             with proxy.forward(self.path, proxy.upstream_headers(headers), body) as response:
+                proxy.note_answer(response.status_code, response.headers.get("retry-after"))
                 meter = UsageMeter(response.headers.get("content-type", ""), requested)
                 try:
                     whole = self._relay(response, meter if route == MESSAGES else None)
@@ -345,6 +395,8 @@ class _Handler(BaseHTTPRequestHandler):
                         proxy.record(meter.model, meter.finish())
         except httpx.HTTPError as exc:
             # Nothing was sent yet (send() failed); a 5xx is what the CLI retries.
+            stalled = isinstance(exc, httpx.ReadTimeout)  # no answer at all within the read timeout
+            proxy.note_failure("stalled stream" if stalled else f"unreachable: {type(exc).__name__}")
             self._error(502, "api_error", f"the model proxy could not reach the API: {type(exc).__name__}")
             return
         # The body ends only once its usage is counted: the next request is judged with this one's cost.
@@ -371,6 +423,12 @@ class _Handler(BaseHTTPRequestHandler):
                     meter.feed(chunk)
                 self.wfile.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
                 self.wfile.flush()
+        except httpx.ReadTimeout:
+            # No byte (not even the API's pings) for the read timeout: a stalled stream. The CLI sees
+            # the connection end and retries; the streak of failures counts it.
+            self.server.proxy.note_failure("stalled stream")
+            self.close_connection = True
+            return False
         except (OSError, httpx.HTTPError):
             # The client left, or the upstream broke off mid-body: this connection is done either way.
             self.close_connection = True

@@ -22,6 +22,7 @@ class AgentStatus(StrEnum):
     OVER_BUDGET = "over_budget"
     TIMED_OUT = "timed_out"
     NO_RESULT = "no_result"  # the process ended without a result event
+    MODEL_UNAVAILABLE = "model_unavailable"  # the model API kept failing past the run's failure budget
 
     @property
     def ok(self) -> bool:
@@ -60,6 +61,15 @@ class AgentRequest(BaseModel):
     max_turns: int = Field(default=100, gt=0)
     max_duration_seconds: float = Field(default=7200, gt=0)
     max_cost_usd: float | None = Field(default=None, gt=0)
+    # How long the model API may keep failing (429, 5xx, 529, a stalled stream) before the run stops
+    # with MODEL_UNAVAILABLE; None: 5% of the wall clock, within 30-120 s.
+    model_failure_seconds: float | None = Field(default=None, gt=0)
+
+    def failure_budget(self) -> float:
+        if self.model_failure_seconds is not None:
+            return self.model_failure_seconds
+        return min(max(0.05 * self.max_duration_seconds, 30.0), 120.0)
+
     # Ours (never untrusted text), and the one free text still passed in argv: kept far below the
     # kernel's 128 KiB cap on one argument. The prompt itself goes through a file on stdin.
     append_system_prompt: str | None = Field(default=None, max_length=MAX_SYSTEM_PROMPT_CHARS)

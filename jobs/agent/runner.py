@@ -41,8 +41,14 @@ RESULT_EXIT_GRACE = 3.0
 STDERR_TAIL = 2000
 # How often the watch loop looks up from the stream (for the model proxy's budget refusal).
 POLL_SECONDS = 0.2
-# One model response can take minutes to stream; the API pings in between, so reads are never idle long.
-UPSTREAM_TIMEOUT = httpx.Timeout(connect=30.0, read=600.0, write=120.0, pool=30.0)
+# One model response can take minutes to stream, but the API sends ping events in between: no byte at all
+# for STALL_SECONDS is a stalled stream (the proxy ends it and counts a failure; the CLI retries).
+STALL_SECONDS = 60.0
+
+
+def upstream_timeout(stall_seconds: float) -> httpx.Timeout:
+    return httpx.Timeout(connect=30.0, read=stall_seconds, write=120.0, pool=30.0)
+
 
 LineSink = Callable[[str], None]
 
@@ -58,6 +64,7 @@ class AgentRunner:
         cli: list[str] | None = None,
         parent_env: Mapping[str, str] | None = None,
         box: Box | None = None,
+        stall_seconds: float = STALL_SECONDS,
     ) -> None:
         self.model_auth = dict(model_auth)
         self.grace_seconds = grace_seconds
@@ -68,6 +75,7 @@ class AgentRunner:
         self.last_model_tally: ProxyTally | None = None
         # Where the CLI runs: in a contained box, as the box's uid, in its network (see jobs/sandbox).
         self.box = box or Box()
+        self.stall_seconds = stall_seconds
 
     def run(self, request: AgentRequest, on_line: LineSink | None = None) -> AgentOutcome:
         # HOME is the agent's to write; its settings, MCP config and prompt are ours, out of its reach.
@@ -77,13 +85,16 @@ class AgentRunner:
         try:
             with (
                 # A loopback upstream (the offline model) is never reached through an HTTP(S)_PROXY.
-                httpx.Client(timeout=UPSTREAM_TIMEOUT, trust_env=not _loopback(upstream)) as http,
+                httpx.Client(
+                    timeout=upstream_timeout(self.stall_seconds), trust_env=not _loopback(upstream)
+                ) as http,
                 ModelProxy(
                     upstream=upstream,
                     credential=credential,
                     client=http,
                     max_cost_usd=request.max_cost_usd,
                     sock=self.box.listen(),  # on the box's loopback: the one address it can reach
+                    failure_budget=request.failure_budget(),
                 ) as proxy,
             ):
                 return self._run(request, home, config, on_line or (lambda line: None), proxy)
@@ -132,7 +143,16 @@ class AgentRunner:
         model = self.last_model_tally = proxy.tally()
         if breach is None and model.refused:
             breach = AgentStatus.OVER_BUDGET  # the CLI ended on the refusal before the watch saw it
-        status, detail = (breach, _breach_detail(breach, request)) if breach else classify(tally.result)
+        if breach is None and proxy.unavailable.is_set():
+            breach = AgentStatus.MODEL_UNAVAILABLE
+        status: AgentStatus
+        detail: str
+        if breach is AgentStatus.MODEL_UNAVAILABLE:
+            status, detail = breach, proxy.unavailable_reason
+        elif breach is not None:
+            status, detail = breach, _breach_detail(breach, request)
+        else:
+            status, detail = classify(tally.result)
         if status is AgentStatus.NO_RESULT and stderr_tail.strip():
             detail = f"{detail}; stderr: {stderr_tail.strip()}"
         result = tally.result or {}
@@ -175,6 +195,8 @@ class AgentRunner:
                 return AgentStatus.TIMED_OUT, False
             if proxy.over_budget.is_set():
                 return AgentStatus.OVER_BUDGET, False  # the proxy refused a request: the budget is spent
+            if proxy.unavailable.is_set():
+                return AgentStatus.MODEL_UNAVAILABLE, False  # the API kept failing past the budget
             if result_at is not None and now - result_at >= RESULT_EXIT_GRACE:
                 return None, False  # a result arrived but the process lingers: _stop ends it
             wait = deadline - now if result_at is None else min(deadline - now, RESULT_EXIT_GRACE)

@@ -250,3 +250,36 @@ def test_the_prompt_file_is_private_to_its_owner(tmp_path: Path) -> None:
     path = write_prompt(tmp_path, "Ticket: X-1\nuntrusted text\n")
     assert path.stat().st_mode & 0o777 == 0o600
     assert path.read_text(encoding="utf-8") == "Ticket: X-1\nuntrusted text\n"
+
+
+@pytest.mark.parametrize(
+    ("ticket", "cause"),
+    [
+        ("RUN-API-529", "529"),
+        ("RUN-API-500", "500"),
+        ("RUN-API-429", "429 with retry-after 60s"),
+        ("RUN-API-STALL", "stalled stream"),
+    ],
+)
+def test_c5_a_model_api_that_keeps_failing_stops_the_run_within_its_failure_budget(
+    repo: Path, model_auth: dict[str, str], offline_model: OfflineModelServer, ticket: str, cause: str
+) -> None:
+    """RELIABILITY C5: 529, 500, 429 with retry-after 60, and a stream that never sends a byte, forever.
+    The real CLI retries on its own; the harness's model proxy counts the streak and stops the run once
+    the API has failed for longer than the run's failure budget (here 6 s), or at once when asked to
+    wait longer than that. Anthropic's errors page: 429 rate_limit_error, 500 api_error, 529
+    overloaded_error, with retry-after on 429."""
+    budget, stall = 6.0, 2.0
+    runner = AgentRunner(model_auth=model_auth, grace_seconds=1.0, stall_seconds=stall)
+    before = len(offline_model.requests)
+    started = time.monotonic()
+    outcome = runner.run(request(repo, ticket, max_duration_seconds=120, model_failure_seconds=budget))
+    seconds = time.monotonic() - started
+    attempts = len(offline_model.requests) - before
+    print(f"\nC5 {ticket}: {attempts} attempts, stopped after {seconds:.1f}s: {outcome.detail}")
+    assert outcome.status is AgentStatus.MODEL_UNAVAILABLE, outcome.detail
+    assert "the model API kept failing" in outcome.detail and cause in outcome.detail
+    # Bounded: the budget, plus one backoff or stall the CLI was in, plus stopping it.
+    assert seconds < budget + max(stall, 8.0) + 5.0
+    # (The offline model records a request once it has answered it: a stalled one is not in yet.)
+    assert attempts >= 1 or ticket == "RUN-API-STALL"

@@ -33,6 +33,7 @@ class PhaseBudget:
         self.deadline = time.monotonic() + seconds
         self.cost_left = _lower(settings.max_cost_usd, config.budgets.max_cost_usd)
         self.spent_usd = 0.0
+        self.model_failure_seconds = settings.model_failure_seconds
 
     def seconds_left(self) -> float:
         return self.deadline - time.monotonic()
@@ -61,6 +62,7 @@ class PhaseBudget:
             max_turns=self.max_turns,
             max_duration_seconds=seconds,
             max_cost_usd=self.cost_left,
+            model_failure_seconds=self.model_failure_seconds,
         )
 
     def spend(self, outcome: AgentOutcome) -> AgentOutcome:
