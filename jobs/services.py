@@ -78,7 +78,13 @@ def build_services(settings: JobSettings, redact: Redactor) -> Services:
     git = Git(settings.github_token, (settings.git_author_name, settings.git_author_email))
 
     def pulls() -> PullRequests:
-        return open_pulls(settings.repo_url or "", store, settings.github_token, settings.github_api_url)
+        return open_pulls(
+            settings.repo_url or "",
+            store,
+            settings.github_token,
+            settings.github_api_url,
+            app_slug=settings.github_app_slug,
+        )
 
     return Services(
         store=store,

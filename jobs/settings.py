@@ -50,6 +50,9 @@ class JobSettings(BaseSettings):
     log_format: Literal["auto", "text", "json"] = "auto"
     anthropic_base_url: str | None = None
     github_api_url: str = "https://api.github.com"
+    # With a GitHub App's installation token (which cannot ask GET /user who it is): the App's slug,
+    # so Factory knows its own comments ("<slug>[bot]") and edits no one else's.
+    github_app_slug: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9-]{0,99}$")
     # The box the agent and the target's commands run in (jobs/sandbox): auto (where root allows),
     # require (fail without it) or off.
     containment: Literal["auto", "require", "off"] = "auto"

@@ -42,6 +42,7 @@ def open_pulls(
     token: SecretStr | None,
     api_url: str,
     client: httpx.Client | None = None,
+    app_slug: str | None = None,
 ) -> PullRequests:
     """The PR host for ``repo_url``; ConfigError if it is one we cannot open PRs on.
 
@@ -65,4 +66,4 @@ def open_pulls(
     if token is None or not token.get_secret_value().strip():
         raise ConfigError(f"invalid setting GITHUB_TOKEN: required to open pull requests on {repo}")
     http = client if client is not None else httpx.Client(timeout=30)
-    return GitHubPulls(http, token, repo, api_url=api_url)
+    return GitHubPulls(http, token, repo, api_url=api_url, app_slug=app_slug)

@@ -9,22 +9,32 @@ Facts this relies on (docs.github.com/rest, API version 2022-11-28):
 - a PR's labels and comments are its issue's: ``POST .../issues/{n}/labels`` ``{"labels": [...]}``,
   ``DELETE .../issues/{n}/labels/{name}`` (404 when the label is not on it), ``GET .../issues/{n}/comments``
   (``per_page`` up to 100; a ``Link`` header with ``rel="next"`` while pages remain), ``POST
-  .../issues/{n}/comments``, ``PATCH .../issues/comments/{id}``.
+  .../issues/{n}/comments``, ``PATCH .../issues/comments/{id}``;
+- a comment names its author: ``user`` (``login``, ``id``, ``type``; null for a deleted account) and, for
+  one written through a GitHub App, ``performed_via_github_app`` (``id``, ``slug``). Anyone with write
+  access may edit anyone's comment, so a 403 never tells ours from a person's: authorship does;
+- ``GET /user`` names the token's account (``login``, ``id``) for a personal access token; it is not among
+  the endpoints an App installation token may use (403 "Resource not accessible by integration"). Such
+  a token writes as its App's bot, ``{slug}[bot]`` of type ``Bot`` (GitHub's convention; ``[`` cannot
+  appear in a person's login), so with the App's slug configured that bot is who we are.
 
 Retries wrap whole operations: a retried upsert lists again first, so a PR or comment whose creation
-succeeded but whose answer was lost is found and updated, never made twice.
+succeeded but whose answer was lost is found and updated, never made twice. Only comments Factory itself
+wrote are ever edited; when the client cannot tell who it is, it edits none and always creates.
 """
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import quote, urlsplit
 
 import httpx
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from jobs.errors import FactoryError, ServiceError
+from jobs.logs import get_logger
 from jobs.pulls.github_api import DEFAULT_API_URL, NAME_PATTERN, SERVICE, GitHubApi, shape
 from jobs.pulls.models import FLAG_LABEL, PullRequest, PullRequestDraft
 from jobs.pulls.source import clamp_body, clamp_title, is_marked, marked_comment
@@ -54,10 +64,46 @@ class _Pull(BaseModel):
     labels: list[_Label] = []
 
 
+class _User(BaseModel):
+    login: str
+    id: int | None = None
+    type: str | None = None
+
+
+class _App(BaseModel):
+    slug: str | None = None
+
+
 class _Comment(BaseModel):
     id: int
     html_url: str
     body: str | None = None
+    user: _User | None = None  # null when the author's account was deleted
+    performed_via_github_app: _App | None = None
+
+
+@dataclass(frozen=True)
+class _Identity:
+    """Whom GitHub names as the author of the comments this client writes."""
+
+    login: str
+    id: int | None = None  # None for an App's bot, known by its login only
+    app_slug: str | None = None
+
+    def wrote(self, comment: _Comment) -> bool:
+        """Whether ``comment`` is ours: the same account id where both sides know it, else the same login
+        (unique, case-insensitive); for an App, also its bot's type and, where GitHub names one, its App."""
+        user = comment.user
+        if user is None or (self.app_slug is not None and not self._by_our_app(user, comment)):
+            return False
+        if self.id is not None and user.id is not None:
+            return user.id == self.id
+        return user.login.casefold() == self.login.casefold()
+
+    def _by_our_app(self, user: _User, comment: _Comment) -> bool:
+        """An App's comments are its bot's; a person acting through the App (a user token) is not it."""
+        app = comment.performed_via_github_app
+        return user.type == "Bot" and (app is None or app.slug in (None, self.app_slug))
 
 
 class GitHubPulls:
@@ -71,9 +117,15 @@ class GitHubPulls:
         *,
         api_url: str = DEFAULT_API_URL,
         policy: RetryPolicy | None = None,
+        app_slug: str | None = None,
     ) -> None:
+        """``app_slug``: the GitHub App whose installation token ``token`` is, if it is one; it is how
+        such a token, which ``GET /user`` refuses, knows its own comments."""
         # A primary limit can take an hour to reset; a few minutes is worth waiting, more is not.
         self._api = GitHubApi(client, token, repo, api_url, policy or RetryPolicy(max_wait=300.0))
+        self._app_slug = app_slug.strip() if app_slug and app_slug.strip() else None
+        self._identity: _Identity | None = None
+        self._identity_known = False  # asked once per client: the token does not change
 
     def __repr__(self) -> str:
         return f"GitHubPulls(repo={self._api.repo!r}, api_url={self._api.api_url!r})"
@@ -144,23 +196,59 @@ class GitHubPulls:
         return names
 
     def _upsert_comment_once(self, number: int, key: str, text: str) -> str:
-        for comment in self._marked_comments(number, key):
+        identity = self._own_identity()
+        # Not knowing who we are, no comment is known to be ours: editing one could overwrite a person's.
+        for comment in [] if identity is None else self._marked_comments(number, key, identity):
             if comment.body == text:
                 return comment.html_url
-            # 403: someone else's comment quoting our marker; 404: deleted since listed. Try the next.
+            # 404: deleted since listed, so try the next. A 403 on our own comment is a real refusal.
             path = f"issues/comments/{comment.id}"
-            response = self._api.send("PATCH", path, json={"body": text}, allow=(403, 404))
+            response = self._api.send("PATCH", path, json={"body": text}, allow=(404,))
             if response.is_success:
                 return shape(_Comment, response).html_url
         response = self._api.send("POST", f"issues/{number}/comments", json={"body": text})
         return shape(_Comment, response).html_url
 
-    def _marked_comments(self, number: int, key: str) -> list[_Comment]:
+    def _own_identity(self) -> _Identity | None:
+        """Who this client's token writes as, asked once; None (and one warning) if that cannot be told.
+
+        A transient failure raises, so the retried upsert asks again rather than settling on None."""
+        if not self._identity_known:
+            self._identity = self._ask_identity()
+            self._identity_known = True
+            if self._identity is None:
+                get_logger().warning(
+                    "%s: cannot tell which comments are Factory's own (GET /user named no account and "
+                    "no GitHub App slug is set): sticky comments are created anew, never edited",
+                    SERVICE,
+                )
+        return self._identity
+
+    def _ask_identity(self) -> _Identity | None:
+        """The account ``GET /user`` names; else the App's bot when an installation token (which that
+        endpoint refuses) has its App's slug configured; else None: nothing tells us who we are."""
+        response = self._api.send("GET", "/user", allow=(403, 404))
+        if response.is_success:
+            try:
+                user = _User.model_validate_json(response.content)
+            except ValidationError:
+                return None
+            return _Identity(user.login, user.id)
+        if self._app_slug is not None:  # an installation token: GET /user is not for it
+            return _Identity(f"{self._app_slug}[bot]", app_slug=self._app_slug)
+        return None
+
+    def _marked_comments(self, number: int, key: str, identity: _Identity) -> list[_Comment]:
+        """Our own comments on PR ``number`` whose first line is ``key``'s marker, oldest first."""
         found: list[_Comment] = []
         for page in range(1, COMMENT_PAGES + 1):
             params = {"per_page": str(PER_PAGE), "page": str(page)}
             response = self._api.send("GET", f"issues/{number}/comments", params=params)
-            found += [c for c in shape(list[_Comment], response) if is_marked(c.body or "", key)]
+            found += [
+                c
+                for c in shape(list[_Comment], response)
+                if is_marked(c.body or "", key) and identity.wrote(c)
+            ]
             # Pages are asked for by number, never by the Link URL: the token goes to api_url only.
             if "next" not in response.links:
                 return found

@@ -40,7 +40,7 @@ T = TypeVar("T")
 
 
 class GitHubApi:
-    """Sends requests to ``{api_url}/repos/{owner}/{name}/...``; maps answers to errors."""
+    """Sends requests to ``{api_url}/repos/{owner}/{name}/...`` (and ``/user``); maps answers to errors."""
 
     def __init__(
         self, client: httpx.Client, token: SecretStr, repo: str, api_url: str, policy: RetryPolicy
@@ -67,8 +67,9 @@ class GitHubApi:
         json: dict[str, Any] | None = None,
         allow: tuple[int, ...] = (),
     ) -> httpx.Response:
-        """One request to ``/repos/{owner}/{name}/{path}``: the response if it succeeded or its status is
-        in ``allow``; else the ServiceError it maps to (retryable for 5xx and rate limits)."""
+        """One request to ``/repos/{owner}/{name}/{path}`` (to ``path`` itself when it starts with ``/``,
+        as ``/user`` does): the response if it succeeded or its status is in ``allow``; else the
+        ServiceError it maps to (retryable for 5xx and rate limits)."""
         self._wait_for_quota()
         headers = {
             "Authorization": f"Bearer {self._token.get_secret_value()}",
@@ -76,7 +77,7 @@ class GitHubApi:
             "X-GitHub-Api-Version": API_VERSION,
             "User-Agent": "factory",
         }
-        url = f"{self.api_url}/repos/{self.repo}/{path}"
+        url = f"{self.api_url}{path}" if path.startswith("/") else f"{self.api_url}/repos/{self.repo}/{path}"
         try:
             response = self._client.request(method, url, params=params, json=json, headers=headers)
         except httpx.TransportError as exc:

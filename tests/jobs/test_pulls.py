@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pydantic
@@ -38,6 +40,17 @@ from tests.fakes.github import FakeClock, FakeGitHub
 TOKEN = "ghp_CANARYcanaryCANARYcanary0123456789ab"
 REPO = "acme/notes"
 Forward = Callable[[httpx.Request], httpx.Response]
+Hook = Callable[[httpx.Request, Forward], httpx.Response]
+DOCS_USER = "https://docs.github.com/en/rest/users/users?apiVersion=2022-11-28#get-the-authenticated-user"
+APP = "factory-app"
+# Accounts as GitHub shows them in a comment's ``user`` (FakeGitHub shows a login only): id, type, and the
+# ``performed_via_github_app`` an App's bot's comments carry.
+ACCOUNTS: dict[str, tuple[int, str, dict[str, Any] | None]] = {
+    "factory-bot": (4242, "User", None),
+    "someone-else": (77, "User", None),
+    "factory-app": (78, "User", None),  # a person whose login is the App's slug: not the App
+    f"{APP}[bot]": (9001, "Bot", {"id": 31, "slug": APP, "name": "Factory"}),
+}
 
 
 class Tap(httpx.BaseTransport):
@@ -52,6 +65,61 @@ class Tap(httpx.BaseTransport):
 
     def close(self) -> None:
         self.inner.close()
+
+
+@dataclass
+class Me:
+    """``GET /user``, which FakeGitHub does not serve: answered here in GitHub's shape, and counted.
+
+    ``failures`` answer the first requests (a 502, say) before ``status`` and ``payload`` do."""
+
+    status: int = 200
+    payload: dict[str, Any] = field(
+        default_factory=lambda: {"login": "factory-bot", "id": 4242, "type": "User"}
+    )
+    failures: list[int] = field(default_factory=list)
+    asked: int = 0
+
+    def serve(self, fake: FakeGitHub, hook: Hook) -> Hook:
+        def answer(request: httpx.Request, forward: Forward) -> httpx.Response:
+            if request.method != "GET" or request.url.path != "/user":
+                return hook(request, forward)
+            self.asked += 1
+            if request.headers.get("authorization") != f"Bearer {fake.token}":
+                return httpx.Response(401, json={"message": "Bad credentials"})
+            if self.failures:
+                return httpx.Response(self.failures.pop(0), text="upstream unavailable")
+            return httpx.Response(self.status, json=self.payload)
+
+        return answer
+
+
+def refused_to_an_app() -> Me:
+    """What an App installation token gets from ``GET /user`` (not an endpoint it may use)."""
+    message = {"message": "Resource not accessible by integration", "documentation_url": DOCS_USER}
+    return Me(status=403, payload=message)
+
+
+def with_accounts(hook: Hook) -> Hook:
+    """Comments as GitHub shows their authors: ``user.id``, ``user.type`` and, for an App's bot,
+    ``performed_via_github_app``, filled in from ACCOUNTS on every comment answer."""
+
+    def rewrite(request: httpx.Request, forward: Forward) -> httpx.Response:
+        response = hook(request, forward)
+        if "/comments" not in request.url.path or not response.is_success:
+            return response
+        response.read()
+        data = response.json()
+        for comment in data if isinstance(data, list) else [data]:
+            user_id, kind, app = ACCOUNTS[comment["user"]["login"]]
+            comment["user"] |= {"id": user_id, "type": kind}
+            comment["performed_via_github_app"] = app
+        kept = {
+            k: v for k, v in response.headers.items() if k.lower() not in ("content-length", "content-type")
+        }
+        return httpx.Response(response.status_code, headers=kept, json=data)
+
+    return rewrite
 
 
 @pytest.fixture
@@ -71,10 +139,20 @@ def policy(clock: FakeClock) -> RetryPolicy:
 
 
 def github(
-    fake: FakeGitHub, policy: RetryPolicy, *, token: str = TOKEN, transport: Tap | None = None
+    fake: FakeGitHub,
+    policy: RetryPolicy,
+    *,
+    token: str = TOKEN,
+    transport: Tap | None = None,
+    me: Me | None = None,
+    app_slug: str | None = None,
 ) -> GitHubPulls:
-    client = httpx.Client(timeout=10, transport=transport)
-    return GitHubPulls(client, SecretStr(token), REPO, api_url=fake.url, policy=policy)
+    """A client of the fake, through ``transport``'s hook, with ``GET /user`` answered by ``me`` (the
+    fake's own login by default) and comment authors shown as GitHub shows them."""
+    tap = transport or Tap(lambda request, forward: forward(request))
+    tap.hook = (me or Me()).serve(fake, with_accounts(tap.hook))
+    client = httpx.Client(timeout=10, transport=tap)
+    return GitHubPulls(client, SecretStr(token), REPO, api_url=fake.url, policy=policy, app_slug=app_slug)
 
 
 @pytest.fixture
@@ -328,16 +406,146 @@ def test_sticky_comment_is_found_beyond_the_first_page(pulls: GitHubPulls, fake:
     assert fake.calls("POST", "/comments") == 1 and len(fake.comments_on(pr.number)) == 251
 
 
-def test_a_marker_in_someone_elses_comment_does_not_capture_ours(
-    pulls: GitHubPulls, fake: FakeGitHub
+def patched(fake: FakeGitHub) -> list[int]:
+    """The ids of the comments PATCHed, in order (whatever GitHub answered)."""
+    prefix = "/repos/acme/notes/issues/comments/"
+    return [
+        int(r.path[len(prefix) :]) for r in fake.requests if r.method == "PATCH" and r.path.startswith(prefix)
+    ]
+
+
+def editable_by_anyone(fake: FakeGitHub) -> Hook:
+    """GitHub lets anyone with write access edit anyone's comment; FakeGitHub answers 403 to that.
+    This hook makes such an edit succeed, as it would on GitHub, so a wrong PATCH shows as damage."""
+
+    def edit(request: httpx.Request, forward: Forward) -> httpx.Response:
+        target = request.url.path.rsplit("/", 1)[-1]
+        author = next((c.user for c in fake.comments if str(c.id) == target), None)
+        if request.method != "PATCH" or author is None:
+            return forward(request)
+        own, fake.login = fake.login, author
+        try:
+            return forward(request)
+        finally:
+            fake.login = own
+
+    return edit
+
+
+def test_a_persons_comment_starting_with_our_marker_is_never_edited(
+    fake: FakeGitHub, policy: RetryPolicy
 ) -> None:
+    """Anyone with write access may edit anyone's comment, so GitHub would accept our PATCH of a person's
+    comment: only its author (``user.login``, ``user.id``) tells it from ours; we create our own instead.
+    GitHub docs: https://docs.github.com/en/rest/issues/comments?apiVersion=2022-11-28#list-issue-comments
+    """
+    pulls = github(fake, policy, transport=Tap(editable_by_anyone(fake)))  # GET /user: factory-bot
     pr = pulls.upsert(draft())
-    spoof = fake.add_comment(pr.number, f"{comment_marker('factory-status')}\nI am not Factory")
-    quoted = fake.add_comment(pr.number, f"> {comment_marker('factory-status')}\n> quoting you")
+    marker = comment_marker("factory-status")
+    spoof = fake.add_comment(pr.number, f"{marker}\nI am not Factory")
+    namesake = fake.add_comment(pr.number, f"{marker}\nnor am I", user="factory-app")
+    quoted = fake.add_comment(pr.number, f"> {marker}\n> quoting you")
     ours = pulls.upsert_comment(pr.number, "factory-status", "v1")
     assert pulls.upsert_comment(pr.number, "factory-status", "v2") == ours
-    assert spoof.body.endswith("I am not Factory") and quoted.body.endswith("quoting you")
-    assert len(fake.comments_on(pr.number)) == 3
+    assert patched(fake) == [fake.comments[-1].id]  # only our own, new comment: v1 -> v2
+    assert fake.calls("POST", "/comments") == 1 and fake.comments[-1].user == "factory-bot"
+    assert spoof.body.endswith("I am not Factory") and namesake.body.endswith("nor am I")
+    assert quoted.body.endswith("quoting you") and len(fake.comments_on(pr.number)) == 4
+
+
+def test_our_own_earlier_comment_is_edited_in_place(pulls: GitHubPulls, fake: FakeGitHub) -> None:
+    """A comment an earlier run wrote (author = the account ``GET /user`` names) is PATCHed, not duplicated.
+    GitHub docs: https://docs.github.com/en/rest/users/users?apiVersion=2022-11-28#get-the-authenticated-user
+    and https://docs.github.com/en/rest/issues/comments?apiVersion=2022-11-28#update-an-issue-comment
+    """
+    pr = pulls.upsert(draft())
+    marker = comment_marker("factory-status")
+    fake.add_comment(pr.number, f"{marker}\nby a person, first", user="someone-else")
+    earlier = fake.add_comment(pr.number, f"{marker}\nrun 1", user="factory-bot")
+    url = pulls.upsert_comment(pr.number, "factory-status", "run 2")
+    assert url.endswith(f"#issuecomment-{earlier.id}") and earlier.body == f"{marker}\nrun 2"
+    assert patched(fake) == [earlier.id] and fake.calls("POST", "/comments") == 0
+
+
+def test_our_comment_on_page_two_is_found_through_the_link_header(
+    pulls: GitHubPulls, fake: FakeGitHub
+) -> None:
+    """Pages follow the ``Link`` header's ``rel="next"`` at ``per_page=100`` (the most GitHub serves): our
+    comment, 151st, is on page 2, behind a person's marked one on page 1.
+    GitHub docs: https://docs.github.com/en/rest/using-the-rest-api/using-pagination-in-the-rest-api
+    """
+    pr = pulls.upsert(draft())
+    marker = comment_marker("factory-status")
+    spoof = fake.add_comment(pr.number, f"{marker}\nnot yours")
+    for n in range(149):
+        fake.add_comment(pr.number, f"chatter {n}")
+    ours = fake.add_comment(pr.number, f"{marker}\nold", user="factory-bot")
+    assert pulls.upsert_comment(pr.number, "factory-status", "new").endswith(f"#issuecomment-{ours.id}")
+    pages = [
+        r.query for r in fake.requests if r.method == "GET" and r.path.endswith(f"/{pr.number}/comments")
+    ]
+    assert pages == [{"per_page": "100", "page": "1"}, {"per_page": "100", "page": "2"}]
+    assert patched(fake) == [ours.id] and fake.calls("POST", "/comments") == 0
+    assert ours.body == f"{marker}\nnew" and spoof.body == f"{marker}\nnot yours"
+
+
+@pytest.mark.parametrize("refusal", [refused_to_an_app(), Me(status=404, payload={"message": "Not Found"})])
+def test_unknown_identity_always_creates_and_warns_once(
+    fake: FakeGitHub, policy: RetryPolicy, caplog: pytest.LogCaptureFixture, refusal: Me
+) -> None:
+    """``GET /user`` is not an endpoint an App installation token may use (403 "Resource not accessible by
+    integration"); with no App slug set, nothing says which comments are ours, so none is edited.
+    GitHub docs: https://docs.github.com/en/rest/authentication/endpoints-available-for-github-app-installation-access-tokens
+    """
+    logger = logging.getLogger("factory")
+    logger.addHandler(caplog.handler)  # the factory logger may not propagate once configured
+    try:
+        pulls = github(fake, policy, me=refusal)
+        pr = pulls.upsert(draft())
+        earlier = fake.add_comment(
+            pr.number, f"{comment_marker('factory-status')}\nrun 1", user="factory-bot"
+        )
+        first = pulls.upsert_comment(pr.number, "factory-status", "run 2")
+        second = pulls.upsert_comment(pr.number, "factory-status", "run 2, again")
+    finally:
+        logger.removeHandler(caplog.handler)
+    # One record, though caplog's handler may see it twice (on "factory" and through propagation).
+    warnings = list({id(r): r for r in caplog.records if r.levelno == logging.WARNING}.values())
+    assert patched(fake) == [] and fake.calls("POST", "/comments") == 2 and first != second
+    assert earlier.body.endswith("run 1") and refusal.asked == 1
+    assert fake.calls("GET", "/comments") == 0  # nothing can be ours: no need to list
+    assert len(warnings) == 1 and "never edited" in warnings[0].getMessage()
+
+
+def test_an_app_installation_knows_its_comments_by_its_bot(fake: FakeGitHub, policy: RetryPolicy) -> None:
+    """An installation token writes as ``{slug}[bot]`` (``user.type`` "Bot", ``performed_via_github_app``
+    naming the App): with the slug set, that bot's comment is edited, a person named like the App's is not.
+    GitHub docs: https://docs.github.com/en/rest/issues/comments?apiVersion=2022-11-28#list-issue-comments
+    """
+    fake.login = f"{APP}[bot]"
+    pulls = github(fake, policy, me=refused_to_an_app(), app_slug=APP)
+    pr = pulls.upsert(draft())
+    marker = comment_marker("factory-status")
+    namesake = fake.add_comment(pr.number, f"{marker}\nme too", user=APP)  # login == slug, type User
+    earlier = fake.add_comment(pr.number, f"{marker}\nrun 1", user=f"{APP}[bot]")
+    pulls.upsert_comment(pr.number, "factory-status", "run 2")
+    assert patched(fake) == [earlier.id] and earlier.body.endswith("run 2")
+    assert namesake.body.endswith("me too") and fake.calls("POST", "/comments") == 0
+
+
+def test_a_failed_identity_lookup_is_retried_not_taken_as_unknown(
+    fake: FakeGitHub, policy: RetryPolicy, clock: FakeClock
+) -> None:
+    """A 502 from ``GET /user`` is retried with the whole upsert; the answer, once had, is kept.
+    GitHub docs: https://docs.github.com/en/rest/users/users?apiVersion=2022-11-28#get-the-authenticated-user
+    """
+    me = Me(failures=[502])
+    pulls = github(fake, policy, me=me)
+    pr = pulls.upsert(draft())
+    earlier = fake.add_comment(pr.number, f"{comment_marker('factory-status')}\nrun 1", user="factory-bot")
+    pulls.upsert_comment(pr.number, "factory-status", "run 2")
+    pulls.upsert_comment(pr.number, "factory-review", "score 4/5")
+    assert patched(fake) == [earlier.id] and me.asked == 2 and clock.sleeps == [1.0]
 
 
 # -- E1: the token ---------------------------------------------------------------------------------------
