@@ -24,6 +24,7 @@ import time
 from pathlib import Path
 
 PR_SET_CHILD_SUBREAPER = 36
+PR_SET_PDEATHSIG = 1
 POLL_SECONDS = 0.05
 
 
@@ -33,6 +34,17 @@ def become_subreaper() -> bool:
         return False
     libc = ctypes.CDLL(None, use_errno=True)
     return int(libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)) == 0
+
+
+def stop_with_parent(parent: int) -> None:
+    """SIGTERM to us when the process that started us dies, however it died (a job SIGKILLed mid-agent
+    must not leave the agent running): the handler then clears everything below us as on a stop."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != parent:  # it died before the request took effect
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def descendants(root: int) -> list[int]:
@@ -103,7 +115,7 @@ def exit_code(status: int) -> int:
     return os.WEXITSTATUS(status)
 
 
-def supervise(command: list[str], grace: float) -> int:
+def supervise(command: list[str], grace: float, parent: int | None = None) -> int:
     become_subreaper()
     stopping = False
 
@@ -113,6 +125,8 @@ def supervise(command: list[str], grace: float) -> int:
 
     signal.signal(signal.SIGTERM, on_stop)
     signal.signal(signal.SIGINT, on_stop)
+    if parent is not None:
+        stop_with_parent(parent)
     child = subprocess.Popen(command)  # stdin passed through: the caller chose it
     status: int | None = None
     while status is None and not stopping:
@@ -135,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     command = args.command[1:] if args.command[:1] == ["--"] else args.command
     if not command:
         parser.error("no command given")
-    return supervise(command, args.grace)
+    return supervise(command, args.grace, os.getppid())
 
 
 if __name__ == "__main__":

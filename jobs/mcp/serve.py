@@ -64,7 +64,8 @@ class ServedTool:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with sock, self.log.open("wb") as log:
             self._proc = subprocess.Popen(
-                self.box.trusted(self.command),
+                # Ended with us, however we end (--pdeathsig): a killed job leaves no browser behind.
+                ["setpriv", "--pdeathsig=TERM", "--", *self.box.trusted(self.command)],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

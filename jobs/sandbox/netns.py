@@ -56,7 +56,8 @@ class NetworkNamespace:
     def __init__(self) -> None:
         try:
             self._holder = subprocess.Popen(
-                ["unshare", "--net", "--", "sleep", "infinity"],
+                # --pdeathsig: if we are killed outright, the namespace does not outlive us.
+                ["setpriv", "--pdeathsig=KILL", "--", "unshare", "--net", "--", "sleep", "infinity"],
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.PIPE,

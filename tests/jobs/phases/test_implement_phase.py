@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import subprocess
+import sys
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -16,7 +19,7 @@ import pytest
 from jobs.models import RunManifest
 from jobs.phases.implement.records import ImplementResult
 from orchestration.local.stack import local_job_env
-from tests.conftest import TESTS, git
+from tests.conftest import ROOT, TESTS, git
 from tests.phase_jobs import implement_job
 
 TICKETS = TESTS / "tickets"
@@ -167,3 +170,68 @@ def test_finished_work_is_pushed_when_its_transcript_cannot_be_kept(
     assert result.status == "done" and result.pushed, result.detail
     assert git("--git-dir", str(remote), "rev-parse", "factory/ix-101").strip() == result.head_sha
     assert "could not keep runs/r1/implement/transcript.jsonl" in capfd.readouterr().err
+
+
+def _descendants(root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry.name))
+    found, todo = set(), [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.add(child)
+            todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def test_b3_a_job_killed_mid_agent_leaves_no_process_behind(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str]
+) -> None:
+    """Issue 14, item 20: SIGKILL to the phase job (no clean-up of its own) while its agent waits on the
+    model (IX-920's model answers after 60 s). The supervisor, the CLI and the box's namespace holder
+    were left running; they now end with the job (PR_SET_PDEATHSIG)."""
+    env = local_job_env(
+        "IX-920", remote, tmp_path / "artifacts", "r1", workdir=tmp_path / "work" / "r1", tickets_dir=TICKETS
+    )
+    job = subprocess.Popen(
+        [sys.executable, "-m", "jobs", "implement"],
+        env={**os.environ, **env, **model_auth, "KILL_GRACE_SECONDS": "2"},
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        below: set[int] = set()
+        while time.monotonic() < deadline:  # until the CLI runs under the supervisor
+            below = _descendants(job.pid)
+            cmdlines = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in below if _alive(pid)]
+            if any(b"reaper.py" in c for c in cmdlines) and any(b"--output-format" in c for c in cmdlines):
+                break
+            time.sleep(0.2)
+        else:
+            pytest.fail("the agent never started")
+        job.kill()
+        job.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(_alive(pid) for pid in below):
+            time.sleep(0.2)
+        left = sorted(pid for pid in below if _alive(pid))
+        print(f"\nB3 mid-agent: {len(below)} processes below the job, {len(left)} left after SIGKILL")
+        assert left == []
+    finally:
+        if job.poll() is None:
+            job.kill()
