@@ -14,6 +14,7 @@ from jobs import prompts
 from jobs.agent import AgentOutcome, AgentStatus
 from jobs.artifacts import write_model
 from jobs.errors import ArtifactExists
+from jobs.faults import crash_point
 from jobs.logs import get_logger
 from jobs.models import RunManifest, run_key
 from jobs.phases.implement.records import ImplementResult, ImplementStatus
@@ -59,6 +60,7 @@ def run_implement(settings: JobSettings, services: Services, run_id: str) -> Imp
         )
         with clock.step("clone"):
             workspace.clone()
+        crash_point("implement:clone")
         log.info("branch %s (%s)", result.branch, "resumed" if workspace.resumed else "new")
         config = base_target_config(workspace)
         with clock.step("install"):
@@ -116,9 +118,11 @@ def _commit_and_push(
     workspace.commit_all(
         f"{ticket.identifier}: {title}\n\nWritten by Factory run {run_id}.{note}", holds_secret
     )
+    crash_point("implement:commit")
     changed = bool(workspace.new_commits())
     if changed:
         workspace.push()
+        crash_point("implement:push")
     if outcome.status is AgentStatus.TIMED_OUT:
         return "timed_out", changed
     if not outcome.status.ok:

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 from jobs.artifacts import read_model, write_model
 from jobs.errors import ArtifactNotFound, StepFailed
+from jobs.faults import crash_point
 from jobs.logs import get_logger
 from jobs.models import run_key
 from jobs.phases.implement.records import ImplementResult
@@ -264,6 +265,7 @@ def _open_pull_request(services: Services, ticket: Ticket, result: ReviewResult)
         flagged=bool(result.needs_human),
     )
     pull = services.pulls.upsert(draft)
+    crash_point("review:pull_request")
     get_logger().info("pull request #%d: %s%s", pull.number, pull.url, " (flagged)" if pull.flagged else "")
     return PullRequestRef(number=pull.number, url=pull.url, flagged=pull.flagged)
 
