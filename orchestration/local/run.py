@@ -3,6 +3,7 @@
 The workflow's deploy-time variables point at local stand-ins (``connectors``): jobs run as
 subprocesses, the artifact prefix is a directory, Slack is the log unless a webhook URL is given.
 Progress is one line per phase step as it starts and ends; the engine's own time per step is kept.
+``sys.sleep`` (the workflow's waits before a Slack retry) sleeps for real unless ``sleep`` says otherwise.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ def run_workflow(
     job_timeout: int = 7200,
     say: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
     runner: JobRunner | None = None,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> LocalRun:
     """Execute the workflow with ``argument`` (any of its three input shapes) until it ends.
 
@@ -93,7 +95,9 @@ def run_workflow(
         run.notifications.append(text)
         say(f"[{severity.lower()}] {text}")
 
-    executor = Executor(workflow, cloud.connectors(), functions, log_sink=log_sink, on_step=on_step)
+    executor = Executor(
+        workflow, cloud.connectors(), functions, sleep=sleep, log_sink=log_sink, on_step=on_step
+    )
     started = time.monotonic()
     try:
         run.result = executor.run(argument)

@@ -65,6 +65,10 @@ def test_the_workflow_file_loads_and_names_what_it_needs() -> None:
         "run_phase",
         "release_lock",
         "notify",
+        "phase_failure",
+        "one_line",
+        "slack_post",
+        "slack_error_text",
     }
     with pytest.raises(WorkflowSyntaxError, match=r"factory\.yaml:\d+: .*googleapis\.run\.v2"):
         load_workflow(
@@ -89,7 +93,10 @@ def test_a_failing_phase_stops_the_chain_and_notifies_failed(
     progress = [
         t.removeprefix("progress: == workflow: ") for t in result.notifications if t.startswith("progress")
     ]
-    assert progress[0] == "implement ..." and progress[1].startswith("implement failed: The job execution")
+    # The execution's error and the progress line say the phase's own reason (issue 14, item 22).
+    reason = f"implement ended failed: no ticket file {TICKETS}/IX-999.md"
+    assert result.error.message == reason
+    assert progress[0] == "implement ..." and progress[1].startswith(f"implement failed: {reason} (")
     assert len(progress) == 2
     phases = [p.name for p in (tmp_path / "artifacts" / "runs" / "b1").iterdir() if p.is_dir()]
     assert phases == ["implement"]  # later phases started [0]
@@ -105,7 +112,11 @@ def test_a_job_past_its_timeout_is_stopped_and_never_run_again(
         {"job": "solve-linear-ticket", "ticket": "IX-920"}, remote, tmp_path, model_auth, "b2", job_timeout=4
     )
     assert result.error is not None and "OperationError" in result.error.tags
-    assert "timed out" in result.error.message and events(result) == ["started", "failed"]
+    # Its result.json says why, and so does the execution's error (issue 14, item 22).
+    assert result.error.message == (
+        "implement ended failed: the job received SIGTERM (its task timeout, or a cancel) and stopped"
+    )
+    assert events(result) == ["started", "failed"]
     implement = json.loads((tmp_path / "artifacts" / "runs" / "b2" / "implement" / "result.json").read_text())
     assert implement["status"] == "failed" and "SIGTERM" in implement["detail"]
     assert processes_matching("Ticket: IX-920") == []  # the agent went with the job
@@ -202,22 +213,26 @@ def test_a_failed_slack_post_says_its_status_never_the_webhook_url(
     remote: Path, tmp_path: Path, model_auth: dict[str, str], answer: int | None
 ) -> None:
     """F1 and issue 13, item 7: Slack answering 400 (invalid_payload), or not at all: the run goes on, and
-    the log line names the error and the status; the webhook URL (a secret) appears nowhere."""
+    the log line names the error, the status and Slack's reason (issue 14, item 14); a refused connection
+    is retried twice (2 s, then 4 s) first. The webhook URL (a secret) appears nowhere."""
     secret = "canarySLACKsecret0007"
+    failed = "Slack notification failed (the run goes on): "
+    waits: list[float] = []
     if answer is None:
         url = f"http://127.0.0.1:{free_port()}/services/T0/B0/{secret}"  # nothing listens there
-        expected = "Slack notification failed (the run goes on): ConnectionFailedError, HTTP status none"
+        expected = f"{failed}ConnectionFailedError, HTTP status none; gave up after 2 retries"
         result = run({"job": "solve-linear-ticket", "ticket": "IX-103"}, remote, tmp_path, model_auth, "f1",
-                     slack_webhook=url)  # fmt: skip
+                     slack_webhook=url, sleep=waits.append)  # fmt: skip
     else:
         with slack_answering(answer) as base:
             url = f"{base}/services/T0/B0/{secret}"
-            expected = f"Slack notification failed (the run goes on): HttpError, HTTP status {answer}"
+            expected = f"{failed}HttpError, HTTP status {answer}: invalid_payload"
             result = run({"job": "solve-linear-ticket", "ticket": "IX-103"}, remote, tmp_path, model_auth,
-                         "f1", slack_webhook=url)  # fmt: skip
+                         "f1", slack_webhook=url, sleep=waits.append)  # fmt: skip
     assert result.error is None
     failures = [text for text in result.notifications if text.startswith("Slack notification failed")]
     assert failures == [expected, expected]  # started and completed
+    assert waits == ([2.0, 4.0, 2.0, 4.0] if answer is None else [])  # a 400 is not retried
     assert not [text for text in result.notifications if secret in text]
 
 
