@@ -51,6 +51,7 @@ PARAMETERS: dict[str, tuple[tuple[str, ...], int]] = {
     "text.url_encode": (("source",), 1),
     "text.url_encode_plus": (("source",), 1),
     "time.format": (("seconds", "timezone"), 1),
+    "time.parse": (("value",), 1),
     "uuid.generate": ((), 0),
 }
 

@@ -225,6 +225,24 @@ def _time_format(seconds: Any, timezone: Any = "") -> str:
     return text[:-6] + "Z" if moment.utcoffset() == timedelta(0) else text
 
 
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})$")
+
+
+@_builtin("time.parse", 1, 1)
+def _time_parse(value: Any) -> float:
+    """An RFC 3339 (section 5.6) timestamp, up to microseconds, as seconds since the epoch (a double).
+
+    Google's reference: TypeError if not a string, ValueError if not RFC 3339 section 5.6."""
+    _need("time.parse", value, str, "a string")
+    if not _RFC3339.match(value):
+        raise value_error(f"time.parse: {value[:60]!r} is not an RFC 3339 timestamp")
+    try:
+        moment = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+    except ValueError:
+        raise value_error(f"time.parse: {value[:60]!r} is not an RFC 3339 timestamp") from None
+    return moment.timestamp()
+
+
 # --- The table -------------------------------------------------------------------------------------
 
 

@@ -12,7 +12,10 @@
   with ``generation``: the store's version). A missing object is an ``HttpError`` 404.
 - ``googleapis.storage.v1.objects.delete`` deletes from the artifact store (the workflow releases the
   ticket's receiver lock with it); a missing object is an ``HttpError`` 404, as from GCS.
-- Both honour ``ifGenerationMatch`` (the version read; 412 when the object is at another one), which
+- ``googleapis.storage.v1.objects.insert`` with ``uploadType: media`` writes ``body`` (a string) as
+  the object ``name`` (URL-encoded, as Google's samples pass it); with ``ifGenerationMatch: 0`` only if
+  no object is there (the workflow claims a ticket with it), else ``HttpError`` 412.
+- They honour ``ifGenerationMatch`` (the version read; 412 when the object is at another one), which
   needs a store with versions (``VersionedStore``).
 - ``googleapis.secretmanager.v1.projects.secrets.versions.accessString`` reads the environment.
 """
@@ -32,7 +35,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from jobs.artifacts import ArtifactStore, VersionedStore
-from jobs.errors import ArtifactError, ArtifactNotFound, FactoryError
+from jobs.errors import ArtifactError, ArtifactExists, ArtifactNotFound, FactoryError
 from jobs.phases.registry import phase_of_job
 from jobs.workspace.shell import reap_supervised
 from orchestration.engine.errors import WorkflowError
@@ -40,6 +43,7 @@ from orchestration.engine.errors import WorkflowError
 RUN_JOB = "googleapis.run.v2.projects.locations.jobs.run"
 GET_OBJECT = "googleapis.storage.v1.objects.get"
 DELETE_OBJECT = "googleapis.storage.v1.objects.delete"
+INSERT_OBJECT = "googleapis.storage.v1.objects.insert"
 ACCESS_SECRET = "googleapis.secretmanager.v1.projects.secrets.versions.accessString"  # noqa: S105 - a name
 SIGTERM_GRACE = 30.0  # what the job gets to stop its agents and write its result
 JobStarted = Callable[[str, Mapping[str, str]], None]
@@ -71,6 +75,7 @@ class LocalCloud:
             RUN_JOB: self.run_job,
             GET_OBJECT: self.get_object,
             DELETE_OBJECT: self.delete_object,
+            INSERT_OBJECT: self.insert_object,
             ACCESS_SECRET: self.access_secret,
         }
 
@@ -164,6 +169,26 @@ class LocalCloud:
             raise WorkflowError(["HttpError"], str(exc), code=503 if exc.retryable else 400) from None
         if not deleted:
             raise WorkflowError(["HttpError"], f"No such object: {args.get('bucket')}/{key}", code=404)
+
+    def insert_object(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A media upload; ``ifGenerationMatch: 0`` creates only if absent (GCS: "succeed only if there
+        are no live versions of the object"), any other precondition is not modelled (400)."""
+        key = unquote(str(args.get("name", "")))
+        body = args.get("body")
+        if args.get("uploadType") != "media" or not isinstance(body, str):
+            raise WorkflowError(
+                ["HttpError"], "only uploadType media with a string body is modelled", code=400
+            )
+        wanted = args.get("ifGenerationMatch")
+        if wanted is not None and str(wanted) != "0":
+            raise WorkflowError(["HttpError"], "only ifGenerationMatch 0 is modelled on insert", code=400)
+        try:
+            self.store.write_bytes(key, body.encode(), if_absent=wanted is not None)
+        except ArtifactExists:
+            raise _precondition_failed() from None
+        except ArtifactError as exc:
+            raise WorkflowError(["HttpError"], str(exc), code=503 if exc.retryable else 400) from None
+        return {"kind": "storage#object", "bucket": args.get("bucket"), "name": key, "size": str(len(body))}
 
     def _versioned(self) -> VersionedStore:
         if not isinstance(self.store, VersionedStore):

@@ -438,6 +438,17 @@ def test_time_format() -> None:
     assert tags_of('time.format("x")') == ["TypeError"]
 
 
+def test_time_parse() -> None:
+    """reference/stdlib/time/parse: RFC 3339 section 5.6, up to microseconds, to seconds since the
+    epoch as a double; its example, 2024-05-08T12:01:00.000000Z, is 1715169660."""
+    assert ev('time.parse("2024-05-08T12:01:00.000000Z")') == 1715169660.0
+    assert ev('time.parse("2024-07-12T14:50:33.5+02:00")') == 1720788633.5
+    assert ev("time.parse(time.format(1720788633))") == 1720788633.0
+    assert tags_of("time.parse(1)") == ["TypeError"]
+    for bad in ("2024-05-08", "2024-05-08 12:01:00Z", "2024-05-08T12:01:00", "yesterday"):
+        assert tags_of(f'time.parse("{bad}")') == ["ValueError"], bad
+
+
 def test_math() -> None:
     assert ev("math.abs(-123)") == 123
     assert ev("math.abs(-1.5)") == 1.5

@@ -96,6 +96,7 @@ FRAGMENT: dict[str, Any] = {
 }
 
 CONNECTORS = {RUN_JOB, "googleapis.storage.v1.objects.get", "googleapis.storage.v1.objects.delete"}
+CONNECTORS |= {"googleapis.storage.v1.objects.insert"}
 CONNECTORS |= {"googleapis.secretmanager.v1.projects.secrets.versions.accessString"}
 
 

@@ -29,6 +29,7 @@ from orchestration.engine.stdlib import make_functions
 from orchestration.local.connectors import DELETE_OBJECT, GET_OBJECT, LocalCloud
 from orchestration.local.run import LocalRun, run_workflow, workflow_env
 from orchestration.local.stack import local_job_env
+from orchestration.receiver.locks import lock_record as receiver_lock_record
 from tests.conftest import TESTS, git, processes_matching
 
 TICKETS = TESTS / "tickets"
@@ -64,6 +65,8 @@ def test_the_workflow_file_loads_and_names_what_it_needs() -> None:
         "normalize_input",
         "run_phase",
         "release_lock",
+        "claim_ticket",
+        "drop_stale_lock",
         "notify",
         "phase_failure",
         "one_line",
@@ -149,8 +152,9 @@ def pubsub_event(payload: dict[str, Any]) -> dict[str, Any]:
 def test_the_three_input_shapes_start_the_same_run(
     remote: Path, tmp_path: Path, model_auth: dict[str, str], shape: str
 ) -> None:
-    """Each shape runs the ticket; only the webhook's run (Eventarc, its delivery in the message) releases
-    the lock its delivery holds: a manual or scheduled run of the same ticket leaves it alone."""
+    """Each shape runs the ticket. The webhook's run (Eventarc, its delivery in the message) releases the
+    lock the receiver took for it; a manual or scheduled run claims the ticket's lock itself and
+    releases it at the end. Other tickets' locks stay whatever the shape."""
     request = {"job": "solve-linear-ticket", "ticket": "IX-103"}
     argument = {
         "manual": request,  # gcloud workflows run factory --data='{"job": ..., "ticket": ...}'
@@ -158,19 +162,42 @@ def test_the_three_input_shapes_start_the_same_run(
         "scheduler": {**request, "schedule": "nightly"},  # Cloud Scheduler's argument, decoded
     }[shape]
     store = open_store(str(tmp_path / "artifacts"))
-    store.write_bytes("receiver/locks/IX-103", lock_record("IX-103", "d-1"), if_absent=True)
+    if shape == "eventarc":
+        store.write_bytes("receiver/locks/IX-103", lock_record("IX-103", "d-1"), if_absent=True)
     store.write_bytes("receiver/locks/IX-104", lock_record("IX-104", "d-1"), if_absent=True)
     result = run(argument, remote, tmp_path, model_auth, "shape")
     assert result.error is None, result.error
     assert result.result == {"run_id": "shape", "implement": "no_changes"}
     assert events(result) == ["started", "completed"]
-    # Other tickets keep their locks whatever the shape.
-    expected = (
-        ["receiver/locks/IX-104"]
-        if shape == "eventarc"
-        else ["receiver/locks/IX-103", "receiver/locks/IX-104"]
-    )
-    assert store.list("receiver/locks/") == expected
+    assert store.list("receiver/locks/") == ["receiver/locks/IX-104"]
+
+
+def test_a_second_start_of_a_ticket_being_worked_on_changes_nothing(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str]
+) -> None:
+    """Issue 14, item 15: two manual starts of one ticket ran every phase on the same branch at once.
+    The workflow now claims the ticket itself (create-if-absent, GCS's ifGenerationMatch 0): a start
+    while another run holds it stops before any job with AlreadyRunning, and leaves that lock alone;
+    once the lock is gone, the next start runs and releases its own claim."""
+    store = open_store(str(tmp_path / "artifacts"))
+    held = receiver_lock_record("run:first-execution", "", int(time.time() * 1000))  # taken just now
+    store.write_bytes("receiver/locks/IX-103", held, if_absent=True)
+    second = run({"job": "solve-linear-ticket", "ticket": "IX-103"}, remote, tmp_path, model_auth, "second")
+    assert second.error is not None and second.error.tags == ["AlreadyRunning"]
+    assert "IX-103 is being worked on by another run" in second.error.message
+    assert events(second) == ["failed"]  # told, and nothing started
+    assert store.read_bytes("receiver/locks/IX-103") == held
+    assert git("--git-dir", str(remote), "branch", "--list", "factory/*").strip() == ""
+    store.delete("receiver/locks/IX-103")  # the first run ended
+    third = run({"job": "solve-linear-ticket", "ticket": "IX-103"}, remote, tmp_path, model_auth, "third")
+    assert third.error is None, third.error
+    assert store.list("receiver/locks/") == []  # claimed for the run, released after it
+    # A lock older than any run can take is a dead run's: taken over, and released after this run.
+    dead = {"delivery": "run:died", "ticket_id": "", "created_at": "2000-01-01T00:00:00.000Z"}
+    store.write_bytes("receiver/locks/IX-103", json.dumps(dead).encode(), if_absent=True)
+    fourth = run({"job": "solve-linear-ticket", "ticket": "IX-103"}, remote, tmp_path, model_auth, "fourth")
+    assert fourth.error is None, fourth.error
+    assert store.list("receiver/locks/") == []
 
 
 @pytest.mark.parametrize("job", ["onboard-client", "solve-chatbot-issues"])
