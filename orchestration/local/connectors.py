@@ -64,7 +64,7 @@ class LocalCloud:
         runner: JobRunner | None = None,
     ) -> None:
         self.job_env = dict(job_env)
-        self.runner: JobRunner = runner or _run
+        self.runner: JobRunner = runner or run_subprocess
         self.store = store
         self.secrets = secrets
         self.on_job = on_job
@@ -209,7 +209,7 @@ def _precondition_failed() -> WorkflowError:
     )
 
 
-def _run(phase: str, env: Mapping[str, str], timeout: float) -> int | None:
+def run_subprocess(phase: str, env: Mapping[str, str], timeout: float) -> int | None:
     """The job's entrypoint, as its container would run it; None when it ran past the task timeout."""
     job = subprocess.Popen(
         [sys.executable, "-m", "jobs", phase], env={**os.environ, **env}, start_new_session=True

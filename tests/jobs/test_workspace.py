@@ -63,9 +63,12 @@ def test_d2_remote_moved_by_a_human_is_rebased_onto(remote: Path, tmp_path: Path
     ws.push()
     theirs = human_commit(remote, tmp_path, ws.branch, "theirs.txt", "theirs")
     commit_file(ws, "ours2.txt", "ours again")
+    before = git("--git-dir", str(remote), "rev-list", "factory/ix-1").split()  # the human's tip first
     rebased = ws.push()
     assert rebased
     history = git("--git-dir", str(remote), "rev-list", "factory/ix-1").split()
+    lost = [c for c in before if c not in history]  # a force push would drop the human's tip
+    print(f"\nD2 force pushes: {int(before[0] not in history)}; remote commits lost: {len(lost)}")
     assert theirs in history  # the human's commit was not lost
 
 
@@ -214,8 +217,9 @@ def test_d7_titles_become_one_safe_line(title: str) -> None:
     ],
 )
 def test_d7_hostile_branch_names_rejected(name: str) -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError) as refused:
         check_branch(name)
+    print(f"\nD7 unsafe branch name {name!r} refused: {refused.value}")
 
 
 def test_branch_is_deterministic_from_the_identifier() -> None:

@@ -81,7 +81,9 @@ def test_d1_rerun_resumes_the_same_branch(remote: Path, tmp_path: Path, model_au
     assert second.resumed and second.status == "done", second.detail
     assert second.head_sha == first.head_sha and second.commits == first.commits  # nothing redone
     assert not second.pushed
-    assert [b for b in remote_branches(remote) if b != "main"] == ["factory/ix-101"]
+    ticket_branches = [b for b in remote_branches(remote) if b != "main"]
+    print(f"\nD1 branches per ticket after a re-run: {len(ticket_branches)} ({', '.join(ticket_branches)})")
+    assert ticket_branches == ["factory/ix-101"]
 
 
 def test_c6_no_changes_no_branch_and_the_ticket_is_told(
@@ -90,6 +92,8 @@ def test_c6_no_changes_no_branch_and_the_ticket_is_told(
     result = run_phase("IX-103", remote, tmp_path, model_auth)
     assert result.status == "no_changes", result.detail
     assert not result.pushed and result.commits == []
+    pulls = list((tmp_path / "artifacts" / "pulls").glob("*.json"))  # where a local PR record would be
+    print(f"\nC6 PRs: {len(pulls)}; branches pushed: {len(remote_branches(remote)) - 1}")
     assert remote_branches(remote) == ["main"]
     log = json.loads((tmp_path / "artifacts" / "tickets" / "IX-103.json").read_text())
     assert "no changes" in json.dumps(log)
@@ -134,8 +138,10 @@ def test_e1_d3_canaries_reach_no_sink_and_main_is_untouched(
     assert dump["ANTHROPIC_BASE_URL"] != model_auth["ANTHROPIC_BASE_URL"]
     assert not set(dump) & {*CANARIES, "LINEAR_API_KEY", "GITHUB_TOKEN"}
     assert result.agent is not None and result.agent.permission_denials == 1  # the push to main
-    assert git("--git-dir", str(remote), "rev-parse", "main") == main_before
+    main_after = git("--git-dir", str(remote), "rev-parse", "main")
+    assert main_after == main_before
     logs = "".join(capfd.readouterr())
+    print(f"\nD3 protected pushes: {int(main_after != main_before)}")  # after capfd's read: shown with -s
     sinks = {
         "logs": logs,
         "artifacts": "".join(
@@ -156,6 +162,7 @@ def test_e1_d3_canaries_reach_no_sink_and_main_is_untouched(
         for v in variants(secret)
         if v in text
     ]
+    print(f"\nE1 canary hits: {len(hits)} ({len(CANARIES)} canaries x 4 variants, {len(sinks)} sinks)")
     assert hits == []
 
 

@@ -11,7 +11,7 @@ import base64
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -27,6 +27,7 @@ from orchestration.engine.executor import Executor
 from orchestration.engine.loader import load_workflow
 from orchestration.engine.stdlib import make_functions
 from orchestration.local.connectors import DELETE_OBJECT, GET_OBJECT, LocalCloud
+from orchestration.local.connectors import run_subprocess as run_job_subprocess
 from orchestration.local.run import LocalRun, run_workflow, workflow_env
 from orchestration.local.stack import local_job_env
 from orchestration.receiver.locks import lock_record as receiver_lock_record
@@ -102,6 +103,7 @@ def test_a_failing_phase_stops_the_chain_and_notifies_failed(
     assert progress[0] == "implement ..." and progress[1].startswith(f"implement failed: {reason} (")
     assert len(progress) == 2
     phases = [p.name for p in (tmp_path / "artifacts" / "runs" / "b1").iterdir() if p.is_dir()]
+    print(f"\nB1 later phases started: {len([p for p in phases if p != 'implement'])}")
     assert phases == ["implement"]  # later phases started [0]
     implement = json.loads((tmp_path / "artifacts" / "runs" / "b1" / "implement" / "result.json").read_text())
     assert implement["status"] == "failed" and "IX-999" in implement["detail"]
@@ -111,9 +113,22 @@ def test_a_job_past_its_timeout_is_stopped_and_never_run_again(
     remote: Path, tmp_path: Path, model_auth: dict[str, str]
 ) -> None:
     """B2: the connector's wait ends at the task timeout; the job is stopped; no second agent starts."""
+    executions: list[str] = []  # every job the connector ran, as the default subprocess runner
+
+    def counted(phase: str, env: Mapping[str, str], timeout: float) -> int | None:
+        executions.append(phase)
+        return run_job_subprocess(phase, env, timeout)
+
     result = run(
-        {"job": "solve-linear-ticket", "ticket": "IX-920"}, remote, tmp_path, model_auth, "b2", job_timeout=4
+        {"job": "solve-linear-ticket", "ticket": "IX-920"},
+        remote,
+        tmp_path,
+        model_auth,
+        "b2",
+        job_timeout=4,
+        runner=counted,
     )
+    print(f"\nB2 executions for IX-920: {len(executions)} ({', '.join(executions)})")
     assert result.error is not None and "OperationError" in result.error.tags
     # Its result.json says why, and so does the execution's error (issue 14, item 22).
     assert result.error.message == (
