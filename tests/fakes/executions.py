@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from orchestration.engine.errors import WorkflowError
-from orchestration.local.executions_api import ExecutionsServer
+from orchestration.local.executions import ExecutionsServer
 from orchestration.local.run import LocalRun
 
 

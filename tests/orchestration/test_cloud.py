@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from orchestration.cli import app
 from orchestration.cloud import INTERRUPTED, CloudError, ExecutionsClient, start_and_follow
 from orchestration.engine.errors import WorkflowError
-from orchestration.local.executions_api import ExecutionsServer
+from orchestration.local.executions import ExecutionsServer
 from tests.fakes.executions import FakeStart, serving
 
 PR = "https://github.com/acme/shop/pull/7"

@@ -20,7 +20,7 @@ import httpx
 import pytest
 
 from orchestration.engine.errors import WorkflowError
-from orchestration.local.executions_api import ExecutionsServer
+from orchestration.local.executions import ExecutionsServer
 from orchestration.local.gcloud import gcloud_env, gcloud_howto, prepare_gcloud
 from orchestration.local.stack import LocalStack
 from tests.fakes.executions import FakeStart, serving

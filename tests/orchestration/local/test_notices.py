@@ -44,7 +44,7 @@ from orchestration.engine.executor import Executor
 from orchestration.engine.loader import load_workflow
 from orchestration.engine.stdlib import make_functions
 from orchestration.local.connectors import LocalCloud
-from orchestration.local.executions_api import ExecutionsServer
+from orchestration.local.executions import ExecutionsServer
 from orchestration.local.run import SLACK_SECRET, LocalRun, run_workflow, workflow_env
 from orchestration.local.stack import LocalStack
 from orchestration.local.ticket import solve_ticket
