@@ -36,8 +36,9 @@ def test_the_example_target_tickets_and_scenarios_are_all_good(remote: Path) -> 
     code, lines = run_check("--repo", str(remote), "--tickets-dir", tickets, "--scenarios", scenarios)
     assert code == 0, lines
     count = len(list((EXAMPLES / "scenarios").glob("*.yaml")))
+    ticket_files = len(list((EXAMPLES / "tickets").glob("*.md")))
     assert lines == [
-        f"factory check: all good, 0 warning(s); checked 1 .factory.yaml, 3 ticket file(s), "
+        f"factory check: all good, 0 warning(s); checked 1 .factory.yaml, {ticket_files} ticket file(s), "
         f"{count} scenario file(s)"
     ]
 
@@ -97,7 +98,8 @@ def test_broken_tickets_and_scenarios_each_get_a_line(remote: Path, tmp_path: Pa
     ) in lines
     assert f"warning: {scenarios / 'ignored.yml'}: ignored: only *.yaml files are loaded" in lines
     assert lines[-1].startswith(
-        "factory check: 5 error(s), 1 warning(s); checked 1 .factory.yaml, 5 ticket file(s)"
+        "factory check: 5 error(s), 1 warning(s); checked 1 .factory.yaml, "
+        f"{len(list((EXAMPLES / 'tickets').glob('*.md'))) + 2} ticket file(s)"
     )
 
 
