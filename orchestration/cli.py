@@ -23,7 +23,7 @@ from jobs.errors import ConfigError
 from orchestration.cloud import CloudError, start_and_follow
 from orchestration.local.check import check
 from orchestration.local.demo import demo
-from orchestration.local.executions_api import ExecutionsServer
+from orchestration.local.executions import ExecutionsServer
 from orchestration.local.gcloud import gcloud_howto, prepare_gcloud
 from orchestration.local.inputs import check_repo, check_ticket, resolve_path, resolve_repo
 from orchestration.local.offline import start_offline_model

@@ -45,7 +45,7 @@ from orchestration.local.run import LocalRun
 
 Start = Callable[[Any, str], LocalRun]
 
-log = logging.getLogger("orchestration.local.executions_api")
+log = logging.getLogger("orchestration.local.executions")
 
 _PARENT = r"/v1/(projects/[^/]+/locations/[^/]+/workflows/[^/:]+)"
 _ROUTES = (
