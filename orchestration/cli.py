@@ -32,6 +32,7 @@ from orchestration.local.run import LocalRun
 from orchestration.local.stack import EXAMPLES, LocalStack
 from orchestration.local.ticket import solve_ticket
 from orchestration.receiver.cli import app as receiver_app
+from orchestration.runs.cli import app as runs_app
 
 # Options several commands share.
 RepoOption = Annotated[
@@ -58,6 +59,7 @@ offline_app = typer.Typer(add_completion=False, no_args_is_help=True, help="The 
 app.add_typer(offline_app, name="offline-model")
 app.add_typer(deploy_app, name="deploy")
 app.add_typer(receiver_app, name="receiver")
+app.add_typer(runs_app, name="runs")
 
 
 @app.command("demo")

@@ -16,6 +16,7 @@ from jobs.logs import get_logger
 from jobs.models import PhaseResult, run_key, utc_now
 from jobs.phases.kit.budget import PhaseBudget
 from jobs.phases.kit.security import security_key
+from jobs.report import write_report
 from jobs.services import Services
 from jobs.settings import JobSettings
 from jobs.tickets import Ticket
@@ -161,10 +162,20 @@ P = TypeVar("P", bound=PhaseResult)
 
 
 def write_result(services: Services, phase: str, result: P, clock: Stopwatch) -> P:
-    """Write ``{phase}/security.json``, then ``{phase}/result.json`` last, with every step's time in it;
-    returns the result as written."""
+    """Write ``{phase}/security.json``, then ``{phase}/result.json`` last, with every step's time in it,
+    then the run's HTML report (``index.html``) with this phase in it; returns the result as written."""
     result = result.model_copy(update={"timings": clock.timings, "finished_at": utc_now()})
     record = services.security.record(result.run_id, phase, services.box)
     write_model(services.store, security_key(result.run_id, phase), record)
     write_model(services.store, run_key(result.run_id, phase, "result.json"), result)
+    update_report(services, result.run_id)
     return result
+
+
+def update_report(services: Services, run_id: str) -> None:
+    """Render the run's report again from its artifacts. The report is for people: whatever goes wrong
+    here (a store error, a bug in the renderer) is one warning line, and the phase's result stands."""
+    try:
+        write_report(services.store, run_id)
+    except Exception as exc:
+        get_logger().warning("could not write the run's report (the phase's result stands): %s", exc)

@@ -1,0 +1,238 @@
+"""What one run left under ``runs/<run_id>/``, read once, and the figures every view of it shares.
+
+The HTML report, ``factory runs`` and ``factory runs show`` all read a run through ``load_run`` and
+judge it through the functions here, so a run's outcome, duration and cost are the same wherever they
+are shown. Reading is forgiving: a run is looked at mid-way, after a crash, or from an older version,
+so a missing record is "not yet", and an unreadable one is a problem to show, never an exception.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal, TypeVar
+
+from jobs.artifacts import ArtifactStore, read_model
+from jobs.errors import ArtifactError, ArtifactNotFound
+from jobs.models import PhaseResult, Record, RunManifest, run_key
+from jobs.phases.e2e.records import E2EResult
+from jobs.phases.implement.records import ImplementResult
+from jobs.phases.kit.security import SecurityRecord, read_security
+from jobs.phases.registry import JOBS, PHASES, get_phase
+from jobs.phases.review.records import PullRequestRef, ReviewResult
+
+M = TypeVar("M", bound=Record)
+Tone = Literal["good", "info", "warn", "bad", "pending"]
+Outcome = Literal["passed", "flagged", "unverified", "no_changes", "failed", "unfinished"]
+OUTCOMES: tuple[Outcome, ...] = ("passed", "flagged", "unverified", "no_changes", "failed", "unfinished")
+
+# Statuses by how a person should read them; the registry says which ones mean "could not do its job".
+# Phase statuses first; then an agent's (``AgentStatus``) and a fix's, which the report shows too.
+GOOD = frozenset({"done", "passed", "verified", "success", "committed"})
+WARN = frozenset({"failed_after_max", "unparseable", "skipped"})
+INFO = frozenset({"no_changes"})
+BAD = frozenset(
+    {"failed", "timed_out", "error", "max_turns", "over_budget", "no_result", "model_unavailable"}
+)
+
+# The review phase's own PR body opens with "Ticket: [IX-101](url)": the one place a run keeps the
+# ticket's link (the manifest has its identifier and title only).
+_TICKET_LINE = re.compile(r"^Ticket: \[([A-Za-z0-9-]{1,30})\]\(([^)\s]{1,2000})\)", re.MULTILINE)
+
+
+def tone(status: str | None) -> Tone:
+    """How a phase status (or a run's outcome) reads: good, info, warn, bad, or pending (not run)."""
+    if status is None or status == "unfinished":
+        return "pending"
+    if status in GOOD:
+        return "good"
+    if status in WARN or status in ("flagged", "unverified"):
+        return "warn"
+    if status in INFO:
+        return "info"
+    if status in BAD:
+        return "bad"
+    return "info"
+
+
+def phase_cost(result: PhaseResult) -> float:
+    """Dollars one phase's agents spent (list price, as the stream reports it)."""
+    if isinstance(result, ImplementResult):
+        return result.agent.usage.cost_usd if result.agent is not None else 0.0
+    cost = getattr(result, "cost_usd", 0.0)
+    return float(cost) if isinstance(cost, int | float) else 0.0
+
+
+def phase_seconds(result: PhaseResult) -> float:
+    return max((result.finished_at - result.started_at).total_seconds(), 0.0)
+
+
+@dataclass
+class RunFacts:
+    """Everything a view needs of one run; each record is None (or absent) until its phase wrote it."""
+
+    run_id: str
+    manifest: RunManifest | None = None
+    results: dict[str, PhaseResult] = field(default_factory=dict)
+    security: dict[str, SecurityRecord] = field(default_factory=dict)
+    keys: list[str] = field(default_factory=list)
+    pr_body: str | None = None
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def implement(self) -> ImplementResult | None:
+        result = self.results.get("implement")
+        return result if isinstance(result, ImplementResult) else None
+
+    @property
+    def review(self) -> ReviewResult | None:
+        result = self.results.get("review")
+        return result if isinstance(result, ReviewResult) else None
+
+    @property
+    def e2e(self) -> E2EResult | None:
+        result = self.results.get("e2e")
+        return result if isinstance(result, E2EResult) else None
+
+    @property
+    def job(self) -> str:
+        return self.manifest.job if self.manifest is not None else ""
+
+    @property
+    def phases(self) -> tuple[str, ...]:
+        """The phases this run's job runs, in order (every phase when the job is unknown)."""
+        return JOBS.get(self.job, tuple(phase.name for phase in PHASES))
+
+    @property
+    def ticket(self) -> str:
+        if self.manifest is not None:
+            return self.manifest.ticket_identifier
+        return next((r.ticket_identifier for r in self.results.values() if r.ticket_identifier), "")
+
+    @property
+    def title(self) -> str:
+        return self.manifest.ticket_title if self.manifest is not None else ""
+
+    @property
+    def started_at(self) -> datetime | None:
+        times = [r.started_at for r in self.results.values()]
+        if self.manifest is not None:
+            times.append(self.manifest.created_at)
+        return min(times) if times else None
+
+    @property
+    def finished_at(self) -> datetime | None:
+        return max((r.finished_at for r in self.results.values()), default=None)
+
+    @property
+    def seconds(self) -> float | None:
+        """From the run's first record to its last phase's end (so far, for an unfinished run)."""
+        start, end = self.started_at, self.finished_at
+        return max((end - start).total_seconds(), 0.0) if start and end else None
+
+    @property
+    def cost_usd(self) -> float:
+        return round(sum(phase_cost(result) for result in self.results.values()), 6)
+
+    def status(self, phase: str) -> str | None:
+        result = self.results.get(phase)
+        return result.status if result is not None else None
+
+    @property
+    def outcome(self) -> Outcome:
+        """The run as a whole, as the workflow ends it (docs/design.md, "The flow")."""
+        statuses = [self.status(phase) for phase in self.phases]
+        for phase, status in zip(self.phases, statuses, strict=True):
+            if status is not None and status in _failed(phase):
+                return "failed"
+        implement, review, e2e = self.status("implement"), self.status("review"), self.status("e2e")
+        if implement == "no_changes":
+            return "no_changes"
+        if e2e == "failed":
+            return "failed"
+        flagged = review in WARN
+        if e2e == "verified":
+            return "flagged" if flagged else "passed"
+        if e2e == "skipped":
+            return "flagged" if flagged else "unverified"
+        return "unfinished"
+
+    def matches(self, status: str) -> bool:
+        """Whether ``status`` is this run's outcome or any of its phases' statuses."""
+        return status == self.outcome or status in {r.status for r in self.results.values()}
+
+    @property
+    def pull_request(self) -> PullRequestRef | None:
+        return self.review.pull_request if self.review is not None else None
+
+    @property
+    def ticket_url(self) -> str | None:
+        """The ticket's link, as the review phase put it in the PR body (None before review)."""
+        if self.pr_body is None:
+            return None
+        found = _TICKET_LINE.search(self.pr_body)
+        return found.group(2) if found else None
+
+    @property
+    def pending(self) -> list[str]:
+        """The job's phases with no result yet, in order."""
+        return [phase for phase in self.phases if phase not in self.results]
+
+
+def _failed(phase: str) -> frozenset[str]:
+    try:
+        return get_phase(phase).failed
+    except KeyError:
+        return frozenset()
+
+
+def read_manifest(store: ArtifactStore, run_id: str, problems: list[str]) -> RunManifest | None:
+    """The run's manifest; None when there is none (the first phase failed before writing it)."""
+    return _read(store, run_key(run_id, "manifest.json"), RunManifest, problems)
+
+
+def read_results(store: ArtifactStore, run_id: str, problems: list[str]) -> dict[str, PhaseResult]:
+    """Every phase's ``result.json`` there is, by phase, in the registry's order."""
+    results: dict[str, PhaseResult] = {}
+    for phase in PHASES:
+        result = _read(store, run_key(run_id, phase.name, "result.json"), phase.load_result(), problems)
+        if result is not None:
+            results[phase.name] = result
+    return results
+
+
+def _read(store: ArtifactStore, key: str, model: type[M], problems: list[str]) -> M | None:
+    try:
+        return read_model(store, key, model)
+    except ArtifactNotFound:
+        return None
+    except ArtifactError as exc:
+        problems.append(str(exc))
+        return None
+
+
+def load_run(store: ArtifactStore, run_id: str, *, everything: bool = True) -> RunFacts:
+    """The run's facts; ``everything`` adds its security records, its PR body and its list of keys
+    (what the report and ``runs show`` need; a listing needs only the manifest and the results)."""
+    facts = RunFacts(run_id)
+    facts.manifest = read_manifest(store, run_id, facts.problems)
+    facts.results = read_results(store, run_id, facts.problems)
+    if not everything:
+        return facts
+    for phase in facts.results:
+        try:
+            record = read_security(store, run_id, phase)
+        except ArtifactError as exc:
+            facts.problems.append(str(exc))
+            continue
+        if record is not None:
+            facts.security[phase] = record
+    try:
+        facts.pr_body = store.read_bytes(run_key(run_id, "review", "pr-body.md")).decode(errors="replace")
+    except ArtifactNotFound:
+        pass
+    except ArtifactError as exc:
+        facts.problems.append(str(exc))
+    facts.keys = store.list(run_key(run_id) + "/")
+    return facts

@@ -1,0 +1,179 @@
+"""The top of the report: what the run was about and how it ended, then the timeline of its phases."""
+
+from __future__ import annotations
+
+from jobs.models import PhaseResult
+from jobs.phases.e2e.records import E2EResult
+from jobs.phases.implement.records import ImplementResult
+from jobs.phases.registry import get_phase
+from jobs.phases.review.records import ReviewResult
+from jobs.report.facts import RunFacts, phase_cost, phase_seconds, tone
+from jobs.report.fmt import duration, money, short_sha, when, words
+from jobs.report.markup import Html, el, join, link
+from jobs.report.parts import fact, pill, section
+
+MAX_DETAIL = 600
+
+
+def header(facts: RunFacts, toc: list[tuple[str, str]]) -> Html:
+    """Ticket, outcome, the run's figures and links, and a banner for what is missing or unreadable."""
+    manifest = facts.manifest
+    title = facts.title or f"Run {facts.run_id}"
+    pr = facts.pull_request
+    pr_cell = (
+        join(link(f"#{pr.number}", pr.url), " ", pill("flagged", "flagged") if pr.flagged else "")
+        if pr
+        else el("span", "not opened yet" if "review" in facts.pending else "none", class_="muted")
+    )
+    ticket = facts.ticket or "?"
+    branch = (
+        join(el("code", manifest.branch), el("span", " → ", class_="faint"), el("code", manifest.base_branch))
+        if manifest
+        else "-"
+    )
+    eyebrow = el(
+        "div",
+        el("span", link(ticket, facts.ticket_url), class_="id"),
+        el("span", "·", class_="faint"),
+        facts.job or "job unknown",
+        el("span", "·", class_="faint"),
+        join("run ", el("code", facts.run_id)),
+        class_="eyebrow",
+    )
+    facts_grid = el(
+        "div",
+        fact("Outcome", pill(facts.outcome, big=True)),
+        fact("Started", when(facts.started_at), small=True),
+        fact("Duration", duration(facts.seconds)),
+        fact("Cost", money(facts.cost_usd)),
+        fact("Pull request", pr_cell),
+        fact("Branch", branch, small=True),
+        class_="facts",
+    )
+    return el(
+        "header",
+        eyebrow,
+        el("h1", title),
+        facts_grid,
+        _banners(facts),
+        el("nav", [el("a", label, href=f"#{anchor}") for anchor, label in toc], class_="toc"),
+        class_="top",
+    )
+
+
+def _banners(facts: RunFacts) -> Html:
+    out = []
+    if facts.outcome == "unfinished" and facts.pending:
+        out.append(
+            el(
+                "div",
+                f"This run is unfinished: {', '.join(facts.pending)} "
+                f"{'has' if len(facts.pending) == 1 else 'have'} not written a result yet. "
+                "The page is written again at the end of each phase.",
+                class_="banner pending",
+            )
+        )
+    if facts.review is not None and facts.review.needs_human:
+        out.append(
+            el(
+                "div",
+                "Flagged for a human: ",
+                "; ".join(facts.review.needs_human)[:MAX_DETAIL],
+                class_="banner warn",
+            )
+        )
+    for problem in facts.problems:
+        out.append(el("div", "Could not read a record: ", problem[:MAX_DETAIL], class_="banner bad"))
+    return join(out)
+
+
+def timeline(facts: RunFacts) -> Html:
+    """Each phase as a bar on one time axis, then a card per phase with its steps, time and cost."""
+    start, total = facts.started_at, facts.seconds or 0.0
+    bars = []
+    for name in facts.phases:
+        result = facts.results.get(name)
+        if result is None or start is None or total <= 0:
+            continue
+        left = (result.started_at - start).total_seconds() / total * 100
+        width = phase_seconds(result) / total * 100
+        bars.append(
+            el(
+                "div",
+                _title(name),
+                class_=f"seg k-{tone(result.status)}",
+                style=f"left:{max(left, 0):.2f}%;width:{max(width, 0.8):.2f}%",
+                title=f"{_title(name)}: {words(result.status)}, {duration(phase_seconds(result))}",
+            )
+        )
+    track = join(
+        el("div", bars, class_="track"),
+        el("div", el("span", "0 s"), el("span", duration(total) if total else ""), class_="axis"),
+    )
+    cards = el("div", [_card(name, facts.results.get(name)) for name in facts.phases], class_="phases")
+    return section("timeline", "Timeline", track if bars else "", cards)
+
+
+def _title(name: str) -> str:
+    try:
+        return get_phase(name).title
+    except KeyError:
+        return name
+
+
+def _card(name: str, result: PhaseResult | None) -> Html:
+    if result is None:
+        return el(
+            "div",
+            el("div", el("span", _title(name)), pill(None), class_="name"),
+            el("div", "No result yet.", class_="muted small"),
+            class_="phase k-pending",
+        )
+    nums = el(
+        "div",
+        el("div", el("b", duration(phase_seconds(result))), el("span", "duration")),
+        el("div", el("b", money(phase_cost(result))), el("span", "cost")),
+        *[el("div", el("b", value), el("span", key)) for key, value in _figures(result)],
+        class_="nums",
+    )
+    steps = [(step, seconds) for step, seconds in result.timings.items() if seconds > 0]
+    spent = sum(seconds for _, seconds in steps) or 1.0
+    bar = el(
+        "div",
+        [
+            el("i", style=f"width:{seconds / spent * 100:.2f}%", title=f"{step} {duration(seconds)}")
+            for step, seconds in steps
+        ],
+        class_="steps",
+    )
+    legend = el(
+        "div", [el("span", f"{step} {duration(seconds)}") for step, seconds in steps], class_="legend"
+    )
+    detail = el("div", result.detail[:MAX_DETAIL], class_="detail") if result.detail else ""
+    return el(
+        "div",
+        el("div", el("span", _title(name)), pill(result.status), class_="name"),
+        nums,
+        bar if steps else "",
+        legend if steps else "",
+        el(
+            "div",
+            f"started {when(result.started_at)} · head ",
+            el("code", short_sha(result.head_sha)),
+            class_="faint small",
+        ),
+        detail,
+        class_=f"phase k-{tone(result.status)}",
+    )
+
+
+def _figures(result: PhaseResult) -> list[tuple[str, str]]:
+    """One or two numbers that say what the phase did."""
+    if isinstance(result, ImplementResult):
+        turns = str(result.agent.turns) if result.agent else "-"
+        return [("turns", turns), ("commits", str(len(result.commits)))]
+    if isinstance(result, ReviewResult):
+        return [("rounds", str(len(result.rounds)))]
+    if isinstance(result, E2EResult):
+        return [("attempts", str(len(result.attempts)))]
+    return []
