@@ -60,6 +60,7 @@ bench: setup
 	$(PY) -m tests.bench.e2e_phase
 	$(PY) -m tests.bench.workflow
 	$(PY) -m tests.bench.secret_scan
+	$(PY) -m tests.bench.runs_list
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .factory .pytest_cache .mypy_cache .ruff_cache
