@@ -22,7 +22,7 @@ from images.engine import ContainerError
 from jobs.errors import ConfigError
 from orchestration.cloud import CloudError, start_and_follow
 from orchestration.local.check import check
-from orchestration.local.demo import demo
+from orchestration.local.demo import DemoTarget, demo
 from orchestration.local.executions import ExecutionsServer
 from orchestration.local.gcloud import gcloud_howto, prepare_gcloud
 from orchestration.local.inputs import check_repo, check_ticket, resolve_path, resolve_repo
@@ -64,7 +64,16 @@ app.add_typer(runs_app, name="runs")
 
 @app.command("demo")
 def demo_command(
-    ticket: Annotated[str, typer.Option(help="Ticket file under examples/tickets.")] = "IX-101",
+    ticket: Annotated[
+        str | None,
+        typer.Option(
+            help="Ticket file under examples/tickets (default: IX-101 for notes-app, SB-1 for support-bot)."
+        ),
+    ] = None,
+    target: Annotated[
+        DemoTarget,
+        typer.Option(help="The example app to seed the local remote from and run the ticket against."),
+    ] = DemoTarget.NOTES_APP,
     artifacts: ArtifactsOption = Path(".factory"),
     real: RealOption = False,
     fresh: Annotated[
@@ -73,9 +82,10 @@ def demo_command(
     scenarios: ScenariosOption = None,
     keep_work: KeepWorkOption = False,
 ) -> None:
-    """Run an example ticket through factory.yaml on the local engine, against a local bare remote."""
+    """Run an example ticket through factory.yaml on the local engine, against a local bare remote
+    seeded from an example app (--target)."""
     try:
-        code = demo(ticket, artifacts, real, fresh, scenarios=scenarios, keep_work=keep_work)
+        code = demo(ticket, artifacts, real, fresh, target=target, scenarios=scenarios, keep_work=keep_work)
     except ConfigError as exc:
         typer.echo(f"factory: {exc}", err=True)
         code = 2
