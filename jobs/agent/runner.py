@@ -107,7 +107,8 @@ class AgentRunner:
     ) -> AgentOutcome:
         settings = policy.write_settings(config, request.tools, request.mcp_servers)
         arguments = cli_arguments(request, settings, write_mcp_config(config, request.mcp_servers))
-        command = supervised(self.box.untrusted([*self.cli, *arguments]), self.grace_seconds)
+        program = [str(self.box.runnable(Path(self.cli[0]))), *self.cli[1:]]
+        command = supervised(self.box.untrusted([*program, *arguments]), self.grace_seconds)
         # The agent's model auth is the proxy's: a per-run token and a loopback URL, never the real key.
         env = policy.agent_environment(self.parent_env, home, proxy.agent_auth())
         self.box.hand_over(home)

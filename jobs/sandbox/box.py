@@ -26,6 +26,7 @@ import secrets
 import shlex
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 import time
@@ -109,6 +110,10 @@ class Box:
 
     def hand_over(self, path: Path) -> None:
         """Give the box the tree at ``path`` (a top-level ``.git`` stays ours)."""
+
+    def runnable(self, program: Path) -> Path:
+        """A path to ``program`` the box can execute (an open box runs as us: the program itself)."""
+        return program
 
     def git_dir(self) -> Path | None:
         """Where a workspace's repository goes, apart from its tree (None: inside it, as usual)."""
@@ -205,6 +210,27 @@ class ContainedBox(Box):
         path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.root))
         path.chmod(0o755)
         return path
+
+    def runnable(self, program: Path) -> Path:
+        """``program`` if the box's uid can reach it; else a copy it can (our checkout may sit in a
+        directory only we can enter, a home or a ``mktemp -d``): one per machine, kept in a directory
+        of ours that the box can read but not write, named by the program's size and mtime."""
+        if _others_may_execute(program):
+            return program
+        stat = program.stat()
+        shared = Path(tempfile.gettempdir()) / "factory-programs"
+        with contextlib.suppress(FileExistsError):
+            shared.mkdir(mode=0o755)
+        info = shared.lstat()
+        if not _stat_is_ours(info):  # someone else's directory: a copy in this box's own tree instead
+            shared = self.readable_dir("factory-programs-")
+        copy = shared / f"{program.name}-{stat.st_size}-{stat.st_mtime_ns}"
+        if not copy.exists():
+            staged = shared / f".{copy.name}.{secrets.token_hex(4)}"
+            shutil.copyfile(program, staged)
+            staged.chmod(0o755)
+            os.replace(staged, copy)
+        return copy
 
     def hand_over(self, path: Path) -> None:
         uid = self.box_uid
@@ -335,6 +361,18 @@ def processes_of(uid: int) -> list[int]:
         if uid in (int(uids[0]), int(uids[1])):
             found.append(int(entry.name))
     return found
+
+
+def _others_may_execute(program: Path) -> bool:
+    """Whether a uid with no group of ours can execute ``program``: x for others on it and on every
+    directory above it."""
+    path = program.resolve()
+    return all(os.stat(p).st_mode & 0o001 for p in (path, *path.parents))
+
+
+def _stat_is_ours(info: os.stat_result) -> bool:
+    """A real directory of our uid that no one else may write."""
+    return stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid() and not info.st_mode & 0o022
 
 
 def _keep(root: Path, keep_in: Path) -> None:

@@ -7,6 +7,7 @@ real socket on each side.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import threading
@@ -329,3 +330,21 @@ def test_the_browser_runs_as_a_uid_of_its_own_with_its_profile_handed_to_it(box:
     assert out.stdout.strip() == str(box.browser_uid) and box.browser_uid not in (0, box.uid)
     assert profile.stat().st_uid == box.browser_uid
     assert Path(launcher).stat().st_uid == 0 and Path(launcher).stat().st_mode & 0o022 == 0
+
+
+@needs_root
+def test_a_program_behind_a_directory_only_we_can_enter_is_run_from_a_copy_the_box_can_reach(
+    box: Box, tmp_path: Path
+) -> None:
+    """A checkout in a home or a ``mktemp -d`` (0700): the box's uid cannot execute our bundled CLI
+    there, so it gets a copy, shared per machine, that it can run but not change."""
+    assert box.runnable(Path("/usr/bin/id")) == Path("/usr/bin/id")  # reachable: no copy
+    hidden = tmp_path / "private" / "id"
+    hidden.parent.mkdir(mode=0o700)
+    shutil.copy2("/usr/bin/id", hidden)
+    copy = box.runnable(hidden)
+    assert copy != hidden and box.runnable(hidden) == copy  # one copy, reused
+    assert copy.stat().st_uid == 0 and copy.parent.stat().st_mode & 0o022 == 0
+    blocked = subprocess.run(box.untrusted([str(hidden), "-u"]), capture_output=True, text=True, check=False)
+    ran = subprocess.run(box.untrusted([str(copy), "-u"]), capture_output=True, text=True, check=False)
+    assert blocked.returncode != 0 and ran.stdout.strip() == str(box.uid)
