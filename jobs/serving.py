@@ -19,7 +19,7 @@ import sys
 import threading
 from http.server import ThreadingHTTPServer
 from socketserver import BaseServer
-from typing import Any
+from typing import Any, Self
 
 _log = logging.getLogger("factory.serving")
 
@@ -29,6 +29,10 @@ class LoopbackHTTPServer(ThreadingHTTPServer):
     client going away is one log line, not a traceback."""
 
     daemon_threads = True
+
+    def serve_forever(self, poll_interval: float = 0.05) -> None:
+        # Polls for shutdown every 50 ms (socketserver's default is 500 ms): stopping a server is quick.
+        super().serve_forever(poll_interval)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         error = sys.exc_info()[1]
@@ -58,6 +62,40 @@ class ServingThread:
             self.server.shutdown()
             self._thread.join(timeout)
         self.server.server_close()
+
+
+class LoopbackService:
+    """What a local server object offers around its HTTP server: its URL, start and stop on a background
+    thread, ``with`` for both, and ``serve_forever`` in the foreground (a command's main)."""
+
+    def __init__(self, httpd: LoopbackHTTPServer, name: str) -> None:
+        self._httpd = httpd
+        self._serving = ServingThread(httpd, name)
+
+    @property
+    def url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    @property
+    def port(self) -> int:
+        return int(self._httpd.server_address[1])
+
+    def start(self) -> Self:
+        self._serving.start()
+        return self
+
+    def stop(self) -> None:
+        self._serving.stop()
+
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
 
 def on_socket(server: socketserver.TCPServer, sock: socket.socket) -> None:

@@ -23,11 +23,10 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler
-from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from jobs.serving import LoopbackHTTPServer, ServingThread
+from jobs.serving import LoopbackHTTPServer, LoopbackService
 from orchestration.engine.errors import WorkflowError
 from orchestration.local.executions.arguments import check_labels, parse_argument, parse_body
 from orchestration.local.executions.listing import Listing, _encode_token, _view, ordered
@@ -233,36 +232,16 @@ class _HttpServer(LoopbackHTTPServer):
         super().__init__(("127.0.0.1", port), _Handler)
 
 
-class ExecutionsServer:
+class ExecutionsServer(LoopbackService):
     """The Executions API on ``127.0.0.1:port`` (0 picks a free port); ``with`` starts and stops it."""
 
     def __init__(self, start: Start, port: int = 0, *, revision: str | None = None) -> None:
         self.executions = Executions(start, revision or revision_id())
-        self._http = _HttpServer(port, self.executions)
-        self._serving = ServingThread(self._http, "executions-api")
-
-    @property
-    def port(self) -> int:
-        return int(self._http.server_address[1])
+        super().__init__(_HttpServer(port, self.executions), "executions-api")
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/"
-
-    def start(self) -> ExecutionsServer:
-        self._serving.start()
-        return self
-
-    def stop(self) -> None:
-        self._serving.stop()
-
-    def __enter__(self) -> ExecutionsServer:
-        return self.start()
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, trace: TracebackType | None
-    ) -> None:
-        self.stop()
+        return f"{self.url}/"
 
 
 def _set_enum(value: Any) -> str | None:

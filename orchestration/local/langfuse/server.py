@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from jobs.serving import LoopbackHTTPServer, ServingThread
+from jobs.serving import LoopbackHTTPServer, LoopbackService
 from orchestration.local.langfuse.api import _ROUTES, ReadApi
 from orchestration.local.langfuse.ingestion import Ingestion, InvalidEvent
 from orchestration.local.langfuse.query import invalid_request
@@ -27,14 +27,7 @@ from orchestration.local.langfuse.store import ApiError, Json
 CONFIRM_HOST = ". Confirm that you've configured the correct host."
 
 
-class _LoopbackServer(LoopbackHTTPServer):
-    """Polls for shutdown every 50 ms (socketserver's default is 500 ms), so ``stop`` is quick."""
-
-    def serve_forever(self, poll_interval: float = 0.05) -> None:
-        super().serve_forever(poll_interval)
-
-
-class LangfuseStandIn(Ingestion, ReadApi):
+class LangfuseStandIn(Ingestion, ReadApi, LoopbackService):
     """Langfuse on ``127.0.0.1`` holding one project; use as a context manager or call start/stop."""
 
     def __init__(
@@ -56,32 +49,14 @@ class LangfuseStandIn(Ingestion, ReadApi):
         self.scores: dict[str, Json] = {}
         self.event_ids: set[str] = set()
         self._lock = threading.Lock()
-        self._httpd = _LoopbackServer(("127.0.0.1", port), _handler_for(self))
-        self._serving = ServingThread(self._httpd, "langfuse-stand-in")
+        LoopbackService.__init__(
+            self, LoopbackHTTPServer(("127.0.0.1", port), _handler_for(self)), "langfuse-stand-in"
+        )
 
     @property
-    def url(self) -> str:
-        """The host to give a Langfuse client (``LANGFUSE_HOST`` / ``LANGFUSE_BASE_URL``)."""
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    host = url
-
-    def start(self) -> LangfuseStandIn:
-        self._serving.start()
-        return self
-
-    def stop(self) -> None:
-        self._serving.stop()
-
-    def serve_forever(self) -> None:
-        self._httpd.serve_forever()
-
-    def __enter__(self) -> LangfuseStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def host(self) -> str:
+        """The host to give a Langfuse client (``LANGFUSE_HOST`` / ``LANGFUSE_BASE_URL``): its URL."""
+        return self.url
 
 
 def _handler_for(server: LangfuseStandIn) -> type[BaseHTTPRequestHandler]:

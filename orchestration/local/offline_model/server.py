@@ -12,7 +12,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from jobs.serving import LoopbackHTTPServer, ServingThread
+from jobs.serving import LoopbackHTTPServer, LoopbackService
 from orchestration.local.offline_model.scenarios import (
     NoScenarioError,
     ScenarioBook,
@@ -121,7 +121,7 @@ def sse_events(message: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
     yield "message_stop", {"type": "message_stop"}
 
 
-class OfflineModelServer:
+class OfflineModelServer(LoopbackService):
     """Serves scripted turns on ``127.0.0.1``; use as a context manager or call start/stop."""
 
     def __init__(self, book: ScenarioBook, port: int = 0, record_path: Path | None = None) -> None:
@@ -130,29 +130,11 @@ class OfflineModelServer:
         self.requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self._counter = 0
-        self._httpd = LoopbackHTTPServer(("127.0.0.1", port), _handler_for(self))
-        self._serving = ServingThread(self._httpd, "offline-model")
+        super().__init__(LoopbackHTTPServer(("127.0.0.1", port), _handler_for(self)), "offline-model")
 
     @property
     def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> OfflineModelServer:
-        self._serving.start()
-        return self
-
-    def stop(self) -> None:
-        self._serving.stop()
-
-    def serve_forever(self) -> None:
-        self._httpd.serve_forever()
-
-    def __enter__(self) -> OfflineModelServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+        return self.url
 
     def record(self, entry: RecordedRequest) -> None:
         with self._lock:

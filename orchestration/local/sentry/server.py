@@ -18,7 +18,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from jobs.serving import LoopbackHTTPServer, ServingThread
+from jobs.serving import LoopbackHTTPServer, LoopbackService
 from orchestration.local.sentry.api import (
     _ROUTES,
     DEFAULT_STATS_PERIOD,
@@ -37,14 +37,7 @@ from orchestration.local.sentry.model import ApiError, Issue, Json, RateLimit, S
 from orchestration.local.sentry.shapes import IssueShapes
 
 
-class _LoopbackServer(LoopbackHTTPServer):
-    """Polls for shutdown every 50 ms (socketserver's default is 500 ms), so ``stop`` is quick."""
-
-    def serve_forever(self, poll_interval: float = 0.05) -> None:
-        super().serve_forever(poll_interval)
-
-
-class SentryStandIn(IssueShapes):
+class SentryStandIn(IssueShapes, LoopbackService):
     """Sentry on ``127.0.0.1``: one organization with one project, a DSN public key for ingestion and auth
     tokens for the API. Use as a context manager or call start/stop."""
 
@@ -76,34 +69,14 @@ class SentryStandIn(IssueShapes):
         self._next_issue = 1
         self._windows: dict[tuple[str, str, str, int], int] = {}
         self._in_flight: dict[tuple[str, str, str], int] = {}
-        self._httpd = _LoopbackServer(("127.0.0.1", port), _handler_for(self))
-        self._serving = ServingThread(self._httpd, "sentry-stand-in")
-
-    @property
-    def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host!s}:{port}"
+        LoopbackService.__init__(
+            self, LoopbackHTTPServer(("127.0.0.1", port), _handler_for(self)), "sentry-stand-in"
+        )
 
     @property
     def dsn(self) -> str:
         host, port = self._httpd.server_address[:2]
         return f"http://{self.public_key}@{host!s}:{port}/{self.project_id}"
-
-    def start(self) -> SentryStandIn:
-        self._serving.start()
-        return self
-
-    def stop(self) -> None:
-        self._serving.stop()
-
-    def serve_forever(self) -> None:
-        self._httpd.serve_forever()
-
-    def __enter__(self) -> SentryStandIn:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
 
 def _handler_for(server: SentryStandIn) -> type[BaseHTTPRequestHandler]:
