@@ -38,7 +38,7 @@ from typing import Literal, TypeVar
 from jobs.errors import ConfigError
 from jobs.logs import get_logger
 from jobs.sandbox.egress import EgressProxy, EgressTally
-from jobs.sandbox.netns import NamespaceError, NetworkNamespace
+from jobs.sandbox.netns import NamespaceError, NetworkNamespace, listening_socket
 
 T = TypeVar("T")
 Containment = Literal["auto", "require", "off"]
@@ -83,11 +83,7 @@ class Box:
 
     def listen(self, port: int = 0) -> socket.socket:
         """A listening TCP socket on the box's 127.0.0.1, for a harness server the box may use."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", port))
-        sock.listen(64)
-        return sock
+        return listening_socket(port)
 
     @contextmanager
     def reaching(self, hosts: Iterable[str]) -> Iterator[dict[str, str]]:

@@ -120,19 +120,7 @@ class NetworkNamespace:
 
     def listen(self, port: int = 0) -> socket.socket:
         """A TCP socket listening on the namespace's 127.0.0.1 (``port`` 0: any free one)."""
-
-        def bind() -> socket.socket:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-                sock.bind(("127.0.0.1", port))
-                sock.listen(64)
-            except BaseException:
-                sock.close()
-                raise
-            return sock
-
-        return self.call(bind)
+        return self.call(lambda: listening_socket(port))
 
     def unroutable(self) -> int:
         """Packets the namespace's processes tried to send somewhere it has no route to (v4 and v6)."""
@@ -156,6 +144,19 @@ def _end_holder(holder: subprocess.Popen[bytes]) -> None:
     holder.wait()
     if holder.stderr:
         holder.stderr.close()
+
+
+def listening_socket(port: int = 0) -> socket.socket:
+    """A TCP socket listening on 127.0.0.1 of the calling thread's network (``port`` 0: any free one)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", port))
+        sock.listen(64)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 def _counter(text: str, field: str) -> int:

@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import pytest
 
+from jobs.agent.reaper import descendants
 from jobs.models import RunManifest
 from jobs.phases.implement.records import ImplementResult
 from orchestration.local.stack import local_job_env
@@ -179,23 +180,6 @@ def test_finished_work_is_pushed_when_its_transcript_cannot_be_kept(
     assert "could not keep runs/r1/implement/transcript.jsonl" in capfd.readouterr().err
 
 
-def _descendants(root: int) -> set[int]:
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, ValueError, IndexError):
-                continue
-            children.setdefault(ppid, []).append(int(entry.name))
-    found, todo = set(), [root]
-    while todo:
-        for child in children.get(todo.pop(), []):
-            found.add(child)
-            todo.append(child)
-    return found
-
-
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
@@ -224,7 +208,7 @@ def test_b3_a_job_killed_mid_agent_leaves_no_process_behind(
         deadline = time.monotonic() + 60
         below: set[int] = set()
         while time.monotonic() < deadline:  # until the CLI runs under the supervisor
-            below = _descendants(job.pid)
+            below = set(descendants(job.pid))
             cmdlines = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in below if _alive(pid)]
             if any(b"reaper.py" in c for c in cmdlines) and any(b"--output-format" in c for c in cmdlines):
                 break
