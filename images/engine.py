@@ -19,7 +19,7 @@ from jobs.phases.registry import PHASES
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 SERVICE_IMAGES = ("receiver",)  # images that run no phase
-IMAGES = (*(phase.image for phase in PHASES), *SERVICE_IMAGES)
+IMAGES = (*dict.fromkeys(phase.image for phase in PHASES), *SERVICE_IMAGES)
 ENGINES = ("docker", "podman")
 ENGINE_ENV = "FACTORY_CONTAINER_ENGINE"  # docker or podman; default: the first that works
 TAG_ENV = "IMAGE_TAG"

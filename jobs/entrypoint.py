@@ -49,18 +49,20 @@ def prepare(
         raise ConfigError(f"invalid setting JOB: {settings.job} is not available yet ({', '.join(JOBS)} is)")
     if phase not in JOBS[settings.job]:
         raise ConfigError(f"invalid setting JOB: {settings.job} has no {phase} phase")
-    if not settings.ticket_identifier:
+    needs = get_phase(phase)
+    if needs.needs_ticket and not settings.ticket_identifier:
         raise ConfigError(f"invalid setting TICKET_IDENTIFIER: required for the {phase} phase")
     if not settings.repo_url:
         raise ConfigError(f"invalid setting REPO_URL: required for the {phase} phase")
     # Checked here so that a bad value is a settings error (exit 2), not a failure halfway through.
-    check_identifier(settings.ticket_identifier)
+    if needs.needs_ticket:
+        check_identifier(settings.ticket_identifier or "")
+        phase_branch(settings)
     check_repo_url(settings.repo_url)
-    phase_branch(settings)
     run_id = settings.run_id or default_run_id(settings)
     redact = Redactor(settings.secrets())
     logs.configure(run_id, phase, redact, settings.log_format)
-    return settings, build_services(settings, redact), run_id
+    return settings, build_services(settings, redact, agent=needs.needs_agent), run_id
 
 
 def run_from_env(phase: str, environ: Mapping[str, str] | None = None) -> PhaseResult:

@@ -19,6 +19,7 @@ from jobs.redact import Redactor
 from jobs.sandbox import Box, open_box
 from jobs.settings import JobSettings
 from jobs.tickets import LinearTickets, LocalTickets, TicketSource
+from jobs.triage.tickets import FindingTickets
 from jobs.workspace.git import Git
 
 
@@ -58,22 +59,26 @@ def local_dir(prefix: str) -> Path | None:
     return Path(prefix.removeprefix("file://")).resolve()
 
 
-def build_services(settings: JobSettings, redact: Redactor) -> Services:
+def build_services(settings: JobSettings, redact: Redactor, agent: bool = True) -> Services:
+    """The services of a phase; ``agent=False`` for one that runs no agent (no model key, no box)."""
     workdir = settings.workdir or Path(tempfile.mkdtemp(prefix="factory-work-"))
     store = open_store(settings.artifacts_prefix)
     tickets: TicketSource
-    if settings.ticket_source == "linear":
+    if settings.job == "solve-chatbot-issues":
+        # A finding is a ticket: its evidence, as the night's triage kept it in the artifact store.
+        tickets = FindingTickets(store)
+    elif settings.ticket_source == "linear":
         if settings.linear_api_key is None:
             raise ConfigError("invalid setting LINEAR_API_KEY: required when TICKET_SOURCE=linear")
         tickets = LinearTickets(httpx.Client(timeout=30), settings.linear_api_key)
     else:
         log_dir = (local_dir(settings.artifacts_prefix) or workdir) / "tickets"
         tickets = LocalTickets(settings.tickets_dir.resolve(), log_dir)
-    if not settings.model_auth().keys() & {"ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"}:
+    if agent and not settings.model_auth().keys() & {"ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"}:
         raise ConfigError(
             "invalid setting ANTHROPIC_API_KEY: no model credentials (set it or CLAUDE_CODE_OAUTH_TOKEN)"
         )
-    box = open_box(settings.containment)
+    box = open_box(settings.containment) if agent else Box()
     runner = AgentRunner(model_auth=settings.model_auth(), grace_seconds=settings.kill_grace_seconds, box=box)
     git = Git(settings.github_token, (settings.git_author_name, settings.git_author_email))
 

@@ -63,6 +63,12 @@ class JobSettings(BaseSettings):
     # How long the model API may keep failing before an agent run stops (default: 5% of its wall
     # clock, within 30-120 s).
     model_failure_seconds: float | None = Field(default=None, gt=0, le=3600)
+    # The nightly triage (job solve-chatbot-issues): the night it runs for (YYYY-MM-DD, default today
+    # in UTC), whether it only reports, and where Sentry and Langfuse are.
+    night: str | None = Field(default=None, pattern=r"^\d{4}-\d{2}-\d{2}$")
+    report_only: bool | None = None
+    sentry_url: str = Field(default="https://sentry.io", pattern=r"^https?://[^\s/]+/?$")
+    langfuse_host: str = Field(default="https://cloud.langfuse.com", pattern=r"^https?://[^\s/]+/?$")
 
     # --- Secrets: SecretStr, so they never print; only model auth ever reaches the agent ---
     anthropic_api_key: SecretStr | None = None
@@ -70,6 +76,16 @@ class JobSettings(BaseSettings):
     github_token: SecretStr | None = None
     linear_api_key: SecretStr | None = None
     slack_webhook_url: SecretStr | None = None
+    # The triage's read access; only the triage job is given them.
+    sentry_auth_token: SecretStr | None = None
+    langfuse_public_key: SecretStr | None = None
+    langfuse_secret_key: SecretStr | None = None
+
+    @field_validator("night", "report_only", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # The workflow passes every job the same variables: "" where a run has no such value.
+        return None if value == "" else value
 
     @field_validator("run_id")
     @classmethod
@@ -86,6 +102,9 @@ class JobSettings(BaseSettings):
             self.github_token,
             self.linear_api_key,
             self.slack_webhook_url,
+            self.sentry_auth_token,
+            self.langfuse_public_key,
+            self.langfuse_secret_key,
         )
         return [s for s in held if s is not None]
 

@@ -24,6 +24,7 @@ from jobs.errors import ConfigError
 from jobs.phases.e2e.database import check_seed_entry
 from jobs.phases.e2e.servers import ServerSpec
 from jobs.sandbox.egress import DEFAULT_HOSTS, check_host
+from jobs.triage.config import TriageConfig
 
 if TYPE_CHECKING:
     from jobs.workspace import Workspace
@@ -113,6 +114,8 @@ class TargetConfig(BaseModel):
     budgets: Budgets = Field(default_factory=Budgets)
     models: Models = Field(default_factory=Models)
     e2e: E2EConfig = Field(default_factory=E2EConfig)
+    # The nightly triage of the target's chatbot failures (job solve-chatbot-issues); absent: none.
+    triage: TriageConfig | None = None
 
     @field_validator("install_hosts")
     @classmethod

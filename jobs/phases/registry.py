@@ -40,6 +40,10 @@ class Phase:
     failed: frozenset[str]  # result statuses meaning the phase could not do its job (exit 1)
     cpu: str  # Cloud Run's default size for its job
     memory: str
+    # What its job needs: a ticket (TICKET_IDENTIFIER) and an agent (model credentials, a box).
+    needs_ticket: bool = True
+    needs_agent: bool = True
+    shares_image: str | None = None  # the image of another phase whose job it is a second command of
 
     @property
     def job(self) -> str:
@@ -48,8 +52,8 @@ class Phase:
 
     @property
     def image(self) -> str:
-        """The image's name (and its target in images/Containerfile): each phase has its own."""
-        return self.name
+        """The image's name (and its target in images/Containerfile): each job has its own."""
+        return self.shares_image or self.name
 
     def load_runner(self) -> PhaseRunner:
         runner: PhaseRunner = _load(self.runner)
@@ -101,10 +105,41 @@ PHASES: tuple[Phase, ...] = (
         cpu="4",
         memory="8Gi",
     ),
+    Phase(
+        name="triage",
+        title="triage",
+        doc="Claim the night, collect the chatbot's failures from Sentry and Langfuse, choose what to fix.",
+        runner="jobs.triage.phase:run_triage",
+        result="jobs.triage.records:TriageResult",
+        summary="jobs.triage.summary:triage_lines",
+        failed=frozenset({"error"}),  # a night another run claimed is an answer: nothing to do
+        cpu="1",
+        memory="1Gi",
+        needs_ticket=False,
+        needs_agent=False,
+    ),
+    Phase(
+        name="triage-close",
+        title="close the night",
+        doc="Record what each finding's chain came to, note the PRs on Sentry, sum the night up.",
+        runner="jobs.triage.close:run_close",
+        result="jobs.triage.records:CloseResult",
+        summary="jobs.triage.summary:close_lines",
+        failed=frozenset({"error"}),
+        cpu="1",
+        memory="1Gi",
+        needs_ticket=False,
+        needs_agent=False,
+        shares_image="triage",
+    ),
 )
 
 # The jobs of the workflow (JOB, its `job` argument) that are built, and the phases each one runs.
-JOBS: dict[str, tuple[str, ...]] = {"solve-linear-ticket": ("implement", "review", "e2e")}
+JOBS: dict[str, tuple[str, ...]] = {
+    "solve-linear-ticket": ("implement", "review", "e2e"),
+    # A night: triage, then per finding implement -> review -> e2e (a finding is a ticket), then close.
+    "solve-chatbot-issues": ("triage", "implement", "review", "e2e", "triage-close"),
+}
 
 
 def phase_names() -> tuple[str, ...]:

@@ -115,6 +115,11 @@ class LocalPulls:
             return self._read(draft.head) or record
         return record
 
+    def close(self, number: int) -> None:
+        """Close PR ``number``, as a person merging or closing it on the host would."""
+        record = self._by_number(number)
+        self._write(record.model_copy(update={"state": "closed", "updated_at": datetime.now(UTC)}))
+
     def _read(self, head: str) -> PullRecord | None:
         try:
             record = read_model(self.store, record_key(head, ".json"), PullRecord)

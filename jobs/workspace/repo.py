@@ -343,3 +343,18 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     else:
         path.unlink()
+
+
+def read_base_file(git: Git, url: str, base_branch: str, name: str, scratch: Path) -> str | None:
+    """One file as ``base_branch`` of ``url`` holds it (None when it has none), from a shallow clone that
+    checks nothing out: for a job that reads the target's config and runs none of its code."""
+    path = scratch / "base"
+    if path.exists():
+        shutil.rmtree(path)
+    clone = ["clone", "--quiet", "--no-tags", "--depth", "1", "--no-checkout", "--branch", base_branch]
+    git.run([*clone, "--", check_repo_url(url), str(path)], network=True)
+    try:
+        shown = git.run(["show", f"HEAD:{name}"], path, check=False)
+        return shown.stdout if shown.returncode == 0 else None
+    finally:
+        _remove(path)

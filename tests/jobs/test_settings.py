@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -64,7 +65,7 @@ def test_entrypoint_requires_model_credentials(tmp_path: object) -> None:
     assert proc.returncode == 2 and "ANTHROPIC_API_KEY" in proc.stderr
 
 
-@pytest.mark.parametrize("job", ["onboard-client", "solve-chatbot-issues"])
+@pytest.mark.parametrize("job", ["onboard-client"])
 def test_jobs_not_built_yet_say_so(job: str) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "jobs", "implement"],
@@ -73,6 +74,29 @@ def test_jobs_not_built_yet_say_so(job: str) -> None:
         text=True,
     )
     assert proc.returncode == 2 and "not available yet" in proc.stderr
+
+
+def test_triage_runs_no_agent_so_needs_no_model_key_but_its_sources_credentials(tmp_path: Path) -> None:
+    from orchestration.local.remote import seed_bare_remote
+
+    target = tmp_path / "target"
+    target.mkdir()
+    (target / ".factory.yaml").write_text("triage:\n  sentry: {organization: a, project: b}\n")
+    remote = seed_bare_remote(target, tmp_path / "remote.git")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ANTHROPIC", "CLAUDE", "SENTRY"))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "jobs", "triage"],
+        env={
+            **env,
+            "JOB": "solve-chatbot-issues",
+            "REPO_URL": str(remote),
+            "ARTIFACTS_PREFIX": str(tmp_path / "a"),
+        },
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 1, proc.stderr
+    assert "SENTRY_AUTH_TOKEN: required when triage.sentry is configured" in proc.stderr
 
 
 @pytest.mark.parametrize("model", ["--dangerously-skip-permissions", "sonnet; rm -rf /", "", "x" * 80])
