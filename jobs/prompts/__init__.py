@@ -34,6 +34,14 @@ def render(name: str, **values: str) -> str:
     return load(name).substitute(values)
 
 
+FINDING_LABEL = "factory:finding"  # what jobs.triage.tickets labels a finding's ticket with
+
+
+def for_finding(labels: list[str], name: str = "finding") -> str:
+    """What a prompt adds when its ticket is a production failure (the triage's finding); else ''."""
+    return load(name).template if FINDING_LABEL in labels else ""
+
+
 def reask(rejected: str | None) -> str:
     """The section that asks again after a reply our code could not use ('' on the first ask)."""
     if rejected is None:

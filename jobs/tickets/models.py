@@ -30,6 +30,8 @@ class Ticket(BaseModel):
     state: str | None = None
     url: str | None = None
     source_id: str | None = Field(default=None, description="the tracker's internal id (Linear's issue UUID)")
+    # Pages about it elsewhere, label -> URL: for a finding, its Sentry issue and Langfuse traces.
+    links: dict[str, str] = Field(default_factory=dict)
 
 
 class TicketComment(BaseModel):

@@ -143,6 +143,7 @@ def _prompt(ticket: Ticket, workspace: Workspace, test_command: str | None) -> s
         if test_command
         else "(none configured: find and run the project's tests)",
         ticket=prompts.fence("ticket", ticket_text(ticket)),
+        finding=prompts.for_finding(ticket.labels),
     )
 
 

@@ -47,6 +47,11 @@ def _flat(text: str, redact: Callable[[str], str], limit: int = MAX_TEXT) -> str
     return one_line(text, redact, limit)
 
 
+def _link_url(url: str, redact: Callable[[str], str]) -> str:
+    """A URL from a tracker as a markdown link target: no space or parenthesis can end it early."""
+    return _flat(url, redact, 500).replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+
+
 def _quoted(text: str, redact: Callable[[str], str], limit: int = MAX_TEXT) -> list[str]:
     """Multi-line untrusted text as a block quote: its lists stay readable, its headings stay inside."""
     text = redact(text).strip()
@@ -161,6 +166,14 @@ def render_body(inputs: BodyInputs) -> str:
         out += [FLAG_LINE.format(reason=" ".join(_flat(r, redact, 300) for r in result.needs_human)), ""]
     link = f"[{ticket.identifier}]({ticket.url})" if ticket.url else f"`{ticket.identifier}`"
     out += [f"Ticket: {link} · branch `{result.branch}` → `{result.base_branch}` · run `{result.run_id}`", ""]
+    if ticket.links:
+        out += ["### Where it fails", ""]
+        out += [
+            f"- [{_flat(label, redact, 200)}]({_link_url(url, redact)})"
+            for label, url in ticket.links.items()
+            if url.startswith(("https://", "http://"))
+        ]
+        out.append("")
     description = description_lines(inputs.previous_body, inputs.implement, result.run_id, redact)
     if description:
         out += ["### What changed (the implementer's summary)", "", *description, ""]

@@ -41,6 +41,7 @@ def fix_prompt(
         issues=prompts.fence("review", issues_text(review)),
         evidence=prompts.fence("evidence", evidence_text(checks)),
         ticket=prompts.fence("ticket", ticket_text(ticket)),
+        finding=prompts.for_finding(ticket.labels),
     )
 
 

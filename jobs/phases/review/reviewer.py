@@ -72,6 +72,7 @@ def review_prompt(inputs: RoundInputs, rejected: str | None) -> str:
         diff_stat=prompts.fence("diffstat", inputs.diff_stat),
         diff=prompts.fence("diff", inputs.diff, MAX_DIFF_CHARS),
         reask=prompts.reask(rejected),
+        finding=prompts.for_finding(inputs.ticket.labels, "finding-review"),
     )
 
 
