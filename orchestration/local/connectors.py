@@ -62,8 +62,12 @@ class LocalCloud:
         secrets: Mapping[str, str],
         on_job: JobStarted | None = None,
         runner: JobRunner | None = None,
+        phase_env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.job_env = dict(job_env)
+        # What only some jobs get, as deploy gives each job its own secrets: the triage's Sentry and
+        # Langfuse credentials reach the triage jobs and no agent phase.
+        self.phase_env = {phase: dict(env) for phase, env in (phase_env or {}).items()}
         self.runner: JobRunner = runner or run_subprocess
         self.store = store
         self.secrets = secrets
@@ -87,7 +91,7 @@ class LocalCloud:
             raise WorkflowError(["HttpError"], f"Resource '{name}' was not found", code=404)
         phase = spec.name
         overrides = (args.get("body") or {}).get("overrides") or {}
-        env = {**self.job_env}
+        env = {**self.job_env, **self.phase_env.get(phase, {})}
         for container in overrides.get("containerOverrides") or []:
             env.update({str(item["name"]): str(item.get("value", "")) for item in container.get("env") or []})
         task_timeout = _seconds(overrides.get("timeout"), default=7200.0)

@@ -67,6 +67,7 @@ def run_workflow(
     say: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
     runner: JobRunner | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    phase_env: Mapping[str, Mapping[str, str]] | None = None,
 ) -> LocalRun:
     """Execute the workflow with ``argument`` (any of its three input shapes) until it ends.
 
@@ -74,7 +75,7 @@ def run_workflow(
     """
     run = LocalRun(execution_id)
     secrets = {SLACK_SECRET: slack_webhook} if slack_webhook else {}
-    cloud = LocalCloud(job_env, store, secrets, runner=runner)
+    cloud = LocalCloud(job_env, store, secrets, runner=runner, phase_env=phase_env)
     functions = make_functions(workflow_env(execution_id, job_timeout, bool(slack_webhook)), time.time)
     workflow = load_workflow(
         FACTORY_YAML.read_text(encoding="utf-8"), "orchestration/factory.yaml", connectors=cloud.connectors()

@@ -13,8 +13,8 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -80,6 +80,8 @@ class LocalStack:
     runner: JobRunner | None = None  # None: jobs as subprocesses
     slack_webhook: str | None = None
     keep_work: bool = False  # keep <artifacts>/work/<run_id> after the run (for debugging)
+    # Variables only some phases' jobs get (phase -> name -> value), as deploy gives each job its own.
+    phase_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     @classmethod
     def create(
@@ -161,6 +163,7 @@ class LocalStack:
                 slack_webhook=self.slack_webhook,
                 say=say,
                 runner=self.runner,
+                phase_env=self.phase_env,
             )
         finally:
             if server is not None:

@@ -11,13 +11,21 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from jobs.artifacts import open_store, read_model
+from jobs.entrypoint import prepare
+from jobs.models import run_key
+from jobs.triage.phase import run_triage
+from jobs.triage.records import NightFindings
+from orchestration.local.remote import seed_bare_remote
 from orchestration.local.traffic import (
     ACME,
+    APP,
     DAY,
     NORTHWIND,
     SENTRY_ORG,
@@ -132,3 +140,49 @@ def test_the_command_prints_the_summary(capsys: pytest.CaptureFixture[str]) -> N
     assert "support_bot/routing.py is_greeting" in out
     assert re.search(r"^  shipping\s+\d+\s+[4-9]$", out, re.MULTILINE), out
     assert "rated down on shipping: 'How long do refunds take?'" in out
+
+
+def test_the_triage_finds_both_defects_through_its_own_clients(
+    day: tuple[SupportBotDay, DaySummary], tmp_path: Path
+) -> None:
+    """The triage job's code, with its own Sentry and Langfuse clients over real HTTP, on the day's data:
+    the crash as one Sentry finding with the app's frames, the refund questions as one Langfuse cluster
+    on Acme's shipping skill; the single thumbs-down elsewhere stay under the threshold."""
+    bot, _ = day
+    remote = seed_bare_remote(APP, tmp_path / "support-bot.git")
+    env = {
+        "JOB": "solve-chatbot-issues",
+        "REPO_URL": str(remote),
+        "ARTIFACTS_PREFIX": str(tmp_path / "artifacts"),
+        "WORKDIR": str(tmp_path / "work"),
+        "RUN_ID": "night-1",
+        "NIGHT": "2026-12-04",
+        "SENTRY_URL": bot.sentry.url,
+        "SENTRY_AUTH_TOKEN": bot.sentry_token,
+        "LANGFUSE_HOST": bot.langfuse.url,
+        "LANGFUSE_PUBLIC_KEY": bot.langfuse.public_key,
+        "LANGFUSE_SECRET_KEY": bot.langfuse.secret_key,
+    }
+    settings, services, run_id = prepare(env, "triage")
+    result = run_triage(settings, services, run_id)
+    assert result.status == "done", result.detail
+
+    entries = {e.finding.fingerprint: e for e in read_findings(tmp_path / "artifacts", run_id).entries}
+    [crash] = [e for e in entries.values() if e.finding.source == "sentry"]
+    assert "IndexError" in crash.finding.evidence.error and crash.decision.value == "new"
+    assert crash.finding.count == len(WORDLESS)
+    assert ("is_greeting", "support_bot/routing.py") in {
+        (f.function, f.file) for f in crash.finding.evidence.frames if f.in_app
+    }
+    shipping = entries["langfuse:user-feedback:client=acme-shop.example,skill=shipping"]
+    refunds = [turn for turn in DAY if turn.rating == "down" and REFUND_WORDS.search(turn.message)]
+    assert shipping.finding.count == len(refunds) and shipping.decision.value == "new"
+    assert all(REFUND_WORDS.search(example.input) for example in shipping.finding.evidence.examples)
+    others = [e for e in entries.values() if e not in (crash, shipping)]
+    assert others and all(e.decision.value == "below-threshold" for e in others)
+    assert len(result.selected) == 2
+    print(f"\ntriage of the day: {len(entries)} findings, {len(result.selected)} selected")
+
+
+def read_findings(artifacts: Path, run_id: str) -> NightFindings:
+    return read_model(open_store(str(artifacts)), run_key(run_id, "triage", "findings.json"), NightFindings)
