@@ -5,6 +5,12 @@ same steps list or of an enclosing one (forward or backward), or ``break``/``con
 loop. A loop body is its own world here: it is left through ``break``, ``end`` or ``return``, never by
 jumping to an outer step, and nothing jumps into a nested list.
 
+Parallel steps (Google's "Parallel steps" page): each branch and each iteration of a parallel ``for`` is
+a world of its own like a loop body, ended by running off its end or by an error. Google documents no
+meaning for ``return``, ``next: end``, or ``break``/``continue`` of the parallel loop itself inside
+one (a branch ends, it does not return), so the local engine refuses them rather than guess; a
+sequential ``for`` inside a branch keeps its ``break``/``continue``.
+
 Calls: a built-in (``sys.log``, ``sys.sleep``, ``http.*``), a subworkflow of the file, a connector the
 caller registered, or a standard-library function. Their ``args`` were checked while loading
 (``call_args``).
@@ -13,6 +19,7 @@ caller registered, or a standard-library function. Their ``args`` were checked w
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
+from dataclasses import dataclass, replace
 
 from orchestration.engine.calls import BUILTIN_ARGS
 from orchestration.engine.errors import WorkflowSyntaxError
@@ -24,6 +31,8 @@ from orchestration.engine.model import (
     Block,
     Call,
     For,
+    Parallel,
+    Return,
     Step,
     Switch,
     Try,
@@ -33,11 +42,20 @@ from orchestration.engine.model import (
 ErrorAt = Callable[[str, int], WorkflowSyntaxError]
 
 
+@dataclass(frozen=True)
+class _Place:
+    """Where a steps list sits: the loop ``break``/``continue`` act on ("for", the parallel step's name
+    for a parallel ``for``, None outside loops), and the parallel step whose branch it is in, if any."""
+
+    loop: str | None = None
+    branch_of: str | None = None
+
+
 def check_workflow(
     workflow: Workflow, connectors: Collection[str], functions: Collection[str], error: ErrorAt
 ) -> None:
     for sub in workflow.subworkflows.values():
-        _check_jumps(sub.steps, frozenset(), False, error)
+        _check_jumps(sub.steps, frozenset(), _Place(), error)
     known = set(BUILTIN_ARGS) | set(workflow.subworkflows) | set(connectors)
     for sub in workflow.subworkflows.values():
         for step, call in _calls(sub.steps):
@@ -51,36 +69,61 @@ def check_workflow(
                 )
 
 
-def _check_jumps(steps: tuple[Step, ...], outer: frozenset[str], in_loop: bool, error: ErrorAt) -> None:
+def _check_jumps(steps: tuple[Step, ...], outer: frozenset[str], place: _Place, error: ErrorAt) -> None:
     visible = outer | {s.name for s in steps if not s.synthetic}
     for step in steps:
-        _check_target(step.next, step.next_line, visible, in_loop, error)
-        _check_action(step.action, visible, in_loop, error)
+        _check_target(step.next, step.next_line, visible, place, error)
+        _check_action(step.name, step.line, step.action, visible, place, error)
 
 
-def _check_action(action: Action | None, visible: frozenset[str], in_loop: bool, error: ErrorAt) -> None:
+def _check_action(
+    name: str, line: int, action: Action | None, visible: frozenset[str], place: _Place, error: ErrorAt
+) -> None:
     if isinstance(action, Block):
-        _check_jumps(action.steps, visible, in_loop, error)
+        _check_jumps(action.steps, visible, place, error)
     elif isinstance(action, Switch):
         for condition in action.conditions:
-            _check_target(condition.next, condition.next_line, visible, in_loop, error)
-            _check_action(condition.action, visible, in_loop, error)
+            _check_target(condition.next, condition.next_line, visible, place, error)
+            _check_action(name, condition.line, condition.action, visible, place, error)
     elif isinstance(action, For):
-        _check_jumps(action.steps, frozenset(), True, error)
+        _check_jumps(action.steps, frozenset(), replace(place, loop="for"), error)
+    elif isinstance(action, Parallel):
+        for branch in action.branches or ():
+            _check_action(branch.name, branch.line, branch.action, frozenset(), _Place(None, name), error)
+        if action.loop:
+            _check_jumps(action.loop.steps, frozenset(), _Place(name, name), error)
     elif isinstance(action, Try):
-        _check_jumps(action.body, visible, in_loop, error)
+        _check_jumps(action.body, visible, place, error)
         if action.except_:
-            _check_jumps(action.except_.steps, visible, in_loop, error)
+            _check_jumps(action.except_.steps, visible, place, error)
+    elif isinstance(action, Return) and place.branch_of:
+        raise error(
+            f"step '{name}' returns inside parallel step '{place.branch_of}': a branch or iteration ends by "
+            "running off its end (assign a shared variable instead); the local engine refuses 'return' there",
+            line,
+        )
 
 
 def _check_target(
-    target: str | None, line: int, visible: frozenset[str], in_loop: bool, error: ErrorAt
+    target: str | None, line: int, visible: frozenset[str], place: _Place, error: ErrorAt
 ) -> None:
+    if target == END and place.branch_of:
+        raise error(
+            f"'next: end' inside parallel step '{place.branch_of}' is not supported by the local engine "
+            "(a branch or iteration ends by running off its end)",
+            line,
+        )
     if target is None or target == END or target in visible:
         return
     if target in (BREAK, CONTINUE):
-        if not in_loop:
+        if place.loop is None:
             raise error(f"'next: {target}' is only allowed inside a for loop", line)
+        if place.loop != "for":
+            raise error(
+                f"'next: {target}' cannot act on the iterations of parallel step '{place.loop}': they run "
+                "concurrently; the local engine refuses it",
+                line,
+            )
         return
     raise error(f"'next: {target}' names no step reachable from here", line)
 
@@ -98,6 +141,8 @@ def _action_calls(step: Step, action: Action | None) -> list[tuple[Step, Call]]:
         return [(step, action)]
     if isinstance(action, Block | For):
         return _calls(action.steps)
+    if isinstance(action, Parallel):
+        return _calls(action.branches or ()) + (_calls(action.loop.steps) if action.loop else [])
     if isinstance(action, Try):
         return _calls(action.body) + (_calls(action.except_.steps) if action.except_ else [])
     if isinstance(action, Switch):

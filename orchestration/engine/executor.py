@@ -7,16 +7,21 @@ step's own ``next`` applies when it falls through; ``for`` walks a list or an in
 ``try`` re-runs its whole body while the ``retry`` predicate says so (sleeping the backoff through the
 injected ``sleep``) and then hands the error map to ``except``; ``raise`` throws a string or a map as
 is; ``return`` ends the (sub)workflow; falling off the end returns null. Each subworkflow call gets its
-own variables. Runtime errors are ``WorkflowError`` with Google's tags.
+own variables. ``parallel`` runs its branches or iterations on threads (``parallel`` module; shared
+variables in ``scope``); the call depth is per thread and the step count per execution. Runtime errors
+are ``WorkflowError`` with Google's tags.
 
 ``on_step(name, event)`` hears each named step start and finish. A finish event carries the step's
 wall time and the part of it spent outside the engine (connectors, HTTP, sleeps, nested steps), so
-``event.overhead`` is the engine's own cost of that step: what the benchmark reports.
+``event.overhead`` is the engine's own cost of that step: what the benchmark reports. Events from
+parallel branches come from their threads, one at a time.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -35,6 +40,7 @@ from orchestration.engine.model import (
     Call,
     For,
     Jump,
+    Parallel,
     Raise,
     Return,
     Step,
@@ -43,8 +49,9 @@ from orchestration.engine.model import (
     Try,
     Workflow,
 )
+from orchestration.engine.parallel import MAX_NESTING, Task, concurrency, nesting_error, run_tasks
 from orchestration.engine.retry import STANDARD_PREDICATES, delays
-from orchestration.engine.scope import Frame
+from orchestration.engine.scope import Boundary, Frame
 from orchestration.engine.signatures import PARAMETERS, positional
 from orchestration.engine.values import is_number, type_name
 
@@ -60,6 +67,15 @@ def _default_log_sink(severity: str, payload: Any) -> None:
         severity, logging.INFO
     )
     log.log(level, "%s", payload)
+
+
+class _ThreadState(threading.local):
+    """What each thread of an execution keeps for itself: main's, and each parallel branch's."""
+
+    def __init__(self) -> None:
+        self.depth = 0  # subworkflow calls on this thread's call stack
+        self.nesting = 0  # parallel steps this thread runs inside
+        self.timers: list[list[float]] = []  # per running named step: [external seconds]
 
 
 class Executor:
@@ -83,14 +99,15 @@ class Executor:
         self.log_sink = log_sink
         self.on_step = on_step
         self._http = http
-        self._depth = 0
-        self._steps_run = 0
-        self._timers: list[list[float]] = []  # per running named step: [external seconds]
+        self._thread = _ThreadState()
+        self._step_numbers = itertools.count(1)  # next() on it is atomic: branches count in one sequence
+        self._lock = threading.Lock()  # one on_step call at a time; the lazily made HTTP client
         self._positions: dict[int, dict[str, int]] = {}
 
     def run(self, argument: Any = None) -> Any:
         """Execute ``main`` with the execution argument; its return value, or the uncaught error."""
-        self._depth, self._steps_run, self._timers = 0, 0, []
+        self._thread.depth, self._thread.nesting, self._thread.timers = 0, 0, []
+        self._step_numbers = itertools.count(1)
         main = self.workflow.main
         args = {main.params[0].name: argument} if main.params else {}
         return self.call_subworkflow("main", args)
@@ -99,17 +116,17 @@ class Executor:
 
     def call_subworkflow(self, name: str, args: dict[str, Any]) -> Any:
         sub = self.workflow.subworkflows[name]
-        if self._depth >= MAX_CALL_DEPTH:
+        if self._thread.depth >= MAX_CALL_DEPTH:
             raise WorkflowError(
                 ["RecursionError"], f"maximum call depth {MAX_CALL_DEPTH} exceeded calling {name}"
             )
         frame = Frame(self._call_from_expression)
         self._bind(sub, args, frame)
-        self._depth += 1
+        self._thread.depth += 1
         try:
             flow = self.run_steps(sub, sub.steps, frame)
         finally:
-            self._depth -= 1
+            self._thread.depth -= 1
         return flow.value if flow.kind == "return" else None
 
     def _bind(self, sub: Subworkflow, args: dict[str, Any], frame: Frame) -> None:
@@ -159,8 +176,7 @@ class Executor:
         return NEXT
 
     def run_step(self, sub: Subworkflow, step: Step, frame: Frame) -> Flow:
-        self._steps_run += 1
-        if self._steps_run > MAX_STEPS:
+        if next(self._step_numbers) > MAX_STEPS:
             raise WorkflowError(["ResourceLimitError"], f"more than {MAX_STEPS} steps in one execution")
         if step.synthetic or self.on_step is None:
             flow = self.run_action(sub, step, step.action, frame)
@@ -169,9 +185,9 @@ class Executor:
         return jump(step.next) if flow.kind == "next" and step.next else flow
 
     def _observed(self, sub: Subworkflow, step: Step, frame: Frame) -> Flow:
-        assert self.on_step is not None
-        self.on_step(step.name, StepEvent("start", step.name, sub.name, step.line))
-        self._timers.append([0.0])
+        self._event(StepEvent("start", step.name, sub.name, step.line))
+        timers = self._thread.timers
+        timers.append([0.0])
         started = time.perf_counter()
         error: WorkflowError | None = None
         try:
@@ -181,25 +197,29 @@ class Executor:
             raise
         finally:
             elapsed = time.perf_counter() - started
-            external = self._timers.pop()[0]
-            if self._timers:  # the enclosing step does not count this one as its own work
-                self._timers[-1][0] += elapsed
-            self.on_step(
-                step.name, StepEvent("finish", step.name, sub.name, step.line, elapsed, external, error)
-            )
+            external = timers.pop()[0]
+            if timers:  # the enclosing step does not count this one as its own work
+                timers[-1][0] += elapsed
+            self._event(StepEvent("finish", step.name, sub.name, step.line, elapsed, external, error))
+
+    def _event(self, event: StepEvent) -> None:
+        assert self.on_step is not None
+        with self._lock:
+            self.on_step(event.step, event)
 
     def run_action(self, sub: Subworkflow, step: Step, action: Action | None, frame: Frame) -> Flow:
         if isinstance(action, Assign):
             for item in action.items:
-                value = self.evaluate(item.value, frame)
-                if item.path:
-                    keys = [
-                        k.name if isinstance(k, Attr) else self.evaluate(k.expression, frame)
-                        for k in item.path
-                    ]
-                    frame.set_path(item.variable, keys, value)
-                else:
-                    frame.set(item.variable, value)
+                with frame.guard(item.variable):  # a shared variable: read, compute and store atomically
+                    value = self.evaluate(item.value, frame)
+                    if item.path:
+                        keys = [
+                            k.name if isinstance(k, Attr) else self.evaluate(k.expression, frame)
+                            for k in item.path
+                        ]
+                        frame.set_path(item.variable, keys, value)
+                    else:
+                        frame.set(item.variable, value)
             return NEXT
         if isinstance(action, Call):
             result = self.call_step(action, frame)
@@ -210,6 +230,8 @@ class Executor:
             return self.run_switch(sub, step, action, frame)
         if isinstance(action, For):
             return self.run_for(sub, action, frame)
+        if isinstance(action, Parallel):
+            return self.run_parallel(sub, step, action, frame)
         if isinstance(action, Try):
             return self.run_try(sub, action, frame)
         if isinstance(action, Block):
@@ -244,6 +266,43 @@ class Executor:
             if flow.kind not in ("next", "continue"):
                 return flow
         return NEXT
+
+    def run_parallel(self, sub: Subworkflow, step: Step, parallel: Parallel, frame: Frame) -> Flow:
+        """Run the branches or iterations, each in its own frame behind one boundary, then go on."""
+        if self._thread.nesting >= MAX_NESTING:
+            raise nesting_error(step.name)
+        for name in parallel.shared:
+            frame.lookup(name)  # a shared variable belongs to the enclosing scope: it must exist
+        limit = concurrency(self.evaluate(parallel.concurrency_limit, frame))
+        boundary = Boundary(frozenset(parallel.shared))
+        tasks: list[Task] = []
+        if parallel.branches is not None:
+            for branch in parallel.branches:
+                tasks.append(
+                    Task(branch.name, self._on_thread(self.run_step, sub, branch, frame.branch(boundary)))
+                )
+        else:
+            assert parallel.loop is not None
+            loop = parallel.loop
+            for index, value in enumerate(self._iteration(loop, frame)):
+                inner = frame.branch(boundary)
+                inner.define(loop.value, value)
+                if loop.index:
+                    inner.define(loop.index, index)
+                tasks.append(Task(str(index), self._on_thread(self.run_steps, sub, loop.steps, inner)))
+        self._external(run_tasks, tasks, limit, step.name)  # waiting on the branches is not engine work
+        return NEXT
+
+    def _on_thread(self, function: Callable[..., Any], *args: Any) -> Callable[[], None]:
+        """``function(*args)`` as a branch's work: on its thread, with the caller's call stack depth."""
+        depth, nesting = self._thread.depth, self._thread.nesting + 1
+
+        def work() -> None:
+            state = self._thread
+            state.depth, state.nesting, state.timers = depth, nesting, []
+            function(*args)
+
+        return work
 
     def _iteration(self, loop: For, frame: Frame) -> list[Any]:
         if loop.range is None:
@@ -347,8 +406,9 @@ class Executor:
         if name == "sys.sleep":
             self._external(calls.sys_sleep, args, self.sleep)
             return None
-        if self._http is None:
-            self._http = httpx.Client()
+        with self._lock:
+            if self._http is None:
+                self._http = httpx.Client()
         return self._external(calls.http_call, name, args, self._http)
 
     def _external(self, function: Callable[..., Any], *args: Any) -> Any:
@@ -357,8 +417,9 @@ class Executor:
         try:
             return function(*args)
         finally:
-            if self._timers:
-                self._timers[-1][0] += time.perf_counter() - started
+            timers = self._thread.timers
+            if timers:
+                timers[-1][0] += time.perf_counter() - started
 
     def evaluate(self, value: Any, frame: Frame) -> Any:
         return evaluate(value, frame, functions=self.functions)

@@ -15,7 +15,8 @@ expression ``${[start, end]}``), ``retry`` is a documented default policy or
 standard-library function or a connector the caller registered, with ``args`` as ``call_args`` checks
 them; no blocking call (HTTP, ``sys.log``, ``sys.sleep``, ``events.await_callback``, connectors)
 inside an expression; at most 50 assignments per ``assign`` and 50 conditions per ``switch``.
-``parallel`` (and anything else unknown) is refused.
+``parallel`` steps are read by ``parallel_loader`` (which also refuses a branch's assignment to an
+enclosing variable it does not share) and checked by ``checks``; anything else unknown is refused.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from orchestration.engine.model import (
     Workflow,
 )
 from orchestration.engine.nodes import DOTTED_NAME, IDENTIFIER, NodeReader, line_of, pairs
+from orchestration.engine.parallel_loader import VariableScope, load_parallel
 from orchestration.engine.retry import (
     DEFAULT_BACKOFF,
     DEFAULT_MAX_RETRIES,
@@ -78,6 +80,7 @@ ACTIONS: dict[str, frozenset[str]] = {
     "call": frozenset({"args", "result"}),
     "switch": frozenset(),
     "for": frozenset(),
+    "parallel": frozenset(),
     "try": frozenset({"retry", "except"}),
     "raise": frozenset(),
     "return": frozenset(),
@@ -85,10 +88,7 @@ ACTIONS: dict[str, frozenset[str]] = {
 }
 NO_NEXT = frozenset({"raise", "return"})  # they never fall through, so a ``next`` would be dead
 CONDITION_ACTIONS = frozenset({"steps", "assign", "call", "raise", "return"})
-UNSUPPORTED = {
-    "parallel": "parallel steps are not supported by the local engine",
-    "branches": "parallel branches are not supported by the local engine",
-}
+UNSUPPORTED = {"branches": "'branches' belongs inside a 'parallel' step"}
 
 
 def load_workflow(
@@ -125,6 +125,7 @@ class _Loader(NodeReader):
         self.functions = functions
         self.subworkflow_names: set[str] = set()
         self.step_lines: dict[str, int] = {}  # step names of the (sub)workflow being loaded
+        self.scope = VariableScope(self.error)  # its variables so far, for the parallel steps' rules
 
     # --- top level ---------------------------------------------------------------------------------
 
@@ -165,6 +166,7 @@ class _Loader(NodeReader):
     def subworkflow(self, name: str, key: Node, node: Node, body: MappingNode | None) -> Subworkflow:
         self.step_lines = {}
         if body is None:  # the list form: the whole file is main's steps
+            self.scope.start([])
             return Subworkflow(name, (), self.steps(node), line_of(key))
         fields = {k: v for k, _, v in pairs(body)}
         for k, key_node, _ in pairs(body):
@@ -177,6 +179,7 @@ class _Loader(NodeReader):
         params = self.params(name, fields["params"]) if "params" in fields else ()
         if name == "main" and len(params) > 1:
             raise self.error("main takes at most one parameter (the execution argument)", fields["params"])
+        self.scope.start([param.name for param in params])
         return Subworkflow(name, params, self.steps(fields["steps"]), line_of(key))
 
     def params(self, owner: str, node: Node) -> tuple[Param, ...]:
@@ -259,6 +262,8 @@ class _Loader(NodeReader):
             return self.switch(step, node)
         if kind == "for":
             return self.for_loop(step, node)
+        if kind == "parallel":
+            return load_parallel(self, step, node)
         if kind == "try":
             return self.try_step(step, node, fields.get("retry"), fields.get("except"))
         if kind == "steps":
@@ -278,6 +283,7 @@ class _Loader(NodeReader):
             ((target, key, value),) = pairs(item)
             variable, path = self.assignment_target(target, key)
             self.check_expressions(value)
+            self.scope.assigned(variable, line_of(key), step)
             items.append(AssignItem(variable, path, self.value(value), line_of(key), target))
         return Assign(tuple(items))
 
@@ -289,6 +295,8 @@ class _Loader(NodeReader):
             self.check_expressions(args)
         check_call_args(self, function, self.call_target(function), args, node)
         value = self.value(args) if args is not None else None
+        if result is not None:
+            self.scope.assigned(str(result.value), line_of(result), step)
         return Call(function, value, self.scalar(result, "result") if result is not None else None)
 
     def call_target(self, function: str) -> Target:
@@ -354,7 +362,12 @@ class _Loader(NodeReader):
         else:
             self.check_expressions(fields["in"][1])
             items = self.value(fields["in"][1])
-        return For(value, index, items, bounds, self.steps(fields["steps"][1]))
+        with self.scope.local():  # the loop's own variables are gone after it
+            for name in (value, index):
+                if name:
+                    self.scope.defined(name)
+            steps = self.steps(fields["steps"][1])
+        return For(value, index, items, bounds, steps)
 
     def range_bounds(self, step: str, node: Node) -> Any:
         """``[start, end]`` with two number literals, or one expression ``${[start, end]}``.
@@ -429,7 +442,10 @@ class _Loader(NodeReader):
             if k not in ("as", "steps"):
                 raise self.error(f"unknown key '{k}' in the except block of step '{step}'", key)
         name = self.variable(fields["as"][1], "as") if "as" in fields else None
-        steps = self.steps(fields["steps"][1]) if "steps" in fields else ()
+        with self.scope.local():  # the error variable, and what the block creates, are gone after it
+            if name:
+                self.scope.defined(name)
+            steps = self.steps(fields["steps"][1]) if "steps" in fields else ()
         return Except(name, steps)
 
     # --- helpers -----------------------------------------------------------------------------------

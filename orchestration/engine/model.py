@@ -144,7 +144,27 @@ class Jump:
     """A step that only says ``next``."""
 
 
-Action = Assign | Call | Switch | For | Try | Raise | Return | Block | Jump
+# Google's only exception policy, and the default: the other branches go on ("Parallel steps").
+CONTINUE_ALL = "continueAll"
+
+
+@dataclass(frozen=True)
+class Parallel:
+    """A ``parallel`` step: named ``branches`` or a ``loop`` whose iterations run concurrently.
+
+    Exactly one of ``branches`` (each a named step whose action is a ``Block``) and ``loop`` is set.
+    ``shared`` names the variables of the enclosing scope that branches may assign; ``concurrency_limit``
+    is None, a positive integer, or the text of one expression that evaluates to one.
+    """
+
+    shared: tuple[str, ...]
+    concurrency_limit: Any
+    branches: tuple[Step, ...] | None
+    loop: For | None
+    exception_policy: str = CONTINUE_ALL
+
+
+Action = Assign | Call | Switch | For | Parallel | Try | Raise | Return | Block | Jump
 
 
 @dataclass(frozen=True)

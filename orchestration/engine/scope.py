@@ -5,33 +5,63 @@ a ``for`` loop or an ``except`` block live only there, while variables of the en
 loop or block assigns keep their new value. Values are passed by value ("Passing by value": ``b: ${a}``
 copies), so every store deep-copies. Targets may be ``name``, ``name.key``, ``name[expression]`` and
 chains of them ("Maps" and "Lists" pages); a missing map key on the way is created as an empty map.
+
+A parallel branch or iteration ("Parallel steps" page) runs in a frame of its own behind a ``Boundary``:
+it reads the enclosing scope, creates its own variables locally, and writes through to the enclosing
+scope only the variables its step lists in ``shared``. Google's own samples (``parallel_iteration``,
+``parallel_aggregate``) add to a shared total from every iteration with ``total: ${total + n}``, which
+is right only if each assignment is atomic: so the executor holds the boundary's lock while it computes
+and stores an assignment of a shared variable, and the store replaces the value instead of changing it
+in place (copy on write), so a branch reading a shared value never sees another's assignment half done.
 """
 
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
 from typing import Any
 
 from orchestration.engine.errors import index_error, key_error, type_error
 from orchestration.engine.values import is_int, type_name
 
 
+@dataclass(frozen=True)
+class Boundary:
+    """Where a parallel branch or iteration meets the enclosing scope: the variables it may assign there
+    (``shared``) and the lock that makes each such assignment atomic. One per parallel step run."""
+
+    shared: frozenset[str]
+    lock: AbstractContextManager[Any] = field(default_factory=threading.RLock)
+
+
 class Frame:
-    """One scope: a (sub)workflow call, or a ``for``/``except`` block inside one (``parent`` set).
+    """One scope: a (sub)workflow call, or a ``for``/``except`` block or parallel branch inside one.
 
     It is the ``Scope`` the expression language evaluates against: ``lookup`` for variables, ``call``
     for subworkflows called from inside an expression.
     """
 
-    def __init__(self, call: Callable[[str, list[Any]], Any], parent: Frame | None = None) -> None:
+    def __init__(
+        self,
+        call: Callable[[str, list[Any]], Any],
+        parent: Frame | None = None,
+        boundary: Boundary | None = None,
+    ) -> None:
         self.variables: dict[str, Any] = {}
         self.parent = parent
+        self.boundary = boundary
         self._call = call
 
     def child(self) -> Frame:
         """A nested scope whose new variables vanish when it ends."""
         return Frame(self._call, self)
+
+    def branch(self, boundary: Boundary) -> Frame:
+        """The scope of one parallel branch or iteration, behind ``boundary``."""
+        return Frame(self._call, self, boundary)
 
     def owner(self, name: str) -> Frame | None:
         frame: Frame | None = self
@@ -54,20 +84,57 @@ class Frame:
         """A variable of this very scope (a parameter, a loop variable, an ``except`` error)."""
         self.variables[name] = copy.deepcopy(value)
 
+    def guard(self, name: str) -> AbstractContextManager[Any]:
+        """Hold this while computing and storing an assignment of ``name``: the lock of the parallel step
+        that shares it when the assignment reaches outside a branch, so that ``n: ${n + 1}`` is atomic."""
+        _, crossed = self._target(name)
+        return crossed.lock if crossed else nullcontext()
+
     def set(self, name: str, value: Any) -> None:
-        """Assign ``name``: where it already lives, else in this scope."""
-        frame = self.owner(name) or self
-        frame.variables[name] = copy.deepcopy(value)
+        """Assign ``name``: where it already lives (within reach of this branch), else in this scope."""
+        frame, crossed = self._target(name)
+        with crossed.lock if crossed else nullcontext():
+            (frame or self).variables[name] = copy.deepcopy(value)
 
     def set_path(self, name: str, keys: list[Any], value: Any) -> None:
         """Assign ``name.k1[k2]...``: the variable must exist; missing map keys on the way are created."""
-        frame = self.owner(name)
-        if frame is None:
-            raise key_error(f"variable '{name}' is not defined")
-        container = frame.variables[name]
-        for key in keys[:-1]:
-            container = _step_into(container, key)
-        _store(container, keys[-1], copy.deepcopy(value))
+        frame, crossed = self._target(name)
+        with crossed.lock if crossed else nullcontext():
+            if frame is None or crossed is not None:
+                # A shared variable, or one only readable from here: change a copy, then store the copy.
+                source = frame or self.owner(name)
+                if source is None:
+                    raise key_error(f"variable '{name}' is not defined")
+                root = copy.deepcopy(source.variables[name])
+                _store_path(root, keys, value)
+                (frame or self).variables[name] = root
+            else:
+                _store_path(frame.variables[name], keys, value)
+
+    def _target(self, name: str) -> tuple[Frame | None, Boundary | None]:
+        """Where assigning ``name`` writes, and the outermost parallel boundary that write crosses.
+
+        ``(None, None)`` when ``name`` is nowhere within reach: not defined, or defined only beyond a
+        branch boundary that does not share it (then the branch gets a variable of its own).
+        """
+        frame: Frame | None = self
+        crossed: Boundary | None = None
+        while frame is not None:
+            if name in frame.variables:
+                return frame, crossed
+            if frame.boundary is not None:
+                if name not in frame.boundary.shared:
+                    return None, None
+                crossed = frame.boundary
+            frame = frame.parent
+        return None, None
+
+
+def _store_path(root: Any, keys: list[Any], value: Any) -> None:
+    container = root
+    for key in keys[:-1]:
+        container = _step_into(container, key)
+    _store(container, keys[-1], copy.deepcopy(value))
 
 
 def _step_into(container: Any, key: Any) -> Any:

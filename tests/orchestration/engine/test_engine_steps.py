@@ -584,7 +584,7 @@ def test_a_variable_created_in_an_except_block_is_local_to_it() -> None:
                 parallel:
                   branches: []
             """,
-            "bad.yaml:2: parallel steps are not supported by the local engine (step 'fan_out')",
+            "bad.yaml:3: 'branches' of parallel step 'fan_out' must be a list of 2 to 10 branches",
         ),
         (
             """
