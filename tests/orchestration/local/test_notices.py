@@ -1,5 +1,6 @@
-"""What the workflow's notices and errors say (issue 14): a failed phase in its own words (item 22), and
-Slack messages escaped, rate limits honoured and failures explained (item 14).
+"""What the workflow's notices and errors say (issue 14): a failed phase in its own words (item 22),
+Slack messages escaped, rate limits honoured and failures explained (item 14); and (issue 19) each
+phase's time and cost with the pull request's link in the "completed" and "failed" notices.
 
 Slack is a loopback stand-in speaking the incoming-webhook wire format as Slack documents it:
 
@@ -11,7 +12,8 @@ Slack is a loopback stand-in speaking the incoming-webhook wire format as Slack 
   a Retry-After header containing the number of seconds until you can retry"
   (https://api.slack.com/docs/rate-limits);
 - ``&``, ``<`` and ``>`` are its control characters and must be sent as ``&amp;``, ``&lt;`` and ``&gt;``
-  when they are text (https://api.slack.com/reference/surfaces/formatting, "Escaping text").
+  when they are text (https://api.slack.com/reference/surfaces/formatting, "Escaping text");
+- a link is ``<url|text>`` (same page, "Linking URLs").
 
 The Slack tests run factory.yaml's ``notify`` subworkflow alone on the local engine with a recording
 ``sleep``; the phase tests run the whole workflow with a stand-in job runner that writes the phase's
@@ -22,11 +24,13 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -35,7 +39,12 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
+from jobs.agent.models import AgentOutcome, AgentStatus, Usage
 from jobs.artifacts import DirectoryStore
+from jobs.models import PhaseResult
+from jobs.phases.e2e.records import E2EResult
+from jobs.phases.implement.records import ImplementResult
+from jobs.phases.review.records import PullRequestRef, ReviewResult
 from jobs.serving import free_port
 from orchestration import FACTORY_YAML
 from orchestration.cli import app
@@ -271,13 +280,7 @@ def result_json(detail: str) -> bytes:
 def job_writing(store: DirectoryStore, written: bytes | None) -> Callable[..., int | None]:
     """A job runner that does what a phase job does before it exits 1: write its result.json (unless
     ``written`` is None: a job that died before writing, or never started)."""
-
-    def runner(phase: str, env: Mapping[str, str], timeout: float) -> int | None:
-        if written is not None:
-            store.write_bytes(f"runs/{env['RUN_ID']}/{phase}/result.json", written)
-        return 1
-
-    return runner
+    return jobs_writing(store, {"implement": written}, exits={"implement": 1})
 
 
 def run_failing(tmp_path: Path, written: bytes | None, url: str) -> tuple[LocalRun, list[str]]:
@@ -396,9 +399,9 @@ def test_a_missing_ticket_is_named_on_the_console_in_the_notice_and_in_the_execu
             execution: dict[str, Any] = httpx.get(f"{server.base_url}v1/{name}", timeout=10).json()
     assert result.exit_code == 1, result.output
     assert result.stdout.splitlines()[-1] == f"  error: {reason}"
-    assert hook.texts[-1].startswith("Factory failed - IX-999 (run ") and hook.texts[-1].endswith(
-        f"): {reason}"
-    )
+    said, ran = hook.texts[-1].split("\n")
+    assert said.startswith("Factory failed - IX-999 (run ") and said.endswith(f"): {reason}")
+    assert re.fullmatch(r"implement \d+s \$0\.00", ran)  # it ran no agent
     assert execution["state"] == "FAILED" and json.loads(execution["error"]["payload"])["message"] == reason
     assert runs[0].error is not None and runs[0].error.message == reason
 
@@ -416,4 +419,137 @@ def test_the_local_summary_names_a_missing_ticket(
     assert f"failed      OperationError: {reason}" in out.splitlines()
     (notice,) = [line for line in err.splitlines() if "Factory failed - IX-999" in line]
     assert notice.startswith("[info] Factory failed - IX-999 (run ") and notice.endswith(f"): {reason}")
-    assert hook.texts[-1].endswith(f"): {reason}")
+    said, ran = hook.texts[-1].split("\n")
+    assert said.endswith(f"): {reason}") and re.fullmatch(r"implement \d+s \$0\.00", ran)
+
+
+# --- Each phase's time and cost, and the pull request (issue 19) --------------------------------------
+
+STARTED = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+PULL = "https://github.com/acme/notes/pull/7"
+
+
+def timed(model: type[PhaseResult], seconds: float, **fields: Any) -> bytes:
+    """A phase's result.json as the job writes it, ``seconds`` long."""
+    finished = STARTED + timedelta(seconds=seconds)
+    record = model(
+        run_id="r19",
+        ticket_identifier="IX-19",
+        branch="factory/ix-19",
+        base_branch="main",
+        started_at=STARTED,
+        finished_at=finished,
+        **fields,
+    )
+    return record.model_dump_json().encode()
+
+
+def implemented() -> bytes:
+    """implement/result.json: it records its one agent run, whose cost is the phase's."""
+    agent = AgentOutcome(status=AgentStatus.SUCCESS, usage=Usage(cost_usd=0.1234))
+    return timed(ImplementResult, 41.2, status="done", agent=agent)
+
+
+def reviewed(url: str = PULL) -> bytes:
+    pull = PullRequestRef(number=7, url=url)
+    return timed(ReviewResult, 62.6, status="passed", pull_request=pull, cost_usd=0.3012)
+
+
+def verified(status: str = "verified", detail: str = "") -> bytes:
+    return timed(E2EResult, 55.0, status=status, detail=detail, report="file:///r/report.md", cost_usd=0.0799)
+
+
+def jobs_writing(
+    store: DirectoryStore, written: Mapping[str, bytes | None], exits: Mapping[str, int] | None = None
+) -> Callable[..., int | None]:
+    """A job runner writing each phase's result.json (none for a phase mapped to None) and exiting 0, or
+    as ``exits`` says."""
+
+    def runner(phase: str, env: Mapping[str, str], timeout: float) -> int | None:
+        result = written.get(phase)
+        if result is not None:
+            store.write_bytes(f"runs/{env['RUN_ID']}/{phase}/result.json", result)
+        return (exits or {}).get(phase, 0)
+
+    return runner
+
+
+def run_phases(
+    tmp_path: Path, written: Mapping[str, bytes | None], exits: Mapping[str, int] | None = None
+) -> tuple[LocalRun, list[str]]:
+    """The whole workflow for IX-19, its jobs writing ``written``; what Slack got."""
+    store = DirectoryStore(tmp_path / "artifacts")
+    with slack() as hook:
+        run = run_workflow(
+            {"job": "solve-linear-ticket", "ticket": "IX-19"},
+            "r19",
+            {},
+            store,
+            slack_webhook=hook.url,
+            say=lambda _line: None,
+            runner=jobs_writing(store, written, exits),
+        )
+    return run, hook.texts
+
+
+FIGURES = "implement 41s $0.12 · review 1m03s $0.30 · e2e 55s $0.08 · total 2m39s $0.50"
+
+
+def test_completed_tells_each_phase_s_time_and_cost_and_links_the_pull_request(tmp_path: Path) -> None:
+    """The figures are the result.json files': 41.2 s, 62.6 s and 55 s from started_at to finished_at;
+    implement's agent run, review's and e2e's cost_usd. The total adds the unrounded ones (158.8 s,
+    $0.5045). Slack gets the PR as its link; the log, as text."""
+    run, texts = run_phases(tmp_path, {"implement": implemented(), "review": reviewed(), "e2e": verified()})
+    assert run.error is None, run.error
+    assert texts[-1] == f"Factory completed - IX-19 (run r19)\n{FIGURES} · <{PULL}|PR #7>"
+    assert run.notifications[-1] == f"Factory completed - IX-19 (run r19)\n{FIGURES} · PR #7 {PULL}"
+    assert run.result["pull_request"] == PULL  # run_phase's summary still says what it said
+
+
+def test_a_no_changes_run_tells_implement_s_figures_alone(tmp_path: Path) -> None:
+    run, texts = run_phases(tmp_path, {"implement": timed(ImplementResult, 3725, status="no_changes")})
+    assert run.error is None, run.error
+    assert texts[-1] == (
+        "Factory completed - IX-19 (run r19): the agent made no changes; no pull request\n"
+        "implement 1h02m $0.00"
+    )
+
+
+@pytest.mark.parametrize("e2e", ["wrote", "died"])
+def test_failed_tells_the_phases_that_ran_and_the_pull_request(tmp_path: Path, e2e: str) -> None:
+    """e2e fails after review opened the PR: the notice lists what ran, the failing phase too when its
+    job wrote a result.json (here: status error), not when it died first. The PR's URL is escaped
+    inside its link as text is, and a "|" in it, which would end the URL there, is percent-encoded."""
+    url = "https://git.example/pr?id=7&x=<b>|c"
+    failed = verified("error", "the browser could not be started")
+    written: dict[str, bytes | None] = {"implement": implemented(), "review": reviewed(url), "e2e": failed}
+    if e2e == "died":
+        written["e2e"] = None
+    run, texts = run_phases(tmp_path, written, exits={"e2e": 1 if e2e == "died" else 0})
+    assert run.error is not None
+    if e2e == "wrote":
+        assert run.error.message == "e2e-verify ended error: the browser could not be started"
+        figures = FIGURES
+    else:
+        assert run.error.message.endswith("failed: the task exited with code 1")
+        figures = "implement 41s $0.12 · review 1m03s $0.30 · total 1m44s $0.42"
+    link = "<https://git.example/pr?id=7&amp;x=&lt;b&gt;%7Cc|PR #7>"
+    assert texts[-1] == f"Factory failed - IX-19 (run r19): {run.error.message}\n{figures} · {link}"
+    assert run.notifications[-1] == (
+        f"Factory failed - IX-19 (run r19): {run.error.message}\n{figures} · PR #7 {url}"
+    )
+
+
+def test_results_without_figures_leave_them_out_and_the_notice_goes_out(tmp_path: Path) -> None:
+    """An implement result from before the figures (no times, no agent), a review result with a cost
+    and no times: what is missing is left out of the line and of the total, and nothing fails."""
+    old_implement = json.dumps({"schema_version": 1, "status": "done", "detail": ""}).encode()
+    review = json.loads(reviewed())
+    del review["started_at"], review["finished_at"]
+    written = {"implement": old_implement, "review": json.dumps(review).encode(), "e2e": verified()}
+    run, texts = run_phases(tmp_path, written)
+    assert run.error is None, run.error
+    assert texts[-1] == (
+        "Factory completed - IX-19 (run r19)\n"
+        f"review $0.30 · e2e 55s $0.08 · total 55s $0.38 · <{PULL}|PR #7>"
+    )

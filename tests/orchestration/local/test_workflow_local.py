@@ -2,17 +2,21 @@
 
 The jobs run for real (subprocesses, the real CLI against the offline model); only the cloud APIs are
 local stand-ins. Covers RELIABILITY B1 (a failing phase stops the chain and notifies "failed") and B2
-(a job past its timeout is stopped, never run a second time).
+(a job past its timeout is stopped, never run a second time), and (issue 19) the time and cost of each
+phase and the pull request in the "completed" and "failed" notices, checked against the result.json
+files the jobs wrote.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import math
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -20,6 +24,8 @@ from typing import Any
 import pytest
 
 from jobs.artifacts import DirectoryStore, open_store
+from jobs.phases.registry import get_phase
+from jobs.report.facts import phase_cost, phase_seconds
 from jobs.serving import free_port
 from orchestration import FACTORY_YAML
 from orchestration.engine.errors import WorkflowError, WorkflowSyntaxError
@@ -28,6 +34,9 @@ from orchestration.engine.loader import load_workflow
 from orchestration.engine.stdlib import make_functions
 from orchestration.local.connectors import DELETE_OBJECT, GET_OBJECT, LocalCloud
 from orchestration.local.connectors import run_subprocess as run_job_subprocess
+from orchestration.local.offline import offline_env
+from orchestration.local.offline_model import OfflineModelServer, ScenarioBook
+from orchestration.local.remote import seed_bare_remote
 from orchestration.local.run import LocalRun, run_workflow, workflow_env
 from orchestration.local.stack import local_job_env
 from orchestration.receiver.locks import lock_record as receiver_lock_record
@@ -37,11 +46,17 @@ TICKETS = TESTS / "tickets"
 
 
 def run(
-    argument: Any, remote: Path, tmp: Path, model_auth: dict[str, str], run_id: str, **kw: Any
+    argument: Any,
+    remote: Path,
+    tmp: Path,
+    model_auth: dict[str, str],
+    run_id: str,
+    tickets: Path = TICKETS,
+    **kw: Any,
 ) -> LocalRun:
     env = {
         **local_job_env(
-            "unused", remote, tmp / "artifacts", run_id, workdir=tmp / "work" / run_id, tickets_dir=TICKETS
+            "unused", remote, tmp / "artifacts", run_id, workdir=tmp / "work" / run_id, tickets_dir=tickets
         ),
         "KILL_GRACE_SECONDS": "1",
         **model_auth,
@@ -55,6 +70,41 @@ def run(
 def events(run: LocalRun) -> list[str]:
     """The notify events the run sent, in order ("Factory started - ..." -> "started")."""
     return [text.split(" ")[1] for text in run.notifications if text.startswith("Factory ")]
+
+
+def notices(run: LocalRun, event: str) -> list[str]:
+    """The whole text of the run's ``event`` notices, as the console (Slack's local stand-in) shows them."""
+    return [text for text in run.notifications if text.startswith(f"Factory {event} - ")]
+
+
+def figures_line(run_dir: Path, phases: Sequence[str]) -> str:
+    """What the notices must say of ``phases``, worked out here from the result.json files the jobs wrote,
+    with the figures the run's report shows (jobs/report/facts.py): each phase's whole seconds from
+    started_at to finished_at and its agents' dollars to the cent, then the total of the unrounded ones."""
+    results = [
+        get_phase(p).load_result().model_validate_json((run_dir / p / "result.json").read_text())
+        for p in phases
+    ]
+    seconds = [phase_seconds(result) for result in results]
+    usd = [phase_cost(result) for result in results]
+    parts = [f"{p} {took(s)} {dollars(d)}" for p, s, d in zip(phases, seconds, usd, strict=True)]
+    if len(parts) > 1:
+        parts.append(f"total {took(sum(seconds))} {dollars(sum(usd))}")
+    return " · ".join(parts)
+
+
+def took(seconds: float) -> str:
+    whole = math.floor(seconds + 0.5)
+    if whole < 60:
+        return f"{whole}s"
+    if whole < 3600:
+        return f"{whole // 60}m{whole % 60:02d}s"
+    return f"{whole // 3600}h{whole % 3600 // 60:02d}m"
+
+
+def dollars(usd: float) -> str:
+    cents = math.floor(usd * 100 + 0.5)
+    return f"${cents // 100}.{cents % 100:02d}"
 
 
 def test_the_workflow_file_loads_and_names_what_it_needs() -> None:
@@ -73,6 +123,11 @@ def test_the_workflow_file_loads_and_names_what_it_needs() -> None:
         "one_line",
         "slack_post",
         "slack_error_text",
+        "phase_figures",
+        "ran_phases",
+        "figures_line",
+        "duration_text",
+        "money_text",
     }
     with pytest.raises(WorkflowSyntaxError, match=r"factory\.yaml:\d+: .*googleapis\.run\.v2"):
         load_workflow(
@@ -107,6 +162,10 @@ def test_a_failing_phase_stops_the_chain_and_notifies_failed(
     assert phases == ["implement"]  # later phases started [0]
     implement = json.loads((tmp_path / "artifacts" / "runs" / "b1" / "implement" / "result.json").read_text())
     assert implement["status"] == "failed" and "IX-999" in implement["detail"]
+    # The notice tells what ran: implement, its time as its result.json has it, and no agent's cost.
+    figures = figures_line(tmp_path / "artifacts" / "runs" / "b1", ["implement"])
+    assert figures.endswith(" $0.00")
+    assert notices(result, "failed") == [f"Factory failed - IX-999 (run b1): {reason}\n{figures}"]
 
 
 def test_a_job_past_its_timeout_is_stopped_and_never_run_again(
@@ -279,13 +338,16 @@ def test_a_failed_slack_post_says_its_status_never_the_webhook_url(
 
 
 @contextmanager
-def slack_answering(status: int) -> Iterator[str]:
-    """A loopback stand-in for Slack's incoming webhook answering ``status`` with Slack's error body."""
+def slack_answering(status: int, texts: list[str] | None = None) -> Iterator[str]:
+    """A loopback stand-in for Slack's incoming webhook answering ``status`` with Slack's error body
+    ("ok" for 200); the text of each message it gets goes to ``texts``."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", "0")))
-            body = b"invalid_payload"
+            message = json.loads(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+            if texts is not None:
+                texts.append(message["text"])
+            body = b"ok" if status == 200 else b"invalid_payload"
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(body)))
@@ -397,3 +459,120 @@ def test_release_lock_logs_other_failures_and_keeps_the_run_s_outcome(tmp_path: 
     outcome, _, logged = release(store, {"ticket": "IX-9", "delivery": "d-9"})
     assert outcome == "kept" and store.exists("receiver/locks/IX-9")
     assert logged[0].startswith("could not release the lock of IX-9: json.decode: invalid JSON")
+
+
+# --- Each phase's time and cost, and the pull request, in the notices (issue 19) ----------------------
+
+
+@dataclass(frozen=True)
+class Greeter:
+    """A repository of one's own with no browser check configured, its ticket, and an offline model that
+    plays its implement and review: a whole run (implement, review, e2e-verify skipped) in seconds."""
+
+    remote: Path
+    tickets: Path
+    model_auth: dict[str, str]
+
+
+GREETER_SCENARIOS = {
+    "implement-GR-1.yaml": """\
+name: implement-GR-1
+match: ["Phase: implement", "Ticket: GR-1"]
+turns:
+  - tool_uses:
+      - name: Edit
+        input:
+          file_path: "{{workspace}}/greet.py"
+          old_string: 'return f"Hello, {name}"'
+          new_string: 'return f"Hello, {name}!"'
+  - text: "greet() now ends with an exclamation mark."
+""",
+    "review-GR-1.yaml": """\
+name: review-GR-1
+match: ["Phase: review", "Ticket: GR-1"]
+turns:
+  - text: >-
+      {"scores": {"correctness": 5, "code_quality": 5, "test_coverage": 4, "type_safety": 5,
+      "security": 5, "documentation": 4}, "summary": "The greeting ends with !.", "issues": []}
+""",
+}
+
+
+@pytest.fixture
+def greeter(tmp_path: Path) -> Iterator[Greeter]:
+    source = tmp_path / "greeter"
+    source.mkdir()
+    (source / "greet.py").write_text('def greet(name: str) -> str:\n    return f"Hello, {name}"\n')
+    (source / ".factory.yaml").write_text("test: python3 -m py_compile greet.py\n")
+    tickets = tmp_path / "tickets"
+    tickets.mkdir()
+    (tickets / "GR-1.md").write_text(
+        "---\nidentifier: GR-1\ntitle: Greet with an exclamation mark\nlabels: [factory]\nstate: Todo\n---\n"
+        "`greet` returns `Hello, NAME!`.\n"
+    )
+    scenarios = tmp_path / "scenarios"
+    scenarios.mkdir()
+    for name, text in GREETER_SCENARIOS.items():
+        (scenarios / name).write_text(text)
+    with OfflineModelServer(ScenarioBook.load(scenarios)) as model:
+        yield Greeter(seed_bare_remote(source, tmp_path / "greeter.git"), tickets, offline_env(model))
+
+
+def pull_request(run_dir: Path) -> tuple[int, str]:
+    pull = json.loads((run_dir / "review" / "result.json").read_text())["pull_request"]
+    return pull["number"], pull["url"]
+
+
+def test_the_completed_notice_tells_each_phase_s_time_and_cost_and_links_the_pull_request(
+    tmp_path: Path, greeter: Greeter
+) -> None:
+    """A real run: the last notice's second line has each phase's time and cost as its result.json
+    says, their total, and the pull request: "PR #1 <url>" on the console, Slack's link form
+    "<url|PR #1>" in the message Slack gets."""
+    texts: list[str] = []
+    with slack_answering(200, texts) as base:
+        result = run({"job": "solve-linear-ticket", "ticket": "GR-1"}, greeter.remote, tmp_path,
+                     greeter.model_auth, "gr", tickets=greeter.tickets,
+                     slack_webhook=f"{base}/services/T0/B0/x")  # fmt: skip
+    assert result.error is None, result.error
+    run_dir = tmp_path / "artifacts" / "runs" / "gr"
+    figures = figures_line(run_dir, ["implement", "review", "e2e"])
+    number, url = pull_request(run_dir)
+    assert result.result["pull_request"] == url
+    said = (
+        "Factory completed - GR-1 (run gr): not verified in a browser (e2e-verify skipped: "
+        "the repository's .factory.yaml configures no e2e servers and pages)"
+    )
+    assert notices(result, "completed") == [f"{said}\n{figures} · PR #{number} {url}"]
+    assert texts[-1] == f"{said}\n{figures} · <{url}|PR #{number}>"
+    # The offline model's answers have a price: the figures are not all nothing.
+    assert not figures.startswith("implement 0s $0.00")
+
+
+@pytest.mark.parametrize("e2e", ["wrote its result", "died first"])
+def test_the_failed_notice_tells_the_phases_that_ran(tmp_path: Path, greeter: Greeter, e2e: str) -> None:
+    """implement and review ran for real and opened the PR; then the e2e job fails (exit 1), after
+    writing its result.json or before. The notice lists what ran with the result.json files' figures,
+    the failing phase when it wrote one, and the pull request."""
+
+    def e2e_fails(phase: str, env: Mapping[str, str], timeout: float) -> int | None:
+        if phase != "e2e":
+            return run_job_subprocess(phase, env, timeout)
+        if e2e == "wrote its result":
+            run_job_subprocess(phase, env, timeout)
+        return 1
+
+    texts: list[str] = []
+    with slack_answering(200, texts) as base:
+        result = run({"job": "solve-linear-ticket", "ticket": "GR-1"}, greeter.remote, tmp_path,
+                     greeter.model_auth, "grf", tickets=greeter.tickets, runner=e2e_fails,
+                     slack_webhook=f"{base}/services/T0/B0/x")  # fmt: skip
+    assert result.error is not None and result.error.tags == ["OperationError"]
+    run_dir = tmp_path / "artifacts" / "runs" / "grf"
+    ran = ["implement", "review", "e2e"] if e2e == "wrote its result" else ["implement", "review"]
+    assert (run_dir / "e2e" / "result.json").exists() == ("e2e" in ran)
+    figures = figures_line(run_dir, ran)
+    number, url = pull_request(run_dir)
+    said = f"Factory failed - GR-1 (run grf): {result.error.message}"
+    assert notices(result, "failed") == [f"{said}\n{figures} · PR #{number} {url}"]
+    assert texts[-1] == f"{said}\n{figures} · <{url}|PR #{number}>"
