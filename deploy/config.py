@@ -54,6 +54,8 @@ ImageTag = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_][A-Za-z0-9_.-
 ImageRef = Annotated[
     str, StringConstraints(pattern=r"^[a-z0-9.-]+(:[0-9]+)?(/[a-z0-9._-]+)+(:[\w.-]+|@sha256:[0-9a-f]{64})$")
 ]
+# A scheme and a host, as jobs/settings.py takes SENTRY_URL and LANGFUSE_HOST.
+HostUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s/]+/?$")]
 Cpu = Annotated[str, StringConstraints(pattern=r"^[0-9]+(\.[0-9]+)?m?$")]
 Memory = Annotated[str, StringConstraints(pattern=r"^[0-9]+(Mi|Gi)$")]
 CRON_FIELD = re.compile(r"^[0-9A-Za-z*,/-]+$")
@@ -105,12 +107,23 @@ class Secrets(_Strict):
     linear_api_key: SecretName
     linear_webhook_secret: SecretName
     slack_webhook_url: SecretName | None = None
+    # The nightly triage's read access (Sentry, Langfuse, or both): only its jobs are given them.
+    sentry_auth_token: SecretName | None = None
+    langfuse_public_key: SecretName | None = None
+    langfuse_secret_key: SecretName | None = None
 
     @model_validator(mode="after")
     def _model_auth_named(self) -> Secrets:
         if not (self.anthropic_api_key or self.claude_code_oauth_token):
             raise ValueError("name anthropic_api_key or claude_code_oauth_token: the agents need model auth")
+        if bool(self.langfuse_public_key) != bool(self.langfuse_secret_key):
+            raise ValueError("name langfuse_public_key and langfuse_secret_key together: Langfuse needs both")
         return self
+
+    @property
+    def triage_sources(self) -> bool:
+        """Whether the triage can read any source: Sentry, or Langfuse (both keys)."""
+        return bool(self.sentry_auth_token or self.langfuse_public_key)
 
 
 class Linear(_Strict):
@@ -125,14 +138,20 @@ class Linear(_Strict):
 
 
 class Triage(_Strict):
-    """The nightly chatbot-issue triage: a Cloud Scheduler cron in a time zone.
+    """The nightly chatbot-issue triage: its Cloud Run jobs (triage, triage-close), where they read
+    Sentry and Langfuse, and the Cloud Scheduler cron, in a time zone, that starts it.
 
     Off by default: the shipped workflow still answers ``solve-chatbot-issues`` with 501 "not available
-    yet", so a schedule would only fail every night. ``enabled: true`` creates it."""
+    yet", so a schedule would only fail every night. ``enabled: true`` creates the jobs, their service
+    account and the schedule; it needs the secrets of at least one source (``secrets.sentry_auth_token``,
+    or ``secrets.langfuse_public_key`` with ``langfuse_secret_key``)."""
 
     enabled: bool = False
     schedule: str = "0 3 * * *"
     time_zone: str = "Etc/UTC"
+    # The triage jobs' SENTRY_URL and LANGFUSE_HOST (jobs/settings.py): the SaaS by default.
+    sentry_url: HostUrl = "https://sentry.io"
+    langfuse_host: HostUrl = "https://cloud.langfuse.com"
 
     @model_validator(mode="after")
     def _valid(self) -> Triage:
@@ -196,6 +215,15 @@ class DeployConfig(_Strict):
             raise ValueError(
                 f"names_prefix {self.names_prefix!r}: only {WORKFLOW_JOB_PREFIX!r} is supported, because "
                 "orchestration/factory.yaml runs jobs named factory-<phase>"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _triage_can_read(self) -> DeployConfig:
+        if self.triage.enabled and not self.secrets.triage_sources:
+            raise ValueError(
+                "triage.enabled needs secrets.sentry_auth_token, or secrets.langfuse_public_key and "
+                "langfuse_secret_key: the triage reads Sentry, Langfuse or both"
             )
         return self
 

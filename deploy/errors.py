@@ -27,7 +27,8 @@ REVISION = re.compile(r"Revision '([^']+)' is not ready")
 # The deploy attaches its own service accounts to what it creates, which takes iam.serviceAccounts.actAs.
 ACCOUNT_USER = (
     "roles/iam.serviceAccountUser on the service accounts the deploy attaches "
-    "(factory-jobs, -workflow, -receiver, -eventarc, -scheduler), or on the project"
+    "(factory-jobs, -workflow, -receiver, -eventarc, and with the triage -triage, -scheduler), or on the "
+    "project"
 )
 
 

@@ -11,8 +11,8 @@ from typing import Literal
 
 from deploy.config import DeployConfig, Phase
 
-Identity = Literal["jobs", "workflow", "receiver", "eventarc", "scheduler"]
-IDENTITIES: tuple[Identity, ...] = ("jobs", "workflow", "receiver", "eventarc", "scheduler")
+Identity = Literal["jobs", "triage", "workflow", "receiver", "eventarc", "scheduler"]
+IDENTITIES: tuple[Identity, ...] = ("jobs", "triage", "workflow", "receiver", "eventarc", "scheduler")
 
 
 @dataclass(frozen=True)

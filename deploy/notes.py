@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from deploy.config import DeployConfig
 from deploy.names import Names
-from images.engine import IMAGES
+from deploy.phases import TRIAGE_PHASES, deployed_images
 
 # APIs Factory depends on at run time that `factory deploy` itself never calls, so a disabled one would
 # go unnoticed until the first run. Eventarc's "Route Pub/Sub events to Workflows" lists both.
@@ -28,10 +28,11 @@ def uncalled_apis(config: DeployConfig) -> str:
 
 
 def triage_skipped(names: Names) -> str:
+    jobs = ", ".join(names.job(phase) for phase in TRIAGE_PHASES)
     return (
-        f"Cloud Scheduler job {names.nightly}: not created, because triage.enabled is false (the workflow "
-        "still answers solve-chatbot-issues with 501 'not available yet'); set triage.enabled: true to "
-        "create it"
+        f"Cloud Scheduler job {names.nightly} and Cloud Run jobs {jobs}: not created, because "
+        "triage.enabled is false (the workflow still answers solve-chatbot-issues with 501 'not available "
+        "yet'); set triage.enabled: true, with the Sentry or Langfuse secrets, to create them"
     )
 
 
@@ -42,7 +43,7 @@ def image_tags(config: DeployConfig) -> list[str]:
         "Image tags must be immutable: Cloud Run stores the tag, not the digest, so an image pushed again "
         "under the same tag is not rolled out; push each build under a new images.tag"
     ]
-    latest = [image for image in IMAGES if config.images.ref(image).endswith(":latest")]
+    latest = [image for image in deployed_images(config) if config.images.ref(image).endswith(":latest")]
     if latest:
         lines.append(
             f"warning: {', '.join(latest)} use the tag 'latest', which apply cannot roll out when it "

@@ -10,6 +10,9 @@ own, and ``roles/run.jobsExecutorWithOverrides`` (granted per job) does not incl
 roles that do, ``run.viewer`` is the narrowest; a custom role holding only ``run.operations.get`` would be
 tighter still, at the cost of one more thing to create and keep.
 
+The triage jobs run as their own account (phases.py), because a grant on a secret names an account, not
+a job: only theirs may read the Sentry and Langfuse secrets, and it may not read the model credentials.
+
 Not granted, on purpose: the jobs and the receiver log JSON to stderr, which Cloud Run ships to Cloud
 Logging without the identity holding ``logging.logWriter``; nobody gets an admin or editor role.
 """
@@ -21,7 +24,7 @@ from typing import Literal
 
 from deploy.config import DeployConfig
 from deploy.names import IDENTITIES, Identity, Names
-from jobs.phases.registry import phase_names
+from deploy.phases import deployed_phases, job_identity, job_secrets
 
 ON_WHAT = Literal["project", "bucket", "secret", "topic", "job", "service"]
 ALL_USERS = "allUsers"
@@ -30,6 +33,7 @@ OPERATIONS_READER = "roles/run.viewer"
 
 ACCOUNTS: dict[Identity, str] = {
     "jobs": "Factory phase jobs (implement, review, e2e-verify)",
+    "triage": "Factory nightly triage jobs (triage, close the night)",
     "workflow": "Factory workflow (runs the phase jobs, reads results, posts to Slack)",
     "receiver": "Factory Linear webhook receiver",
     "eventarc": "Factory Eventarc trigger (Pub/Sub to the workflow)",
@@ -37,9 +41,13 @@ ACCOUNTS: dict[Identity, str] = {
 }
 
 
+TRIAGE_ONLY: tuple[Identity, ...] = ("triage", "scheduler")
+
+
 def identities(config: DeployConfig) -> tuple[Identity, ...]:
-    """The service accounts ``config`` needs: the scheduler's only while the nightly triage is enabled."""
-    return tuple(i for i in IDENTITIES if i != "scheduler" or config.triage.enabled)
+    """The service accounts ``config`` needs: the triage jobs' and the scheduler's only while the nightly
+    triage is enabled."""
+    return tuple(i for i in IDENTITIES if i not in TRIAGE_ONLY or config.triage.enabled)
 
 
 @dataclass(frozen=True)
@@ -76,6 +84,8 @@ def grants(config: DeployConfig, names: Names) -> list[Grant]:
         add("project", project, "roles/workflows.invoker", "scheduler", "start the nightly triage execution")
 
     add("bucket", bucket, "roles/storage.objectUser", "jobs", "read and write the run's artifacts")
+    if config.triage.enabled:
+        add("bucket", bucket, "roles/storage.objectUser", "triage", "claim the night, write its findings")
     add("bucket", bucket, "roles/storage.objectUser", "receiver", "delivery records and ticket locks")
     add(
         "bucket",
@@ -85,16 +95,25 @@ def grants(config: DeployConfig, names: Names) -> list[Grant]:
         "read result.json files, release ticket locks",
     )
 
+    # Each job's account may read exactly the secrets its jobs are given (phases.py), one policy per secret.
+    readers: dict[str, list[Identity]] = {}
+    for phase in deployed_phases(config):
+        account = job_identity(phase)
+        for _, secret in job_secrets(config, phase):
+            held = readers.setdefault(secret, [])
+            if account not in held:
+                held.append(account)
+    for secret, accounts in readers.items():
+        for account in accounts:
+            why = "the triage jobs read it as env" if account == "triage" else "the jobs read it as env"
+            add("secret", secret, "roles/secretmanager.secretAccessor", account, why)
     s = config.secrets
-    for secret in (s.anthropic_api_key, s.claude_code_oauth_token, s.github_token, s.linear_api_key):
-        if secret:
-            add("secret", secret, "roles/secretmanager.secretAccessor", "jobs", "the jobs read it as env")
     add("secret", s.linear_webhook_secret, "roles/secretmanager.secretAccessor", "receiver", "verify HMACs")
     if s.slack_webhook_url:
         add("secret", s.slack_webhook_url, "roles/secretmanager.secretAccessor", "workflow", "post to Slack")
 
     add("topic", names.topic, "roles/pubsub.publisher", "receiver", "publish ids-only start messages")
-    for phase in phase_names():
+    for phase in deployed_phases(config):
         add("job", names.job(phase), JOB_RUNNER, "workflow", "run the job with per-run env overrides")
     if config.receiver.public_access == "allUsers":
         out.append(

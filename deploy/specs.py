@@ -12,13 +12,14 @@ from typing import Any
 
 from deploy.config import DeployConfig, Phase
 from deploy.names import Identity, Names
+from deploy.phases import NIGHTLY_JOB, TRIAGE_PHASES, job_identity, job_secrets
 from deploy.roles import ACCOUNTS
 from jobs.phases.registry import get_phase
 
 LABELS = {"managed-by": "factory-deploy"}
 PUBSUB_PUBLISHED = "google.cloud.pubsub.topic.v1.messagePublished"
 CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
-NIGHTLY_ARGUMENT = {"job": "solve-chatbot-issues", "schedule": "nightly"}
+NIGHTLY_ARGUMENT = {"job": NIGHTLY_JOB, "schedule": "nightly"}
 
 RECEIVER_SIZE = {"cpu": "1", "memory": "512Mi"}
 
@@ -35,24 +36,25 @@ def service_account(identity: Identity) -> dict[str, Any]:
     return {"displayName": ACCOUNTS[identity], "description": "Managed by factory deploy."}
 
 
-def job_env(config: DeployConfig) -> list[dict[str, Any]]:
-    """What every phase job reads (jobs/settings.py); the workflow adds JOB, TICKET_IDENTIFIER, RUN_ID."""
+def job_env(config: DeployConfig, phase: Phase) -> list[dict[str, Any]]:
+    """What the phase's job reads (jobs/settings.py); the workflow adds JOB, TICKET_IDENTIFIER, RUN_ID.
+    The agent's budget and box only where it runs an agent; the ticket source only where it takes a
+    ticket; where Sentry and Langfuse are only for the triage; its secrets as phases.py gives them."""
+    spec = get_phase(phase)
     env = [
         _env("ARTIFACTS_PREFIX", config.artifacts.url),
         _env("REPO_URL", config.repo.url),
         _env("BASE_BRANCH", config.repo.base_branch),
-        _env("TICKET_SOURCE", "linear"),
-        _env("MAX_DURATION_SECONDS", str(config.agent_seconds)),
-        _env("CONTAINMENT", config.jobs.containment),
     ]
-    s = config.secrets
-    if s.anthropic_api_key:
-        env.append(_secret_env("ANTHROPIC_API_KEY", s.anthropic_api_key))
-    if s.claude_code_oauth_token:
-        env.append(_secret_env("CLAUDE_CODE_OAUTH_TOKEN", s.claude_code_oauth_token))
-    env.append(_secret_env("GITHUB_TOKEN", s.github_token))
-    env.append(_secret_env("LINEAR_API_KEY", s.linear_api_key))
-    return env
+    if spec.needs_ticket:
+        env.append(_env("TICKET_SOURCE", "linear"))
+    if spec.needs_agent:
+        env.append(_env("MAX_DURATION_SECONDS", str(config.agent_seconds)))
+        env.append(_env("CONTAINMENT", config.jobs.containment))
+    if phase in TRIAGE_PHASES:
+        env.append(_env("SENTRY_URL", config.triage.sentry_url))
+        env.append(_env("LANGFUSE_HOST", config.triage.langfuse_host))
+    return env + [_secret_env(name, secret) for name, secret in job_secrets(config, phase)]
 
 
 def job(config: DeployConfig, names: Names, phase: Phase) -> dict[str, Any]:
@@ -61,15 +63,16 @@ def job(config: DeployConfig, names: Names, phase: Phase) -> dict[str, Any]:
     spec = get_phase(phase)
     limits = size.model_dump() if size else {"cpu": spec.cpu, "memory": spec.memory}
     image = config.images.ref(spec.image)
+    container = {"image": image, "env": job_env(config, phase), "resources": {"limits": limits}}
     return {
         "labels": LABELS,
         "template": {
             "taskCount": 1,
             "template": {
-                "containers": [{"image": image, "env": job_env(config), "resources": {"limits": limits}}],
+                "containers": [container],
                 "maxRetries": 0,
                 "timeout": f"{config.jobs.task_timeout_seconds}s",
-                "serviceAccount": names.email("jobs"),
+                "serviceAccount": names.email(job_identity(phase)),
             },
         },
     }

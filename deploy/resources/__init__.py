@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from deploy.config import DeployConfig
 from deploy.names import Names
+from deploy.phases import deployed_phases
 from deploy.resources.accounts import ServiceAccount
 from deploy.resources.base import Resource
 from deploy.resources.events import NightlyJob, Topic, Trigger
@@ -14,7 +15,6 @@ from deploy.resources.storage import Bucket
 from deploy.resources.workflow import Workflow
 from deploy.roles import identities
 from deploy.target import Clients
-from jobs.phases.registry import phase_names
 
 __all__ = ["IamPolicy", "Resource", "stack"]
 
@@ -29,17 +29,23 @@ def _secrets(clients: Clients, config: DeployConfig, names: Names) -> dict[str, 
         (s.linear_webhook_secret, "the Linear webhook's signing secret"),
         (s.slack_webhook_url, "the Slack incoming-webhook URL"),
     ]
+    if config.triage.enabled:  # only the triage jobs read them
+        wanted += [
+            (s.sentry_auth_token, "the triage reads Sentry issues and notes PRs on them"),
+            (s.langfuse_public_key, "the triage reads Langfuse traces (public key)"),
+            (s.langfuse_secret_key, "the triage reads Langfuse traces (secret key)"),
+        ]
     return {name: Secret(clients, names, name, why) for name, why in wanted if name}
 
 
 def stack(clients: Clients, config: DeployConfig, workflow_source: str) -> list[Resource]:
     """The order things must exist in: identities, secrets, topic and bucket; the grants on them (Cloud
     Run checks a revision's secret access when it deploys); the jobs, receiver and workflow, each
-    waiting for its secrets to hold values; the grants on those; then what starts runs (the nightly
-    schedule only while ``triage.enabled``)."""
+    waiting for its secrets to hold values; the grants on those; then what starts runs. The triage's
+    jobs, account, secrets and nightly schedule only while ``triage.enabled``."""
     names = Names.of(config)
     secrets = _secrets(clients, config, names)
-    jobs = [CloudRunJob(clients, config, names, phase) for phase in phase_names()]
+    jobs = [CloudRunJob(clients, config, names, phase) for phase in deployed_phases(config)]
     receiver = ReceiverService(clients, config, names)
     runnables: list[CloudRunJob | ReceiverService] = [*jobs, receiver]
     for runnable in runnables:

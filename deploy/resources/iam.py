@@ -10,7 +10,6 @@ be briefly unknown to IAM (400 "does not exist"); that is waited out like any IA
 from __future__ import annotations
 
 from collections.abc import Callable
-from itertools import groupby
 from typing import Any, Protocol
 
 from google.api_core import exceptions as core_exceptions
@@ -172,9 +171,12 @@ def policies(
     a policy depends on it (not read while it does not exist; waits while it waits)."""
     first: list[IamPolicy] = []
     after: list[IamPolicy] = []
-    ordered = sorted(grants(config, names), key=lambda g: ORDER.index(g.on))
-    for (on, target), group in groupby(ordered, key=lambda g: (g.on, g.target)):
-        policy = _policy(clients, names, on, target, list(group))
+    # One policy per resource, however its grants are ordered among the others.
+    grouped: dict[tuple[str, str], list[Grant]] = {}
+    for grant in sorted(grants(config, names), key=lambda g: ORDER.index(g.on)):
+        grouped.setdefault((grant.on, grant.target), []).append(grant)
+    for (on, target), group in grouped.items():
+        policy = _policy(clients, names, on, target, group)
         owner = owners.get((on, target))
         policy.depends_on = [owner] if owner else []
         (after if on in ("job", "service") else first).append(policy)

@@ -12,23 +12,24 @@ import logging
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from orchestration import FACTORY_YAML
-from tests.fakes.gcp import FakeGcp, Request
-from tests.fakes.gcp.deploy import (
-    BUCKET,
-    CANARY,
-    LOCATION,
-    PROJECT,
+from tests.deploy.configs import (
+    MODEL_SECRETS,
     SECRETS,
-    deploy,
+    TRIAGE_ONLY_SECRETS,
+    TRIAGE_SECRET_NAMES,
     fill_secrets,
     write_config,
 )
+from tests.fakes.gcp import FakeGcp, Request
+from tests.fakes.gcp.deploy import BUCKET, CANARY, LOCATION, PROJECT, deploy
 
 WORKFLOW_SA = f"serviceAccount:factory-workflow@{PROJECT}.iam.gserviceaccount.com"
+TRIAGE_JOBS = ("factory-triage", "factory-triage-close")
 
 
 @pytest.fixture
@@ -78,8 +79,8 @@ def test_a_fresh_project_is_deployed_in_two_applies_around_adding_secret_values(
     assert "Apply incomplete" in first.stdout
     assert "! skipped Cloud Run job factory-implement" in first.stdout
     writes = _writes(fake)
-    assert writes["iam POST serviceAccounts"] == 5
-    assert writes["secretmanager POST secrets"] == 5
+    assert writes["iam POST serviceAccounts"] == 6
+    assert writes["secretmanager POST secrets"] == 8
     assert writes["cloudscheduler POST jobs"] == 1
     assert writes["run POST jobs"] == 0 and writes["run POST services"] == 0
     assert not fake.run.resources["jobs"] and not fake.run.resources["services"]
@@ -89,9 +90,10 @@ def test_a_fresh_project_is_deployed_in_two_applies_around_adding_secret_values(
     mark = len(fake.requests)
     second = deploy(fake, "apply", "--config", str(config))
     assert second.exit_code == 0, second.output
-    assert "Apply complete: 4 created, 4 updated" in second.stdout
-    assert len(fake.run.resources["jobs"]) == 3 and len(fake.run.resources["services"]) == 1
-    assert sum(_writes(fake, mark).values()) == 8
+    # The five jobs (implement, review, e2e, triage, triage-close) and the receiver, and their policies.
+    assert "Apply complete: 6 created, 6 updated" in second.stdout
+    assert len(fake.run.resources["jobs"]) == 5 and len(fake.run.resources["services"]) == 1
+    assert sum(_writes(fake, mark).values()) == 12
     assert fake.run.get("services", f"{LOCATION}/services/factory-receiver")["uri"] == receiver_url
 
     mark = len(fake.requests)
@@ -105,37 +107,37 @@ def test_first_apply_creates_everything_and_the_second_writes_nothing(fake: Fake
     fill_secrets(fake)
     first = deploy(fake, "apply", "--config", str(config))
     assert first.exit_code == 0, first.output
-    assert "Apply complete: 13 created, 12 updated, 6 unchanged." in first.stdout
+    assert "Apply complete: 16 created, 17 updated, 9 unchanged." in first.stdout
     assert _writes(fake) == Counter(
         {
-            "iam POST serviceAccounts": 5,
+            "iam POST serviceAccounts": 6,
             "cloudresourcemanager POST projects:setIamPolicy": 1,
             "storage PUT b:setIamPolicy": 1,
-            "secretmanager POST secrets:setIamPolicy": 5,
+            "secretmanager POST secrets:setIamPolicy": 8,
             "pubsub PUT topics": 1,
             "pubsub POST topics:setIamPolicy": 1,
-            "run POST jobs": 3,
+            "run POST jobs": 5,
             "run POST services": 1,
             "workflows POST workflows": 1,
-            "run POST jobs:setIamPolicy": 3,
+            "run POST jobs:setIamPolicy": 5,
             "run POST services:setIamPolicy": 1,
             "eventarc POST triggers": 1,
             "cloudscheduler POST jobs": 1,
         }
     )
     polls = fake.count("GET", r"/operations/")
-    assert polls == 6, "each long-running create (3 jobs, service, workflow, trigger) was waited on"
+    assert polls == 8, "each long-running create (5 jobs, service, workflow, trigger) was waited on"
 
     mark = len(fake.requests)
     second = deploy(fake, "apply", "--config", str(config))
     assert second.exit_code == 0
-    assert "No changes: 0 to create, 0 to update, 31 unchanged." in second.stdout
+    assert "No changes: 0 to create, 0 to update, 42 unchanged." in second.stdout
     assert len(fake.requests) > mark, "the second apply read everything again"
     assert not [r for r in fake.requests[mark:] if r.write]
 
     plan = deploy(fake, "plan", "--config", str(config), "--detailed-exitcode")
     assert plan.exit_code == 0
-    assert plan.stdout.rstrip().endswith("Plan: 0 to create, 0 to update, 31 unchanged.")
+    assert plan.stdout.rstrip().endswith("Plan: 0 to create, 0 to update, 42 unchanged.")
 
 
 def test_what_was_deployed_is_what_the_workflow_and_jobs_expect(fake: FakeGcp, config: Path) -> None:
@@ -189,14 +191,14 @@ def test_changing_the_image_tag_plans_exactly_that_update(fake: FakeGcp, tmp_pat
 
     plan = deploy(fake, "plan", "--config", str(changed), "--detailed-exitcode")
     assert plan.exit_code == 2
-    assert "Plan: 0 to create, 4 to update, 27 unchanged." in plan.stdout
+    assert "Plan: 0 to create, 6 to update, 36 unchanged." in plan.stdout
     changes = [line.strip() for line in plan.stdout.splitlines() if "→" in line]
     registry = "us-central1-docker.pkg.dev/factory-test/factory"
+    # Both triage jobs run the one triage image.
+    images = ("implement", "review", "e2e", "triage", "triage")
     expected = [
         f'{path}: "{registry}/factory-{name}:v1" → "{registry}/factory-{name}:v2"'
-        for path, name in [
-            ("template.template.containers[0].image", p) for p in ("implement", "review", "e2e")
-        ]
+        for path, name in [("template.template.containers[0].image", image) for image in images]
         + [("template.containers[0].image", "receiver")]
     ]
     assert changes == expected
@@ -204,7 +206,7 @@ def test_changing_the_image_tag_plans_exactly_that_update(fake: FakeGcp, tmp_pat
     mark = len(fake.requests)
     applied = deploy(fake, "apply", "--config", str(changed))
     assert applied.exit_code == 0
-    assert _writes(fake, mark) == Counter({"run PATCH jobs": 3, "run PATCH services": 1})
+    assert _writes(fake, mark) == Counter({"run PATCH jobs": 5, "run PATCH services": 1})
     assert deploy(fake, "plan", "--config", str(changed), "--detailed-exitcode").exit_code == 0
 
 
@@ -386,7 +388,7 @@ def test_a_missing_artifact_bucket_is_created_private_in_the_region(config: Path
         assert bucket["iamConfiguration"]["publicAccessPrevention"] == "enforced"
         assert fake.policies.members(f"b/{BUCKET}", "roles/storage.objectUser") == {
             f"serviceAccount:factory-{who}@{PROJECT}.iam.gserviceaccount.com"
-            for who in ("jobs", "workflow", "receiver")
+            for who in ("jobs", "triage", "workflow", "receiver")
         }
 
 
@@ -405,12 +407,16 @@ def test_without_triage_enabled_no_schedule_is_made_and_the_plan_says_why(
     fake: FakeGcp, tmp_path: Path
 ) -> None:
     fill_secrets(fake)
-    config = write_config(tmp_path, **{"triage.enabled": None})
+    config = write_config(tmp_path, **{"triage.enabled": None})  # its secrets stay named: still unused
     plan = deploy(fake, "plan", "--config", str(config))
     assert "factory-nightly-triage" in plan.stdout
     (line,) = [line for line in plan.stdout.splitlines() if "factory-nightly-triage" in line]
     assert "not created, because triage.enabled is false" in line and "set triage.enabled: true" in line
+    assert "Cloud Run jobs factory-triage, factory-triage-close: not created" in line
     assert "factory-scheduler@" not in plan.stdout
+    assert "Cloud Run job factory-triage" not in plan.stdout, "the note names them; no step does"
+    assert "factory-triage@" not in plan.stdout, "nor their service account"
+    assert not [secret for secret in TRIAGE_SECRET_NAMES if secret in plan.stdout], "nor their secrets"
     assert (
         "gcloud services enable workflowexecutions.googleapis.com eventarcpublishing.googleapis.com "
         "--project=factory-test" in plan.stdout
@@ -418,9 +424,18 @@ def test_without_triage_enabled_no_schedule_is_made_and_the_plan_says_why(
     assert "Image tags must be immutable" in plan.stdout
 
     assert deploy(fake, "apply", "--config", str(config)).exit_code == 0
+    assert sorted(fake.run.resources["jobs"]) == [
+        f"{LOCATION}/jobs/factory-{phase}" for phase in ("e2e", "implement", "review")
+    ]
+    touched = [r.path for r in fake.requests if any(s in r.path for s in TRIAGE_SECRET_NAMES)]
+    assert touched == [], "the triage's secrets are neither read nor granted"
     assert not fake.scheduler.jobs
     assert fake.count("POST", r"/v1/projects/[^/]+/locations/[^/]+/jobs$") == 0
-    assert not [email for email in fake.service_accounts if email.startswith("factory-scheduler@")]
+    assert not [
+        email
+        for email in fake.service_accounts
+        if email.startswith(("factory-scheduler@", "factory-triage@"))
+    ]
     assert fake.policies.members(f"projects/{PROJECT}", "roles/workflows.invoker") == {
         f"serviceAccount:factory-eventarc@{PROJECT}.iam.gserviceaccount.com"
     }
@@ -428,3 +443,75 @@ def test_without_triage_enabled_no_schedule_is_made_and_the_plan_says_why(
     enabled = write_config(tmp_path, **{"triage.enabled": True})
     assert deploy(fake, "apply", "--config", str(enabled)).exit_code == 0
     assert list(fake.scheduler.jobs) == [f"{LOCATION}/jobs/factory-nightly-triage"]
+    assert {f"{LOCATION}/jobs/{job}" for job in TRIAGE_JOBS} < set(fake.run.resources["jobs"])
+
+
+def _task(fake: FakeGcp, job: str) -> dict[str, Any]:
+    task: dict[str, Any] = fake.run.get("jobs", f"{LOCATION}/jobs/{job}")["template"]["template"]
+    return task
+
+
+def _env(fake: FakeGcp, job: str) -> dict[str, dict[str, Any]]:
+    return {e["name"]: e for e in _task(fake, job)["containers"][0]["env"]}
+
+
+def _secret_of(env: dict[str, Any]) -> str:
+    return str(env["valueSource"]["secretKeyRef"]["secret"])
+
+
+def _readers(fake: FakeGcp, secret: str) -> set[str]:
+    return fake.policies.members(f"projects/{PROJECT}/secrets/{secret}", "roles/secretmanager.secretAccessor")
+
+
+def _account(who: str) -> str:
+    return f"serviceAccount:factory-{who}@{PROJECT}.iam.gserviceaccount.com"
+
+
+def test_with_triage_enabled_its_two_jobs_run_the_triage_image_with_its_secrets_and_no_model_key(
+    fake: FakeGcp, config: Path
+) -> None:
+    fill_secrets(fake)
+    assert deploy(fake, "apply", "--config", str(config)).exit_code == 0
+
+    for job in TRIAGE_JOBS:
+        task = _task(fake, job)
+        (container,) = task["containers"]
+        assert container["image"] == "us-central1-docker.pkg.dev/factory-test/factory/factory-triage:v1"
+        assert container["resources"]["limits"] == {"cpu": "1", "memory": "1Gi"}  # the registry's size
+        assert task["maxRetries"] == 0
+        assert task["serviceAccount"] == f"factory-triage@{PROJECT}.iam.gserviceaccount.com"
+        env = _env(fake, job)
+        secrets = {name: _secret_of(e) for name, e in env.items() if "valueSource" in e}
+        assert secrets == {
+            "GITHUB_TOKEN": "factory-github-token",
+            "SENTRY_AUTH_TOKEN": "factory-sentry-auth-token",
+            "LANGFUSE_PUBLIC_KEY": "factory-langfuse-public-key",
+            "LANGFUSE_SECRET_KEY": "factory-langfuse-secret-key",
+        }, "no model key, no Linear key: the triage runs no agent and takes no ticket"
+        assert env["SENTRY_URL"]["value"] == "https://sentry.io"
+        assert env["LANGFUSE_HOST"]["value"] == "https://cloud.langfuse.com"
+        assert fake.policies.members(f"{LOCATION}/jobs/{job}", "roles/run.jobsExecutorWithOverrides") == {
+            WORKFLOW_SA
+        }
+
+    # What their account may read is what they are given.
+    for secret in TRIAGE_SECRET_NAMES:
+        assert _readers(fake, secret) == {_account("triage")}
+    assert _readers(fake, "factory-github-token") == {_account("jobs"), _account("triage")}
+    assert _readers(fake, "factory-anthropic-api-key") == {_account("jobs")}
+    assert _readers(fake, "factory-linear-api-key") == {_account("jobs")}
+
+
+def test_the_agent_phases_jobs_carry_no_sentry_or_langfuse_secret(fake: FakeGcp, config: Path) -> None:
+    fill_secrets(fake)
+    assert deploy(fake, "apply", "--config", str(config)).exit_code == 0
+    for phase in ("implement", "review", "e2e"):
+        env = _env(fake, f"factory-{phase}")
+        held = {_secret_of(e) for e in env.values() if "valueSource" in e}
+        assert not held & set(TRIAGE_SECRET_NAMES), phase
+        assert not set(env) & {*TRIAGE_ONLY_SECRETS, "SENTRY_URL", "LANGFUSE_HOST"}, phase
+        assert set(env) & set(MODEL_SECRETS) == {"ANTHROPIC_API_KEY"}, phase
+        assert (
+            _task(fake, f"factory-{phase}")["serviceAccount"]
+            == f"factory-jobs@{PROJECT}.iam.gserviceaccount.com"
+        )

@@ -10,18 +10,20 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from deploy import specs
 from deploy.config import load_config, parse_config
 from deploy.diff import diff
 from deploy.names import Names
 from deploy.notes import plan_notes
+from deploy.phases import deployed_phases
 from deploy.roles import ALL_USERS, grants, identities
 from images.engine import IMAGES, image_ref
 from jobs.errors import ConfigError
 from jobs.settings import JobSettings
 from tests.conftest import ROOT
-from tests.fakes.gcp.deploy import settings, write_config
+from tests.deploy.configs import MODEL_SECRETS, TRIAGE_ONLY_SECRETS, settings, write_config
 
 EXAMPLE = ROOT / "deploy" / "factory.example.yaml"
 
@@ -40,6 +42,15 @@ def test_the_shipped_example_is_a_valid_config() -> None:
     assert config.triage.time_zone == "Europe/Paris"
     assert config.triage.enabled is False, "no nightly schedule while the workflow answers it with 501"
     assert config.receiver.public_access == "allUsers"
+    # Turning the triage on is one line: its secrets are named, where Sentry and Langfuse are is said.
+    data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
+    data["triage"]["enabled"] = True
+    enabled = parse_config(data)
+    assert deployed_phases(enabled)[-2:] == ("triage", "triage-close")
+    assert (enabled.triage.sentry_url, enabled.triage.langfuse_host) == (
+        "https://sentry.io",
+        "https://cloud.langfuse.com",
+    )
 
 
 def test_image_references_are_the_names_make_images_builds(tmp_path: Path) -> None:
@@ -66,6 +77,19 @@ def test_image_references_are_the_names_make_images_builds(tmp_path: Path) -> No
         ),
         ({"images.overrides": {"e2e": "no-tag"}}, "images.overrides.e2e: invalid value 'no-tag'"),
         ({"names_prefix": "acme"}, "names_prefix 'acme': only 'factory' is supported"),
+        (
+            {"secrets.langfuse_secret_key": None},
+            "secrets: name langfuse_public_key and langfuse_secret_key together",
+        ),
+        (
+            {
+                f"secrets.{name}": None
+                for name in ("sentry_auth_token", "langfuse_public_key", "langfuse_secret_key")
+            },
+            "triage.enabled needs secrets.sentry_auth_token, or secrets.langfuse_public_key and",
+        ),
+        ({"triage.sentry_url": "sentry.acme.dev"}, "triage.sentry_url: invalid value 'sentry.acme.dev'"),
+        ({"triage.langfuse_host": "https://x/api"}, "triage.langfuse_host: invalid value 'https://x/api'"),
     ],
 )
 def test_a_bad_value_is_named_by_its_field(changes: dict[str, object], expected: str) -> None:
@@ -115,7 +139,7 @@ def test_jobs_never_retry_and_take_secrets_as_references_only(tmp_path: Path) ->
 def test_an_oauth_token_can_stand_in_for_the_api_key(tmp_path: Path) -> None:
     changes = {"secrets.anthropic_api_key": None, "secrets.claude_code_oauth_token": "factory-claude-oauth"}
     config = load_config(write_config(tmp_path, **changes))
-    env = {e["name"]: e for e in specs.job_env(config)}
+    env = {e["name"]: e for e in specs.job_env(config, "implement")}
     assert "ANTHROPIC_API_KEY" not in env
     assert env["CLAUDE_CODE_OAUTH_TOKEN"]["valueSource"]["secretKeyRef"]["secret"] == "factory-claude-oauth"
     held = grants(config, Names.of(config))
@@ -194,7 +218,7 @@ def test_grants_sit_on_resources_except_where_gcp_has_no_resource_policy(tmp_pat
     workflow = "serviceAccount:factory-workflow@factory-test.iam.gserviceaccount.com"
     assert on_jobs == {
         (f"factory-{phase}", "roles/run.jobsExecutorWithOverrides", workflow)
-        for phase in ("implement", "review", "e2e")
+        for phase in ("implement", "review", "e2e", "triage", "triage-close")
     }
     viewer = next(g for g in held if g.role == "roles/run.viewer")
     assert viewer.member == workflow
@@ -203,6 +227,15 @@ def test_grants_sit_on_resources_except_where_gcp_has_no_resource_policy(tmp_pat
         g.target for g in held if g.on == "secret" and g.member.startswith("serviceAccount:factory-jobs")
     }
     assert jobs_secrets == {"factory-anthropic-api-key", "factory-github-token", "factory-linear-api-key"}
+    triage_secrets = {
+        g.target for g in held if g.on == "secret" and g.member.startswith("serviceAccount:factory-triage")
+    }
+    assert triage_secrets == {
+        "factory-github-token",
+        "factory-sentry-auth-token",
+        "factory-langfuse-public-key",
+        "factory-langfuse-secret-key",
+    }
     public = [g for g in held if g.member == ALL_USERS]
     assert [(g.on, g.role) for g in public] == [("service", "roles/run.invoker")]
     assert all(g.why for g in held)
@@ -272,16 +305,101 @@ def test_long_text_is_summarised_not_printed() -> None:
 def test_the_nightly_triage_is_off_unless_enabled(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, **{"triage.enabled": None}))
     assert config.triage.enabled is False
-    assert "scheduler" not in identities(config)
+    assert "scheduler" not in identities(config) and "triage" not in identities(config)
+    held = grants(config, Names.of(config))
     assert not any(
-        g.member.startswith("serviceAccount:factory-scheduler") for g in grants(config, Names.of(config))
+        g.member.startswith(("serviceAccount:factory-scheduler", "serviceAccount:factory-triage"))
+        for g in held
     )
+    assert not any(g.target.startswith("factory-triage") for g in held), "no runner grant on a job not made"
+    assert deployed_phases(config) == ("implement", "review", "e2e")
     (skipped,) = [n for n in plan_notes(config) if "factory-nightly-triage" in n]
     assert "triage.enabled is false" in skipped and "501" in skipped and "triage.enabled: true" in skipped
+    assert "factory-triage, factory-triage-close" in skipped
 
     enabled = load_config(write_config(tmp_path, **{"triage.enabled": True}))
-    assert "scheduler" in identities(enabled)
+    assert "scheduler" in identities(enabled) and "triage" in identities(enabled)
+    assert deployed_phases(enabled) == ("implement", "review", "e2e", "triage", "triage-close")
     assert not [n for n in plan_notes(enabled) if "factory-nightly-triage" in n]
+
+
+def test_a_disabled_triage_needs_no_source_secret(tmp_path: Path) -> None:
+    bare = {
+        f"secrets.{name}": None
+        for name in ("sentry_auth_token", "langfuse_public_key", "langfuse_secret_key")
+    }
+    config = load_config(write_config(tmp_path, **bare, **{"triage.enabled": None}))
+    assert config.triage.enabled is False
+    assert not any(
+        g.member.startswith("serviceAccount:factory-triage") for g in grants(config, Names.of(config))
+    )
+
+
+@pytest.mark.parametrize(
+    "missing",
+    [("sentry_auth_token",), ("langfuse_public_key", "langfuse_secret_key")],
+    ids=["langfuse-only", "sentry-only"],
+)
+def test_the_triage_can_read_either_source_alone(tmp_path: Path, missing: tuple[str, ...]) -> None:
+    config = load_config(write_config(tmp_path, **{f"secrets.{name}": None for name in missing}))
+    env = {e["name"] for e in specs.job_env(config, "triage")}
+    gone = {name.upper() for name in missing}
+    assert env & set(TRIAGE_ONLY_SECRETS) == set(TRIAGE_ONLY_SECRETS) - gone
+
+
+def test_each_job_is_given_only_the_secrets_its_phase_reads(tmp_path: Path) -> None:
+    config = load_config(
+        write_config(tmp_path, **{"secrets.claude_code_oauth_token": "factory-claude-oauth"})
+    )
+    names = Names.of(config)
+
+    def env(phase: str) -> dict[str, dict[str, object]]:
+        return {e["name"]: e for e in specs.job_env(config, phase)}
+
+    for phase in ("triage", "triage-close"):
+        given = env(phase)
+        assert not set(given) & {*MODEL_SECRETS, "LINEAR_API_KEY", "MAX_DURATION_SECONDS", "CONTAINMENT"}
+        assert set(TRIAGE_ONLY_SECRETS) | {"GITHUB_TOKEN", "SENTRY_URL", "LANGFUSE_HOST"} <= set(given)
+        task = specs.job(config, names, phase)["template"]["template"]
+        assert task["serviceAccount"] == "factory-triage@factory-test.iam.gserviceaccount.com"
+        assert task["maxRetries"] == 0
+        assert task["containers"][0]["image"].endswith("/factory-triage:v1")
+    for phase in ("implement", "review", "e2e"):
+        given = env(phase)
+        assert set(MODEL_SECRETS) | {"GITHUB_TOKEN", "LINEAR_API_KEY"} <= set(given)
+        assert not set(given) & {*TRIAGE_ONLY_SECRETS, "SENTRY_URL", "LANGFUSE_HOST"}
+    for phase in deployed_phases(config):  # every plain variable is one the job's settings read
+        plain = {name.lower() for name, e in env(phase).items() if "value" in e}
+        assert plain <= set(JobSettings.model_fields), phase
+
+
+def test_where_sentry_and_langfuse_are_comes_from_the_config(tmp_path: Path) -> None:
+    changes = {
+        "triage.sentry_url": "https://sentry.acme.dev",
+        "triage.langfuse_host": "https://us.cloud.langfuse.com",
+    }
+    config = load_config(write_config(tmp_path, **changes))
+    env = {e["name"]: e.get("value") for e in specs.job_env(config, "triage-close")}
+    assert (env["SENTRY_URL"], env["LANGFUSE_HOST"]) == (
+        "https://sentry.acme.dev",
+        "https://us.cloud.langfuse.com",
+    )
+    default = load_config(write_config(tmp_path))
+    env = {e["name"]: e.get("value") for e in specs.job_env(default, "triage")}
+    assert (env["SENTRY_URL"], env["LANGFUSE_HOST"]) == ("https://sentry.io", "https://cloud.langfuse.com")
+
+
+def test_a_triage_job_can_be_sized_like_any_phase(tmp_path: Path) -> None:
+    config = load_config(
+        write_config(tmp_path, **{"jobs.resources": {"triage": {"cpu": "2", "memory": "2Gi"}}})
+    )
+    names = Names.of(config)
+
+    def limits(phase: str) -> object:
+        return specs.job(config, names, phase)["template"]["template"]["containers"][0]["resources"]["limits"]
+
+    assert limits("triage") == {"cpu": "2", "memory": "2Gi"}
+    assert limits("triage-close") == {"cpu": "1", "memory": "1Gi"}, "the registry's size"
 
 
 def test_the_receiver_can_be_public_without_an_allusers_binding(tmp_path: Path) -> None:
@@ -310,6 +428,12 @@ def test_the_plan_notes_name_the_apis_never_called_and_warn_about_latest(tmp_pat
 
     latest = plan_notes(load_config(write_config(tmp_path, **{"images.tag": "latest"})))
     assert [n for n in latest if n.startswith("warning")] == [
+        "warning: implement, review, e2e, triage, receiver use the tag 'latest', which apply cannot roll "
+        "out when it moves; use a tag per build (or a @sha256: digest in images.overrides)"
+    ]
+    off = {"images.tag": "latest", "triage.enabled": None}
+    undeployed = plan_notes(load_config(write_config(tmp_path, **off)))
+    assert [n for n in undeployed if n.startswith("warning")] == [
         "warning: implement, review, e2e, receiver use the tag 'latest', which apply cannot roll out when "
         "it moves; use a tag per build (or a @sha256: digest in images.overrides)"
-    ]
+    ], "only the images deployed"

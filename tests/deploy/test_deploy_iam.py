@@ -12,16 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from tests.deploy.configs import fill_secrets, write_config
 from tests.fakes.gcp import FakeGcp
-from tests.fakes.gcp.deploy import (
-    BUCKET,
-    LOCATION,
-    PROJECT,
-    VirtualTime,
-    deploy,
-    fill_secrets,
-    write_config,
-)
+from tests.fakes.gcp.deploy import BUCKET, LOCATION, PROJECT, VirtualTime, deploy
 
 RECEIVER = f"{LOCATION}/services/factory-receiver"
 PROPAGATING = "IAM grants may still be propagating (it can take minutes); run apply again in a minute"
@@ -160,7 +153,7 @@ def test_a_receiver_can_be_public_with_its_invoker_check_disabled(fake: FakeGcp,
             "Permission 'run.services.create' denied",
             "fix: the deploying account needs roles/run.admin on project factory-test, and "
             "roles/iam.serviceAccountUser on the service accounts the deploy attaches (factory-jobs, "
-            "-workflow, -receiver, -eventarc, -scheduler), or on the project",
+            "-workflow, -receiver, -eventarc, and with the triage -triage, -scheduler), or on the project",
         ),
     ],
 )
