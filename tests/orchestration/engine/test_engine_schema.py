@@ -8,7 +8,10 @@ here; ``FRAGMENT`` restates, in our own words, the parts of it this file depends
 - ``args.connector_params.timeout`` is an integer (at most 31536000), ``polling_policy`` holds numbers
   and ``skip_polling`` a boolean, so none of them can be an expression;
 - ``for.range`` is two numbers, or one string of the form ``${[...]}``;
-- ``retry.max_retries`` is an integer; ``assign`` and ``switch`` hold at most 50 entries.
+- ``retry.max_retries`` is an integer; ``assign`` and ``switch`` hold at most 50 entries;
+- a ``parallel`` step holds ``branches`` (2 to 10) or a ``for``, never both; its ``exception_policy`` can
+  only be ``continueAll``; ``shared`` names are unique strings; ``concurrency_limit`` is a positive
+  integer or an expression.
 
 The file is validated against the fragment with ``jsonschema``, and the local engine's loader refuses an
 expression in ``connector_params.timeout`` with the line, so the file cannot drift back to one.
@@ -58,6 +61,7 @@ FRAGMENT: dict[str, Any] = {
                 "for": {"$ref": "#/definitions/for"},
                 "steps": {"$ref": "#/definitions/steps"},
                 "try": {"anyOf": [{"$ref": "#/definitions/step"}, {"$ref": "#/definitions/steps"}]},
+                "parallel": {"$ref": "#/definitions/parallel"},
                 "except": {"type": "object", "properties": {"steps": {"$ref": "#/definitions/steps"}}},
                 "retry": {
                     "anyOf": [
@@ -79,6 +83,20 @@ FRAGMENT: dict[str, Any] = {
                     },
                 }
             },
+        },
+        "parallel": {
+            "type": "object",
+            "properties": {
+                "exception_policy": {"enum": ["continueAll"]},
+                "shared": {"type": "array", "items": {"type": "string"}, "uniqueItems": True},
+                "concurrency_limit": {
+                    "anyOf": [{"type": "integer", "minimum": 1}, {"type": "string", "pattern": _EXPRESSION}]
+                },
+                "branches": {"type": "array", "minItems": 2, "maxItems": 10},
+                "for": {"$ref": "#/definitions/for"},
+            },
+            "oneOf": [{"required": ["branches"]}, {"required": ["for"]}],
+            "additionalProperties": False,
         },
         "for": {
             "type": "object",
@@ -121,6 +139,15 @@ def test_the_fragment_is_a_valid_schema_that_catches_what_it_states() -> None:
     assert not validator.is_valid({"main": {"steps": [{"loop": loop}]}})
     loop["for"]["range"] = "${[a, b]}"
     assert validator.is_valid({"main": {"steps": [{"loop": loop}]}})
+    fan: dict[str, Any] = {"for": loop["for"], "concurrency_limit": "${n}", "shared": ["done"]}
+    assert validator.is_valid({"main": {"steps": [{"fan": {"parallel": fan}}]}})
+    wrong: list[dict[str, Any]] = [
+        {"exception_policy": "abortAll"},
+        {"branches": [{"a": {}}, {"b": {}}]},
+        {"shared": ["x", "x"]},
+    ]
+    for bad in wrong:
+        assert not validator.is_valid({"main": {"steps": [{"fan": {"parallel": fan | bad}}]}}), bad
 
 
 def test_factory_yaml_is_valid_against_the_schema_fragment() -> None:
