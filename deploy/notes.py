@@ -31,8 +31,8 @@ def triage_skipped(names: Names) -> str:
     jobs = ", ".join(names.job(phase) for phase in TRIAGE_PHASES)
     return (
         f"Cloud Scheduler job {names.nightly} and Cloud Run jobs {jobs}: not created, because "
-        "triage.enabled is false (the workflow still answers solve-chatbot-issues with 501 'not available "
-        "yet'); set triage.enabled: true, with the Sentry or Langfuse secrets, to create them"
+        "triage.enabled is false (a solve-chatbot-issues run would find no triage job); set "
+        "triage.enabled: true, with the Sentry or Langfuse secrets, to create them"
     )
 
 

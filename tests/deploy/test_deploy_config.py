@@ -40,7 +40,7 @@ def test_the_shipped_example_is_a_valid_config() -> None:
         config.images.ref("e2e") == "us-central1-docker.pkg.dev/my-gcp-project/factory/factory-e2e:2025-06-01"
     )
     assert config.triage.time_zone == "Europe/Paris"
-    assert config.triage.enabled is False, "no nightly schedule while the workflow answers it with 501"
+    assert config.triage.enabled is False, "no nightly schedule until the triage's secrets are named"
     assert config.receiver.public_access == "allUsers"
     # Turning the triage on is one line: its secrets are named, where Sentry and Langfuse are is said.
     data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
@@ -314,7 +314,11 @@ def test_the_nightly_triage_is_off_unless_enabled(tmp_path: Path) -> None:
     assert not any(g.target.startswith("factory-triage") for g in held), "no runner grant on a job not made"
     assert deployed_phases(config) == ("implement", "review", "e2e")
     (skipped,) = [n for n in plan_notes(config) if "factory-nightly-triage" in n]
-    assert "triage.enabled is false" in skipped and "501" in skipped and "triage.enabled: true" in skipped
+    assert (
+        "triage.enabled is false" in skipped
+        and "no triage job" in skipped
+        and "triage.enabled: true" in skipped
+    )
     assert "factory-triage, factory-triage-close" in skipped
 
     enabled = load_config(write_config(tmp_path, **{"triage.enabled": True}))
