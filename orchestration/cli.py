@@ -22,10 +22,11 @@ from images.engine import ContainerError
 from jobs.errors import ConfigError
 from orchestration.cloud import CloudError, start_and_follow
 from orchestration.local.check import check
-from orchestration.local.demo import DemoTarget, demo
+from orchestration.local.demo import DemoJob, DemoTarget, demo
 from orchestration.local.executions import ExecutionsServer
 from orchestration.local.gcloud import gcloud_howto, prepare_gcloud
 from orchestration.local.inputs import check_repo, check_ticket, resolve_path, resolve_repo
+from orchestration.local.night import demo_night
 from orchestration.local.offline import start_offline_model
 from orchestration.local.prune import human_age, human_size, parse_age, prune
 from orchestration.local.run import LocalRun
@@ -81,11 +82,27 @@ def demo_command(
     ] = False,
     scenarios: ScenariosOption = None,
     keep_work: KeepWorkOption = False,
+    job: Annotated[
+        DemoJob,
+        typer.Option(
+            help="solve-linear-ticket: one ticket; solve-chatbot-issues: two nights of the support-bot's "
+            "failures from local Sentry and Langfuse, each fixed in its own PR."
+        ),
+    ] = DemoJob.TICKET,
 ) -> None:
     """Run an example ticket through factory.yaml on the local engine, against a local bare remote
-    seeded from an example app (--target)."""
+    seeded from an example app (--target); or, with --job solve-chatbot-issues, the nightly triage."""
     try:
-        code = demo(ticket, artifacts, real, fresh, target=target, scenarios=scenarios, keep_work=keep_work)
+        if job is DemoJob.NIGHT:
+            if ticket is not None or target is not DemoTarget.NOTES_APP:
+                raise ConfigError(
+                    "--job solve-chatbot-issues takes no --ticket or --target: it runs on support-bot"
+                )
+            code = demo_night(artifacts, real, scenarios=scenarios, keep_work=keep_work)
+        else:
+            code = demo(
+                ticket, artifacts, real, fresh, target=target, scenarios=scenarios, keep_work=keep_work
+            )
     except ConfigError as exc:
         typer.echo(f"factory: {exc}", err=True)
         code = 2

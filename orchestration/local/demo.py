@@ -23,6 +23,13 @@ from orchestration.local.stack import EXAMPLES, LocalStack
 from orchestration.local.ticket import solve_ticket
 
 
+class DemoJob(StrEnum):
+    """What ``factory demo`` runs: one example ticket, or a night of the chatbot's failures."""
+
+    TICKET = "solve-linear-ticket"
+    NIGHT = "solve-chatbot-issues"
+
+
 class DemoTarget(StrEnum):
     """The example apps ``factory demo`` can seed and run a ticket against."""
 
