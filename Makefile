@@ -61,6 +61,7 @@ bench: setup
 	$(PY) -m tests.bench.workflow
 	$(PY) -m tests.bench.secret_scan
 	$(PY) -m tests.bench.runs_list
+	$(PY) -m tests.bench.night
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .factory .pytest_cache .mypy_cache .ruff_cache
