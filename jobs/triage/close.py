@@ -26,7 +26,7 @@ from jobs.triage.decide import Decision
 from jobs.triage.ledger import Ledger
 from jobs.triage.phase import PHASE as TRIAGE
 from jobs.triage.phase import OpenSources, triage_config
-from jobs.triage.records import CloseResult, Entry, NightFindings, TriageResult
+from jobs.triage.records import CloseResult, Entry, NightFindings, TriageResult, started
 
 PHASE = "triage-close"
 
@@ -35,14 +35,7 @@ def run_close(
     settings: JobSettings, services: Services, run_id: str, sources: OpenSources = open_sources
 ) -> CloseResult:
     clock = Stopwatch()
-    result = CloseResult(
-        run_id=run_id,
-        ticket_identifier="",
-        branch="",
-        base_branch=settings.base_branch,
-        started_at=utc_now(),
-        status="error",
-    )
+    result = CloseResult.model_validate(started(run_id, settings.base_branch))
     try:
         triage = read_model(services.store, run_key(run_id, TRIAGE, "result.json"), TriageResult)
         result = result.model_copy(update={"night": triage.night})

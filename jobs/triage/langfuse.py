@@ -32,21 +32,18 @@ from typing import Any, Generic, Literal, TypeVar
 from urllib.parse import quote
 
 import httpx
-import pydantic
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field, SecretStr, field_validator
 
 from jobs.errors import ConfigError, FactoryError, ServiceError
 from jobs.logs import get_logger
-from jobs.redact import MASK
 from jobs.retry import RetryPolicy, retry_after_header
+from jobs.triage.wire import ApiModel, error_text, shape
 
 SERVICE = "langfuse"
 DEFAULT_HOST = "https://cloud.langfuse.com"
 MAX_LIMIT = 100  # the smallest page cap among the paths read here
 MAX_PAGES = 50  # a server that always offers a next page is not followed further than this
 MIN_WAIT = 1.0
-MAX_MESSAGE = 300
 SCORES_V3 = "/api/public/v3/scores"
 SCORES_V2 = "/api/public/v2/scores"
 OBSERVATIONS_V2 = "/api/public/v2/observations"
@@ -57,8 +54,8 @@ M = TypeVar("M", bound=BaseModel)
 Params = dict[str, str | list[str]]
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, alias_generator=to_camel, populate_by_name=True)
+class _Model(ApiModel):
+    """A model of this provider's answers."""
 
 
 class LangfuseScore(_Model):
@@ -293,17 +290,7 @@ class LangfuseClient:
         return body
 
     def _describe(self, response: httpx.Response) -> str:
-        """Langfuse's ``message`` (or the body), one line, the keys masked before the cut."""
-        try:
-            body: Any = response.json()
-        except ValueError:
-            body = response.text
-        if isinstance(body, dict):
-            body = body.get("message") or body
-        text = " ".join(str(body or response.reason_phrase or "error").split())
-        for secret in self._masked:
-            text = text.replace(secret, MASK)
-        return text[:MAX_MESSAGE]
+        return error_text(response, "message", self._masked)
 
 
 def _score_v3(row: Any) -> LangfuseScore:
@@ -339,10 +326,7 @@ def _parser(model: type[M]) -> Callable[[Any], M]:
 
 
 def _shape(model: type[M], value: Any, what: str) -> M:
-    try:
-        return model.model_validate(value)
-    except pydantic.ValidationError:
-        raise ServiceError(SERVICE, 200, f"unexpected response shape for {what}") from None
+    return shape(SERVICE, model, value, what)
 
 
 def _limit(limit: int) -> str:

@@ -35,7 +35,7 @@ from jobs.triage.config import TriageConfig
 from jobs.triage.decide import Decision, decide, rank
 from jobs.triage.findings import Finding, sanitized
 from jobs.triage.ledger import Attempt, Ledger, NightTaken, evidence_key
-from jobs.triage.records import Entry, NightFindings, Selected, TriageResult
+from jobs.triage.records import Entry, NightFindings, Selected, TriageResult, started
 from jobs.workspace.repo import read_base_file
 
 PHASE = "triage"
@@ -50,15 +50,7 @@ def run_triage(
     """Run the night and write its result, whatever happens; raises only if even that write fails."""
     clock = Stopwatch()
     night = settings.night or datetime.now(UTC).strftime("%Y-%m-%d")
-    result = TriageResult(
-        run_id=run_id,
-        ticket_identifier="",
-        branch="",
-        base_branch=settings.base_branch,
-        started_at=utc_now(),
-        status="error",
-        night=night,
-    )
+    result = TriageResult.model_validate(started(run_id, settings.base_branch) | {"night": night})
     try:
         config = triage_config(settings, services, clock)
         report_only = config.report_only if settings.report_only is None else settings.report_only

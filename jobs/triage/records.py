@@ -2,15 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobs.models import PhaseResult, Record
+from jobs.models import PhaseResult, Record, utc_now
 from jobs.triage.decide import Decision
 from jobs.triage.findings import Finding
 
 TriageStatus = Literal["done", "already-claimed", "error"]
+
+
+def started(run_id: str, base_branch: str) -> dict[str, Any]:
+    """The fields a night's phase result has before anything can fail: it is about no ticket or branch."""
+    return {
+        "run_id": run_id,
+        "ticket_identifier": "",
+        "branch": "",
+        "base_branch": base_branch,
+        "started_at": utc_now(),
+        "status": "error",
+    }
 
 
 class Selected(BaseModel):

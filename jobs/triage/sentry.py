@@ -31,21 +31,18 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
-import pydantic
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
-from pydantic.alias_generators import to_camel
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
 from jobs.errors import ConfigError, FactoryError, ServiceError
 from jobs.logs import get_logger
-from jobs.redact import MASK
 from jobs.retry import RetryPolicy, parse_number, retry_after_header
+from jobs.triage.wire import ApiModel, error_text, shape
 
 SERVICE = "sentry"
 DEFAULT_URL = "https://sentry.io"
 MAX_LIMIT = 100  # Sentry's cap on ``limit`` for the issues list
 MAX_PAGES = 50  # a server that always offers a next page is not followed further than this
 MIN_WAIT = 1.0  # a reset already past (clock skew) must not retry at once, in a loop
-MAX_MESSAGE = 300
 DUPLICATE_NOTE = "already posted that comment"
 _ISSUE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,99}$")  # numeric ids and short ids (PROJECT-1A)
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
@@ -53,8 +50,8 @@ _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 M = TypeVar("M", bound=BaseModel)
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True, alias_generator=to_camel, populate_by_name=True)
+class _Model(ApiModel):
+    """A model of this provider's answers."""
 
 
 class StackFrame(_Model):
@@ -301,15 +298,7 @@ class SentryClient:
         return f"/api/0{scope}/issues/{quote(issue_id, safe='')}"
 
     def _describe(self, response: httpx.Response) -> str:
-        """Sentry's ``detail`` (or the body), one line, the token masked before the cut."""
-        try:
-            body: Any = response.json()
-        except ValueError:
-            body = response.text
-        if isinstance(body, dict):
-            body = body.get("detail") or body
-        text = " ".join(str(body or response.reason_phrase or "error").split())
-        return text.replace(self._token.get_secret_value(), MASK)[:MAX_MESSAGE]
+        return error_text(response, "detail", (self._token.get_secret_value(),))
 
 
 def rate_limit_wait(headers: httpx.Headers, now: float) -> float | None:
@@ -347,7 +336,4 @@ def _list(response: httpx.Response, path: str) -> list[Any]:
 
 
 def _shape(model: type[M], value: Any, what: str) -> M:
-    try:
-        return model.model_validate(value)
-    except pydantic.ValidationError:
-        raise ServiceError(SERVICE, 200, f"unexpected response shape for {what}") from None
+    return shape(SERVICE, model, value, what)
