@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import re
@@ -405,41 +406,17 @@ def browser_mcp(origins: Sequence[str], screenshot_dir: Path, chromium: str | No
     return McpServer(command=browser_command(), env=browser_env(origins, screenshot_dir, chromium))
 
 
-# Served over HTTP by the harness (``jobs.mcp.serve``): a socket it already listens on (on the box's
-# loopback), passed as a descriptor, and the bearer the agent's MCP config carries.
-HTTP_FD_ENV = "FACTORY_MCP_FD"
-HTTP_TOKEN_ENV = "FACTORY_MCP_TOKEN"  # noqa: S105 - the variable's name
-
-
-def bearer_only(app: Any, token: str) -> Any:
-    """An ASGI app that answers 401 to any HTTP request without ``Authorization: Bearer <token>``."""
-    expected = f"Bearer {token}".encode()
-
-    async def guarded(scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and dict(scope["headers"]).get(b"authorization") != expected:
-            await send({"type": "http.response.start", "status": 401, "headers": [(b"content-length", b"0")]})
-            await send({"type": "http.response.body", "body": b""})
-            return
-        await app(scope, receive, send)
-
-    return guarded
-
-
-def serve_http(server: MCPServer[None], fd: int, token: str) -> None:
-    """Serve ``server`` as streamable HTTP on the listening socket ``fd`` to holders of ``token``."""
-    import uvicorn
-
-    app = bearer_only(server.streamable_http_app(), token)
-    config = uvicorn.Config(app, log_level="warning", lifespan="on")
-    uvicorn.Server(config).run(sockets=[socket.socket(fileno=fd)])
+def _served() -> Any:
+    """``jobs/mcp/served.py``, loaded by path: this file, run isolated, imports nothing of our package."""
+    spec = importlib.util.spec_from_file_location("factory_mcp_served", Path(__file__).with_name("served.py"))
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def main() -> None:
-    server = build_server(BrowserSession(BrowserConfig.from_env(os.environ)))
-    if HTTP_FD_ENV in os.environ:
-        serve_http(server, int(os.environ[HTTP_FD_ENV]), os.environ[HTTP_TOKEN_ENV])
-    else:
-        server.run("stdio")
+    _served().run(build_server(BrowserSession(BrowserConfig.from_env(os.environ))))
 
 
 if __name__ == "__main__":

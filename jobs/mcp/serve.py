@@ -23,7 +23,7 @@ from typing import Self
 
 from jobs.agent.models import McpServer
 from jobs.errors import AgentError
-from jobs.mcp.browser import HTTP_FD_ENV, HTTP_TOKEN_ENV
+from jobs.mcp.served import HTTP_FD_ENV, HTTP_TOKEN_ENV
 from jobs.sandbox import Box
 
 START_TIMEOUT = 30.0
