@@ -13,7 +13,9 @@ the app's real SDKs and no cloud account:
    inputs that hit the app's two known defects (its README, "Known defects"): messages with no words
    crash the turn (an ``IndexError`` Sentry groups into one issue), and Acme Shop's refund questions are
    answered by the shipping skill (the customers rate them down in Langfuse);
-5. a summary read back through the stand-ins' read APIs: Sentry's issues with their counts, clients and
+5. a summary read back through the stand-ins' read APIs with Factory's own clients, the triage job's
+   ``SentryClient`` and ``LangfuseClient`` (``SupportBotDay.clients``): Sentry's issues with their
+   counts, the clients their events name (a tag search per client), the latest event's message and
    in-app frames; Langfuse's ``user-feedback`` scores per skill, with the questions rated down.
 
 The app's keys (``sb-test-key-*``) are the seeds' test fixtures, not secrets.
@@ -36,15 +38,18 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Literal, Self
 
 import httpx
 import yaml
+from pydantic import SecretStr
 
-from jobs.errors import DatabaseError
+from jobs.errors import DatabaseError, FactoryError
 from jobs.phases.e2e.database import TempPostgres, find_psql, run_psql
 from jobs.serving import free_port
+from jobs.triage import LangfuseClient, LangfuseScore, LangfuseTrace, SentryClient, SentryEvent
 from orchestration.local.langfuse import LangfuseStandIn
 from orchestration.local.sentry import SentryStandIn
 
@@ -54,11 +59,14 @@ NORTHWIND = "northwind-travel.example"
 KEYS = {ACME: "sb-test-key-acme-shop", NORTHWIND: "sb-test-key-northwind"}  # the seeds' test fixtures
 ENVIRONMENT = "production"  # what the app tells Sentry and Langfuse: the day stands in for production
 SENTRY_ORG = "factory"
+SENTRY_PROJECT = "support-bot"  # its slug: the triage's client sends it as ``projectSlug``
 FEEDBACK_SCORE = "user-feedback"
 TRACE_NAME = "chat-turn"
 START_SECONDS = 30.0
 DELIVERY_SECONDS = 30.0
 INSTALL_SECONDS = 900.0
+READ_SECONDS = 10.0
+READ_WINDOW = timedelta(hours=24)  # what the read-back looks at: the day just played
 Rating = Literal["up", "down"]
 Say = Callable[[str], None]
 
@@ -149,14 +157,14 @@ class Played:
 
 @dataclass(frozen=True)
 class SentryIssue:
-    """One Sentry issue as its read API shows it, with what its events say."""
+    """One Sentry issue as Factory's Sentry client reads it, with what its events say."""
 
     short_id: str
     title: str
     culprit: str
     count: int
-    clients: list[str]
-    messages: list[str]  # the request bodies' message, per event
+    clients: list[str]  # the clients whose ``client`` tag the issue's events carry
+    latest_message: str | None  # the latest event's customer message, as its frame locals show it
     frames: list[tuple[str, str]]  # the latest event's in-app frames (file, function), outermost first
 
 
@@ -172,7 +180,7 @@ class SkillFeedback:
 
 @dataclass(frozen=True)
 class DaySummary:
-    """What the day left in Sentry and Langfuse, read back through their read APIs."""
+    """What the day left in Sentry and Langfuse, read back through their read APIs by Factory's clients."""
 
     played: list[Played]
     issues: list[SentryIssue]
@@ -237,8 +245,9 @@ class SupportBotDay:
     """The stand-ins, the database and the app's chat API, up for one day of traffic.
 
     ``with SupportBotDay(cache_dir) as day:`` starts everything (``day.sentry``, ``day.langfuse``,
-    ``day.api_url``); ``play`` sends turns; ``read_back`` reads what arrived through the read APIs. All
-    of it is stopped and removed on exit."""
+    ``day.api_url``); ``play`` sends turns; ``clients`` gives Factory's own read clients of both
+    stand-ins, and ``read_back`` reads what arrived with them. All of it is stopped and removed on
+    exit."""
 
     def __init__(self, cache_dir: Path | None = None, say: Say | None = None, app: Path = APP) -> None:
         self.cache_dir = cache_dir or default_cache_dir()
@@ -276,7 +285,7 @@ class SupportBotDay:
 
     def _start(self) -> None:
         python = app_python(self.app_source, self.cache_dir, self.say)  # first: it may take minutes
-        sentry = SentryStandIn(token=self.sentry_token, project_slug="support-bot", org_slug=SENTRY_ORG)
+        sentry = SentryStandIn(token=self.sentry_token, project_slug=SENTRY_PROJECT, org_slug=SENTRY_ORG)
         self._sentry = self._stack.enter_context(sentry)
         self._langfuse = self._stack.enter_context(LangfuseStandIn(project_id="support-bot"))
         work = Path(self._stack.enter_context(tempfile.TemporaryDirectory(prefix="factory-traffic-")))
@@ -391,21 +400,26 @@ class SupportBotDay:
 
     # -- reading it back --------------------------------------------------------------------------
 
-    def sentry_api(self) -> httpx.Client:
-        """A client of the Sentry stand-in's read API, with its token."""
-        headers = {"Authorization": f"Bearer {self.sentry_token}"}
-        return httpx.Client(base_url=f"{self.sentry.url}/api/0/", headers=headers, timeout=10)
-
-    def langfuse_api(self) -> httpx.Client:
-        """A client of the Langfuse stand-in's public API, with the project's keys."""
-        auth = (self.langfuse.public_key, self.langfuse.secret_key)
-        return httpx.Client(base_url=f"{self.langfuse.url}/api/public/", auth=auth, timeout=10)
+    @contextlib.contextmanager
+    def clients(self) -> Iterator[tuple[SentryClient, LangfuseClient]]:
+        """Factory's own read clients, the triage job's, on the stand-ins with the day's token and keys."""
+        with httpx.Client(timeout=READ_SECONDS, trust_env=False) as http:  # loopback: no proxy
+            sentry = SentryClient(http, SecretStr(self.sentry_token), base_url=self.sentry.url)
+            langfuse = LangfuseClient(
+                http, self.langfuse.public_key, SecretStr(self.langfuse.secret_key), host=self.langfuse.url
+            )
+            yield sentry, langfuse
 
     def read_back(self, played: list[Played]) -> DaySummary:
-        with self.sentry_api() as sentry, self.langfuse_api() as langfuse:
-            issues = sentry_issues(sentry)
-            traces = langfuse_pages(langfuse, "traces", {"name": TRACE_NAME})
-            scores = langfuse_pages(langfuse, "v2/scores", {"name": FEEDBACK_SCORE})
+        """What the day left, as Factory's clients read it: the day's issues, traces and feedback."""
+        until = datetime.now(UTC) + timedelta(minutes=1)  # the end is exclusive: keep the last turn
+        try:
+            with self.clients() as (sentry, langfuse):
+                issues = sentry_issues(sentry)
+                traces = list(langfuse.traces(TRACE_NAME, from_ts=until - READ_WINDOW, to_ts=until))
+                scores = list(langfuse.scores(FEEDBACK_SCORE, from_ts=until - READ_WINDOW, to_ts=until))
+        except FactoryError as exc:
+            raise TrafficError(f"reading back what the day left: {exc}") from None
         return DaySummary(played, issues, len(traces), feedback_by_skill(traces, scores))
 
 
@@ -419,85 +433,61 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-def _json(response: httpx.Response) -> Any:
-    if response.status_code != 200:
-        raise TrafficError(
-            f"{response.request.method} {response.request.url} answered {response.status_code}"
-        )
-    return response.json()
-
-
-def sentry_issues(api: httpx.Client) -> list[SentryIssue]:
-    """The project's issues of the last day, most events first, each with its events' clients and
-    messages and its latest event's in-app frames."""
-    query = {"project": "-1", "statsPeriod": "24h", "sort": "freq", "query": ""}
+def sentry_issues(sentry: SentryClient) -> list[SentryIssue]:
+    """The project's issues of the last day (any status), most events first, each with the clients its
+    events name (one ``client:<domain>`` tag search per client) and its latest event's message and
+    in-app frames."""
+    period = f"{int(READ_WINDOW.total_seconds() // 3600)}h"
+    found = list(sentry.issues(SENTRY_ORG, SENTRY_PROJECT, query="", stats_period=period))
+    tagged = {client: _issue_ids(sentry, f"client:{client}", period) for client in KEYS}
     issues = []
-    for issue in _json(api.get(f"organizations/{SENTRY_ORG}/issues/", params=query)):
-        path = f"organizations/{SENTRY_ORG}/issues/{issue['id']}"
-        events = _json(api.get(f"{path}/events/", params={"full": "true"}))
-        latest = _json(api.get(f"{path}/events/latest/"))
-        clients = sorted({t["value"] for e in events for t in e["tags"] if t["key"] == "client"})
-        messages = [m for e in events if (m := _request_message(e)) is not None]
+    for issue in sorted(found, key=lambda i: (-i.count, i.short_id)):
+        latest = sentry.latest_event(issue.id, org=SENTRY_ORG)
         issues.append(
             SentryIssue(
-                short_id=issue["shortId"],
-                title=issue["title"],
-                culprit=issue["culprit"],
-                count=int(issue["count"]),
-                clients=clients,
-                messages=messages,
-                frames=in_app_frames(latest),
+                short_id=issue.short_id,
+                title=issue.title,
+                culprit=issue.culprit or "",
+                count=issue.count,
+                clients=sorted(client for client, ids in tagged.items() if issue.id in ids),
+                latest_message=crashed_message(latest),
+                frames=[
+                    (f.filename or f.abs_path or "?", f.function or "?") for f in latest.frames if f.in_app
+                ],
             )
         )
     return issues
 
 
-def in_app_frames(event: dict[str, Any]) -> list[tuple[str, str]]:
-    """(file, function) of the event's in-app frames, outermost first, as the read API gives them."""
-    frames: list[tuple[str, str]] = []
-    for entry in event.get("entries", []):
-        if entry.get("type") != "exception":
-            continue
-        for value in entry["data"]["values"]:
-            stack = value.get("stacktrace") or {}
-            frames += [(f["filename"], f["function"]) for f in stack.get("frames") or [] if f.get("inApp")]
-    return frames
+def _issue_ids(sentry: SentryClient, query: str, period: str) -> set[str]:
+    return {issue.id for issue in sentry.issues(SENTRY_ORG, SENTRY_PROJECT, query=query, stats_period=period)}
 
 
-def _request_message(event: dict[str, Any]) -> str | None:
-    for entry in event.get("entries", []):
-        data = entry.get("data") if entry.get("type") == "request" else None
-        body = data.get("data") if isinstance(data, dict) else None
-        if isinstance(body, dict) and isinstance(body.get("message"), str):
-            return str(body["message"])
+def crashed_message(event: SentryEvent) -> str | None:
+    """The customer's message in the outermost in-app frame that holds one, as the SDK sends frame locals
+    (a ``repr``: quoted). What the client reads of an event is its exceptions and tags; the request
+    body is not among them, the app's own ``chat`` frame is."""
+    for frame in event.frames:
+        message = (frame.vars or {}).get("message") if frame.in_app else None
+        if isinstance(message, str):
+            return message
     return None
 
 
-def langfuse_pages(api: httpx.Client, path: str, params: dict[str, str]) -> list[dict[str, Any]]:
-    """Every item of a paged Langfuse list (``page`` and ``limit``, ``meta.totalPages``)."""
-    items: list[dict[str, Any]] = []
-    page = 1
-    while True:
-        body = _json(api.get(path, params={**params, "limit": "100", "page": str(page)}))
-        items += body["data"]
-        if page >= int(body["meta"]["totalPages"]):
-            return items
-        page += 1
-
-
-def feedback_by_skill(traces: list[dict[str, Any]], scores: list[dict[str, Any]]) -> list[SkillFeedback]:
-    """Thumbs up (1) and down (0) per ``skill:`` tag of the scored trace, most thumbs down first."""
-    questions = {t["id"]: str(t.get("input") or "") for t in traces}
+def feedback_by_skill(traces: list[LangfuseTrace], scores: list[LangfuseScore]) -> list[SkillFeedback]:
+    """Thumbs up (true or 1) and down per ``skill:`` tag of the scored trace, most thumbs down first."""
+    by_id = {trace.id: trace for trace in traces}
     tallies: dict[str, tuple[int, int, list[str]]] = {}
-    for score in sorted(scores, key=lambda s: str(s["timestamp"])):
-        tags = (score.get("trace") or {}).get("tags") or []
+    for score in sorted(scores, key=lambda s: s.timestamp or datetime.min.replace(tzinfo=UTC)):
+        trace = by_id.get(score.trace_id or "")
+        tags = trace.tags if trace is not None else []
         skill = next((tag.split(":", 1)[1] for tag in tags if tag.startswith("skill:")), "(unknown)")
         up, down, asked = tallies.get(skill, (0, 0, []))
-        if score["value"] == 1:
+        if score.value in (True, 1):
             up += 1
         else:
             down += 1
-            asked = [*asked, questions.get(score["traceId"], "?")]
+            asked = [*asked, str(trace.input) if trace is not None and trace.input is not None else "?"]
         tallies[skill] = (up, down, asked)
     rows = [SkillFeedback(skill, up, down, asked) for skill, (up, down, asked) in tallies.items()]
     return sorted(rows, key=lambda row: (-row.down, -row.up, row.skill))
@@ -518,21 +508,21 @@ def render(summary: DaySummary, sentry_url: str = "", langfuse_url: str = "") ->
         f"{len(ratings)} rated ({len(ratings) - downs} up, {downs} down)",
         "",
         f"Sentry{f' ({sentry_url})' if sentry_url else ''}: {len(summary.issues)} issue(s), "
-        "read back through its API",
+        "read back through its API with Factory's Sentry client",
     ]
     for issue in summary.issues:
         lines.append(
             f"  {issue.short_id}  {issue.title}  {issue.count} event(s), clients {', '.join(issue.clients)}"
         )
         lines.append(f"    culprit {issue.culprit}")
-        lines.append(f"    messages {', '.join(repr(m) for m in issue.messages)}")
+        lines.append(f"    latest event's message {issue.latest_message or '(not in its frames)'}")
         lines.append(
             "    in-app frames " + " -> ".join(f"{file} {function}" for file, function in issue.frames)
         )
     lines += [
         "",
         f"Langfuse{f' ({langfuse_url})' if langfuse_url else ''}: {summary.traces} {TRACE_NAME} trace(s); "
-        f"{FEEDBACK_SCORE} scores per skill, read back through its API",
+        f"{FEEDBACK_SCORE} scores per skill, read back through its API with Factory's Langfuse client",
         f"  {'skill':<24}{'up':>4}{'down':>6}",
     ]
     for row in summary.feedback:

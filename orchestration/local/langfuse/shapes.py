@@ -194,7 +194,10 @@ class Shapes(ProjectStore):
         if "io" in groups:
             for key in ("input", "output"):
                 value = observation[key]
-                body[key] = value if value is None or isinstance(value, str) else json.dumps(value)
+                if value is not None and not isinstance(value, str):
+                    # As Langfuse stores it (JSON.stringify): compact, non-ASCII kept (the docs' samples).
+                    value = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+                body[key] = value
         if "metadata" in groups:
             body["metadata"] = observation["metadata"]
         if "model" in groups:

@@ -3,7 +3,8 @@
 Shapes from Sentry's OpenAPI (getsentry/sentry-api-schema):
 
 - ``GET /api/0/organizations/{org}/issues/``: ``query`` (default ``is:unresolved``; ``is:``, ``level:``,
-  ``key:value`` tags, free text; ``!`` negates), ``project`` (id, slug or ``-1``), ``environment``,
+  ``key:value`` tags, free text; ``!`` negates), ``project`` (numeric ids, ``-1`` for all) and
+  ``projectSlug`` (slugs, ``$all`` for all) as ``check_projects`` reads them, ``environment``,
   ``statsPeriod`` or ``start``/``end`` (default 14d), ``sort`` (date, new, freq, user), ``limit`` (max
   100), ``cursor``, ``groupStatsPeriod``; ``Link`` header cursor pagination exactly as Sentry formats it.
 - ``GET|PUT /api/0/organizations/{org}/issues/{issue_id}/`` (id or short id; PUT sets ``status``).
@@ -27,8 +28,11 @@ NOT_FOUND = {"detail": "The requested resource does not exist"}
 NO_CREDENTIALS = {"detail": "Authentication credentials were not provided."}
 INVALID_TOKEN = {"detail": "Invalid token"}
 NO_PERMISSION = {"detail": "You do not have permission to perform this action."}
+INVALID_PROJECT = {"detail": "Invalid project parameter. Values must be numbers."}
 DEFAULT_STATS_PERIOD = timedelta(days=14)
 MAX_LIMIT = 100
+ALL_PROJECTS_ID = -1  # Sentry's ALL_ACCESS_PROJECTS
+ALL_PROJECTS_SLUG = "$all"  # Sentry's ALL_ACCESS_PROJECTS_SLUG
 _PERIOD = re.compile(r"^(\d+)([smhdw]?)$")
 _PERIOD_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _STATUS_QUERIES = {
@@ -67,6 +71,29 @@ def date_window(
     if default is None:
         return None
     return now - default.total_seconds(), now
+
+
+def check_projects(query: dict[str, list[str]], project_id: int, project_slug: str) -> None:
+    """The projects asked for, as Sentry's ``OrganizationEndpoint.get_projects`` reads them
+    (``src/sentry/api/bases/organization.py``): ``project`` holds numeric ids only, every value parsed
+    with ``int`` (a slug, or an empty value, is a 400); ``projectSlug`` holds slugs (empty values
+    dropped) and, when given, selects; ``-1`` / ``$all`` mean every project the caller can access. A
+    project asked for by id or slug that is not this one is a 403, as for any project the token cannot
+    see. Nothing asked for means the caller's projects: this one."""
+    try:
+        ids = {int(value) for value in query.get("project", [])}
+    except ValueError:
+        raise ApiError(400, INVALID_PROJECT) from None
+    slugs = {value for value in query.get("projectSlug", []) if value}
+    if slugs:
+        if ALL_PROJECTS_SLUG in slugs:
+            return
+        selected = slugs & {project_slug}
+        # Sentry checks the ids against what the slugs selected too, when both are given.
+        if slugs != selected or (ids and ids != ({project_id} if selected else set())):
+            raise ApiError(403, NO_PERMISSION)
+    elif ids and ALL_PROJECTS_ID not in ids and ids != {project_id}:
+        raise ApiError(403, NO_PERMISSION)
 
 
 def parse_cursor(query: dict[str, list[str]]) -> tuple[int, bool]:

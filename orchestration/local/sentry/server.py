@@ -24,8 +24,8 @@ from orchestration.local.sentry.api import (
     DEFAULT_STATS_PERIOD,
     INVALID_TOKEN,
     NO_CREDENTIALS,
-    NO_PERMISSION,
     NOT_FOUND,
+    check_projects,
     cursor_links,
     date_window,
     issue_matches,
@@ -214,12 +214,13 @@ def _handler_for(server: SentryStandIn) -> type[BaseHTTPRequestHandler]:
             return self._notes(issue, method, query, path)
 
         def _issues(self, query: dict[str, list[str]], path: str) -> tuple[int, Any, dict[str, str]]:
-            projects = [p for p in query.get("project", []) if p]
-            accepted = {str(server.project_id), server.project_slug, "-1"}
-            if any(p not in accepted for p in projects):
-                raise ApiError(403, NO_PERMISSION)
+            # Sentry's order: the dates, ``groupStatsPeriod``, the projects, then the search itself.
             window = date_window(query, server.clock(), DEFAULT_STATS_PERIOD)
             assert window is not None
+            group_stats = (query.get("groupStatsPeriod") or ["24h"])[-1]
+            if group_stats not in ("", "24h", "14d", "auto"):
+                raise ApiError(400, {"detail": "Invalid groupStatsPeriod"})
+            check_projects(query, server.project_id, server.project_slug)
             text = query["query"][-1] if "query" in query else "is:unresolved"
             try:
                 tokens = shlex.split(text)
@@ -229,9 +230,6 @@ def _handler_for(server: SentryStandIn) -> type[BaseHTTPRequestHandler]:
             sort = (query.get("sort") or ["date"])[-1]
             if sort not in ("date", "new", "freq", "user", "trends", "inbox", "recommended", "priority"):
                 raise ApiError(400, {"detail": f"Invalid sort: {sort!r}"})
-            group_stats = (query.get("groupStatsPeriod") or ["24h"])[-1]
-            if group_stats not in ("", "24h", "14d", "auto"):
-                raise ApiError(400, {"detail": "Invalid groupStatsPeriod"})
             limit = parse_limit(query, "limit")
             offset, _ = parse_cursor(query)
             with server._lock:

@@ -247,6 +247,68 @@ def test_observations_filters_and_v2_cursor(client: httpx.Client, ingested: None
     assert "usageDetails" not in first["data"][0]
 
 
+def test_a_trace_read_as_its_documented_replacement_reads_it(client: httpx.Client) -> None:
+    """``GET /traces/{id}`` is deprecated; Langfuse documents its replacement as ``GET /v2/observations``
+    with ``traceId`` and ``fields=core,basic,io,trace_context``: observation rows, the trace's ``tags``,
+    ``traceName`` and ``release`` on each, and, v4 having no trace-level input/output, the trace's input
+    and output on its root observation (``parentObservationId`` null), as strings.
+
+    https://langfuse.com/faq/all/deprecated-api-migration (Traces: parameter mapping, semantic differences)
+    https://langfuse.com/changelog/2026-05-15-v2-observations-trace-context
+    """
+    t = "2026-12-02T08:00:00.000Z"
+    trace = {
+        "id": "turn-1",
+        "timestamp": t,
+        "name": "chat-turn",
+        "sessionId": "acme:s-1",
+        "tags": ["client:acme", "skill:shipping"],
+        "input": "How long do refunds take?",
+        "output": "Delivery takes 3 days.",
+        "release": "2.0.1",
+        "environment": "production",
+    }
+    answer = {
+        "id": "turn-1-answer",
+        "traceId": "turn-1",
+        "name": "answer",
+        "startTime": t,
+        "endTime": "2026-12-02T08:00:00.200Z",
+        "input": "How long do refunds take?",
+        "output": {"skill": "shipping", "sources": []},
+        "environment": "production",
+    }
+    lookup = {
+        "id": "turn-1-route",
+        "traceId": "turn-1",
+        "parentObservationId": "turn-1-answer",
+        "startTime": t,
+    }
+    batch = [
+        event("trace-create", t, trace),
+        event("span-create", t, answer),
+        event("span-create", t, lookup),
+    ]
+    assert client.post("/api/public/ingestion", json={"batch": batch}).json()["errors"] == []
+
+    params = {
+        "traceId": "turn-1",
+        "fields": "core,basic,io,trace_context",
+        "fromStartTime": "2026-12-02T00:00:00Z",
+        "toStartTime": "2026-12-03T00:00:00Z",
+    }
+    rows = client.get("/api/public/v2/observations", params=params).json()["data"]
+    assert sorted(row["id"] for row in rows) == ["turn-1-answer", "turn-1-route"]
+    for row in rows:
+        assert row["traceId"] == "turn-1" and row["traceName"] == "chat-turn" and row["release"] == "2.0.1"
+        assert row["tags"] == ["client:acme", "skill:shipping"] and row["sessionId"] == "acme:s-1"
+    [root] = [row for row in rows if row["parentObservationId"] is None]
+    assert root["input"] == "How long do refunds take?"
+    assert root["output"] == '{"skill":"shipping","sources":[]}'  # IO comes back as (compact) strings
+    plain = client.get("/api/public/v2/observations", params={**params, "fields": "io"}).json()["data"]
+    assert all("tags" not in row and "traceName" not in row for row in plain)  # absent, not null
+
+
 def test_auth_refusals(langfuse: LangfuseStandIn) -> None:
     """Wrong keys are Langfuse's 401 (its body differs on the ingestion route); the public key alone
     (bearer) may create scores but not read.

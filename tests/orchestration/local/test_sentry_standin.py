@@ -181,6 +181,39 @@ def test_link_header_cursor_pagination(sentry: SentryStandIn, sdk: None) -> None
     assert titles == {"ValueError", "RuntimeError", "KeyError"}
 
 
+def test_projects_by_id_in_project_and_by_slug_in_project_slug(sentry: SentryStandIn, sdk: None) -> None:
+    """``project`` takes numeric ids (``-1``: all), ``projectSlug`` slugs (``$all``: all); a slug (or an
+    empty value) in ``project`` is Sentry's 400, a project the token cannot see its 403.
+
+    https://docs.sentry.io/api/events/list-an-organizations-issues/ (``project``: array<integer>)
+    getsentry/sentry ``src/sentry/api/bases/organization.py`` (``get_projects``: ``projectSlug``, and
+    ``int()`` of every ``project`` value, "Invalid project parameter. Values must be numbers.")
+    """
+    capture(ship_order, "D-4")
+    sentry_sdk.flush(timeout=5)
+    [issue] = issues(sentry).json()
+    for params in (
+        {"project": 1},
+        {"project": -1},
+        {"projectSlug": "pump-station"},
+        {"projectSlug": "$all"},
+        {"projectSlug": ""},  # empty slugs are dropped: the caller's projects
+        {"project": 1, "projectSlug": "pump-station"},
+    ):
+        r = issues(sentry, **params)
+        assert r.status_code == 200 and [i["id"] for i in r.json()] == [issue["id"]], params
+
+    for params in ({"project": "pump-station"}, {"project": "pump-station", "projectSlug": "pump-station"}):
+        r = issues(sentry, **params)
+        assert r.status_code == 400, params
+        assert r.json() == {"detail": "Invalid project parameter. Values must be numbers."}
+    assert issues(sentry, project="").status_code == 400
+    for params in ({"project": 2}, {"projectSlug": "other"}, {"project": 2, "projectSlug": "pump-station"}):
+        r = issues(sentry, **params)
+        assert r.status_code == 403, params
+        assert r.json() == {"detail": "You do not have permission to perform this action."}
+
+
 def test_auth_refusals(sentry: SentryStandIn) -> None:
     """A wrong or missing token is Sentry's 401; another organization is 404; the envelope endpoint wants
     the DSN's public key.

@@ -3,18 +3,18 @@ in the local Sentry and Langfuse as the app's real SDKs report it.
 
 Real: the app (examples/support-bot, its pinned requirements from PyPI in a cached venv), its migrations
 and seeds in a throwaway PostgreSQL, its chat API, ``sentry-sdk`` and its Langfuse sender, and the
-stand-ins' ingestion and read APIs. Every assertion reads what arrived through the read APIs, as the
-triage job will.
+stand-ins' ingestion and read APIs. Every assertion reads what arrived through the read APIs with
+Factory's own clients, the triage job's ``SentryClient`` and ``LangfuseClient`` (``SupportBotDay.
+clients``): no hand-written request or fixture in between.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 
 from jobs.artifacts import open_store, read_model
@@ -29,6 +29,8 @@ from orchestration.local.traffic import (
     DAY,
     NORTHWIND,
     SENTRY_ORG,
+    SENTRY_PROJECT,
+    TRACE_NAME,
     DaySummary,
     SupportBotDay,
     has_no_words,
@@ -40,6 +42,7 @@ pytestmark = pytest.mark.timeout(1200)  # the first run installs the app's requi
 
 REFUND_WORDS = re.compile(r"refund|return|money back", re.IGNORECASE)
 WORDLESS = [turn.message for turn in DAY if has_no_words(turn.message)]
+FEEDBACK = "user-feedback"
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +51,10 @@ def day() -> Iterator[tuple[SupportBotDay, DaySummary]]:
         yield played
 
 
-def get(api: httpx.Client, path: str, **params: str) -> Any:
-    response = api.get(path, params=params)
-    assert response.status_code == 200, response.text[:500]
-    return response.json()
+def window() -> tuple[datetime, datetime]:
+    """The Langfuse reads' bounds: the last day, to a minute ahead (the end is exclusive)."""
+    until = datetime.now(UTC) + timedelta(minutes=1)
+    return until - timedelta(days=1), until
 
 
 def test_the_day_is_about_forty_turns_of_two_clients_with_both_defects() -> None:
@@ -74,59 +77,64 @@ def test_every_wordless_message_crashed_and_nothing_else(day: tuple[SupportBotDa
 
 def test_the_crash_is_one_sentry_issue_with_the_app_s_frames(day: tuple[SupportBotDay, DaySummary]) -> None:
     bot, _ = day
-    with bot.sentry_api() as sentry:
-        issues = get(sentry, f"organizations/{SENTRY_ORG}/issues/", project="-1", statsPeriod="24h", query="")
-        assert len(issues) == 1, [issue["title"] for issue in issues]
+    with bot.clients() as (sentry, _langfuse):
+        issues = list(sentry.issues(SENTRY_ORG, SENTRY_PROJECT, query="", stats_period="24h"))
+        assert len(issues) == 1, [issue.title for issue in issues]
         issue = issues[0]
-        assert issue["title"].startswith("IndexError: list index out of range")
-        assert issue["count"] == str(len(WORDLESS)) and issue["level"] == "error"
-        path = f"organizations/{SENTRY_ORG}/issues/{issue['id']}"
-        events = get(sentry, f"{path}/events/", full="true")
-        latest = get(sentry, f"{path}/events/latest/")
-    assert len(events) == len(WORDLESS)
-    tags = [{tag["key"]: tag["value"] for tag in event["tags"]} for event in events]
-    assert {t["client"] for t in tags} == {ACME, NORTHWIND}
-    assert {t["service"] for t in tags} == {"backend"} and {t["environment"] for t in tags} == {"production"}
-    bodies = [e["data"]["data"] for event in events for e in event["entries"] if e["type"] == "request"]
-    assert sorted(body["message"] for body in bodies) == sorted(WORDLESS)  # the request body shows it
-    exception = next(e for e in latest["entries"] if e["type"] == "exception")["data"]["values"][-1]
-    assert exception["type"] == "IndexError"
-    in_app = [(f["filename"], f["function"]) for f in exception["stacktrace"]["frames"] if f["inApp"]]
+        # Both clients' customers hit it, the backend reported it, in production: tag searches.
+        for tag in (f"client:{ACME}", f"client:{NORTHWIND}", "service:backend", "environment:production"):
+            assert [i.id for i in sentry.issues(SENTRY_ORG, SENTRY_PROJECT, query=tag)] == [issue.id], tag
+        latest = sentry.latest_event(issue.id, org=SENTRY_ORG)
+    assert issue.title.startswith("IndexError: list index out of range")
+    assert issue.count == len(WORDLESS) and issue.level == "error" and issue.status == "unresolved"
+    assert issue.culprit == "/api/chat"  # the SDK's transaction: the route that failed
+    assert latest.issue_id == issue.id and latest.tags["client"] in (ACME, NORTHWIND)
+    assert latest.tags["service"] == "backend" and latest.tags["environment"] == "production"
+    assert [e.type for e in latest.exceptions] == ["IndexError"]
+    in_app = [(f.filename, f.function) for f in latest.frames if f.in_app]
     files = [file for file, _ in in_app]
     assert files[0] == "support_bot/backend/api.py" and in_app[0][1] == "chat", in_app
     assert in_app[-1] == ("support_bot/routing.py", "is_greeting"), in_app
     assert files.index("support_bot/engine.py") < files.index("support_bot/routing.py"), in_app
     assert any(file == "support_bot/routing.py" and function == "route" for file, function in in_app)
-    assert issue["culprit"] == "/api/chat"  # the SDK's transaction: the route that failed
+    # The last wordless message crashed last: the app's chat frame holds it (locals come as repr).
+    chat = next(f for f in latest.frames if f.function == "chat")
+    assert chat.vars is not None and chat.vars["message"] == repr(WORDLESS[-1])
 
 
 def test_a_crashed_turn_leaves_no_langfuse_trace(day: tuple[SupportBotDay, DaySummary]) -> None:
     bot, summary = day
-    with bot.langfuse_api() as langfuse:
-        traces = get(langfuse, "traces", name="chat-turn", limit="100")
-    assert traces["meta"]["totalItems"] == sum(1 for p in summary.played if p.status == 200)
-    assert not {trace["input"] for trace in traces["data"]} & set(WORDLESS)
+    with bot.clients() as (_sentry, langfuse):
+        since, until = window()
+        traces = list(langfuse.traces(TRACE_NAME, from_ts=since, to_ts=until))
+    assert len(traces) == sum(1 for p in summary.played if p.status == 200) == summary.traces
+    assert not {trace.input for trace in traces} & set(WORDLESS)
 
 
 def test_the_thumbs_down_cluster_on_the_refund_shipping_defect(day: tuple[SupportBotDay, DaySummary]) -> None:
     bot, summary = day
-    with bot.langfuse_api() as langfuse:
-        scores = get(langfuse, "v2/scores", name="user-feedback", limit="100")["data"]
-        traces = {t["id"]: t for t in get(langfuse, "traces", name="chat-turn", limit="100")["data"]}
+    with bot.clients() as (_sentry, langfuse):
+        since, until = window()
+        scores = list(langfuse.scores(FEEDBACK, from_ts=since, to_ts=until))
+        traces = {trace.id: trace for trace in langfuse.traces(TRACE_NAME, from_ts=since, to_ts=until)}
     assert len(scores) == sum(1 for p in summary.played if p.rated)
-    downs = [s for s in scores if s["value"] == 0]
-    skill_of = {s["id"]: next(t[6:] for t in s["trace"]["tags"] if t.startswith("skill:")) for s in scores}
+    assert {score.data_type for score in scores} == {"BOOLEAN"}  # v3 types the value: true or false
+    downs = [s for s in scores if s.value is False]
+    skill_of = {
+        s.id: next(t[6:] for t in traces[s.trace_id or ""].tags if t.startswith("skill:")) for s in scores
+    }
     by_skill: dict[str, int] = {}
     for score in downs:
-        by_skill[skill_of[score["id"]]] = by_skill.get(skill_of[score["id"]], 0) + 1
+        by_skill[skill_of[score.id]] = by_skill.get(skill_of[score.id], 0) + 1
     worst = max(by_skill, key=lambda skill: by_skill[skill])
     assert worst == "shipping" and by_skill["shipping"] >= 2 * (len(downs) - by_skill["shipping"]), by_skill
-    shipping_downs = [s for s in downs if skill_of[s["id"]] == "shipping"]
+    shipping_downs = [s for s in downs if skill_of[s.id] == "shipping"]
     for score in shipping_downs:  # every one: an Acme refund or return question answered with delivery
-        trace = traces[score["traceId"]]
-        assert f"client:{ACME}" in trace["tags"] and REFUND_WORDS.search(trace["input"]), trace["input"]
-    shipping_ups = [s for s in scores if s["value"] == 1 and skill_of[s["id"]] == "shipping"]
-    assert shipping_ups and not any(REFUND_WORDS.search(traces[s["traceId"]]["input"]) for s in shipping_ups)
+        trace = traces[score.trace_id or ""]
+        assert f"client:{ACME}" in trace.tags and REFUND_WORDS.search(str(trace.input)), trace.input
+    shipping_ups = [s for s in scores if s.value is True and skill_of[s.id] == "shipping"]
+    assert shipping_ups
+    assert not any(REFUND_WORDS.search(str(traces[s.trace_id or ""].input)) for s in shipping_ups)
     assert summary.feedback[0].skill == "shipping" and summary.feedback[0].down == len(shipping_downs)
 
 
@@ -138,6 +146,7 @@ def test_the_command_prints_the_summary(capsys: pytest.CaptureFixture[str]) -> N
     assert "1 issue(s)" in out and "IndexError: list index out of range" in out
     assert f"{len(WORDLESS)} event(s), clients {ACME}, {NORTHWIND}" in out
     assert "support_bot/routing.py is_greeting" in out
+    assert f"latest event's message {WORDLESS[-1]!r}" in out
     assert re.search(r"^  shipping\s+\d+\s+[4-9]$", out, re.MULTILINE), out
     assert "rated down on shipping: 'How long do refunds take?'" in out
 
