@@ -104,7 +104,7 @@ class LangfuseSource:
         titles: dict[str, str] = {}
         for wanted in self.config.scores:
             for score in self.client.scores(wanted.name, from_ts=from_ts, to_ts=to_ts):
-                trace = self._trace(score.trace_id)
+                trace = self._trace(score.trace_id, from_ts, to_ts)
                 if not _failed(score, wanted) or trace is None or not self._wanted(trace):
                     continue
                 group = self._group(trace)
@@ -113,7 +113,7 @@ class LangfuseSource:
                 titles[key] = f"{wanted.name} ≤ {wanted.at_most:g} on {_route(group)}"
         if self.config.error_observations:
             for observation in self.client.observations(level="ERROR", from_ts=from_ts, to_ts=to_ts):
-                trace = self._trace(observation.trace_id)
+                trace = self._trace(observation.trace_id, from_ts, to_ts)
                 if trace is None or not self._wanted(trace):
                     continue
                 group = self._group(trace)
@@ -156,11 +156,14 @@ class LangfuseSource:
             evidence=Evidence(examples=examples),
         )
 
-    def _trace(self, trace_id: str | None) -> LangfuseTrace | None:
+    def _trace(self, trace_id: str | None, from_ts: datetime, to_ts: datetime) -> LangfuseTrace | None:
         if not trace_id:
             return None
         if trace_id not in self._traces:
-            self._traces[trace_id] = self.client.trace(trace_id)
+            # A trace scored in the window may have started before it: a day's margin.
+            self._traces[trace_id] = self.client.trace(
+                trace_id, from_ts=from_ts - timedelta(days=1), to_ts=to_ts
+            )
         return self._traces[trace_id]
 
     def _wanted(self, trace: LangfuseTrace) -> bool:

@@ -25,6 +25,7 @@ Which of a current and a legacy path a server serves is found once per client an
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -91,6 +92,17 @@ class LangfuseObservation(_Model):
     input: Any = None
     output: Any = None
     metadata: Any = None
+    # The trace's own attributes on each row: ``basic`` (user, session) and ``trace_context`` fields.
+    user_id: str | None = None
+    session_id: str | None = None
+    tags: list[str] = Field(default_factory=list)
+    trace_name: str | None = None
+    release: str | None = None
+
+    @field_validator("tags", mode="before")
+    @classmethod
+    def _no_tags(cls, value: Any) -> Any:
+        return [] if value is None else value
 
 
 class LangfuseTrace(_Model):
@@ -192,10 +204,33 @@ class LangfuseClient:
         legacy = _Route(OBSERVATIONS_V1, "page", params, parse)
         return self._rows("observations", current, legacy)
 
-    def trace(self, trace_id: str) -> LangfuseTrace:
-        """One trace with its input, output and metadata."""
+    def trace(self, trace_id: str, *, from_ts: datetime, to_ts: datetime) -> LangfuseTrace:
+        """One trace that started in the window: its name, tags, user and session, and the input and output
+        of its root observation, from the current observations path (Langfuse v4 keeps no trace-level
+        input or output); from ``GET /traces/{id}`` where a server does not serve that path."""
         if not trace_id or trace_id in (".", ".."):
             raise ConfigError(f"malformed Langfuse trace id {trace_id[:100]!r}")
+        if self._served.get("trace") != TRACES:
+            params: Params = {
+                "traceId": trace_id,
+                "fields": "core,basic,io,trace_context",
+                "fromStartTime": _iso(from_ts),
+                "toStartTime": _iso(to_ts),
+                "limit": _limit(MAX_LIMIT),
+            }
+            route = _Route(OBSERVATIONS_V2, "cursor", params, _parser(LangfuseObservation))
+            try:
+                rows = [route.parse(row) for page in self._pages(route) for row in page]
+            except ServiceError as exc:
+                if exc.status != 404 or self._served.get("trace") == OBSERVATIONS_V2:
+                    raise
+                get_logger().info("langfuse: %s is not served here; reading %s", OBSERVATIONS_V2, TRACES)
+                self._served["trace"] = TRACES
+            else:
+                self._served["trace"] = OBSERVATIONS_V2
+                if rows:
+                    return _trace_of(trace_id, rows)
+                # No observation (a trace written without spans): the trace itself, where it is served.
         body = self._policy.call(self._get, f"{TRACES}/{quote(trace_id, safe='')}", None)
         return _shape(LangfuseTrace, body, "trace")
 
@@ -291,6 +326,35 @@ class LangfuseClient:
 
     def _describe(self, response: httpx.Response) -> str:
         return error_text(response, "message", self._masked)
+
+
+def _trace_of(trace_id: str, rows: list[LangfuseObservation]) -> LangfuseTrace:
+    """A trace from its observations: the root's input and output, the trace's own attributes."""
+    root = next((row for row in rows if row.parent_observation_id is None), None) or min(
+        rows, key=lambda row: row.start_time.timestamp() if row.start_time else 0.0
+    )
+    return LangfuseTrace(
+        id=trace_id,
+        name=root.trace_name,
+        timestamp=root.start_time,
+        input=_io(root.input),
+        output=_io(root.output),
+        tags=root.tags,
+        user_id=root.user_id,
+        session_id=root.session_id,
+        environment=root.environment,
+        release=root.release,
+    )
+
+
+def _io(value: Any) -> Any:
+    """An observation's input or output: the v2 path sends JSON as a string; a plain string stays one."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
 
 
 def _score_v3(row: Any) -> LangfuseScore:

@@ -178,13 +178,25 @@ def test_a_traces_observations_and_its_input_and_output(client: LangfuseClient) 
     assert span.end_time == NIGHT + timedelta(hours=9, milliseconds=1500)
     assert [o.trace_id for o in client.observations(**WINDOW, limit=1)] == ["a-3", "a-2", "a-1"]
 
-    trace = client.trace("a-1")
-    assert (trace.input, trace.output) == ("Can I get a refund?", "Parcels ship in 2 days.")
+    # The current path: the trace's attributes on its observations, input and output from its root
+    # observation (Langfuse v4 keeps no trace-level input or output).
+    trace = client.trace("a-1", **WINDOW)
+    assert trace.input == "Can I get a refund?"
+    assert trace.output == {"skill": "shipping", "sources": [{"title": "Delivery times"}]}
     assert trace.name == "chat-turn" and trace.session_id == "acme-shop.example:s-1"
     assert trace.tags == ["client:acme-shop.example", "skill:shipping"]
-    assert trace.metadata == {"client": "acme-shop.example", "skill": "shipping"}
-    assert trace.html_path == "/project/support-bot/traces/a-1" and trace.latency == 1.5
     assert trace.timestamp == NIGHT + timedelta(hours=9)
+
+
+def test_a_trace_from_a_server_without_the_current_path_is_read_the_old_way(time_: FakeTime) -> None:
+    old = {"id": "t1", "name": "chat-turn", "input": "Hi", "output": "Hello", "tags": ["skill:greeting"]}
+    fake = Fake({"/api/public/traces/t1": [httpx.Response(200, json=old)]})
+    client = langfuse_client(fake, time_)
+    for _ in range(2):
+        trace = client.trace("t1", **WINDOW)
+        assert (trace.input, trace.output, trace.tags) == ("Hi", "Hello", ["skill:greeting"])
+    paths = [r.url.path for r in fake.requests]
+    assert paths == ["/api/public/v2/observations", "/api/public/traces/t1", "/api/public/traces/t1"]
 
 
 def test_traces_by_name_and_tags_across_pages(client: LangfuseClient, sent: list[httpx.Request]) -> None:
@@ -199,7 +211,7 @@ def test_traces_by_name_and_tags_across_pages(client: LangfuseClient, sent: list
 
 def test_an_unknown_trace_is_a_404(client: LangfuseClient) -> None:
     with pytest.raises(ServiceError, match="Trace nope not found") as caught:
-        client.trace("nope")
+        client.trace("nope", **WINDOW)
     assert caught.value.status == 404 and not caught.value.retryable
 
 
@@ -207,7 +219,7 @@ def test_wrong_keys_are_a_401_that_names_no_secret(langfuse: LangfuseStandIn) ->
     with httpx.Client() as http:
         wrong = LangfuseClient(http, PUBLIC_KEY, SecretStr("sk-lf-wrong"), host=langfuse.url)
         with pytest.raises(ServiceError, match="Invalid credentials") as caught:
-            wrong.trace("a-1")
+            wrong.trace("a-1", **WINDOW)
     assert caught.value.status == 401 and "sk-lf-wrong" not in str(caught.value)
 
 
@@ -372,8 +384,8 @@ def test_an_empty_page_ends_paging(time_: FakeTime) -> None:
 def test_429_waits_as_retry_after_says(time_: FakeTime) -> None:
     limited = httpx.Response(429, text="429 - rate limit exceeded", headers={"Retry-After": "5"})
     fake = Fake({"/api/public/traces/t1": [limited, httpx.Response(200, json={"id": "t1", "tags": None})]})
-    trace = langfuse_client(fake, time_).trace("t1")
-    assert trace.tags == [] and time_.sleeps == [5.0] and len(fake.requests) == 2
+    trace = langfuse_client(fake, time_).trace("t1", **WINDOW)
+    assert trace.tags == [] and time_.sleeps == [5.0] and len(fake.requests) == 3  # 404, 429, 200
 
 
 def test_5xx_and_lost_connections_are_retried(time_: FakeTime) -> None:
@@ -384,8 +396,8 @@ def test_5xx_and_lost_connections_are_retried(time_: FakeTime) -> None:
 
     answers += [refuse, httpx.Response(200, json={"id": "t1", "latency": -1})]
     fake = Fake({"/api/public/traces/t1": answers})
-    assert langfuse_client(fake, time_).trace("t1").latency is None  # -1: metrics not included
-    assert time_.sleeps == [1.0, 2.0] and len(fake.requests) == 3
+    assert langfuse_client(fake, time_).trace("t1", **WINDOW).latency is None  # -1: metrics not included
+    assert time_.sleeps == [1.0, 2.0] and len(fake.requests) == 4  # the current path's 404 first
 
 
 @pytest.mark.parametrize("status", [400, 401, 403])
@@ -410,7 +422,7 @@ def test_bad_arguments_send_nothing(time_: FakeTime) -> None:
     fake = Fake({})
     client = langfuse_client(fake, time_)
     with pytest.raises(FactoryError):
-        client.trace("..")
+        client.trace("..", **WINDOW)
     with pytest.raises(FactoryError):
         list(client.scores(**WINDOW, limit=101))
     assert fake.requests == []

@@ -136,7 +136,7 @@ class Langfuse:
                 "startTime": _iso(turn.started_at),
                 "endTime": _iso(datetime.fromtimestamp(ended, UTC)),
                 "input": turn.question,
-                "output": {"skill": turn.skill, "sources": turn.sources},
+                "output": {"answer": turn.answer, "skill": turn.skill, "sources": turn.sources},
                 "metadata": metadata,
                 "environment": self.environment,
             },
