@@ -4,6 +4,12 @@ The HTML report, ``factory runs`` and ``factory runs show`` all read a run throu
 judge it through the functions here, so a run's outcome, duration and cost are the same wherever they
 are shown. Reading is forgiving: a run is looked at mid-way, after a crash, or from an older version,
 so a missing record is "not yet", and an unreadable one is a problem to show, never an exception.
+
+A run is either a ticket's (implement, review, e2e: a Linear ticket, or a finding of a night, which is
+a ticket by another name) or a night's (triage, then its closing step, with no ticket and no manifest).
+The registry's ``needs_ticket`` tells the two kinds of phase apart, so each kind of run is judged on
+its own phases. A night also has its findings (``triage/findings.json``) and the chains it started;
+a finding's chain knows the night it came from.
 """
 
 from __future__ import annotations
@@ -11,9 +17,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal, TypeVar
+from typing import Literal, TypeVar, get_args
 
-from jobs.artifacts import ArtifactStore, read_model
+from jobs.artifacts import ArtifactStore, check_key, read_model
 from jobs.errors import ArtifactError, ArtifactNotFound
 from jobs.models import PhaseResult, Record, RunManifest, run_key
 from jobs.phases.e2e.records import E2EResult
@@ -21,11 +27,18 @@ from jobs.phases.implement.records import ImplementResult
 from jobs.phases.kit.security import SecurityRecord, read_security
 from jobs.phases.registry import JOBS, PHASES, get_phase
 from jobs.phases.review.records import PullRequestRef, ReviewResult
+from jobs.report.links import report_key
+from jobs.triage.ledger import chain_run_id
+from jobs.triage.records import CloseResult, NightFindings, TriageResult
 
 M = TypeVar("M", bound=Record)
 Tone = Literal["good", "info", "warn", "bad", "pending"]
-Outcome = Literal["passed", "flagged", "unverified", "no_changes", "failed", "unfinished"]
-OUTCOMES: tuple[Outcome, ...] = ("passed", "flagged", "unverified", "no_changes", "failed", "unfinished")
+# A ticket's run ends passed .. unfinished; a night ends done, flagged (a fix opened no PR), failed,
+# unfinished (its fixes still running), or already-claimed (another run has the night).
+Outcome = Literal[
+    "passed", "flagged", "unverified", "no_changes", "failed", "unfinished", "done", "already-claimed"
+]
+OUTCOMES: tuple[Outcome, ...] = get_args(Outcome)
 
 # Statuses by how a person should read them; the registry says which ones mean "could not do its job".
 # Phase statuses first; then an agent's (``AgentStatus``) and a fix's, which the report shows too.
@@ -68,6 +81,14 @@ def phase_seconds(result: PhaseResult) -> float:
     return max((result.finished_at - result.started_at).total_seconds(), 0.0)
 
 
+@dataclass(frozen=True)
+class NightLink:
+    """The night a finding's chain was started by: its run and its date."""
+
+    run_id: str
+    night: str
+
+
 @dataclass
 class RunFacts:
     """Everything a view needs of one run; each record is None (or absent) until its phase wrote it."""
@@ -79,6 +100,12 @@ class RunFacts:
     keys: list[str] = field(default_factory=list)
     pr_body: str | None = None
     problems: list[str] = field(default_factory=list)
+    # A night's: its findings and decisions, and each fix's chain by run id (results only).
+    findings: NightFindings | None = None
+    chains: dict[str, RunFacts] = field(default_factory=dict)
+    reports: set[str] = field(default_factory=set)  # the chains that have a report to link to
+    # A finding's chain: the night that started it (None for a ticket's run, or when not confirmed).
+    from_night: NightLink | None = None
 
     @property
     def implement(self) -> ImplementResult | None:
@@ -96,13 +123,43 @@ class RunFacts:
         return result if isinstance(result, E2EResult) else None
 
     @property
+    def triage(self) -> TriageResult | None:
+        result = self.results.get("triage")
+        return result if isinstance(result, TriageResult) else None
+
+    @property
+    def close(self) -> CloseResult | None:
+        result = self.results.get("triage-close")
+        return result if isinstance(result, CloseResult) else None
+
+    @property
+    def is_night(self) -> bool:
+        """Whether this is a night's run: one of its results is of a phase that takes no ticket."""
+        return any(not _needs_ticket(phase) for phase in self.results)
+
+    @property
+    def night(self) -> str:
+        """A night's date (``2026-12-04``); empty for a ticket's run."""
+        result = self.triage or self.close
+        return result.night if result is not None else ""
+
+    @property
     def job(self) -> str:
-        return self.manifest.job if self.manifest is not None else ""
+        if self.manifest is not None:
+            return self.manifest.job
+        if self.is_night:  # a night writes no manifest: its job is the one that runs its phases
+            return next((job for job, names in JOBS.items() if set(self.results) <= set(names)), "")
+        return ""
 
     @property
     def phases(self) -> tuple[str, ...]:
-        """The phases this run's job runs, in order (every phase when the job is unknown)."""
-        return JOBS.get(self.job, tuple(phase.name for phase in PHASES))
+        """The phases of this kind of run (a night's or a ticket's) its job runs, in order (all of that
+        kind when the job is unknown)."""
+        names = JOBS.get(self.job, tuple(phase.name for phase in PHASES))
+        names = tuple(name for name in names if _needs_ticket(name) != self.is_night)
+        if self.triage is not None and self.triage.status != "done" and "triage" in names:
+            return names[: names.index("triage") + 1]  # the workflow ends such a night there
+        return names
 
     @property
     def ticket(self) -> str:
@@ -111,7 +168,17 @@ class RunFacts:
         return next((r.ticket_identifier for r in self.results.values() if r.ticket_identifier), "")
 
     @property
+    def subject(self) -> str:
+        """What the run is about, in a word: its ticket (or finding), or ``night 2026-12-04``."""
+        if self.is_night:
+            return f"night {self.night}" if self.night else "night"
+        return self.ticket
+
+    @property
     def title(self) -> str:
+        if self.is_night:
+            only = " (report only)" if self.triage is not None and self.triage.report_only else ""
+            return f"Nightly triage of {self.night or 'an unknown night'}{only}"
         return self.manifest.ticket_title if self.manifest is not None else ""
 
     @property
@@ -142,6 +209,8 @@ class RunFacts:
     @property
     def outcome(self) -> Outcome:
         """The run as a whole, as the workflow ends it (docs/design.md, "The flow")."""
+        if self.is_night:
+            return self._night_outcome()
         statuses = [self.status(phase) for phase in self.phases]
         for phase, status in zip(self.phases, statuses, strict=True):
             if status is not None and status in _failed(phase):
@@ -157,6 +226,18 @@ class RunFacts:
         if e2e == "skipped":
             return "flagged" if flagged else "unverified"
         return "unfinished"
+
+    def _night_outcome(self) -> Outcome:
+        triage, close = self.triage, self.close
+        if triage is None:
+            return "unfinished"
+        if triage.status != "done":
+            return "failed" if triage.status == "error" else "already-claimed"
+        if close is None:
+            return "unfinished"  # its fixes are running, or its closing step has not run yet
+        if close.status == "error":
+            return "failed"
+        return "flagged" if close.failed else "done"  # flagged: a fix that opened no pull request
 
     def matches(self, status: str) -> bool:
         """Whether ``status`` is this run's outcome or any of its phases' statuses."""
@@ -178,6 +259,13 @@ class RunFacts:
     def pending(self) -> list[str]:
         """The job's phases with no result yet, in order."""
         return [phase for phase in self.phases if phase not in self.results]
+
+
+def _needs_ticket(phase: str) -> bool:
+    try:
+        return get_phase(phase).needs_ticket
+    except KeyError:
+        return True
 
 
 def _failed(phase: str) -> frozenset[str]:
@@ -235,4 +323,58 @@ def load_run(store: ArtifactStore, run_id: str, *, everything: bool = True) -> R
     except ArtifactError as exc:
         facts.problems.append(str(exc))
     facts.keys = store.list(run_key(run_id) + "/")
+    if facts.is_night:
+        _read_night(store, facts)
+    else:
+        facts.from_night = _night_of(store, facts)
     return facts
+
+
+def _read_night(store: ArtifactStore, facts: RunFacts) -> None:
+    """A night's findings, and the records of each chain it started (a few: the night's cap)."""
+    key = run_key(facts.run_id, "triage", "findings.json")
+    facts.findings = _read(store, key, NightFindings, facts.problems)
+    if facts.findings is None:
+        return
+    for entry in facts.findings.entries:
+        chain = entry.run_id
+        if not chain or chain in facts.chains or not valid_run_id(chain):
+            continue
+        facts.chains[chain] = RunFacts(chain, results=read_results(store, chain, facts.problems))
+        try:
+            if store.exists(report_key(chain)):
+                facts.reports.add(chain)
+        except ArtifactError as exc:
+            facts.problems.append(str(exc))
+
+
+def _night_of(store: ArtifactStore, facts: RunFacts) -> NightLink | None:
+    """The night that started this run, when it is a finding's chain.
+
+    A chain's run id is the night's with its finding's identifier after it (``chain_run_id``, which the
+    workflow follows too): that names the one candidate. It is taken only when that night's own triage
+    result lists this very run among the findings it selected, so a ticket's run whose id happens to end
+    the same way, or a night whose records are gone, gets no link."""
+    ticket = facts.ticket
+    suffix = f"-{ticket.lower()}"
+    if not ticket or facts.manifest is None or not facts.run_id.endswith(suffix):
+        return None
+    candidate = facts.run_id[: -len(suffix)]
+    # Should the naming rule ever change, no link rather than a wrong one.
+    if not valid_run_id(candidate) or chain_run_id(candidate, ticket) != facts.run_id:
+        return None
+    triage = _read(store, run_key(candidate, "triage", "result.json"), TriageResult, facts.problems)
+    if triage is None or not any(s.run_id == facts.run_id for s in triage.selected):
+        return None
+    return NightLink(candidate, triage.night)
+
+
+def valid_run_id(run_id: str) -> bool:
+    """Whether ``run_id`` can name a run folder (one segment, a key the store accepts)."""
+    if not run_id or "/" in run_id:
+        return False
+    try:
+        check_key(run_key(run_id, "x"))
+    except ArtifactError:
+        return False
+    return True

@@ -1,4 +1,5 @@
-"""The top of the report: what the run was about and how it ended, then the timeline of its phases."""
+"""The top of the report: what the run (a ticket's, or a night's) was about and how it ended, then the
+timeline of its phases."""
 
 from __future__ import annotations
 
@@ -10,46 +11,34 @@ from jobs.phases.review.records import ReviewResult
 from jobs.report.facts import RunFacts, phase_cost, phase_seconds, tone
 from jobs.report.fmt import duration, money, short_sha, when, words
 from jobs.report.markup import Html, el, join, link
+from jobs.report.night import chain_report, night_facts
 from jobs.report.parts import fact, pill, section
 
 MAX_DETAIL = 600
 
 
 def header(facts: RunFacts, toc: list[tuple[str, str]]) -> Html:
-    """Ticket, outcome, the run's figures and links, and a banner for what is missing or unreadable."""
-    manifest = facts.manifest
+    """Ticket (or night), outcome, the run's figures and links, and a banner for what is missing or
+    unreadable. A finding's chain names the night it came from, linked to that night's report."""
     title = facts.title or f"Run {facts.run_id}"
-    pr = facts.pull_request
-    pr_cell = (
-        join(link(f"#{pr.number}", pr.url), " ", pill("flagged", "flagged") if pr.flagged else "")
-        if pr
-        else el("span", "not opened yet" if "review" in facts.pending else "none", class_="muted")
-    )
-    ticket = facts.ticket or "?"
-    branch = (
-        join(el("code", manifest.branch), el("span", " → ", class_="faint"), el("code", manifest.base_branch))
-        if manifest
-        else "-"
-    )
+    night = facts.from_night
     eyebrow = el(
         "div",
-        el("span", link(ticket, facts.ticket_url), class_="id"),
+        el("span", link(facts.subject or "?", facts.ticket_url), class_="id"),
         el("span", "·", class_="faint"),
         facts.job or "job unknown",
         el("span", "·", class_="faint"),
         join("run ", el("code", facts.run_id)),
+        join(
+            el("span", "·", class_="faint"),
+            " a finding of ",
+            link(f"night {night.night}", chain_report(night.run_id)),
+        )
+        if night is not None
+        else "",
         class_="eyebrow",
     )
-    facts_grid = el(
-        "div",
-        fact("Outcome", pill(facts.outcome, big=True)),
-        fact("Started", when(facts.started_at), small=True),
-        fact("Duration", duration(facts.seconds)),
-        fact("Cost", money(facts.cost_usd)),
-        fact("Pull request", pr_cell),
-        fact("Branch", branch, small=True),
-        class_="facts",
-    )
+    facts_grid = el("div", night_facts(facts) if facts.is_night else _ticket_facts(facts), class_="facts")
     return el(
         "header",
         eyebrow,
@@ -59,6 +48,29 @@ def header(facts: RunFacts, toc: list[tuple[str, str]]) -> Html:
         el("nav", [el("a", label, href=f"#{anchor}") for anchor, label in toc], class_="toc"),
         class_="top",
     )
+
+
+def _ticket_facts(facts: RunFacts) -> list[Html]:
+    manifest = facts.manifest
+    pr = facts.pull_request
+    pr_cell = (
+        join(link(f"#{pr.number}", pr.url), " ", pill("flagged", "flagged") if pr.flagged else "")
+        if pr
+        else el("span", "not opened yet" if "review" in facts.pending else "none", class_="muted")
+    )
+    branch = (
+        join(el("code", manifest.branch), el("span", " → ", class_="faint"), el("code", manifest.base_branch))
+        if manifest
+        else "-"
+    )
+    return [
+        fact("Outcome", pill(facts.outcome, big=True)),
+        fact("Started", when(facts.started_at), small=True),
+        fact("Duration", duration(facts.seconds)),
+        fact("Cost", money(facts.cost_usd)),
+        fact("Pull request", pr_cell),
+        fact("Branch", branch, small=True),
+    ]
 
 
 def _banners(facts: RunFacts) -> Html:
@@ -95,14 +107,14 @@ def timeline(facts: RunFacts) -> Html:
         result = facts.results.get(name)
         if result is None or start is None or total <= 0:
             continue
+        width = max(phase_seconds(result) / total * 100, 0.8)
         left = (result.started_at - start).total_seconds() / total * 100
-        width = phase_seconds(result) / total * 100
         bars.append(
             el(
                 "div",
                 _title(name),
                 class_=f"seg k-{tone(result.status)}",
-                style=f"left:{max(left, 0):.2f}%;width:{max(width, 0.8):.2f}%",
+                style=f"left:{_inside(left, width)};width:{width:.2f}%",
                 title=f"{_title(name)}: {words(result.status)}, {duration(phase_seconds(result))}",
             )
         )
@@ -112,6 +124,12 @@ def timeline(facts: RunFacts) -> Html:
     )
     cards = el("div", [_card(name, facts.results.get(name)) for name in facts.phases], class_="phases")
     return section("timeline", "Timeline", track if bars else "", cards)
+
+
+def _inside(left: float, width: float) -> str:
+    """A bar's left edge, kept inside the track: a short last phase (a night's closing step) is at
+    least its padding wide, more than its share of the axis."""
+    return f"min({max(left, 0):.2f}%, calc(100% - max({width:.2f}%, 16px)))"
 
 
 def _title(name: str) -> str:
@@ -149,7 +167,9 @@ def _card(name: str, result: PhaseResult | None) -> Html:
     legend = el(
         "div", [el("span", f"{step} {duration(seconds)}") for step, seconds in steps], class_="legend"
     )
-    detail = el("div", result.detail[:MAX_DETAIL], class_="detail") if result.detail else ""
+    # A failed phase's detail says what went wrong; another's (the triage's counts) is a plain note.
+    note = "detail" if tone(result.status) in ("bad", "warn") else "muted small"
+    detail = el("div", result.detail[:MAX_DETAIL], class_=note) if result.detail else ""
     return el(
         "div",
         el("div", el("span", _title(name)), pill(result.status), class_="name"),

@@ -2,7 +2,8 @@
 
 Everything it shows is read from the run's artifacts, so it can be rendered again at any time: each
 phase writes it at its end (readable mid-run, complete at the end), and ``factory runs open`` renders
-it for a run that has none. Its stylesheet is inline and it has no script at all; its Content Security
+it for a run that has none. A night's page is its findings and decisions, each fix linked to its
+chain's own page. Its stylesheet is inline and it has no script at all; its Content Security
 Policy says so too, so even a mistake in escaping could not run one. Images and links to the run's
 files are relative, so the page works from a directory and from Cloud Storage alike.
 """
@@ -22,6 +23,7 @@ from jobs.report.fmt import when
 from jobs.report.guard import security_section
 from jobs.report.links import anchor, relative, report_key
 from jobs.report.markup import Html, el, join
+from jobs.report.night import findings_section, night_section
 from jobs.report.overview import header, timeline
 from jobs.report.phases import implement_section, review_section
 from jobs.report.style import CSS
@@ -67,18 +69,26 @@ def render_report(facts: RunFacts, transcripts: list[TranscriptFile], now: datet
         path = relative(url, facts.run_id) if url else None
         return anchor(unquote(path)) if path is not None and unquote(path) in streams else None
 
-    parts: list[tuple[str, str, Html]] = [("timeline", "Timeline", timeline(facts))]
-    if facts.implement is not None:
-        parts.append(("implement", "Implement", implement_section(facts.implement, rel, transcript)))
-    if facts.review is not None:
-        parts.append(("review", "Review", review_section(facts.review, rel, transcript)))
-    if facts.e2e is not None:
-        parts.append(("e2e", "Browser check", e2e_section(facts.e2e, rel, transcript)))
-    parts.append(("transcripts", "Transcripts", transcripts_section(transcripts)))
+    parts: list[tuple[str, str, Html]]
+    if facts.is_night:  # a night runs no agent: its findings are the page, its fixes have their own
+        parts = [
+            ("night", "The night", night_section(facts, rel)),
+            ("findings", "Findings", findings_section(facts)),
+            ("timeline", "Timeline", timeline(facts)),
+        ]
+    else:
+        parts = [("timeline", "Timeline", timeline(facts))]
+        if facts.implement is not None:
+            parts.append(("implement", "Implement", implement_section(facts.implement, rel, transcript)))
+        if facts.review is not None:
+            parts.append(("review", "Review", review_section(facts.review, rel, transcript)))
+        if facts.e2e is not None:
+            parts.append(("e2e", "Browser check", e2e_section(facts.e2e, rel, transcript)))
+        parts.append(("transcripts", "Transcripts", transcripts_section(transcripts)))
     if facts.security:
         parts.append(("security", "Security", security_section(facts.security)))
     toc = [(anchor_id, label) for anchor_id, label, _ in parts]
-    title = f"{facts.ticket or facts.run_id} · {facts.title or 'Factory run'}"
+    title = f"{facts.subject or facts.run_id} · {facts.title or 'Factory run'}"
     footer = el(
         "footer",
         f"Factory run {facts.run_id} · page written {when(now or utc_now())}",

@@ -110,6 +110,10 @@ th { color: var(--muted); font-weight: 600; font-size: 12px; text-transform: upp
   letter-spacing: .04em; }
 td.num, th.num { text-align: center; }
 .scores td.num { font-variant-numeric: tabular-nums; font-weight: 650; }
+/* a night's findings: the fix column keeps an identifier on one line */
+table.findings td:last-child { min-width: 170px; }
+table.findings td:last-child b { white-space: nowrap; }
+.counts td.num { font-variant-numeric: tabular-nums; }
 .score { display: inline-block; min-width: 30px; padding: 1px 8px; border-radius: 6px; }
 .score.low { color: var(--bad); background: var(--bad-bg); }
 .score.ok { color: var(--good); background: var(--good-bg); }

@@ -14,14 +14,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TypeVar, get_args
 
-from jobs.artifacts import ArtifactStore, DirectoryStore, check_key, open_store
-from jobs.errors import ArtifactError, ConfigError
-from jobs.models import run_key
+from jobs.artifacts import ArtifactStore, DirectoryStore, open_store
+from jobs.errors import ConfigError
 from jobs.phases.e2e.records import E2EStatus
 from jobs.phases.implement.records import ImplementStatus
 from jobs.phases.review.records import ReviewStatus
 from jobs.report import OUTCOMES, RunFacts
-from jobs.report.facts import read_manifest, read_results
+from jobs.report.facts import read_manifest, read_results, valid_run_id
+from jobs.triage.records import TriageStatus
 
 DEFAULT_LIMIT = 20
 READERS = 16  # concurrent reads: a GCS read is a round trip, a directory read is nearly free
@@ -31,7 +31,7 @@ R = TypeVar("R")
 
 def _statuses() -> tuple[str, ...]:
     names: list[str] = list(OUTCOMES)
-    for literal in (ImplementStatus, ReviewStatus, E2EStatus):
+    for literal in (ImplementStatus, ReviewStatus, E2EStatus, TriageStatus):
         names += [s for s in get_args(literal) if s not in names]
     return tuple(names)
 
@@ -45,7 +45,8 @@ class RunsError(ConfigError):
 
 @dataclass(frozen=True)
 class Filters:
-    """What a listing keeps: a job, a ticket (any case), and a run outcome or any phase's status."""
+    """What a listing keeps: a job, a ticket or finding (any case), and a run outcome or any phase's
+    status (a night's outcome is one of its own: done, flagged, failed, unfinished, already-claimed)."""
 
     job: str | None = None
     ticket: str | None = None
@@ -98,15 +99,7 @@ def run_ids(store: ArtifactStore) -> list[str]:
         found = [p.name for p in runs.iterdir() if p.is_dir() and not p.is_symlink()] if runs.is_dir() else []
     else:
         found = list({key.split("/")[1] for key in store.list("runs/") if key.count("/") >= 2})
-    return sorted(name for name in found if _valid(name))
-
-
-def _valid(run_id: str) -> bool:
-    try:
-        check_key(run_key(run_id, "x"))
-    except ArtifactError:
-        return False
-    return "/" not in run_id
+    return sorted(name for name in found if valid_run_id(name))
 
 
 def list_runs(

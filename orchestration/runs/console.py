@@ -1,8 +1,12 @@
 """Runs on the console, as rich tables: the listing, and one run in full.
 
-Ticket titles, reviewer issues, check output and checklist items are text written by tickets and
-models: they go into tables as ``rich.text.Text`` (never parsed as rich markup) with control
-characters removed, so no ``[bold]`` and no terminal escape sequence in them can do anything.
+A night (job ``solve-chatbot-issues``) is listed by its date, with the outcome its triage and closing
+step give it; shown, it is its findings and decisions, and each fix's chain with its outcome and PR.
+
+Ticket titles, reviewer issues, check output, checklist items and findings (error messages, end users'
+chat turns) are text written by tickets, models and production: they go into tables as
+``rich.text.Text`` (never parsed as rich markup) with control characters removed, so no ``[bold]`` and
+no terminal escape sequence in them can do anything.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from jobs.phases.registry import get_phase
 from jobs.phases.review.verdict import CRITERIA, PASS_SCORE
 from jobs.report import RunFacts, phase_cost, phase_seconds, tone
 from jobs.report.fmt import duration, money, short_sha, when, words
+from jobs.report.night import DECISION_TONES
 from orchestration.runs.catalog import RunPage
 
 STYLES = {"good": "green", "bad": "red", "warn": "yellow", "info": "cyan", "pending": "dim"}
@@ -58,15 +63,19 @@ def listing(page: RunPage, console: Console) -> None:
         right = name in ("duration", "cost")
         table.add_column(name, justify="right" if right else "left", no_wrap=name in ("run", "started"))
     for facts in page.runs:
+        # A night runs none of a ticket's phases: its outcome says how its triage and closing step ended.
+        phases = (
+            [Text("-", style="dim")] * 3
+            if facts.is_night
+            else [status(facts.status(name)) for name in ("implement", "review", "e2e")]
+        )
         table.add_row(
             plain(facts.run_id, 60),
             plain(facts.job or "-"),
-            plain(facts.ticket or "-"),
+            plain(_subject(facts) or "-"),
             when(facts.started_at).removesuffix(" UTC"),
             duration(facts.seconds),
-            status(facts.status("implement")),
-            status(facts.status("review")),
-            status(facts.status("e2e")),
+            *phases,
             money(facts.cost_usd),
             status(facts.outcome),
         )
@@ -77,13 +86,26 @@ def listing(page: RunPage, console: Console) -> None:
     console.print(Text(f"runs {page.first}-{last}{of} (times in UTC), newest first{more}", style="dim"))
 
 
+def _subject(facts: RunFacts) -> str:
+    report_only = facts.triage is not None and facts.triage.report_only
+    return facts.subject + (" (report only)" if report_only else "")
+
+
 def show(facts: RunFacts, report: str, console: Console) -> None:
-    """One run: what it was, its phases, review rounds, checks, browser checklist, and its links."""
-    console.print(Text.assemble((facts.ticket or "?", "bold"), "  ", plain(facts.title or facts.run_id, 200)))
+    """One run: what it was, its phases, review rounds, checks, browser checklist, and its links; a
+    night's: its phases, its findings with their decisions and fixes, and its closing line."""
+    console.print(
+        Text.assemble((facts.subject or "?", "bold"), "  ", plain(facts.title or facts.run_id, 200))
+    )
     console.print(_about(facts, report))
     for problem in facts.problems:
         console.print(Text.assemble(("could not read: ", "red"), plain(problem, 300)))
-    for part in (_phases(facts), _review(facts), _checks(facts), _checklist(facts)):
+    parts = (
+        (_phases(facts), _findings(facts), _closing(facts))
+        if facts.is_night
+        else (_phases(facts), _review(facts), _checks(facts), _checklist(facts))
+    )
+    for part in parts:
         if part is not None:
             console.print()
             console.print(part)
@@ -93,15 +115,42 @@ def _about(facts: RunFacts, report: str) -> Table:
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim")
     grid.add_column()
-    manifest, pr = facts.manifest, facts.pull_request
     rows: list[tuple[str, RenderableType]] = [
         ("run", plain(facts.run_id, 100)),
         ("job", plain(facts.job or "-")),
         ("outcome", status(facts.outcome)),
         ("started", when(facts.started_at)),
         ("duration", duration(facts.seconds)),
-        ("cost", money(facts.cost_usd)),
     ]
+    rows += _night_about(facts) if facts.is_night else _ticket_about(facts)
+    rows.append(("report", plain(report, 400)))
+    for key, value in rows:
+        grid.add_row(key, value)
+    return grid
+
+
+def _night_about(facts: RunFacts) -> list[tuple[str, RenderableType]]:
+    triage, findings = facts.triage, facts.findings
+    mode = "report only: nothing claimed, recorded or fixed" if triage and triage.report_only else "fix"
+    if triage is not None and not triage.report_only and triage.selected:
+        mode += f", {triage.concurrency} at a time"
+    rows: list[tuple[str, RenderableType]] = [
+        ("night", plain(facts.night or "-")),
+        ("mode", Text(mode)),
+        ("cost", money(facts.cost_usd)),
+        ("fixes cost", money(sum(chain.cost_usd for chain in facts.chains.values()))),
+    ]
+    if findings is not None:
+        sources = ", ".join(f"{name} {n}" for name, n in findings.sources.items()) or "none"
+        rows.append(("window", plain(f"{findings.window_hours} h · findings by source: {sources}")))
+    if triage is not None and triage.findings:
+        rows.append(("findings", plain(triage.findings, 400)))
+    return rows
+
+
+def _ticket_about(facts: RunFacts) -> list[tuple[str, RenderableType]]:
+    manifest, pr = facts.manifest, facts.pull_request
+    rows: list[tuple[str, RenderableType]] = [("cost", money(facts.cost_usd))]
     if manifest is not None:
         rows += [
             ("branch", plain(f"{manifest.branch} -> {manifest.base_branch}")),
@@ -110,10 +159,10 @@ def _about(facts: RunFacts, report: str) -> Table:
     flag = " (flagged)" if pr is not None and pr.flagged else ""
     rows.append(("pull request", plain(f"#{pr.number} {pr.url}{flag}", 400) if pr else Text("-")))
     rows.append(("ticket", plain(facts.ticket_url or facts.ticket or "-", 400)))
-    rows.append(("report", plain(report, 400)))
-    for key, value in rows:
-        grid.add_row(key, value)
-    return grid
+    if facts.from_night is not None:
+        night = facts.from_night
+        rows.append(("night", plain(f"{night.night}, run {night.run_id} (a finding of that night)", 300)))
+    return rows
 
 
 def _phases(facts: RunFacts) -> Table:
@@ -146,6 +195,11 @@ def _title(name: str) -> str:
 
 
 def _figures(facts: RunFacts, phase: str) -> str:
+    triage, close = facts.triage, facts.close
+    if phase == "triage" and triage is not None and triage.status == "done":
+        return f"{triage.counts.get('found', 0)} found, {len(triage.selected)} to fix"
+    if phase == "triage-close" and close is not None and close.status == "done" and close.counts:
+        return f"{len(close.pull_requests)} PR(s), {len(close.failed)} fix(es) failed"
     if phase == "implement" and facts.implement is not None:
         result = facts.implement
         turns = f"{result.agent.turns} turns, " if result.agent else ""
@@ -255,3 +309,51 @@ def _checklist(facts: RunFacts) -> Table | None:
     if e2e.detail and not e2e.attempts:
         table.add_row("", "", plain(e2e.detail, 200), "", status(e2e.status), "", "")
     return table
+
+
+def _findings(facts: RunFacts) -> Table | None:
+    """Every finding of the night with its decision, and each fix's chain, outcome and PR."""
+    findings = facts.findings
+    if findings is None:
+        return None
+    title = f"Findings ({len(findings.entries)})"
+    table = Table(title=title, title_justify="left", title_style="bold", show_edge=False)
+    for name in ("source", "finding", "events", "users", "decision", "reason", "fix", "outcome", "PR"):
+        table.add_column(name, justify="right" if name in ("events", "users") else "left", overflow="fold")
+    for entry in findings.entries:
+        finding = entry.finding
+        chain = facts.chains.get(entry.run_id or "")
+        if entry.identifier and entry.run_id:
+            fix: Text = Text.assemble(plain(entry.identifier, 30), ("\nrun ", "dim"), plain(entry.run_id, 80))
+            state = (
+                status(chain.outcome) if chain is not None and chain.results else status(None, "no result")
+            )
+            outcome = Text.assemble(state, "\n", plain(entry.outcome, 120)) if entry.outcome else state
+        else:
+            fix = Text("not fixed (report only)" if findings.report_only and entry.decision.fixes else "-")
+            outcome = Text("")
+        pull = entry.pull_request or (chain.pull_request.url if chain and chain.pull_request else None)
+        table.add_row(
+            plain(finding.source),
+            plain(finding.title, 120),
+            str(finding.count),
+            str(finding.users),
+            Text(entry.decision.value, style=STYLES[DECISION_TONES[entry.decision]]),
+            plain(entry.reason, 160),
+            fix,
+            outcome,
+            plain(pull or "-", 200),
+        )
+    return table
+
+
+def _closing(facts: RunFacts) -> Text | None:
+    close = facts.close
+    if close is None:
+        triage = facts.triage
+        if triage is not None and triage.status == "done":
+            return Text("the night has not closed yet: its fixes may still be running", style="dim")
+        return None
+    if close.status == "error":
+        return Text.assemble(("the closing step failed: ", "red"), plain(close.detail, 300))
+    return Text.assemble(("closed: ", "bold"), plain(close.line or close.detail, 300))

@@ -21,6 +21,7 @@ from jobs.report.markup import Html, el, join, link, safe_href
 from jobs.report.transcript import Said, ToolCall, read_conversation
 from jobs.services import Services
 from tests.orchestration.runs.build import build_run
+from tests.orchestration.runs.nights import make_night, tonight
 
 
 def test_text_and_attributes_are_escaped_and_only_safe_links_survive() -> None:
@@ -165,3 +166,20 @@ def test_a_report_that_cannot_be_written_is_a_warning_and_the_phase_goes_on(
     update_report(services, "r1")  # a bug is a warning too
     assert "a bug in the renderer" in caplog.text
     assert not (tmp_path / run_key("r1", "index.html")).exists()
+
+
+def test_only_a_chain_its_night_selected_links_back_to_that_night(tmp_path: Path) -> None:
+    """The run id names the candidate night; the night's own triage result must list the run."""
+    made = make_night(tmp_path, tonight())
+    store = made.store
+    chain = made.triage.selected[0].run_id
+    build_run(store, "night-1-ix-101", ticket="IX-101")  # ends like a chain of night-1; never selected
+    build_run(store, "gone-ix-102", ticket="IX-102")  # ends like a chain of a night that is not there
+    back = 'href="../night-1/index.html"'
+    page = render_report(load_run(store, chain), [])
+    assert back in page and "a finding of" in page
+    for run_id in ("night-1-ix-101", "gone-ix-102"):
+        facts = load_run(store, run_id)
+        html = render_report(facts, [])
+        assert facts.from_night is None and back not in html and "a finding of" not in html, run_id
+        assert facts.phases == ("implement", "review", "e2e") and facts.outcome == "passed"
