@@ -34,9 +34,14 @@ POLL_SECONDS = 0.05
 class ServedTool:
     """One MCP server process of ours (``command`` + ``env``) on the box's loopback, for one agent run."""
 
-    def __init__(self, box: Box, command: list[str], env: Mapping[str, str], log: Path) -> None:
+    def __init__(
+        self, box: Box, command: list[str], env: Mapping[str, str], log: Path, *, outside: bool = False
+    ) -> None:
+        """``outside``: the server itself runs in our network, not the box's (it calls a provider's API:
+        Linear, Sentry, Langfuse), while it still listens on the box's loopback, where the agent is."""
         self.box = box
         self.command = command
+        self.outside = outside
         self.env = dict(env)
         self.log = log
         self.token = secrets.token_urlsafe(32)
@@ -65,7 +70,12 @@ class ServedTool:
         with sock, self.log.open("wb") as log:
             self._proc = subprocess.Popen(
                 # Ended with us, however we end (--pdeathsig): a killed job leaves no browser behind.
-                ["setpriv", "--pdeathsig=TERM", "--", *self.box.trusted(self.command)],
+                [
+                    "setpriv",
+                    "--pdeathsig=TERM",
+                    "--",
+                    *(self.command if self.outside else self.box.trusted(self.command)),
+                ],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

@@ -20,6 +20,7 @@ import math
 import os
 import pwd
 import re
+import secrets
 import shlex
 import shutil
 import signal
@@ -528,6 +529,64 @@ class TempPostgres:
         if check and result.returncode != 0:
             raise DatabaseError(f"{name} failed ({result.returncode}): {clamp(output)}")
         return result.returncode, output
+
+
+# The agent's database tool (jobs/mcp/database.py) reads through a role of its own that can only read.
+READER_PREFIX = "factory_reader_"
+READER_TIMEOUT = 10.0  # seconds one statement of the role may run
+READER_CONNECTIONS = 4
+READER_SQL = """\
+CREATE ROLE {role} LOGIN PASSWORD '{password}' NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT
+    NOREPLICATION NOBYPASSRLS CONNECTION LIMIT {connections};
+ALTER ROLE {role} SET default_transaction_read_only = on;
+ALTER ROLE {role} SET statement_timeout = {timeout_ms};
+ALTER ROLE {role} SET idle_in_transaction_session_timeout = {timeout_ms};
+GRANT CONNECT ON DATABASE "{database}" TO {role};
+DO $$
+DECLARE schema_name name;
+BEGIN
+    FOR schema_name IN
+        SELECT nspname FROM pg_namespace
+        WHERE nspname <> 'information_schema' AND nspname NOT LIKE 'pg\\_%'
+    LOOP
+        EXECUTE format('GRANT USAGE ON SCHEMA %I TO {role}', schema_name);
+        EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO {role}', schema_name);
+    END LOOP;
+END $$;
+ALTER DEFAULT PRIVILEGES FOR ROLE {superuser} GRANT SELECT ON TABLES TO {role};
+"""
+
+
+def reader_role(
+    db: TempPostgres, *, statement_timeout: float = READER_TIMEOUT, psql: Path | None = None
+) -> str:
+    """A new role of ``db`` that can only read, and its DSN (password included: keep it out of argv).
+
+    It may log in (at most ``READER_CONNECTIONS`` at once) and is no superuser, cannot create databases
+    or roles, and inherits nothing. It may connect, use every schema of the target's and SELECT from
+    its tables, those the superuser (the app's DSN) makes later included; nothing else is granted, so
+    PostgreSQL refuses any write (``permission denied``), and its transactions start read-only and its
+    statements stop after ``statement_timeout`` seconds. Call it once seeded: schemas made later are
+    not granted.
+
+    The cluster trusts loopback connections (see the module's docstring), so the random password is
+    not what holds the role to this: its grants and settings are.
+    """
+    timeout_ms = round(statement_timeout * 1000)
+    if timeout_ms <= 0:
+        raise ValueError(f"statement_timeout must be positive: {statement_timeout}")
+    role, password = f"{READER_PREFIX}{secrets.token_hex(6)}", secrets.token_hex(24)
+    sql = READER_SQL.format(
+        role=role,
+        password=password,
+        connections=READER_CONNECTIONS,
+        timeout_ms=timeout_ms,
+        database=db.database,
+        superuser=SUPERUSER,
+    )
+    # The password goes in on psql's stdin, never in its argv (world-readable in /proc/<pid>/cmdline).
+    run_psql(psql or find_psql(), db.dsn, ["--single-transaction"], stdin=sql, timeout=30, box=db.box)
+    return f"postgresql://{role}:{password}@127.0.0.1:{db.port}/{db.database}"
 
 
 def _read_unlinked(path: Path) -> str:
