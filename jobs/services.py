@@ -59,6 +59,11 @@ def local_dir(prefix: str) -> Path | None:
     return Path(prefix.removeprefix("file://")).resolve()
 
 
+def ticket_log_dir(settings: JobSettings, workdir: Path) -> Path:
+    """Where local tickets' comments and state moves are written (ticket files are never written)."""
+    return (local_dir(settings.artifacts_prefix) or workdir) / "tickets"
+
+
 def build_services(settings: JobSettings, redact: Redactor, agent: bool = True) -> Services:
     """The services of a phase; ``agent=False`` for one that runs no agent (no model key, no box)."""
     workdir = settings.workdir or Path(tempfile.mkdtemp(prefix="factory-work-"))
@@ -72,8 +77,7 @@ def build_services(settings: JobSettings, redact: Redactor, agent: bool = True) 
             raise ConfigError("invalid setting LINEAR_API_KEY: required when TICKET_SOURCE=linear")
         tickets = LinearTickets(httpx.Client(timeout=30), settings.linear_api_key)
     else:
-        log_dir = (local_dir(settings.artifacts_prefix) or workdir) / "tickets"
-        tickets = LocalTickets(settings.tickets_dir.resolve(), log_dir)
+        tickets = LocalTickets(settings.tickets_dir.resolve(), ticket_log_dir(settings, workdir))
     if agent and not settings.model_auth().keys() & {"ANTHROPIC_API_KEY", "CLAUDE_CODE_OAUTH_TOKEN"}:
         raise ConfigError(
             "invalid setting ANTHROPIC_API_KEY: no model credentials (set it or CLAUDE_CODE_OAUTH_TOKEN)"

@@ -6,7 +6,7 @@ Absent file or keys mean defaults. The file comes from the target repo, so it is
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Self
+from typing import TYPE_CHECKING, Annotated, Literal, Self
 
 import yaml
 from pydantic import (
@@ -98,6 +98,24 @@ class E2EConfig(BaseModel):
         return bool(self.setup or self.seeds)
 
 
+ToolName = Literal["linear", "sentry", "langfuse", "database"]
+
+
+class Tools(BaseModel):
+    """Which of our MCP tools each agent gets (``jobs/mcp``); unset means the default for the run.
+
+    Defaults: a ticket's implementer and fixer get ``linear`` (its ticket, its comments, a comment
+    added); a finding's get ``sentry`` and ``langfuse`` as the triage configures them; the e2e agent
+    gets ``database`` (read-only SQL on the seeded database) when there is one; the reviewer none.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    implement: list[ToolName] | None = None
+    fix: list[ToolName] | None = None
+    review: list[ToolName] = Field(default_factory=list)
+    e2e: list[ToolName] | None = None
+
+
 class TargetConfig(BaseModel):
     """What a target repository tells Factory about itself."""
 
@@ -116,6 +134,7 @@ class TargetConfig(BaseModel):
     e2e: E2EConfig = Field(default_factory=E2EConfig)
     # The nightly triage of the target's chatbot failures (job solve-chatbot-issues); absent: none.
     triage: TriageConfig | None = None
+    tools: Tools = Field(default_factory=Tools)
 
     @field_validator("install_hosts")
     @classmethod

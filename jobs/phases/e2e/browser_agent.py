@@ -7,6 +7,7 @@ did not take on the pages named, is re-asked once (``MAX_ASKS``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 from jobs import prompts
 from jobs.agent.models import McpServer
 from jobs.agent.policy import READ_ONLY_TOOLS
+from jobs.mcp import database
 from jobs.mcp.browser import BROWSER_START, DEFAULT_CHROMIUM, browser_command, browser_env
 from jobs.mcp.serve import ServedTool
 from jobs.phases.e2e.records import e2e_key
@@ -55,6 +57,7 @@ class BrowserCheck:
     diff_stat: str
     required: list[str]  # checks that failed last time: asked for again
     chromium: str = DEFAULT_CHROMIUM  # the browser executable (settings: CHROMIUM)
+    database_reader: str | None = None  # the seeded database, as a role that can only read
 
 
 def ask_browser_agent(check: BrowserCheck) -> tuple[E2EReport | None, list[Ask], list[str]]:
@@ -65,14 +68,26 @@ def ask_browser_agent(check: BrowserCheck) -> tuple[E2EReport | None, list[Ask],
     origins = sorted({f"http://127.0.0.1:{s.port}" for s in e2e.servers} | {origin(p.url) for p in e2e.pages})
     # Served by us, as our uid, in the box's network (where the app's servers are): see jobs.mcp.serve.
     env = browser_env(origins, check.shots, check.services.box.chromium(check.chromium))
-    with ServedTool(
-        check.services.box, browser_command(), env, check.shots.parent / f"browser-tool-{check.attempt}.log"
-    ) as tool:
-        return _ask(check, pages, tool.entry())
+    with contextlib.ExitStack() as stack:
+        log = check.shots.parent / f"browser-tool-{check.attempt}.log"
+        tools = {
+            "browser": stack.enter_context(
+                ServedTool(check.services.box, browser_command(), env, log)
+            ).entry()
+        }
+        wanted = check.config.tools.e2e if check.config.tools.e2e is not None else ["database"]
+        if check.database_reader and "database" in wanted:
+            # In the box's network, where the database is; its DSN (the role's password) in its env only.
+            log = check.shots.parent / f"database-tool-{check.attempt}.log"
+            served = ServedTool(
+                check.services.box, database.command(), database.database_env(check.database_reader), log
+            )
+            tools["database"] = stack.enter_context(served).entry()
+        return _ask(check, pages, tools)
 
 
 def _ask(
-    check: BrowserCheck, pages: dict[str, str], browser: McpServer
+    check: BrowserCheck, pages: dict[str, str], tools: dict[str, McpServer]
 ) -> tuple[E2EReport | None, list[Ask], list[str]]:
     asks: list[Ask] = []
     rejected: str | None = None
@@ -81,7 +96,7 @@ def _ask(
     for ask_no in range(1, MAX_ASKS + 1):
         prompt = browser_prompt(check, rejected)
         request = check.budget.request(prompt, check.workspace.path, check.config.models.e2e, READ_ONLY_TOOLS)
-        request = request.model_copy(update={"mcp_servers": {"browser": browser}})
+        request = request.model_copy(update={"mcp_servers": tools})
         key = e2e_key(check.run_id, "transcripts", f"attempt-{check.attempt}-ask-{ask_no}.jsonl")
         outcome, transcript = run_agent(check.services, check.budget, request, key)
         ask = Ask(agent=outcome, transcript=transcript)

@@ -15,6 +15,7 @@ kept in the artifacts, posted to the PR as one sticky comment and summarised on 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 import secrets
@@ -36,6 +37,7 @@ from jobs.phases.e2e.database import (
     SetupFailed,
     TempPostgres,
     load_seeds,
+    reader_role,
     run_setup,
 )
 from jobs.phases.e2e.publish import Publisher
@@ -129,6 +131,7 @@ class Verifier:
     api_key: str = field(default_factory=lambda: secrets.token_urlsafe(18))
     required: list[str] = field(default_factory=list)  # checks that failed last time: asked for again
     shared_report: str = ""  # the report as posted to the PR and the ticket
+    reader_dsn: str | None = None  # the attempt's database as a role that can only read (its tool's)
     _config: TargetConfig | None = None
     _budget: PhaseBudget | None = None
 
@@ -243,6 +246,7 @@ class Verifier:
                         raise Skipped(reason, app_fault=exc.app_fault) from None
                 with self.clock.step("browser_agent"), steps.step("browser_agent"):
                     browser_available(self.settings.chromium)
+                    check = dataclasses.replace(check, database_reader=self.reader_dsn)
                     report, asks, problems = ask_browser_agent(check)
                     browser_started(shots, self.services.redact)
         finally:
@@ -272,6 +276,7 @@ class Verifier:
 
     def _database(self, stack: contextlib.ExitStack, e2e: E2EConfig, checkout: Path) -> str:
         """A fresh database, the app's setup and seeds run in it; its URL ('' when neither is configured)."""
+        self.reader_dsn = None
         if not e2e.needs_database:
             return ""
         try:
@@ -283,6 +288,8 @@ class Verifier:
         prepare_database(
             database.dsn, e2e, checkout, variables, seconds, self.services.redact, self.services.box
         )
+        # The browser agent's database tool reads through a role of its own that can only read.
+        self.reader_dsn = reader_role(database)
         return database.dsn
 
     def _variables(self, e2e: E2EConfig, database_url: str) -> dict[str, str]:

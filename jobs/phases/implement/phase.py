@@ -29,6 +29,7 @@ from jobs.phases.kit.steps import (
     ticket_text,
     write_result,
 )
+from jobs.phases.kit.tools import served_tools, tool_scope
 from jobs.services import Services
 from jobs.settings import JobSettings
 from jobs.target_config import base_target_config
@@ -74,7 +75,12 @@ def run_implement(settings: JobSettings, services: Services, run_id: str) -> Imp
         )
         with clock.step("agent"):
             transcript_key = run_key(run_id, PHASE, "transcript.jsonl")
-            outcome, transcript = run_agent(services, budget, request, transcript_key)
+            scope = tool_scope(services, ticket)
+            with served_tools(
+                services, settings, config, "implement", scope, services.workdir / "tools"
+            ) as tools:
+                request = request.model_copy(update={"mcp_servers": tools})
+                outcome, transcript = run_agent(services, budget, request, transcript_key)
         result = result.model_copy(update={"transcript": transcript, "agent": outcome})
         log.info("agent: %s in %d turns, $%.4f", outcome.status, outcome.turns, outcome.usage.cost_usd)
         with clock.step("commit_push"):
