@@ -59,6 +59,7 @@ from jobs.phases.kit.steps import (
     write_result,
 )
 from jobs.phases.kit.text import one_line
+from jobs.phases.kit.tools import served_tools, tool_scope
 from jobs.sandbox import Box
 from jobs.services import Services
 from jobs.settings import JobSettings
@@ -320,8 +321,12 @@ class Verifier:
         )
         subject = f"fix what the browser check found (attempt {n})"
         key = self._key("transcripts", f"fix-{n}.jsonl")
-        job = FixJob(prompt, subject, key, n, self.run_id, config.models.fix)
-        return run_fixer(self.services, self.budget, workspace, self.ticket, job)
+        scope = tool_scope(self.services, self.ticket)
+        with served_tools(
+            self.services, self.settings, config, "fix", scope, self.services.workdir / "tools"
+        ) as tools:
+            job = FixJob(prompt, subject, key, n, self.run_id, config.models.fix, tools)
+            return run_fixer(self.services, self.budget, workspace, self.ticket, job)
 
     def publish(self, result: E2EResult) -> E2EResult:
         """Publish the report (branch, artifacts, PR); keep it as posted, for the ticket."""

@@ -7,8 +7,9 @@ carried into a fresh clone, vetted for secrets, committed, and pushed fast-forwa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from jobs.agent.models import McpServer
 from jobs.logs import get_logger
 from jobs.phases.kit.budget import PhaseBudget
 from jobs.phases.kit.records import FixRecord, FixStatus
@@ -30,13 +31,16 @@ class FixJob:
     round: int
     run_id: str
     model: str
+    tools: dict[str, McpServer] = field(default_factory=dict)  # our MCP tools, served by the caller
 
 
 def run_fixer(
     services: Services, budget: PhaseBudget, workspace: Workspace, ticket: Ticket, job: FixJob
 ) -> FixRecord:
     """Run a fixer agent in ``workspace``, then commit and push what it changed (through a fresh clone)."""
-    request = budget.request(job.prompt, workspace.path, job.model)
+    request = budget.request(job.prompt, workspace.path, job.model).model_copy(
+        update={"mcp_servers": job.tools}
+    )
     outcome, transcript = run_agent(services, budget, request, job.transcript_key)
     get_logger().info("fixer: %s in %d turns, $%.4f", outcome.status, outcome.turns, outcome.usage.cost_usd)
     workspace.adopt_agent_tree()

@@ -4,6 +4,7 @@ code), become the fixer's prompt; the shared fixer (``jobs.phases.kit.fixer``) c
 from __future__ import annotations
 
 from jobs import prompts
+from jobs.agent.models import McpServer
 from jobs.models import run_key
 from jobs.phases.kit.budget import PhaseBudget
 from jobs.phases.kit.fixer import FixJob, run_fixer
@@ -55,11 +56,16 @@ def fix_round(
     n: int,
     run_id: str,
     config: TargetConfig,
+    tools: dict[str, McpServer] | None = None,
 ) -> FixRecord:
     """Run the fixer on the review's issues in ``workspace`` (a clone of the branch); commit and push."""
     prompt = fix_prompt(ticket, workspace, review, checks, n, config.test)
     subject = f"address review round {n} ({', '.join(review.scores.failing())})"
     key = run_key(run_id, "review", "transcripts", f"fix-{n}.jsonl")
     return run_fixer(
-        services, budget, workspace, ticket, FixJob(prompt, subject, key, n, run_id, config.models.fix)
+        services,
+        budget,
+        workspace,
+        ticket,
+        FixJob(prompt, subject, key, n, run_id, config.models.fix, tools or {}),
     )

@@ -14,9 +14,11 @@ A re-run with the same run id resumes: rounds already complete in the artifacts 
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from dataclasses import dataclass, field
 
+from jobs.agent.models import McpServer
 from jobs.artifacts import read_model, write_model
 from jobs.errors import ArtifactNotFound, StepFailed
 from jobs.faults import crash_point
@@ -34,6 +36,7 @@ from jobs.phases.kit.steps import (
     tell_ticket,
     write_result,
 )
+from jobs.phases.kit.tools import served_tools, tool_scope
 from jobs.phases.review.body import BodyInputs, render_body
 from jobs.phases.review.evidence import run_checks
 from jobs.phases.review.fixer import fix_round
@@ -160,13 +163,29 @@ class ReviewLoop:
         if record.verdict == "failed" and record.review is not None and n < MAX_ROUNDS:
             with clock.step("install"):  # the fixer runs the tests itself
                 install_in(workspace, config, budget.command_seconds(config.install_timeout_seconds))
-            with clock.step("fix"):
+            with clock.step("fix"), self._tools(config) as tools:
                 fix = fix_round(
-                    services, budget, workspace, self.ticket, record.review, checks, n, self.run_id, config
+                    services,
+                    budget,
+                    workspace,
+                    self.ticket,
+                    record.review,
+                    checks,
+                    n,
+                    self.run_id,
+                    config,
+                    tools,
                 )
             self.rounds[-1] = record.model_copy(update={"fix": fix})
             write_model(services.store, key, self.rounds[-1])  # the round's file now says what the fix did
             log.info("fix %d: %s, %d commit(s)", n, fix.status, len(fix.commits))
+
+    def _tools(self, config: TargetConfig) -> contextlib.AbstractContextManager[dict[str, McpServer]]:
+        """The fixer's tools, served for its run."""
+        scope = tool_scope(self.services, self.ticket)
+        return served_tools(
+            self.services, self.settings, config, "fix", scope, self.services.workdir / "tools"
+        )
 
 
 def _goes_on(last: ReviewRound) -> bool:
