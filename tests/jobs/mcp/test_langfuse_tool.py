@@ -22,8 +22,8 @@ from pydantic import SecretStr
 from jobs.agent import AgentStatus
 from jobs.errors import ConfigError
 from jobs.mcp import langfuse as langfuse_tool
+from jobs.mcp.answers import MAX_ANSWER
 from jobs.mcp.langfuse import (
-    MAX_ANSWER,
     SCOPE_ENV,
     LangfuseScope,
     LangfuseTools,

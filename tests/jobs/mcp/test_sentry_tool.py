@@ -32,8 +32,8 @@ from pydantic import SecretStr
 from jobs.agent import AgentOutcome, AgentRequest, AgentRunner, AgentStatus
 from jobs.errors import ConfigError
 from jobs.mcp import sentry as sentry_tool
+from jobs.mcp.answers import MAX_ANSWER
 from jobs.mcp.sentry import (
-    MAX_ANSWER,
     SCOPE_ENV,
     SentryScope,
     SentryTools,
