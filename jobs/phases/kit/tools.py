@@ -8,8 +8,9 @@ environment; the CLI gets only its URL and the run's bearer (``jobs.mcp.serve``)
 a provider's API run in our network (``outside``) while listening on the box's loopback; the database
 tool stays in the box's network, where the database is.
 
-A tool that cannot be served here (no credentials for it, no triage section naming its source) is left
-out with one warning line: the agent works from its ticket as before, and the phase goes on.
+A tool that cannot be served here (no credentials for it, no triage section naming its source, a server
+that does not start) is left out with one warning line: the agent works from its ticket as before, and
+the phase goes on.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Literal
 
 from jobs.agent.models import McpServer
 from jobs.artifacts import read_model
-from jobs.errors import ArtifactError, ArtifactNotFound, ConfigError
+from jobs.errors import AgentError, ArtifactError, ArtifactNotFound, ConfigError
 from jobs.logs import get_logger
 from jobs.mcp import database, langfuse, linear, sentry
 from jobs.mcp.serve import ServedTool
@@ -88,7 +89,11 @@ def served_tools(
                 get_logger().warning("the %s tool is left out for the %s agent: %s", name, agent, exc)
                 continue
             log = logs / f"tool-{name}-{agent}.log"
-            tool = stack.enter_context(ServedTool(services.box, command, env, log, outside=outside))
+            try:
+                tool = stack.enter_context(ServedTool(services.box, command, env, log, outside=outside))
+            except AgentError as exc:  # it did not start: the agent works without it, as before tools
+                get_logger().warning("the %s tool could not be served to the %s agent: %s", name, agent, exc)
+                continue
             entries[name] = tool.entry()
         yield entries
 
