@@ -26,6 +26,7 @@ from jobs.errors import ArtifactNotFound, ConfigError, FactoryError
 from jobs.logs import get_logger
 from jobs.models import run_key, utc_now
 from jobs.phases.kit.steps import Stopwatch, log_failure, update_report
+from jobs.phases.review.records import ReviewResult
 from jobs.pulls import PullRequests
 from jobs.services import Services
 from jobs.settings import JobSettings
@@ -191,8 +192,6 @@ def _had_pull(store: ArtifactStore, attempt: Attempt) -> bool:
     """Whether an attempt opened a pull request: the closing step's record, else its review's result."""
     if attempt.pull_request:
         return True
-    from jobs.phases.review.records import ReviewResult
-
     try:
         review = read_model(store, run_key(attempt.run_id, "review", "result.json"), ReviewResult)
     except (ArtifactNotFound, FactoryError):
