@@ -36,8 +36,10 @@ setup: system $(VENV)/.synced
 demo: setup
 	$(VENV)/bin/factory demo
 
+# Four workers on two cores: most tests wait on subprocesses (the CLI, git, PostgreSQL, Chromium).
+TEST_WORKERS ?= 4
 test: setup
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS)
 
 # ruff, mypy --strict (tests included), and the import rules between packages (tests/layers.py).
 lint: setup

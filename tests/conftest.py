@@ -1,4 +1,6 @@
-"""Shared fixtures: the offline model, seeded bare remotes, canary secrets; and stopping a server process."""
+"""Shared fixtures: the offline model, seeded bare remotes, canary secrets; stopping a server process and
+finding what a test left running; and the order in which ``make test``'s workers (pytest-xdist) take
+the tests."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from jobs.agent.reaper import become_subreaper
 from orchestration.local.offline import offline_env
 from orchestration.local.offline_model import OfflineModelServer, ScenarioBook
 from orchestration.local.remote import seed_bare_remote
@@ -21,6 +24,96 @@ TESTS = Path(__file__).resolve().parent  # fixtures: tickets/, scenarios/, workf
 ROOT = TESTS.parent
 EXAMPLES = ROOT / "examples"
 TEST_SCENARIOS = TESTS / "scenarios"
+
+# Under ``make test`` (pytest-xdist, -n 4) a module here is one unit of work, run by one worker: its
+# module-scoped fixture (an install, an emulator, a played day) is set up once. Every other test is a
+# unit of its own. (``xdist_group`` marks would say the same, but xdist 3.8's --dist loadgroup ignores
+# them on pytest 9.2: pytest-dev/pytest-xdist#1386.)
+SHARED = (
+    "tests/examples/test_support_bot.py",  # app: the support-bot's venv, installed from PyPI
+    "tests/images/test_images.py",  # runner: finds the engine and the image
+    "tests/jobs/phases/test_e2e_database.py",  # seeded: a PostgreSQL cluster
+    "tests/jobs/report/test_report_browser.py",  # demo_run: the notes demo's three phases
+    "tests/jobs/test_artifacts.py",  # gcs_endpoint: fake-gcs-server
+    "tests/jobs/test_model_proxy.py",  # model: an offline model of the module's own
+    "tests/orchestration/local/test_traffic.py",  # day: the support-bot's day of traffic
+    "tests/orchestration/local/test_triage_scenarios.py",  # venv, played: the triage fixes, played
+    "tests/orchestration/receiver/test_receiver_pubsub.py",  # pubsub_emulator: the Java emulator
+)
+
+# The longest tests and modules, longest first, as measured serially on the 2-core machine: under
+# ``make test`` they start first, so that none of them starts last and runs alone at the end. A node id
+# prefix each; the tests not named keep their order after them.
+LONGEST = (
+    "tests/orchestration/local/test_night_demo.py",  # ~150 s
+    "tests/orchestration/local/test_support_bot_demo.py::test_sb_1_",  # ~65 s
+    "tests/examples/test_support_bot.py",  # the app's install, its suite and evals: ~45 s
+    "tests/orchestration/local/test_local_runs.py::test_the_demo_twice_in_a_row",  # ~40 s
+    "tests/orchestration/local/test_real_target.py::test_taskboard_ticket",  # ~40 s
+    "tests/orchestration/local/test_triage_scenarios.py",  # ~35 s
+    "tests/jobs/phases/test_e2e_phase.py::test_the_example_ticket_fails",  # ~32 s
+    "tests/jobs/report/test_report_browser.py",  # ~25 s
+    "tests/orchestration/local/test_local_runs.py::test_a_relative_repo",  # ~26 s
+    "tests/orchestration/local/test_night_local.py::test_hostile_chat_text",  # ~21 s
+    "tests/orchestration/local/test_night_local.py::test_the_same_night_fired_twice",  # ~21 s
+    "tests/jobs/phases/test_crash_boundaries.py::test_b3_review_killed",  # ~20 s
+    "tests/jobs/phases/test_crash_boundaries.py::test_b3_implement_killed",  # 3 x ~15 s
+    "tests/images/test_images.py",  # the implement phase in its container
+    "tests/jobs/phases/test_review_phase.py::test_three_failed_reviews",  # ~16 s
+    "tests/orchestration/local/test_local_runs.py::test_the_demos_other_tickets",  # ~15 s, ~4 s
+    "tests/jobs/test_agent_runner.py::test_c5_",  # 3 x ~10 s
+    "tests/orchestration/local/test_night_local.py",  # ~12 s each
+    "tests/orchestration/local/test_traffic.py",
+)
+
+
+def unit_of(nodeid: str) -> str:
+    """The unit of work a test belongs to under pytest-xdist: its module if the module is ``SHARED``."""
+    module = nodeid.split("::", 1)[0]
+    return module if module in SHARED else nodeid
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Orphans of a test's processes (a daemon, a server whose supervisor died) are re-parented to this
+    # process instead of init: they stay below it, where ``processes_matching`` looks for them.
+    become_subreaper()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """For ``-n`` with the default ``--dist load``: load balancing by ``unit_of``, in the order the
+    workers collected (``pytest_collection_modifyitems`` below), not reordered by size."""
+    if config.getoption("dist") != "load":
+        return None  # another --dist asked for: xdist's own
+    from xdist.scheduler import LoadScopeScheduling
+
+    class Units(LoadScopeScheduling):  # type: ignore[misc]  # xdist ships no types
+        def _split_scope(self, nodeid: str) -> str:
+            return unit_of(nodeid)
+
+    config.option.loadscopereorder = False
+    return Units(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist, the ``LONGEST`` units first. A worker is handed two units at the start,
+    round robin, and runs them in turn: the first round goes to the longest, the second to short
+    ones, so that no long test waits behind another."""
+    workers = getattr(config, "workerinput", {}).get("workercount")
+    if not workers:
+        return  # not a worker: the collection order stands
+    units: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        units.setdefault(unit_of(item.nodeid), []).append(item)
+
+    def rank(unit: str) -> int:
+        return next((i for i, prefix in enumerate(LONGEST) if unit.startswith(prefix)), len(LONGEST))
+
+    ranked = sorted(units, key=rank)  # stable: the units not named keep their order
+    longest = [unit for unit in ranked if rank(unit) < len(LONGEST)]
+    others = ranked[len(longest) :]
+    order = longest[:workers] + others[:workers] + longest[workers:] + others[workers:]
+    items[:] = [item for unit in order for item in units[unit]]
 
 
 @pytest.fixture(scope="session")
@@ -75,16 +168,30 @@ def stop_process(proc: subprocess.Popen[Any], grace: float) -> None:
 
 
 def processes_matching(marker: str) -> list[str]:
-    """Command lines of live processes containing ``marker`` (to find orphans)."""
-    found = []
+    """Command lines of live processes below this one containing ``marker`` (to find orphans).
+
+    Below this process, orphans included (``pytest_configure`` makes it their subreaper): what other
+    tests run at the same time (pytest-xdist's other workers, another checkout's suite) is theirs.
+    """
+    me = os.getpid()
+    children: dict[int, list[int]] = {}
+    cmdlines: dict[int, str] = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
             cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            state = (proc / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            fields = (proc / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        if marker in cmdline and state != "Z" and str(os.getpid()) != proc.name:
-            found.append(cmdline)
+        pid = int(proc.name)
+        children.setdefault(int(fields[1]), []).append(pid)
+        if fields[0] != "Z":
+            cmdlines[pid] = cmdline
+    found, below = [], list(children.get(me, []))
+    while below:
+        pid = below.pop()
+        below.extend(children.get(pid, []))
+        if marker in cmdlines.get(pid, ""):
+            found.append(cmdlines[pid])
     return found

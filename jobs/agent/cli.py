@@ -8,6 +8,7 @@ argv in ``/proc/<pid>/cmdline``, where ticket and diff text has no business.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -16,16 +17,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import claude_agent_sdk
-
 from jobs.agent.models import AgentRequest, McpServer
 from jobs.errors import AgentError
 
 
 def bundled_cli() -> Path:
     """The CLI shipped inside the pinned ``claude-agent-sdk`` wheel (falls back to ``claude`` on PATH)."""
-    bundled = Path(claude_agent_sdk.__file__).parent / "_bundled" / "claude"
-    if bundled.is_file():
+    # Found, not imported: the SDK's package pulls in the MCP library, a second of CPU for every job
+    # process, and only its bundled binary is used.
+    spec = importlib.util.find_spec("claude_agent_sdk")
+    origin = spec.origin if spec is not None else None
+    bundled = Path(origin).parent / "_bundled" / "claude" if origin else None
+    if bundled is not None and bundled.is_file():
         return bundled
     found = shutil.which("claude")
     if found:

@@ -364,8 +364,8 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _read_body(self, headers: Mapping[str, str]) -> bytes | None:
         if "chunked" in headers.get("transfer-encoding", "").lower():
-            self._error(411, "invalid_request_error", "send a Content-Length")
             self.close_connection = True
+            self._error(411, "invalid_request_error", "send a Content-Length")
             return None
         try:
             length = int(headers.get("content-length") or 0)
@@ -440,6 +440,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
+        if self.close_connection:
+            # Said, not only done: a client that keeps the connection would send its next request on a
+            # socket we are closing, and get no answer ("server disconnected").
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(data)

@@ -8,12 +8,9 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
-from google.auth import exceptions as auth_exc
-from google.cloud import storage
-
-from jobs.artifacts.gcs import GcsStore
 from jobs.artifacts.local import DirectoryStore
 from jobs.artifacts.store import (
     ArtifactStore,
@@ -24,6 +21,11 @@ from jobs.artifacts.store import (
     write_model,
 )
 from jobs.errors import ArtifactError, ConfigError
+
+if TYPE_CHECKING:
+    from google.cloud import storage
+
+    from jobs.artifacts.gcs import GcsStore
 
 __all__ = [
     "ArtifactStore",
@@ -36,6 +38,18 @@ __all__ = [
     "read_model",
     "write_model",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    # The GCS backend (and the Google client libraries, half a second of CPU) loads on first use: a job
+    # whose artifacts are in a directory never pays for it.
+    if name == "GcsStore":
+        from jobs.artifacts.gcs import GcsStore
+
+        globals()[name] = GcsStore
+        return GcsStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 _SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
 
@@ -79,6 +93,11 @@ def _open_gcs(
     bucket, _, path = prefix[len("gs://") :].partition("/")
     if not bucket:
         raise ConfigError(f"artifacts prefix {prefix!r} names no bucket (use gs://bucket/prefix)")
+    from google.auth import exceptions as auth_exc
+    from google.cloud import storage
+
+    from jobs.artifacts.gcs import GcsStore
+
     try:
         return GcsStore(
             bucket,
