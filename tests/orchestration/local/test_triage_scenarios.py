@@ -361,7 +361,7 @@ class FakeLangfuse:
         for n in range(len(self.QUESTIONS)):
             yield LangfuseScore(id=f"s{n}", name="user-feedback", value=0.0, trace_id=f"t{n}")
 
-    def trace(self, trace_id: str) -> LangfuseTrace:
+    def trace(self, trace_id: str, *, from_ts: datetime, to_ts: datetime) -> LangfuseTrace:
         n = int(trace_id[1:])
         return LangfuseTrace(
             id=trace_id,
