@@ -36,8 +36,10 @@ setup: system $(VENV)/.synced
 demo: setup
 	$(VENV)/bin/factory demo
 
-# Four workers on two cores: most tests wait on subprocesses (the CLI, git, PostgreSQL, Chromium).
-TEST_WORKERS ?= 4
+# TEST_WORKERS=4 runs the suite on four pytest-xdist workers (most tests wait on subprocesses: the CLI,
+# git, PostgreSQL, Chromium). Serial (0) by default: on two cores a few timing-bound tests (a job past
+# its timeout in its image, the e2e demo behind the report) still flake under four workers.
+TEST_WORKERS ?= 0
 test: setup
 	$(VENV)/bin/pytest -q -n $(TEST_WORKERS)
 
