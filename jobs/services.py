@@ -13,6 +13,7 @@ import httpx
 from jobs.agent import AgentRunner
 from jobs.artifacts import ArtifactStore, open_store
 from jobs.errors import ConfigError
+from jobs.onboard.tickets import OnboardingTickets
 from jobs.phases.kit.security import SecurityLog, held_secrets
 from jobs.pulls import PullRequests, open_pulls
 from jobs.redact import Redactor
@@ -69,7 +70,10 @@ def build_services(settings: JobSettings, redact: Redactor, agent: bool = True) 
     workdir = settings.workdir or Path(tempfile.mkdtemp(prefix="factory-work-"))
     store = open_store(settings.artifacts_prefix)
     tickets: TicketSource
-    if settings.job == "solve-chatbot-issues":
+    if settings.job == "onboard-client":
+        # An onboarding is a ticket: the one its onboard phase wrote, with the accuracy it measured.
+        tickets = OnboardingTickets(store)
+    elif settings.job == "solve-chatbot-issues":
         # A finding is a ticket: its evidence, as the night's triage kept it in the artifact store.
         tickets = FindingTickets(store)
     elif settings.ticket_source == "linear":

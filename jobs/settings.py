@@ -30,6 +30,7 @@ class JobSettings(BaseSettings):
     ticket_identifier: str | None = None
     branch: str | None = None
     client_domain: str | None = None
+    # The onboarding (job onboard-client): which client, and which of its three modes.
     mode: Literal["full", "eval-only", "update-skills"] = "full"
     max_turns: int = Field(default=100, gt=0, le=10_000)
     max_duration_seconds: int = Field(default=7200, gt=0, le=86_400)
@@ -81,7 +82,7 @@ class JobSettings(BaseSettings):
     langfuse_public_key: SecretStr | None = None
     langfuse_secret_key: SecretStr | None = None
 
-    @field_validator("night", "report_only", mode="before")
+    @field_validator("night", "report_only", "client_domain", "mode", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # The workflow passes every job the same variables: "" where a run has no such value.

@@ -21,6 +21,7 @@ from pydantic import (
 )
 
 from jobs.errors import ConfigError
+from jobs.onboard.config import OnboardingConfig
 from jobs.phases.e2e.database import check_seed_entry
 from jobs.phases.e2e.servers import ServerSpec
 from jobs.sandbox.egress import DEFAULT_HOSTS, check_host
@@ -134,6 +135,8 @@ class TargetConfig(BaseModel):
     e2e: E2EConfig = Field(default_factory=E2EConfig)
     # The nightly triage of the target's chatbot failures (job solve-chatbot-issues); absent: none.
     triage: TriageConfig | None = None
+    # How a client of the target is onboarded and tuned (job onboard-client); absent: it cannot be.
+    onboarding: OnboardingConfig | None = None
     tools: Tools = Field(default_factory=Tools)
 
     @field_validator("install_hosts")

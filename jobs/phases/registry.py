@@ -132,6 +132,18 @@ PHASES: tuple[Phase, ...] = (
         needs_agent=False,
         shares_image="triage",
     ),
+    Phase(
+        name="onboard",
+        title="onboard",
+        doc="Onboard CLIENT_DOMAIN in MODE: its dataset, config and skills, tuned against the target's eval.",
+        runner="jobs.onboard.phase:run_onboard",
+        result="jobs.onboard.records:OnboardResult",
+        summary="jobs.onboard.summary:summary_lines",
+        failed=frozenset({"failed"}),  # no changes (nothing to update) is an answer
+        cpu="2",
+        memory="4Gi",
+        needs_ticket=False,
+    ),
 )
 
 # The jobs of the workflow (JOB, its `job` argument) that are built, and the phases each one runs.
@@ -139,6 +151,8 @@ JOBS: dict[str, tuple[str, ...]] = {
     "solve-linear-ticket": ("implement", "review", "e2e"),
     # A night: triage, then per finding implement -> review -> e2e (a finding is a ticket), then close.
     "solve-chatbot-issues": ("triage", "implement", "review", "e2e", "triage-close"),
+    # A client's onboarding: its files and tuning, then the same review and e2e as a ticket's branch.
+    "onboard-client": ("onboard", "review", "e2e"),
 }
 
 

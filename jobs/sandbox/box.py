@@ -107,6 +107,10 @@ class Box:
     def hand_over(self, path: Path) -> None:
         """Give the box the tree at ``path`` (a top-level ``.git`` stays ours)."""
 
+    def take_back(self, path: Path) -> None:
+        """Make the tree at ``path`` ours again, one the box may read and run but not change (a checkout
+        the target's install filled, whose eval runs next). The box must have nothing running."""
+
     def runnable(self, program: Path) -> Path:
         """A path to ``program`` the box can execute (an open box runs as us: the program itself)."""
         return program
@@ -236,6 +240,16 @@ class ContainedBox(Box):
                 dirs.remove(".git")
             for name in (*dirs, *files):
                 os.lchown(os.path.join(top, name), uid, uid)  # links are not followed
+
+    def take_back(self, path: Path) -> None:
+        self.sweep()
+        uid, gid = os.getuid(), os.getgid()
+        for top, dirs, files in os.walk(path):
+            for name in (top, *(os.path.join(top, n) for n in (*dirs, *files))):
+                os.lchown(name, uid, gid)  # links are not followed, and never chmod-ed
+                info = os.lstat(name)
+                if not stat.S_ISLNK(info.st_mode):
+                    os.chmod(name, stat.S_IMODE(info.st_mode) & ~0o7022)  # no setuid, no write but ours
 
     def git_dir(self) -> Path:
         return self.root / f"factory-git-{secrets.token_hex(6)}"

@@ -14,6 +14,7 @@ from jobs.artifacts import write_model
 from jobs.errors import ArtifactError, FactoryError
 from jobs.logs import get_logger
 from jobs.models import PhaseResult, run_key, utc_now
+from jobs.onboard.tickets import branch_for_onboarding
 from jobs.phases.kit.budget import PhaseBudget
 from jobs.phases.kit.security import security_key
 from jobs.report import write_report
@@ -117,8 +118,13 @@ def tell_ticket(services: Services, ticket: Ticket, text: str) -> None:
 
 
 def phase_branch(settings: JobSettings) -> str:
-    """The run's branch: the ticket's own (``factory/ix-101``) unless BRANCH overrides it."""
-    return check_branch(settings.branch) if settings.branch else branch_for(settings.ticket_identifier or "")
+    """The run's branch: the ticket's own (``factory/ix-101``), an onboarding's own
+    (``factory/onboard/<client>-<mode>``), unless BRANCH overrides it."""
+    if settings.branch:
+        return check_branch(settings.branch)
+    if settings.job == "onboard-client" and settings.client_domain:
+        return branch_for_onboarding(settings.client_domain, settings.mode)
+    return branch_for(settings.ticket_identifier or "")
 
 
 def branch_workspace(settings: JobSettings, services: Services, name: str) -> Workspace:
