@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 import pytest
 
 from jobs.onboard.dataset import DatasetError, cases_file, parse_dataset, split
 
 
-def lines(*cases: dict[str, object]) -> bytes:
+def lines(*cases: Mapping[str, object]) -> bytes:
     return "".join(json.dumps(case) + "\n" for case in cases).encode()
 
 

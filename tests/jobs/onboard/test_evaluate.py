@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from jobs.onboard.config import OnboardingConfig
-from jobs.onboard.dataset import parse_dataset, split
-from jobs.onboard.evaluate import run_eval
+from jobs.onboard.dataset import Split, parse_dataset, split
+from jobs.onboard.evaluate import EvalRun, run_eval
 from jobs.sandbox import Box
 
 # A stand-in eval: passes the cases whose question ends with "?", and does what BEHAVIOUR says.
@@ -41,7 +41,7 @@ def repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def evaluate(repo: Path, behaviour: str):  # type: ignore[no-untyped-def]
+def evaluate(repo: Path, behaviour: str) -> tuple[EvalRun, Split, set[str]]:
     config = OnboardingConfig(eval_command=f"{sys.executable} eval.py {behaviour} {{cases}}")
     paths = config.for_client("acme.example")
     cases = parse_dataset((repo / "cases.jsonl").read_bytes(), 2)
@@ -61,9 +61,8 @@ def test_figures_per_part_come_from_the_cases_it_judged(repo: Path) -> None:
     assert set(run.held_out_failed) == failing & parts.held_out_ids
     assert all("question" in f.detail for f in run.failures)
     assert run.output_tail == ""  # it names held-out cases
-    print(
-        f"\n15/20 pass: tuning {run.tuning.passed}/{run.tuning.cases}, held-out {run.held_out.passed}/{run.held_out.cases}"
-    )
+    tuning, held = run.tuning, run.held_out
+    print(f"\n15/20 pass: tuning {tuning.passed}/{tuning.cases}, held-out {held.passed}/{held.cases}")
 
 
 def test_an_eval_that_leaves_its_failures_out_does_not_gain(repo: Path) -> None:
