@@ -33,6 +33,7 @@ from jobs.onboard.config import ClientPaths, OnboardingConfig, check_client
 from jobs.onboard.dataset import Case, Split, cases_file, parse_dataset, split
 from jobs.onboard.evaluate import CaseResult, EvalRun, PartScore, run_eval
 from jobs.onboard.records import AgentRun, DatasetInfo, OnboardResult, Purpose, Score, TuningRound
+from jobs.onboard.summary import notices
 from jobs.onboard.tickets import OnboardingTicket, branch_for_onboarding, identifier_for, write_ticket
 from jobs.onboard.tree import closed_to_box, make_agent_tree, take_back
 from jobs.phases.kit.budget import PhaseBudget
@@ -88,7 +89,7 @@ def run_onboard(settings: JobSettings, services: Services, run_id: str) -> Onboa
         if onboarding is not None:
             result = onboarding.result
         result = result.model_copy(update={"status": "failed", "detail": services.redact(str(exc))})
-    return write_result(services, PHASE, result, clock)
+    return write_result(services, PHASE, result.model_copy(update={"notices": notices(result)}), clock)
 
 
 @dataclass

@@ -87,3 +87,5 @@ class OnboardResult(PhaseResult):
     pushed: bool = False
     cost_usd: float = 0.0
     failures: list[str] = Field(default_factory=list)  # eval-only: the failing cases' ids
+    # One line per eval figure the workflow tells Slack (baseline, each round): see summary.notices.
+    notices: list[str] = Field(default_factory=list)

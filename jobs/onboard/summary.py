@@ -29,3 +29,21 @@ def summary_lines(result: OnboardResult) -> list[str]:
     if result.pushed:
         lines.append(f"  pushed {result.branch} ({len(result.commits)} commit(s)), ticket {result.ticket}")
     return lines
+
+
+def notices(result: OnboardResult) -> list[str]:
+    """The accuracy notices of an onboarding, one per eval our code ran: the baseline, then each round."""
+    if result.baseline is None:
+        return []
+    b = result.baseline
+    lines = [f"baseline: tuning {percent(b.tuning)}, held-out {percent(b.held_out)}"]
+    if result.mode == "eval-only":
+        return [f"eval-only: tuning {percent(b.tuning)}, held-out {percent(b.held_out)}"]
+    for r in result.rounds:
+        after = r.after
+        figures = (
+            f"tuning {percent(after.tuning)}, held-out {percent(after.held_out)}" if after else "no eval"
+        )
+        what = "kept" if r.kept else f"undone ({r.why})"
+        lines.append(f"round {r.round} of {result.client}: {figures}, {what}")
+    return lines

@@ -65,15 +65,21 @@ def test_entrypoint_requires_model_credentials(tmp_path: object) -> None:
     assert proc.returncode == 2 and "ANTHROPIC_API_KEY" in proc.stderr
 
 
-@pytest.mark.parametrize("job", ["onboard-client"])
-def test_jobs_not_built_yet_say_so(job: str) -> None:
+@pytest.mark.parametrize(
+    ("env", "says"),
+    [
+        ({"JOB": "onboard-client"}, "has no implement phase"),
+        ({"JOB": "onboard-client", "MODE": "everything"}, "invalid setting MODE"),
+    ],
+)
+def test_a_job_without_the_phase_or_with_a_bad_mode_is_a_settings_error(env: dict[str, str], says: str) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "jobs", "implement"],
-        env={**os.environ, "JOB": job, "TICKET_IDENTIFIER": "IX-1", "REPO_URL": "/nowhere"},
+        env={**os.environ, **env, "TICKET_IDENTIFIER": "IX-1", "REPO_URL": "/nowhere"},
         capture_output=True,
         text=True,
     )
-    assert proc.returncode == 2 and "not available yet" in proc.stderr
+    assert proc.returncode == 2 and says in proc.stderr
 
 
 def test_triage_runs_no_agent_so_needs_no_model_key_but_its_sources_credentials(tmp_path: Path) -> None:

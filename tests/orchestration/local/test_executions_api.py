@@ -39,7 +39,7 @@ def kind(argument: Any) -> str:
 
 @pytest.fixture
 def fake() -> FakeStart:
-    error = WorkflowError(["NotImplemented"], "job onboard-client is not available yet", code=501)
+    error = WorkflowError(["ValueError"], "onboard-client needs a client", code=400)
     return FakeStart(kind, lambda execution_id: RESULT, error)
 
 
@@ -97,11 +97,11 @@ def test_a_failed_run_reports_the_error_map_as_a_json_payload(client: httpx.Clie
     done = wait_done(client, create(client, {"job": "onboard-client", "fail": True})["name"])
     assert done["state"] == "FAILED" and "result" not in done
     assert json.loads(done["error"]["payload"]) == {
-        "message": "job onboard-client is not available yet",
-        "tags": ["NotImplemented"],
-        "code": 501,
+        "message": "onboard-client needs a client",
+        "tags": ["ValueError"],
+        "code": 400,
     }
-    assert "NotImplemented" in done["error"]["context"]
+    assert "ValueError" in done["error"]["context"]
 
 
 def test_a_crashing_runner_is_a_failed_execution(client: httpx.Client) -> None:
@@ -476,10 +476,11 @@ def test_an_unexpected_failure_is_a_500_in_googles_shape(
 
 
 def test_the_local_stack_runs_factory_yaml(tmp_path: Path) -> None:
-    """What the serve command starts: the real workflow file on the local engine (a job it rejects)."""
+    """What the serve command starts: the real workflow file on the local engine (an input it rejects)."""
     stack = LocalStack.create(str(tmp_path / "remote.git"), tmp_path / "artifacts", tmp_path / "tickets")
     run = stack.run({"job": "onboard-client"}, "exec-1")
-    assert run.error is not None and run.error.tags == ["NotImplemented"]
+    assert run.error is not None and run.error.tags == ["ValueError"]
+    assert run.error.message == "onboard-client needs a client (its domain, e.g. acme-shop.example)"
 
 
 def test_the_printed_gcloud_lines(tmp_path: Path) -> None:

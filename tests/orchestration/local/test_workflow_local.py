@@ -129,6 +129,8 @@ def test_the_workflow_file_loads_and_names_what_it_needs() -> None:
         "duration_text",
         "money_text",
         "solve_night",
+        "review_and_verify",
+        "onboard_client",
     }
     with pytest.raises(WorkflowSyntaxError, match=r"factory\.yaml:\d+: .*googleapis\.run\.v2"):
         load_workflow(
@@ -275,21 +277,23 @@ def test_a_second_start_of_a_ticket_being_worked_on_changes_nothing(
     assert store.list("receiver/locks/") == []
 
 
-@pytest.mark.parametrize("job", ["onboard-client"])
-def test_jobs_not_built_yet_say_so(
-    remote: Path, tmp_path: Path, model_auth: dict[str, str], job: str
+@pytest.mark.parametrize(
+    ("argument", "message"),
+    [
+        ({"job": "onboard-client"}, "onboard-client needs a client (its domain, e.g. acme-shop.example)"),
+        (
+            {"job": "onboard-client", "client": "acme-shop.example", "mode": "all"},
+            "unknown onboarding mode all (full, eval-only or update-skills)",
+        ),
+        ({"job": "deploy-everything"}, "unknown job deploy-everything"),
+    ],
+)
+def test_bad_input_is_refused_before_any_job(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str], argument: dict[str, str], message: str
 ) -> None:
-    result = run({"job": job}, remote, tmp_path, model_auth, "nyi")
-    assert (
-        result.error is not None
-        and result.error.message
-        == f"job {job} is not available yet (solve-linear-ticket and solve-chatbot-issues are)"
-    )
-    assert result.error.as_value() == {
-        "code": 501,
-        "tags": ["NotImplemented"],
-        "message": f"job {job} is not available yet (solve-linear-ticket and solve-chatbot-issues are)",
-    }
+    result = run(argument, remote, tmp_path, model_auth, "bad-input")
+    assert result.error is not None
+    assert result.error.as_value() == {"code": 400, "tags": ["ValueError"], "message": message}
     assert events(result) == ["failed"]
     assert not (tmp_path / "artifacts" / "runs").exists()
 
