@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from jobs.onboard.body import accuracy_table, refused_lines
+from jobs.onboard.records import OnboardResult
 from jobs.phases.implement.records import ImplementResult
 from jobs.phases.kit.security import SecurityRecord
 from jobs.phases.kit.text import code_span, one_line
@@ -40,6 +42,7 @@ class BodyInputs:
     redact: Callable[[str], str] = str
     previous_body: str = ""  # the open PR's body, when there is one
     security: dict[str, tuple[SecurityRecord, str]] = field(default_factory=dict)  # phase -> (record, URL)
+    onboarding: OnboardResult | None = None  # the run's onboard result, when the branch is a client's
 
 
 def _flat(text: str, redact: Callable[[str], str], limit: int = MAX_TEXT) -> str:
@@ -174,6 +177,8 @@ def render_body(inputs: BodyInputs) -> str:
             if url.startswith(("https://", "http://"))
         ]
         out.append("")
+    if inputs.onboarding is not None:
+        out += onboarding_lines(inputs.onboarding, redact)
     description = description_lines(inputs.previous_body, inputs.implement, result.run_id, redact)
     if description:
         out += ["### What changed (the implementer's summary)", "", *description, ""]
@@ -198,6 +203,11 @@ def render_body(inputs: BodyInputs) -> str:
         usd = inputs.implement.agent.usage.cost_usd if inputs.implement.agent else 0.0
         out.append(f"| implement | {_money(seconds, usd)} |")
         total_s, total_usd = total_s + seconds, total_usd + usd
+    if inputs.onboarding is not None:
+        seconds = sum(inputs.onboarding.timings.values())
+        usd = inputs.onboarding.cost_usd
+        out.append(f"| onboard | {_money(seconds, usd)} |")
+        total_s, total_usd = total_s + seconds, total_usd + usd
     seconds = sum(result.timings.values())
     out.append(f"| review ({len(result.rounds)} round(s)) | {_money(seconds, result.cost_usd)} |")
     out += [f"| **total so far** | {_money(total_s + seconds, total_usd + result.cost_usd)} |", ""]
@@ -209,3 +219,29 @@ def render_body(inputs: BodyInputs) -> str:
         "<sub>Written by Factory: scores from a model reviewing the diff, checks run by Factory.</sub>"
     )
     return "\n".join(out)
+
+
+def onboarding_lines(onboarding: OnboardResult, redact: Callable[[str], str]) -> list[str]:
+    """The onboarding's section: its accuracy table (every figure from the eval our code ran) and the
+    changes it refused. Paths and reasons are ours; the table holds no agent-written text."""
+    out = [
+        f"### Onboarding of `{onboarding.client}` ({onboarding.mode}): accuracy measured by Factory",
+        "",
+        *(redact(line) for line in accuracy_table(onboarding)),
+        "",
+    ]
+    if onboarding.target_accuracy is not None:
+        out += [
+            f"Target: {onboarding.target_accuracy:.0%} on the tuning part; "
+            "the held-out part is never shown to the agent.",
+            "",
+        ]
+    refused = refused_lines(onboarding)
+    if refused:
+        out += [
+            "Changes the agent tried that Factory refused and undid:",
+            "",
+            *(redact(line) for line in refused),
+            "",
+        ]
+    return out

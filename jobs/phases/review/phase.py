@@ -24,6 +24,7 @@ from jobs.errors import ArtifactNotFound, StepFailed
 from jobs.faults import crash_point
 from jobs.logs import get_logger
 from jobs.models import run_key
+from jobs.onboard.records import OnboardResult
 from jobs.phases.implement.records import ImplementResult
 from jobs.phases.kit.budget import PhaseBudget
 from jobs.phases.kit.security import SecurityRecord, read_security, security_key
@@ -68,14 +69,15 @@ def run_review(settings: JobSettings, services: Services, run_id: str) -> Review
     loop: ReviewLoop | None = None
     try:
         ticket = read_ticket(services, result.ticket_identifier, clock)
+        onboarding = read_onboarding(services, run_id)
         loop = ReviewLoop(settings, services, run_id, ticket, clock)
         loop.run()
         result = _with_rounds(result, loop.rounds, STATUS_OF_LAST_ROUND[loop.rounds[-1].verdict])
         with clock.step("pull_request"):
-            flags = _needs_human(result, loop)
+            flags = _needs_human(result, loop) + _onboarding_flags(onboarding, result)
             services.security.flag(*flags)
             result = result.model_copy(update={"needs_human": flags, "timings": clock.timings})
-            pull = _open_pull_request(services, ticket, result)
+            pull = _open_pull_request(services, ticket, result, onboarding)
         result = result.model_copy(update={"pull_request": pull})
     except Exception as exc:
         log_failure("review", exc)
@@ -251,7 +253,31 @@ def _needs_human(result: ReviewResult, loop: ReviewLoop) -> list[str]:
     return reasons
 
 
-def _open_pull_request(services: Services, ticket: Ticket, result: ReviewResult) -> PullRequestRef:
+def read_onboarding(services: Services, run_id: str) -> OnboardResult | None:
+    """The run's onboard result, when its branch is a client's onboarding (job onboard-client)."""
+    try:
+        return read_model(services.store, run_key(run_id, "onboard", "result.json"), OnboardResult)
+    except ArtifactNotFound:
+        return None
+
+
+def _onboarding_flags(onboarding: OnboardResult | None, result: ReviewResult) -> list[str]:
+    """The onboarding's own reasons for a human (target not met, held-out fell, refused changes), and
+    its figures going stale when the fixer changed the client's files after they were measured."""
+    if onboarding is None:
+        return []
+    flags = [f"onboarding: {flag}" for flag in onboarding.needs_human]
+    if onboarding.head_sha and result.head_sha and result.head_sha != onboarding.head_sha:
+        flags.append(
+            f"the review's fixer changed the branch after the onboarding measured its accuracy: the table's "
+            f"figures are of {onboarding.head_sha[:12]}, not of the head."
+        )
+    return flags
+
+
+def _open_pull_request(
+    services: Services, ticket: Ticket, result: ReviewResult, onboarding: OnboardResult | None = None
+) -> PullRequestRef:
     store, run_id = services.store, result.run_id
     try:
         implement: ImplementResult | None = read_model(
@@ -273,7 +299,10 @@ def _open_pull_request(services: Services, ticket: Ticket, result: ReviewResult)
     existing = services.pulls.find_open(result.branch, result.base_branch)
     previous = existing.body if existing is not None else ""
     security = _security_records(services, run_id)
-    body = render_body(BodyInputs(ticket, result, implement, links, services.redact, previous, security))
+    if onboarding is not None:
+        links["onboard result"] = store.url(run_key(run_id, "onboard", "result.json"))
+    inputs = BodyInputs(ticket, result, implement, links, services.redact, previous, security, onboarding)
+    body = render_body(inputs)
     # The full body is kept in the artifacts: a clamped PR body says so and points here.
     store.write_bytes(run_key(run_id, PHASE, "pr-body.md"), body.encode())
     draft = PullRequestDraft(
