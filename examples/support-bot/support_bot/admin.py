@@ -3,6 +3,7 @@
 python -m support_bot.admin add-client acme-shop.example "Acme Shop"
 python -m support_bot.admin add-key acme-shop.example --label "website widget"   # prints the key once
 python -m support_bot.admin add-staff alice@support.example "Alice Anders"      # asks for the password
+python -m support_bot.admin seed-test-keys   # browser checks: every client folder gets a row and a test key
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import argparse
 import getpass
 import os
 import sys
+from pathlib import Path
 
 from sqlalchemy import create_engine, select
 from sqlalchemy.exc import IntegrityError
@@ -18,12 +20,13 @@ from sqlalchemy.orm import Session
 from werkzeug.security import generate_password_hash
 
 from . import config, keys
-from .clients import is_domain
+from .clients import ClientFileError, is_domain, load_config
 from .models import ApiKey, Client, StaffUser
 
 # For scripts; otherwise the password is asked for. The variable's name, not a password:
 PASSWORD_ENV = "SUPPORT_BOT_STAFF_PASSWORD"  # noqa: S105
 MIN_PASSWORD = 10
+TEST_KEY_LABEL = "test key (seed-test-keys)"
 
 
 class AdminError(Exception):
@@ -63,6 +66,44 @@ def add_staff(session: Session, email: str, display_name: str, password: str) ->
     return staff
 
 
+def seed_test_keys(session: Session, clients_root: Path) -> list[str]:
+    """For browser checks: each client folder under ``clients_root`` gets a ``clients`` row (named as its
+    config.yaml says) and its test key ``sb-test-key-<domain, dots as dashes>``, stored hashed like any
+    key. Rows that exist are left as they are, so running it twice adds nothing. Returns what it did,
+    a line per folder; a folder that is not a client (no domain name, no readable config) is skipped."""
+    done: list[str] = []
+    folders = sorted(p for p in clients_root.iterdir() if p.is_dir()) if clients_root.is_dir() else []
+    for folder in folders:
+        domain = folder.name
+        try:
+            name = load_config(clients_root, domain).name
+        except ClientFileError as exc:
+            done.append(f"{domain}: skipped ({exc})")
+            continue
+        said: list[str] = []
+        client = session.scalar(select(Client).where(Client.domain == domain))
+        if client is None:
+            client = Client(domain=domain, name=name)
+            session.add(client)
+            said.append(f"added client {name!r}")
+        else:
+            said.append("client exists")
+        key = keys.make_test_key(domain)
+        owner = session.scalar(select(ApiKey).where(ApiKey.key_hash == keys.hash_key(key)))
+        if owner is None:
+            client.api_keys.append(ApiKey(key_hash=keys.hash_key(key), label=TEST_KEY_LABEL))
+            said.append(f"added key {key}")
+        elif owner.client_id != client.id:
+            said.append(f"key {key} belongs to another client, left alone")
+        else:
+            said.append(f"key {key} exists" + (" (revoked)" if owner.revoked_at else ""))
+        _commit(session, f"{domain}: a concurrent change, try again")
+        done.append(f"{domain}: {', '.join(said)}")
+    if not folders:
+        done.append(f"no client folders under {clients_root}")
+    return done
+
+
 def _commit(session: Session, conflict: str) -> None:
     try:
         session.commit()
@@ -85,6 +126,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     staff.add_argument("email")
     staff.add_argument("display_name")
+    seed = commands.add_parser(
+        "seed-test-keys", help="a client row and a test key sb-test-key-<domain> for every client folder"
+    )
+    seed.add_argument(
+        "--clients-dir", type=Path, default=None, help="default: $SUPPORT_BOT_CLIENTS_DIR or clients/"
+    )
     args = parser.parse_args(argv)
 
     engine = create_engine(config.database_url())
@@ -95,6 +142,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"added client {made.domain}")
             elif args.command == "add-key":
                 print(add_key(session, args.domain, args.label))
+            elif args.command == "seed-test-keys":
+                for line in seed_test_keys(session, args.clients_dir or config.clients_dir()):
+                    print(line)
             else:
                 password = os.environ.get(PASSWORD_ENV) or getpass.getpass("Password: ")
                 made_staff = add_staff(session, args.email, args.display_name, password)

@@ -92,6 +92,13 @@ def load_client(root: Path, domain: str) -> ClientFiles:
     return ClientFiles(config=config, skills=skills, kb=kb)
 
 
+def load_config(root: Path, domain: str) -> ClientConfig:
+    """Only ``config.yaml`` of ``domain`` under ``root`` (its name, tone...); ClientFileError if malformed."""
+    if not is_domain(domain):
+        raise ClientFileError(f"{domain!r} is not a domain name")
+    return _load_config(root / domain / "config.yaml", domain)
+
+
 def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
     """The YAML mapping between the leading ``---`` lines, and the markdown after it."""
     match = _FRONT_MATTER.match(text.replace("\r\n", "\n"))

@@ -17,6 +17,9 @@ from .models import ApiKey, Client
 
 HEADER = "X-Api-Key"
 PREFIX = "sb_live_"
+# Test fixtures, not secrets: the key ``admin seed-test-keys`` gives each client folder for browser
+# checks, and the one the playground uses for ``/?client=<domain>`` when test keys are on.
+TEST_PREFIX = "sb-test-key-"
 
 
 def hash_key(key: str) -> str:
@@ -25,6 +28,11 @@ def hash_key(key: str) -> str:
 
 def new_key() -> str:
     return PREFIX + secrets.token_urlsafe(24)
+
+
+def make_test_key(domain: str) -> str:
+    """The test key of ``domain``: ``sb-test-key-`` and the domain with dots as dashes."""
+    return TEST_PREFIX + domain.replace(".", "-")
 
 
 def client_for_key(session: Session, key: str) -> Client | None:

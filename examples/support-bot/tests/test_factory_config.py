@@ -33,3 +33,21 @@ def test_pages_are_on_the_servers() -> None:
     ports = {s["port"] for s in CONFIG["e2e"]["servers"]}
     for page in CONFIG["e2e"]["pages"]:
         assert int(page["url"].split(":")[2].split("/")[0]) in ports, page["name"]
+
+
+def test_setup_commands_are_the_app_s() -> None:
+    for command in CONFIG["e2e"]["setup"]:
+        if " -m " in command:
+            module = command.split(" -m ", 1)[1].split()[0]
+            assert importlib.util.find_spec(module) is not None, module
+
+
+def test_onboarding_names_this_repository_s_files_and_eval() -> None:
+    onboarding = CONFIG["onboarding"]
+    assert (REPO / onboarding["source_dir"].format(client="lumen-fitness.example") / "kb").is_dir()
+    for client in ("acme-shop.example", "northwind-travel.example"):
+        assert (REPO / onboarding["dataset"].format(client=client)).is_file()
+        assert (REPO / onboarding["knowledge_dir"].format(client=client)).is_dir()
+    command = onboarding["eval_command"]
+    assert "{client}" in command and "{cases}" in command
+    assert importlib.util.find_spec(command.split(" -m ", 1)[1].split()[0]) is not None

@@ -8,10 +8,12 @@ import httpx
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import ACME, KEYS, NORTHWIND
+from helpers import ACME, CLIENTS, KEYS, NORTHWIND
+from sqlalchemy import create_engine
+from sqlalchemy.orm import Session
 
-from support_bot import playground
-from support_bot.playground import fetch_widget
+from support_bot import admin, playground
+from support_bot.playground import TEST_KEYS_ENV, fetch_widget
 
 API_URL = "http://127.0.0.1:8080"
 
@@ -74,3 +76,40 @@ def test_health_and_the_widget_script() -> None:
     script = client.get("/static/widget.js")
     assert script.status_code == 200 and "/api/chat" in script.text and "/api/feedback" in script.text
     assert "innerHTML" not in script.text  # answers are inserted as text
+
+
+def test_client_param_acts_as_any_client_with_its_test_key(backend: Flask, database_url: str) -> None:
+    engine = create_engine(database_url)
+    with Session(engine) as session:
+        admin.seed_test_keys(session, CLIENTS)
+    engine.dispose()
+    client = page(httpx.WSGITransport(app=backend), TEST_KEYS=True)
+    html = client.get(f"/?client={NORTHWIND}").text
+    assert 'data-api-key="sb-test-key-northwind-travel-example"' in html
+    assert f'data-client="{NORTHWIND}"' in html and "welcome to Northwind Travel" in html
+    assert f'data-client="{ACME}"' in client.get("/").text  # without ?client=, the configured key
+
+
+def test_client_param_without_a_seeded_key_shows_the_api_s_refusal(backend: Flask) -> None:
+    html = page(httpx.WSGITransport(app=backend), TEST_KEYS=True).get(f"/?client={ACME}").text
+    assert "answered 401: a valid X-Api-Key header is required" in html
+
+
+@pytest.mark.parametrize("query", [f"client={NORTHWIND}", "client="])
+def test_client_param_is_refused_unless_test_keys_are_on(query: str) -> None:
+    response = page(None).get(f"/?{query}")
+    assert response.status_code == 400 and response.mimetype == "text/plain"
+    assert f"?client= is for browser checks only: it needs {TEST_KEYS_ENV}=1" in response.text
+
+
+@pytest.mark.parametrize("domain", ["", "Not A Domain", "../etc", "x" * 300])
+def test_client_param_must_be_a_domain(domain: str) -> None:
+    response = page(None, TEST_KEYS=True).get("/", query_string={"client": domain})
+    assert response.status_code == 400 and "?client= must be a client's domain" in response.text
+    assert "sb-test-key" not in response.text
+
+
+def test_test_keys_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert playground.create_app({"SENTRY_DSN": ""}).config["TEST_KEYS"] is False
+    monkeypatch.setenv(TEST_KEYS_ENV, "1")
+    assert playground.create_app({"SENTRY_DSN": ""}).config["TEST_KEYS"] is True
