@@ -28,6 +28,7 @@ from orchestration.local.gcloud import gcloud_howto, prepare_gcloud
 from orchestration.local.inputs import check_repo, check_ticket, resolve_path, resolve_repo
 from orchestration.local.night import demo_night
 from orchestration.local.offline import start_offline_model
+from orchestration.local.onboard import demo_onboard
 from orchestration.local.prune import human_age, human_size, parse_age, prune
 from orchestration.local.run import LocalRun
 from orchestration.local.stack import EXAMPLES, LocalStack
@@ -86,14 +87,35 @@ def demo_command(
         DemoJob,
         typer.Option(
             help="solve-linear-ticket: one ticket; solve-chatbot-issues: two nights of the support-bot's "
-            "failures from local Sentry and Langfuse, each fixed in its own PR."
+            "failures from local Sentry and Langfuse, each fixed in its own PR; onboard-client: a client "
+            "of the support-bot onboarded (--client, --mode)."
         ),
     ] = DemoJob.TICKET,
+    client: Annotated[
+        str | None,
+        typer.Option(
+            help="With --job onboard-client: the client (lumen-fitness.example for full, "
+            "northwind-travel.example for update-skills, any shipped client for eval-only)."
+        ),
+    ] = None,
+    mode: Annotated[
+        str, typer.Option(help="With --job onboard-client: full, update-skills or eval-only.")
+    ] = "full",
 ) -> None:
     """Run an example ticket through factory.yaml on the local engine, against a local bare remote
     seeded from an example app (--target); or, with --job solve-chatbot-issues, the nightly triage."""
     try:
-        if job is DemoJob.NIGHT:
+        if job is not DemoJob.ONBOARD and client is not None:
+            raise ConfigError("--client is for --job onboard-client")
+        if job is DemoJob.ONBOARD:
+            if ticket is not None or target is not DemoTarget.NOTES_APP:
+                raise ConfigError(
+                    "--job onboard-client takes no --ticket or --target: it runs on support-bot"
+                )
+            if client is None:
+                raise ConfigError("--job onboard-client needs --client (e.g. lumen-fitness.example)")
+            code = demo_onboard(client, mode, artifacts, real, scenarios=scenarios, keep_work=keep_work)
+        elif job is DemoJob.NIGHT:
             if ticket is not None or target is not DemoTarget.NOTES_APP:
                 raise ConfigError(
                     "--job solve-chatbot-issues takes no --ticket or --target: it runs on support-bot"

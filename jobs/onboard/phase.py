@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from jobs import prompts
 from jobs.agent import AgentStatus
@@ -108,12 +108,18 @@ class Onboarding:
     parts: Split | None = None
     runs: int = 0
     spent: float = 0.0
-    _backups: dict[str, bytes] = field(default_factory=dict)
 
     # --- the modes --------------------------------------------------------------------------
     def run(self) -> None:
         checkout, paths, onboarding = self._prepare()
         mode = self.result.mode
+        update = ""
+        if mode == "update-skills":  # before anything is installed: nothing changed, nothing to do
+            update = self._knowledge_change(checkout, paths)
+            if not update:
+                self._update(status="no_changes")
+                return
+        self._install(checkout)
         if mode == "eval-only":
             self._eval_only(paths)
             return
@@ -133,12 +139,6 @@ class Onboarding:
         )
         baseline = self._score("baseline")
         self._update(baseline=baseline, final=baseline)
-        update = ""
-        if mode == "update-skills":
-            update = self._knowledge_change(checkout, paths)
-            if not update:
-                self._update(status="no_changes", detail=self.result.detail)
-                return
         self._tune(paths, onboarding, update)
         self._flag(onboarding)
         self._commit(paths)
@@ -182,17 +182,21 @@ class Onboarding:
                 "use mode full"
             )
         get_logger().info("onboarding %s (%s) on %s", paths.client, self.result.mode, checkout.branch)
-        with self.clock.step("install"):
-            log = install(
-                config,
-                checkout.path,
-                self.budget.command_seconds(config.install_timeout_seconds),
-                services.box,
-            )
-        services.store.write_bytes(self._key("install.log"), services.redact(log).encode())
-        # From here the checkout is ours: the box may read and run it (the eval), never change it.
+        # The checkout is ours: the box may read it, never change it (the clone handed it over).
         services.box.take_back(checkout.path)
         return checkout, paths, onboarding
+
+    def _install(self, checkout: Workspace) -> None:
+        """The target's install, in the box; then the checkout is ours again, for good: the box may read
+        and run it (the eval), never change it."""
+        assert self.config is not None and self.budget is not None
+        config, services = self.config, self.services
+        services.box.hand_over(checkout.path)
+        with self.clock.step("install"):
+            timeout = self.budget.command_seconds(config.install_timeout_seconds)
+            log = install(config, checkout.path, timeout, services.box)
+        services.store.write_bytes(self._key("install.log"), services.redact(log).encode())
+        services.box.take_back(checkout.path)
 
     def _eval_only(self, paths: ClientPaths) -> None:
         assert self.config is not None and self.config.onboarding is not None and self.checkout is not None

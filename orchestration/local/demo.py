@@ -24,10 +24,12 @@ from orchestration.local.ticket import solve_ticket
 
 
 class DemoJob(StrEnum):
-    """What ``factory demo`` runs: one example ticket, or a night of the chatbot's failures."""
+    """What ``factory demo`` runs: one example ticket, a night of the chatbot's failures, or a client's
+    onboarding."""
 
     TICKET = "solve-linear-ticket"
     NIGHT = "solve-chatbot-issues"
+    ONBOARD = "onboard-client"
 
 
 class DemoTarget(StrEnum):
