@@ -119,12 +119,13 @@ class Onboarding:
             if not update:
                 self._update(status="no_changes")
                 return
+        material = self._material(checkout, paths, onboarding) if mode == "full" else {}
         self._install(checkout)
         if mode == "eval-only":
             self._eval_only(paths)
             return
         if mode == "full":
-            self._write_client(checkout, paths, onboarding)
+            self._write_client(checkout, paths, onboarding, material)
         cases = self._dataset(checkout, paths, onboarding)
         self.parts = split(paths.client, cases, onboarding.held_out_fraction)
         self._update(
@@ -219,8 +220,13 @@ class Onboarding:
         )
 
     # --- full: the client's files from its material --------------------------------------------
-    def _write_client(self, checkout: Workspace, paths: ClientPaths, onboarding: OnboardingConfig) -> None:
-        material = self._material(checkout, paths, onboarding)
+    def _write_client(
+        self,
+        checkout: Workspace,
+        paths: ClientPaths,
+        onboarding: OnboardingConfig,
+        material: dict[str, bytes],
+    ) -> None:
         quoted = prompts.fence("source-material", _material_text(material), MAX_MATERIAL_PROMPT)
         if paths.knowledge_dir and not (checkout.path / paths.knowledge_dir).exists():
             for name, data in material.items():

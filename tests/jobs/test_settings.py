@@ -72,7 +72,9 @@ def test_entrypoint_requires_model_credentials(tmp_path: object) -> None:
         ({"JOB": "onboard-client", "MODE": "everything"}, "invalid setting MODE"),
     ],
 )
-def test_a_job_without_the_phase_or_with_a_bad_mode_is_a_settings_error(env: dict[str, str], says: str) -> None:
+def test_a_job_without_the_phase_or_with_a_bad_mode_is_a_settings_error(
+    env: dict[str, str], says: str
+) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "jobs", "implement"],
         env={**os.environ, **env, "TICKET_IDENTIFIER": "IX-1", "REPO_URL": "/nowhere"},
