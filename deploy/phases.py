@@ -1,16 +1,18 @@
 """Which phases a config deploys as Cloud Run jobs, and what each job is given.
 
 The phase registry's ``JOBS`` say which phases each workflow job runs. The phases of
-``solve-linear-ticket`` are always deployed; ``solve-chatbot-issues`` adds its own (triage,
-triage-close) only with ``triage.enabled``. Those are the triage phases: the only jobs that read Sentry
-and Langfuse, and they run no agent, so they never hold model credentials. They run as their own
-service account, because IAM grants a secret to an account, not to a job: sharing one with the agent
-phases would let those read the Sentry and Langfuse tokens too.
+``solve-linear-ticket`` and ``onboard-client`` (onboard, then the same review and e2e) are always
+deployed; ``solve-chatbot-issues`` adds its own (triage, triage-close) only with ``triage.enabled``.
+Those are the triage phases: the only jobs that read Sentry and Langfuse, and they run no agent, so
+they never hold model credentials. They run as their own service account, because IAM grants a secret
+to an account, not to a job: sharing one with the agent phases would let those read the Sentry and
+Langfuse tokens too. The onboard phase is an agent phase like implement: it runs as the jobs' account.
 
-A job's secrets follow its phase: model auth where it runs an agent, Linear where it takes a ticket,
-GitHub everywhere (the triage comments on an open PR of a duplicate finding), Sentry and Langfuse for
-the triage. The grants on the secrets (roles.py) are made from this same list, so an account can read
-exactly what its jobs are given.
+A job's secrets follow its phase: model auth where it runs an agent, Linear where it takes a Linear
+ticket (not the onboard phase: it writes its own ticket in the artifacts), GitHub everywhere (the
+triage comments on an open PR of a duplicate finding), Sentry and Langfuse for the triage. The grants
+on the secrets (roles.py) are made from this same list, so an account can read exactly what its jobs
+are given.
 """
 
 from __future__ import annotations
@@ -22,13 +24,16 @@ from jobs.phases.registry import JOBS, PHASES, get_phase
 
 LINEAR_JOB = "solve-linear-ticket"
 NIGHTLY_JOB = "solve-chatbot-issues"
+ONBOARD_JOB = "onboard-client"
 # The phases only the nightly job runs: the triage's own (its findings then go through the others).
-TRIAGE_PHASES: tuple[str, ...] = tuple(p for p in JOBS[NIGHTLY_JOB] if p not in JOBS[LINEAR_JOB])
+TRIAGE_PHASES: tuple[str, ...] = tuple(
+    p for p in JOBS[NIGHTLY_JOB] if p not in (*JOBS[LINEAR_JOB], *JOBS[ONBOARD_JOB])
+)
 
 
 def workflow_jobs(config: DeployConfig) -> tuple[str, ...]:
     """The workflow jobs ``config`` deploys the phases of."""
-    return (LINEAR_JOB, NIGHTLY_JOB) if config.triage.enabled else (LINEAR_JOB,)
+    return (LINEAR_JOB, ONBOARD_JOB, NIGHTLY_JOB) if config.triage.enabled else (LINEAR_JOB, ONBOARD_JOB)
 
 
 def deployed_phases(config: DeployConfig) -> tuple[Phase, ...]:

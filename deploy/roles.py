@@ -32,7 +32,7 @@ JOB_RUNNER = "roles/run.jobsExecutorWithOverrides"
 OPERATIONS_READER = "roles/run.viewer"
 
 ACCOUNTS: dict[Identity, str] = {
-    "jobs": "Factory phase jobs (implement, review, e2e-verify)",
+    "jobs": "Factory phase jobs (implement, review, e2e-verify, onboard)",
     "triage": "Factory nightly triage jobs (triage, close the night)",
     "workflow": "Factory workflow (runs the phase jobs, reads results, posts to Slack)",
     "receiver": "Factory Linear webhook receiver",

@@ -90,10 +90,11 @@ def test_a_fresh_project_is_deployed_in_two_applies_around_adding_secret_values(
     mark = len(fake.requests)
     second = deploy(fake, "apply", "--config", str(config))
     assert second.exit_code == 0, second.output
-    # The five jobs (implement, review, e2e, triage, triage-close) and the receiver, and their policies.
-    assert "Apply complete: 6 created, 6 updated" in second.stdout
-    assert len(fake.run.resources["jobs"]) == 5 and len(fake.run.resources["services"]) == 1
-    assert sum(_writes(fake, mark).values()) == 12
+    # The six jobs (implement, review, e2e, triage, triage-close, onboard) and the receiver, and their
+    # policies.
+    assert "Apply complete: 7 created, 7 updated" in second.stdout
+    assert len(fake.run.resources["jobs"]) == 6 and len(fake.run.resources["services"]) == 1
+    assert sum(_writes(fake, mark).values()) == 14
     assert fake.run.get("services", f"{LOCATION}/services/factory-receiver")["uri"] == receiver_url
 
     mark = len(fake.requests)
@@ -107,7 +108,7 @@ def test_first_apply_creates_everything_and_the_second_writes_nothing(fake: Fake
     fill_secrets(fake)
     first = deploy(fake, "apply", "--config", str(config))
     assert first.exit_code == 0, first.output
-    assert "Apply complete: 16 created, 17 updated, 9 unchanged." in first.stdout
+    assert "Apply complete: 17 created, 18 updated, 9 unchanged." in first.stdout
     assert _writes(fake) == Counter(
         {
             "iam POST serviceAccounts": 6,
@@ -116,28 +117,28 @@ def test_first_apply_creates_everything_and_the_second_writes_nothing(fake: Fake
             "secretmanager POST secrets:setIamPolicy": 8,
             "pubsub PUT topics": 1,
             "pubsub POST topics:setIamPolicy": 1,
-            "run POST jobs": 5,
+            "run POST jobs": 6,
             "run POST services": 1,
             "workflows POST workflows": 1,
-            "run POST jobs:setIamPolicy": 5,
+            "run POST jobs:setIamPolicy": 6,
             "run POST services:setIamPolicy": 1,
             "eventarc POST triggers": 1,
             "cloudscheduler POST jobs": 1,
         }
     )
     polls = fake.count("GET", r"/operations/")
-    assert polls == 8, "each long-running create (5 jobs, service, workflow, trigger) was waited on"
+    assert polls == 9, "each long-running create (6 jobs, service, workflow, trigger) was waited on"
 
     mark = len(fake.requests)
     second = deploy(fake, "apply", "--config", str(config))
     assert second.exit_code == 0
-    assert "No changes: 0 to create, 0 to update, 42 unchanged." in second.stdout
+    assert "No changes: 0 to create, 0 to update, 44 unchanged." in second.stdout
     assert len(fake.requests) > mark, "the second apply read everything again"
     assert not [r for r in fake.requests[mark:] if r.write]
 
     plan = deploy(fake, "plan", "--config", str(config), "--detailed-exitcode")
     assert plan.exit_code == 0
-    assert plan.stdout.rstrip().endswith("Plan: 0 to create, 0 to update, 42 unchanged.")
+    assert plan.stdout.rstrip().endswith("Plan: 0 to create, 0 to update, 44 unchanged.")
 
 
 def test_what_was_deployed_is_what_the_workflow_and_jobs_expect(fake: FakeGcp, config: Path) -> None:
@@ -191,11 +192,11 @@ def test_changing_the_image_tag_plans_exactly_that_update(fake: FakeGcp, tmp_pat
 
     plan = deploy(fake, "plan", "--config", str(changed), "--detailed-exitcode")
     assert plan.exit_code == 2
-    assert "Plan: 0 to create, 6 to update, 36 unchanged." in plan.stdout
+    assert "Plan: 0 to create, 7 to update, 37 unchanged." in plan.stdout
     changes = [line.strip() for line in plan.stdout.splitlines() if "→" in line]
     registry = "us-central1-docker.pkg.dev/factory-test/factory"
     # Both triage jobs run the one triage image.
-    images = ("implement", "review", "e2e", "triage", "triage")
+    images = ("implement", "review", "e2e", "triage", "triage", "onboard")
     expected = [
         f'{path}: "{registry}/factory-{name}:v1" → "{registry}/factory-{name}:v2"'
         for path, name in [("template.template.containers[0].image", image) for image in images]
@@ -206,7 +207,7 @@ def test_changing_the_image_tag_plans_exactly_that_update(fake: FakeGcp, tmp_pat
     mark = len(fake.requests)
     applied = deploy(fake, "apply", "--config", str(changed))
     assert applied.exit_code == 0
-    assert _writes(fake, mark) == Counter({"run PATCH jobs": 5, "run PATCH services": 1})
+    assert _writes(fake, mark) == Counter({"run PATCH jobs": 6, "run PATCH services": 1})
     assert deploy(fake, "plan", "--config", str(changed), "--detailed-exitcode").exit_code == 0
 
 
@@ -425,7 +426,7 @@ def test_without_triage_enabled_no_schedule_is_made_and_the_plan_says_why(
 
     assert deploy(fake, "apply", "--config", str(config)).exit_code == 0
     assert sorted(fake.run.resources["jobs"]) == [
-        f"{LOCATION}/jobs/factory-{phase}" for phase in ("e2e", "implement", "review")
+        f"{LOCATION}/jobs/factory-{phase}" for phase in ("e2e", "implement", "onboard", "review")
     ]
     touched = [r.path for r in fake.requests if any(s in r.path for s in TRIAGE_SECRET_NAMES)]
     assert touched == [], "the triage's secrets are neither read nor granted"
@@ -505,7 +506,7 @@ def test_with_triage_enabled_its_two_jobs_run_the_triage_image_with_its_secrets_
 def test_the_agent_phases_jobs_carry_no_sentry_or_langfuse_secret(fake: FakeGcp, config: Path) -> None:
     fill_secrets(fake)
     assert deploy(fake, "apply", "--config", str(config)).exit_code == 0
-    for phase in ("implement", "review", "e2e"):
+    for phase in ("implement", "review", "e2e", "onboard"):
         env = _env(fake, f"factory-{phase}")
         held = {_secret_of(e) for e in env.values() if "valueSource" in e}
         assert not held & set(TRIAGE_SECRET_NAMES), phase

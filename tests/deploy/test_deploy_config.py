@@ -46,7 +46,7 @@ def test_the_shipped_example_is_a_valid_config() -> None:
     data = yaml.safe_load(EXAMPLE.read_text(encoding="utf-8"))
     data["triage"]["enabled"] = True
     enabled = parse_config(data)
-    assert deployed_phases(enabled)[-2:] == ("triage", "triage-close")
+    assert {"triage", "triage-close", "onboard"} <= set(deployed_phases(enabled))
     assert (enabled.triage.sentry_url, enabled.triage.langfuse_host) == (
         "https://sentry.io",
         "https://cloud.langfuse.com",
@@ -218,7 +218,7 @@ def test_grants_sit_on_resources_except_where_gcp_has_no_resource_policy(tmp_pat
     workflow = "serviceAccount:factory-workflow@factory-test.iam.gserviceaccount.com"
     assert on_jobs == {
         (f"factory-{phase}", "roles/run.jobsExecutorWithOverrides", workflow)
-        for phase in ("implement", "review", "e2e", "triage", "triage-close")
+        for phase in ("implement", "review", "e2e", "triage", "triage-close", "onboard")
     }
     viewer = next(g for g in held if g.role == "roles/run.viewer")
     assert viewer.member == workflow
@@ -312,7 +312,7 @@ def test_the_nightly_triage_is_off_unless_enabled(tmp_path: Path) -> None:
         for g in held
     )
     assert not any(g.target.startswith("factory-triage") for g in held), "no runner grant on a job not made"
-    assert deployed_phases(config) == ("implement", "review", "e2e")
+    assert deployed_phases(config) == ("implement", "review", "e2e", "onboard")
     (skipped,) = [n for n in plan_notes(config) if "factory-nightly-triage" in n]
     assert (
         "triage.enabled is false" in skipped
@@ -323,7 +323,7 @@ def test_the_nightly_triage_is_off_unless_enabled(tmp_path: Path) -> None:
 
     enabled = load_config(write_config(tmp_path, **{"triage.enabled": True}))
     assert "scheduler" in identities(enabled) and "triage" in identities(enabled)
-    assert deployed_phases(enabled) == ("implement", "review", "e2e", "triage", "triage-close")
+    assert deployed_phases(enabled) == ("implement", "review", "e2e", "triage", "triage-close", "onboard")
     assert not [n for n in plan_notes(enabled) if "factory-nightly-triage" in n]
 
 
@@ -375,6 +375,37 @@ def test_each_job_is_given_only_the_secrets_its_phase_reads(tmp_path: Path) -> N
     for phase in deployed_phases(config):  # every plain variable is one the job's settings read
         plain = {name.lower() for name, e in env(phase).items() if "value" in e}
         assert plain <= set(JobSettings.model_fields), phase
+
+
+def test_the_onboard_job_runs_as_the_jobs_account_with_an_agent_and_no_triage_secret(
+    tmp_path: Path,
+) -> None:
+    config = load_config(write_config(tmp_path))
+    names = Names.of(config)
+    assert "onboard" in deployed_phases(config), "onboard-client is deployed like solve-linear-ticket"
+    task = specs.job(config, names, "onboard")["template"]["template"]
+    assert task["serviceAccount"] == "factory-jobs@factory-test.iam.gserviceaccount.com"
+    assert (task["maxRetries"], task["timeout"]) == (0, "7200s")
+    container = task["containers"][0]
+    assert container["image"].endswith("/factory-onboard:v1")
+    assert container["resources"]["limits"] == {"cpu": "2", "memory": "4Gi"}
+    env = {e["name"]: e for e in container["env"]}
+    # What its settings need, as implement's job has it: the agent's budget and box, model auth, GitHub.
+    implement = {e["name"]: e for e in specs.job_env(config, "implement")}
+    for name in ("ARTIFACTS_PREFIX", "REPO_URL", "BASE_BRANCH", "MAX_DURATION_SECONDS", "CONTAINMENT"):
+        assert env[name] == implement[name], name
+    assert env["GITHUB_TOKEN"] == implement["GITHUB_TOKEN"]
+    assert env["ANTHROPIC_API_KEY"] == implement["ANTHROPIC_API_KEY"]
+    # No Sentry or Langfuse, and no Linear: an onboarding writes its own ticket in the artifacts.
+    assert not set(env) & {*TRIAGE_ONLY_SECRETS, "SENTRY_URL", "LANGFUSE_HOST", "LINEAR_API_KEY"}
+    assert "TICKET_SOURCE" not in env
+    plain = {name.lower() for name, e in env.items() if "value" in e}
+    assert plain <= set(JobSettings.model_fields)
+    held = grants(config, names)
+    workflow = "serviceAccount:factory-workflow@factory-test.iam.gserviceaccount.com"
+    assert ("factory-onboard", "roles/run.jobsExecutorWithOverrides", workflow) in {
+        (g.target, g.role, g.member) for g in held if g.on == "job"
+    }
 
 
 def test_where_sentry_and_langfuse_are_comes_from_the_config(tmp_path: Path) -> None:
@@ -432,12 +463,12 @@ def test_the_plan_notes_name_the_apis_never_called_and_warn_about_latest(tmp_pat
 
     latest = plan_notes(load_config(write_config(tmp_path, **{"images.tag": "latest"})))
     assert [n for n in latest if n.startswith("warning")] == [
-        "warning: implement, review, e2e, triage, receiver use the tag 'latest', which apply cannot roll "
-        "out when it moves; use a tag per build (or a @sha256: digest in images.overrides)"
+        "warning: implement, review, e2e, triage, onboard, receiver use the tag 'latest', which apply "
+        "cannot roll out when it moves; use a tag per build (or a @sha256: digest in images.overrides)"
     ]
     off = {"images.tag": "latest", "triage.enabled": None}
     undeployed = plan_notes(load_config(write_config(tmp_path, **off)))
     assert [n for n in undeployed if n.startswith("warning")] == [
-        "warning: implement, review, e2e, receiver use the tag 'latest', which apply cannot roll out when "
-        "it moves; use a tag per build (or a @sha256: digest in images.overrides)"
+        "warning: implement, review, e2e, onboard, receiver use the tag 'latest', which apply cannot roll "
+        "out when it moves; use a tag per build (or a @sha256: digest in images.overrides)"
     ], "only the images deployed"
