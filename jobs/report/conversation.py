@@ -17,8 +17,10 @@ from jobs.report.markup import Html, el, join, link
 from jobs.report.parts import folded, pill
 from jobs.report.transcript import Said, ToolCall, read_conversation
 
-# Transcripts are the phases' agent streams: <phase>/transcript.jsonl or <phase>/transcripts/*.jsonl.
+# Transcripts are the phases' agent streams: <phase>/transcript.jsonl or <phase>/transcripts/*.jsonl,
+# and the onboarding's onboard/transcript-<n>-<purpose>.jsonl.
 _KINDS = (
+    (re.compile(r"^onboard/transcript-(\d+)-([a-z]+)\.jsonl$"), "Onboarding agent", "run {0}: {1}"),
     (re.compile(r"^implement/transcript\.jsonl$"), "Implementer", "the ticket"),
     (re.compile(r"^review/transcripts/review-(\d+)-ask-(\d+)\.jsonl$"), "Reviewer", "round {0}"),
     (re.compile(r"^review/transcripts/fix-(\d+)\.jsonl$"), "Fixer", "after review round {0}"),
@@ -46,7 +48,7 @@ class TranscriptFile:
             if found:
                 when = when.format(*found.groups())
                 asks = found.groups()[1:] if len(found.groups()) > 1 else ()
-                if asks and asks[0] != "1":
+                if asks and asks[0].isdigit() and asks[0] != "1":
                     when += f", ask {asks[0]}"
                 return who, when
         return "Agent", self.path
@@ -55,7 +57,12 @@ class TranscriptFile:
     def order(self) -> tuple[int, int, int, int]:
         """Phase, then round or attempt, its agent before its fix, then the ask."""
         phase = next(
-            (i for i, p in enumerate(("implement", "review", "e2e")) if self.path.startswith(p + "/")), 3
+            (
+                i
+                for i, p in enumerate(("onboard", "implement", "review", "e2e"))
+                if self.path.startswith(p + "/")
+            ),
+            4,
         )
         numbers = [int(n) for n in re.findall(r"\d+", self.path.rsplit("/", 1)[-1])] or [0]
         is_fix = 1 if "/fix-" in self.path else 0
@@ -64,7 +71,10 @@ class TranscriptFile:
 
 def is_transcript(path: str) -> bool:
     """Whether a run-relative path is an agent transcript (not, say, the offline model's request log)."""
-    return bool(re.match(r"^(implement|review|e2e)/(transcript\.jsonl|transcripts/[^/]+\.jsonl)$", path))
+    return bool(
+        re.match(r"^(implement|review|e2e)/(transcript\.jsonl|transcripts/[^/]+\.jsonl)$", path)
+        or re.match(r"^onboard/transcript-\d+-[a-z]+\.jsonl$", path)
+    )
 
 
 def transcripts_section(files: list[TranscriptFile]) -> Html:

@@ -6,10 +6,11 @@ are shown. Reading is forgiving: a run is looked at mid-way, after a crash, or f
 so a missing record is "not yet", and an unreadable one is a problem to show, never an exception.
 
 A run is either a ticket's (implement, review, e2e: a Linear ticket, or a finding of a night, which is
-a ticket by another name) or a night's (triage, then its closing step, with no ticket and no manifest).
-The registry's ``needs_ticket`` tells the two kinds of phase apart, so each kind of run is judged on
-its own phases. A night also has its findings (``triage/findings.json``) and the chains it started;
-a finding's chain knows the night it came from.
+a ticket by another name), a night's (triage, then its closing step, with no ticket and no manifest),
+or a client's onboarding (onboard, then the same review and e2e on its branch, with no manifest: the
+onboarding is the ticket). A night's phases are the ones only the nightly job runs (``NIGHT_PHASES``),
+so each kind of run is judged on its own phases. A night also has its findings
+(``triage/findings.json``) and the chains it started; a finding's chain knows the night it came from.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Literal, TypeVar, get_args
 from jobs.artifacts import ArtifactStore, check_key, read_model
 from jobs.errors import ArtifactError, ArtifactNotFound
 from jobs.models import PhaseResult, Record, RunManifest, run_key
+from jobs.onboard.records import OnboardResult
 from jobs.phases.e2e.records import E2EResult
 from jobs.phases.implement.records import ImplementResult
 from jobs.phases.kit.security import SecurityRecord, read_security
@@ -31,10 +33,20 @@ from jobs.report.links import report_key
 from jobs.triage.ledger import chain_run_id
 from jobs.triage.records import CloseResult, NightFindings, TriageResult
 
+NIGHT_JOB = "solve-chatbot-issues"
+ONBOARD_JOB = "onboard-client"
+# The phases only a night runs (triage, triage-close): its fixes' implement, review and e2e are a
+# ticket's, and the onboarding's phases are its own.
+NIGHT_PHASES = frozenset(
+    name
+    for name in JOBS[NIGHT_JOB]
+    if not any(name in names for job, names in JOBS.items() if job != NIGHT_JOB)
+)
 M = TypeVar("M", bound=Record)
 Tone = Literal["good", "info", "warn", "bad", "pending"]
 # A ticket's run ends passed .. unfinished; a night ends done, flagged (a fix opened no PR), failed,
-# unfinished (its fixes still running), or already-claimed (another run has the night).
+# unfinished (its fixes still running), or already-claimed (another run has the night); an onboarding
+# as a ticket's, or done when it ends at its eval (eval-only).
 Outcome = Literal[
     "passed", "flagged", "unverified", "no_changes", "failed", "unfinished", "done", "already-claimed"
 ]
@@ -133,9 +145,19 @@ class RunFacts:
         return result if isinstance(result, CloseResult) else None
 
     @property
+    def onboard(self) -> OnboardResult | None:
+        result = self.results.get("onboard")
+        return result if isinstance(result, OnboardResult) else None
+
+    @property
     def is_night(self) -> bool:
-        """Whether this is a night's run: one of its results is of a phase that takes no ticket."""
-        return any(not _needs_ticket(phase) for phase in self.results)
+        """Whether this is a night's run: one of its results is of a phase only a night runs."""
+        return any(phase in NIGHT_PHASES for phase in self.results)
+
+    @property
+    def is_onboarding(self) -> bool:
+        """Whether this is a client's onboarding (job onboard-client)."""
+        return self.onboard is not None or (self.manifest is not None and self.manifest.job == ONBOARD_JOB)
 
     @property
     def night(self) -> str:
@@ -149,17 +171,29 @@ class RunFacts:
             return self.manifest.job
         if self.is_night:  # a night writes no manifest: its job is the one that runs its phases
             return next((job for job, names in JOBS.items() if set(self.results) <= set(names)), "")
+        if self.onboard is not None:  # nor does an onboarding: its onboard phase names it
+            return ONBOARD_JOB
         return ""
 
     @property
     def phases(self) -> tuple[str, ...]:
         """The phases of this kind of run (a night's or a ticket's) its job runs, in order (all of that
-        kind when the job is unknown)."""
-        names = JOBS.get(self.job, tuple(phase.name for phase in PHASES))
-        names = tuple(name for name in names if _needs_ticket(name) != self.is_night)
+        kind when the job is unknown, but the onboarding's own: an onboarding names its job)."""
+        known = self.job in JOBS
+        names = JOBS[self.job] if known else tuple(phase.name for phase in PHASES if phase.name != "onboard")
+        names = tuple(name for name in names if (name in NIGHT_PHASES) == self.is_night)
         if self.triage is not None and self.triage.status != "done" and "triage" in names:
             return names[: names.index("triage") + 1]  # the workflow ends such a night there
+        if self.onboard is not None and self.onboard_ends and "onboard" in names:
+            return names[: names.index("onboard") + 1]  # and an onboarding that pushed no branch
         return names
+
+    @property
+    def onboard_ends(self) -> bool:
+        """Whether the workflow ends the onboarding at its onboard phase: eval-only (no branch), nothing
+        to update, or failed."""
+        onboard = self.onboard
+        return onboard is not None and (onboard.mode == "eval-only" or onboard.status != "done")
 
     @property
     def ticket(self) -> str:
@@ -172,6 +206,8 @@ class RunFacts:
         """What the run is about, in a word: its ticket (or finding), or ``night 2026-12-04``."""
         if self.is_night:
             return f"night {self.night}" if self.night else "night"
+        if self.onboard is not None and self.onboard.client:
+            return f"{self.onboard.client} ({self.onboard.mode})"
         return self.ticket
 
     @property
@@ -179,6 +215,9 @@ class RunFacts:
         if self.is_night:
             only = " (report only)" if self.triage is not None and self.triage.report_only else ""
             return f"Nightly triage of {self.night or 'an unknown night'}{only}"
+        if self.onboard is not None:
+            what = {"full": "Onboarding", "update-skills": "Skills update", "eval-only": "Evaluation"}
+            return f"{what.get(self.onboard.mode, 'Onboarding')} of {self.onboard.client or 'a client'}"
         return self.manifest.ticket_title if self.manifest is not None else ""
 
     @property
@@ -216,11 +255,14 @@ class RunFacts:
             if status is not None and status in _failed(phase):
                 return "failed"
         implement, review, e2e = self.status("implement"), self.status("review"), self.status("e2e")
-        if implement == "no_changes":
+        onboard = self.onboard
+        if implement == "no_changes" or (onboard is not None and onboard.status == "no_changes"):
             return "no_changes"
+        if onboard is not None and onboard.mode == "eval-only" and onboard.status == "done":
+            return "flagged" if onboard.needs_human else "done"
         if e2e == "failed":
             return "failed"
-        flagged = review in WARN
+        flagged = review in WARN or bool(onboard is not None and onboard.needs_human)
         if e2e == "verified":
             return "flagged" if flagged else "passed"
         if e2e == "skipped":
@@ -259,13 +301,6 @@ class RunFacts:
     def pending(self) -> list[str]:
         """The job's phases with no result yet, in order."""
         return [phase for phase in self.phases if phase not in self.results]
-
-
-def _needs_ticket(phase: str) -> bool:
-    try:
-        return get_phase(phase).needs_ticket
-    except KeyError:
-        return True
 
 
 def _failed(phase: str) -> frozenset[str]:

@@ -1,9 +1,11 @@
-"""The top of the report: what the run (a ticket's, or a night's) was about and how it ended, then the
-timeline of its phases."""
+"""The top of the report: what the run (a ticket's, a night's, or an onboarding's) was about and how
+it ended, then the timeline of its phases."""
 
 from __future__ import annotations
 
 from jobs.models import PhaseResult
+from jobs.onboard.body import percent
+from jobs.onboard.records import OnboardResult
 from jobs.phases.e2e.records import E2EResult
 from jobs.phases.implement.records import ImplementResult
 from jobs.phases.registry import get_phase
@@ -51,17 +53,18 @@ def header(facts: RunFacts, toc: list[tuple[str, str]]) -> Html:
 
 
 def _ticket_facts(facts: RunFacts) -> list[Html]:
-    manifest = facts.manifest
+    manifest, onboard = facts.manifest, facts.onboard
     pr = facts.pull_request
     pr_cell = (
         join(link(f"#{pr.number}", pr.url), " ", pill("flagged", "flagged") if pr.flagged else "")
         if pr
         else el("span", "not opened yet" if "review" in facts.pending else "none", class_="muted")
     )
+    ends = (manifest.branch, manifest.base_branch) if manifest else None
+    if ends is None and onboard is not None and onboard.branch and onboard.mode != "eval-only":
+        ends = (onboard.branch, onboard.base_branch)  # an onboarding writes no manifest
     branch = (
-        join(el("code", manifest.branch), el("span", " → ", class_="faint"), el("code", manifest.base_branch))
-        if manifest
-        else "-"
+        join(el("code", ends[0]), el("span", " → ", class_="faint"), el("code", ends[1])) if ends else "-"
     )
     return [
         fact("Outcome", pill(facts.outcome, big=True)),
@@ -83,6 +86,15 @@ def _banners(facts: RunFacts) -> Html:
                 f"{'has' if len(facts.pending) == 1 else 'have'} not written a result yet. "
                 "The page is written again at the end of each phase.",
                 class_="banner pending",
+            )
+        )
+    if facts.onboard is not None and facts.onboard.needs_human:
+        out.append(
+            el(
+                "div",
+                "The onboarding needs a human: ",
+                "; ".join(facts.onboard.needs_human)[:MAX_DETAIL],
+                class_="banner warn",
             )
         )
     if facts.review is not None and facts.review.needs_human:
@@ -196,4 +208,8 @@ def _figures(result: PhaseResult) -> list[tuple[str, str]]:
         return [("rounds", str(len(result.rounds)))]
     if isinstance(result, E2EResult):
         return [("attempts", str(len(result.attempts)))]
+    if isinstance(result, OnboardResult):
+        score = result.final or result.baseline
+        held = [("held-out", percent(score.held_out))] if score is not None else []
+        return [("rounds", str(len(result.rounds))), *held]
     return []

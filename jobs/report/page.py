@@ -3,9 +3,10 @@
 Everything it shows is read from the run's artifacts, so it can be rendered again at any time: each
 phase writes it at its end (readable mid-run, complete at the end), and ``factory runs open`` renders
 it for a run that has none. A night's page is its findings and decisions, each fix linked to its
-chain's own page. Its stylesheet is inline and it has no script at all; its Content Security
-Policy says so too, so even a mistake in escaping could not run one. Images and links to the run's
-files are relative, so the page works from a directory and from Cloud Storage alike.
+chain's own page; an onboarding's is a ticket's with its accuracy table first. Its stylesheet is
+inline and it has no script at all; its Content Security Policy says so too, so even a mistake in
+escaping could not run one. Images and links to the run's files are relative, so the page works from
+a directory and from Cloud Storage alike.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from jobs.report.guard import security_section
 from jobs.report.links import anchor, relative, report_key
 from jobs.report.markup import Html, el, join
 from jobs.report.night import findings_section, night_section
+from jobs.report.onboarding import onboard_section
 from jobs.report.overview import header, timeline
 from jobs.report.phases import implement_section, review_section
 from jobs.report.style import CSS
@@ -78,6 +80,9 @@ def render_report(facts: RunFacts, transcripts: list[TranscriptFile], now: datet
         ]
     else:
         parts = [("timeline", "Timeline", timeline(facts))]
+        if facts.onboard is not None:
+            section = onboard_section(facts.onboard, rel, transcript, facts.keys)
+            parts.append(("onboard", "Onboard", section))
         if facts.implement is not None:
             parts.append(("implement", "Implement", implement_section(facts.implement, rel, transcript)))
         if facts.review is not None:

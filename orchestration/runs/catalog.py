@@ -16,6 +16,7 @@ from typing import TypeVar, get_args
 
 from jobs.artifacts import ArtifactStore, DirectoryStore, open_store
 from jobs.errors import ConfigError
+from jobs.onboard.records import OnboardStatus
 from jobs.phases.e2e.records import E2EStatus
 from jobs.phases.implement.records import ImplementStatus
 from jobs.phases.review.records import ReviewStatus
@@ -31,7 +32,7 @@ R = TypeVar("R")
 
 def _statuses() -> tuple[str, ...]:
     names: list[str] = list(OUTCOMES)
-    for literal in (ImplementStatus, ReviewStatus, E2EStatus, TriageStatus):
+    for literal in (ImplementStatus, ReviewStatus, E2EStatus, TriageStatus, OnboardStatus):
         names += [s for s in get_args(literal) if s not in names]
     return tuple(names)
 

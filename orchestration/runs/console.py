@@ -2,6 +2,8 @@
 
 A night (job ``solve-chatbot-issues``) is listed by its date, with the outcome its triage and closing
 step give it; shown, it is its findings and decisions, and each fix's chain with its outcome and PR.
+An onboarding (job ``onboard-client``) is listed by its client and mode, its onboard phase where a
+ticket's run has implement; shown, it is a ticket's run with the onboarding's own lines first.
 
 Ticket titles, reviewer issues, check output, checklist items and findings (error messages, end users'
 chat turns) are text written by tickets, models and production: they go into tables as
@@ -17,6 +19,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from jobs.onboard.summary import summary_lines
 from jobs.phases.registry import get_phase
 from jobs.phases.review.verdict import CRITERIA, PASS_SCORE
 from jobs.report import RunFacts, phase_cost, phase_seconds, tone
@@ -64,10 +67,11 @@ def listing(page: RunPage, console: Console) -> None:
         table.add_column(name, justify="right" if right else "left", no_wrap=name in ("run", "started"))
     for facts in page.runs:
         # A night runs none of a ticket's phases: its outcome says how its triage and closing step ended.
+        # An onboarding's onboard phase stands where a ticket's implement does.
         phases = (
             [Text("-", style="dim")] * 3
             if facts.is_night
-            else [status(facts.status(name)) for name in ("implement", "review", "e2e")]
+            else [_listed_status(facts, name) for name in ("implement", "review", "e2e")]
         )
         table.add_row(
             plain(facts.run_id, 60),
@@ -84,6 +88,15 @@ def listing(page: RunPage, console: Console) -> None:
     of = f" of {page.total}" if page.total is not None else ""
     more = f" · next: --page {page.page + 1}" if page.more else ""
     console.print(Text(f"runs {page.first}-{last}{of} (times in UTC), newest first{more}", style="dim"))
+
+
+def _listed_status(facts: RunFacts, name: str) -> Text:
+    if name == "implement" and facts.is_onboarding:
+        result = facts.status("onboard")
+        return status(result, f"onboard: {words(result)}")
+    if name not in facts.phases:
+        return Text("-", style="dim")  # a phase the workflow does not run for this run
+    return status(facts.status(name))
 
 
 def _subject(facts: RunFacts) -> str:
@@ -103,7 +116,7 @@ def show(facts: RunFacts, report: str, console: Console) -> None:
     parts = (
         (_phases(facts), _findings(facts), _closing(facts))
         if facts.is_night
-        else (_phases(facts), _review(facts), _checks(facts), _checklist(facts))
+        else (_onboarding(facts), _phases(facts), _review(facts), _checks(facts), _checklist(facts))
     )
     for part in parts:
         if part is not None:
@@ -149,13 +162,17 @@ def _night_about(facts: RunFacts) -> list[tuple[str, RenderableType]]:
 
 
 def _ticket_about(facts: RunFacts) -> list[tuple[str, RenderableType]]:
-    manifest, pr = facts.manifest, facts.pull_request
+    manifest, pr, onboard = facts.manifest, facts.pull_request, facts.onboard
     rows: list[tuple[str, RenderableType]] = [("cost", money(facts.cost_usd))]
     if manifest is not None:
         rows += [
             ("branch", plain(f"{manifest.branch} -> {manifest.base_branch}")),
             ("repository", plain(manifest.repo, 300)),
         ]
+    if onboard is not None:
+        rows += [("client", plain(onboard.client or "-")), ("mode", plain(onboard.mode))]
+        if manifest is None and onboard.branch and onboard.mode != "eval-only":
+            rows.append(("branch", plain(f"{onboard.branch} -> {onboard.base_branch}")))
     flag = " (flagged)" if pr is not None and pr.flagged else ""
     rows.append(("pull request", plain(f"#{pr.number} {pr.url}{flag}", 400) if pr else Text("-")))
     rows.append(("ticket", plain(facts.ticket_url or facts.ticket or "-", 400)))
@@ -200,6 +217,11 @@ def _figures(facts: RunFacts, phase: str) -> str:
         return f"{triage.counts.get('found', 0)} found, {len(triage.selected)} to fix"
     if phase == "triage-close" and close is not None and close.status == "done" and close.counts:
         return f"{len(close.pull_requests)} PR(s), {len(close.failed)} fix(es) failed"
+    if phase == "onboard" and facts.onboard is not None:
+        onboard = facts.onboard
+        score = onboard.final or onboard.baseline
+        held = f", held-out {score.held_out.passed}/{score.held_out.cases}" if score is not None else ""
+        return f"{len(onboard.rounds)} round(s){held}"
     if phase == "implement" and facts.implement is not None:
         result = facts.implement
         turns = f"{result.agent.turns} turns, " if result.agent else ""
@@ -209,6 +231,13 @@ def _figures(facts: RunFacts, phase: str) -> str:
     if phase == "e2e" and facts.e2e is not None:
         return f"{len(facts.e2e.attempts)} attempt(s)"
     return ""
+
+
+def _onboarding(facts: RunFacts) -> Text | None:
+    """The onboarding as the onboard phase sums it up: the baseline, each round, what needs a human."""
+    if facts.onboard is None:
+        return None
+    return Text.assemble(("Onboarding\n", "bold"), block("\n".join(summary_lines(facts.onboard)), 4_000))
 
 
 def _review(facts: RunFacts) -> RenderableType | None:

@@ -2,16 +2,22 @@
 
 ``build_run`` writes a manifest and the results of the phases asked for, with a review round carrying
 the six scores and a check, and an e2e attempt carrying a checklist, so every view has real records to
-read. The listing tests, the CLI tests and the listing benchmark share it.
+read. ``build_onboarding`` writes a client's onboarding (no manifest, as the onboard phase writes
+none): a baseline and two tuning rounds, one kept and one undone, their eval records and transcripts.
+The listing tests, the CLI tests, the report tests and the listing benchmark share them.
 """
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from jobs.agent.models import AgentOutcome, AgentStatus, Usage
 from jobs.artifacts import ArtifactStore, write_model
 from jobs.models import RunManifest, run_key
+from jobs.onboard.evaluate import EvalRun, PartScore
+from jobs.onboard.records import AgentRun, DatasetInfo, Mode, OnboardResult, Score, TuningRound
+from jobs.onboard.tickets import branch_for_onboarding, identifier_for
 from jobs.phases.e2e.records import E2EAttempt, E2EResult
 from jobs.phases.e2e.report import ChecklistItem, E2EReport
 from jobs.phases.implement.records import ImplementResult
@@ -172,3 +178,122 @@ def e2e_attempt(store: ArtifactStore, run_id: str, passed: bool, title: str) -> 
 
 def _times(start: datetime, seconds: float) -> dict[str, datetime]:
     return {"started_at": start, "finished_at": start + timedelta(seconds=seconds)}
+
+
+def _score(store: ArtifactStore, run_id: str, label: str, tuning: int, held_out: int) -> Score:
+    """An eval run out of 25 tuning and 11 held-out cases, kept in the artifacts as the phase keeps it."""
+    run = EvalRun(
+        command="python3 eval.py --cases cases.jsonl",
+        exit_code=0,
+        seconds=2.0,
+        tuning=PartScore(cases=25, passed=tuning),
+        held_out=PartScore(cases=11, passed=held_out),
+    )
+    key = run_key(run_id, "onboard", f"eval-{label}.json")
+    write_model(store, key, run)
+    return Score.of(run, store.url(key))
+
+
+def _tuning_run(
+    store: ArtifactStore, run_id: str, n: int, carried: list[str], refused: dict[str, str]
+) -> AgentRun:
+    key = run_key(run_id, "onboard", f"transcript-{n}-tune.jsonl")
+    ending = {"type": "result", "subtype": "success", "num_turns": 5, "total_cost_usd": 0.2, "result": "ok"}
+    store.write_bytes(key, (json.dumps(ending) + "\n").encode())
+    return AgentRun(
+        purpose="tune",
+        agent=agent(0.20, 5),
+        transcript=store.url(key),
+        carried=carried,
+        refused=refused,
+        seconds=42.0,
+    )
+
+
+def build_onboarding(
+    store: ArtifactStore,
+    run_id: str,
+    *,
+    client: str = "acme-shop.example",
+    mode: Mode = "full",
+    started: datetime = T0,
+    review: str | None = "passed",
+    e2e: str | None = "verified",
+    carried: str = "clients/acme-shop.example/skills/returns.md",
+    refused: str = "the dataset is frozen: tuning may never change it",
+    needs_human: tuple[str, ...] = (),
+) -> OnboardResult:
+    """An onboarding's records: the onboard result (baseline 64% tuning, round 1 kept at 80%, round 2
+    undone at 72%), then, unless it is eval-only, the review and e2e of its branch."""
+    identifier, branch = identifier_for(client, mode), branch_for_onboarding(client, mode)
+    baseline = _score(store, run_id, "baseline", 16, 7)
+    first = _score(store, run_id, "round-1", 20, 8)
+    second = _score(store, run_id, "round-2", 18, 9)
+    dataset = f"clients/{client}/eval.jsonl"
+    rounds = [
+        TuningRound(
+            round=1, run=_tuning_run(store, run_id, 3, [carried], {}), before=baseline, after=first, kept=True
+        ),
+        TuningRound(
+            round=2,
+            run=_tuning_run(store, run_id, 4, [], {dataset: refused}),
+            before=first,
+            after=second,
+            kept=False,
+            why="the tuning accuracy fell",
+        ),
+    ]
+    eval_only = mode == "eval-only"
+    result = OnboardResult.model_validate(
+        {
+            "run_id": run_id,
+            "ticket_identifier": identifier,
+            "ticket": "" if eval_only else identifier,
+            "branch": branch,
+            "base_branch": "main",
+            **_times(started, 300),
+            "status": "done",
+            "client": client,
+            "mode": mode,
+            "target_accuracy": 0.9,
+            "dataset": DatasetInfo(path=dataset, cases=36, tuning=25, held_out=11, held_out_ids=["c-30"]),
+            "baseline": baseline,
+            "rounds": [] if eval_only else rounds,
+            "final": baseline if eval_only else first,
+            "needs_human": list(needs_human),
+            "commits": [] if eval_only else ["d" * 40],
+            "pushed": not eval_only,
+            "cost_usd": 0.0 if eval_only else 0.4,
+            "failures": ["c-01", "c-02"] if eval_only else [],
+            "head_sha": None if eval_only else "d" * 40,
+        }
+    )
+    write_model(store, run_key(run_id, "onboard", "result.json"), result)
+    if eval_only or review is None:
+        return result
+    common = {"run_id": run_id, "ticket_identifier": identifier, "branch": branch, "base_branch": "main"}
+    reviewed = ReviewResult.model_validate(
+        {
+            **common,
+            **_times(started + timedelta(minutes=6), 50),
+            "status": review,
+            "rounds": [review_round(1, review == "passed")],
+            "pull_request": PullRequestRef(number=9, url="https://github.com/acme/app/pull/9"),
+            "cost_usd": 0.05,
+        }
+    )
+    write_model(store, run_key(run_id, "review", "result.json"), reviewed)
+    if e2e is None:
+        return result
+    attempt = e2e_attempt(store, run_id, e2e == "verified", "")
+    verified = E2EResult.model_validate(
+        {
+            **common,
+            **_times(started + timedelta(minutes=7), 30),
+            "status": e2e,
+            "attempts": [attempt],
+            "cost_usd": attempt.cost_usd,
+        }
+    )
+    write_model(store, run_key(run_id, "e2e", "result.json"), verified)
+    return result

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from jobs.artifacts import DirectoryStore
 from orchestration.cli import app
 from orchestration.runs.opener import browser_url, has_display, open_in_browser
-from tests.orchestration.runs.build import T0, build_run
+from tests.orchestration.runs.build import T0, build_onboarding, build_run
 
 
 @pytest.fixture
@@ -89,7 +89,68 @@ def test_filters_and_pages_on_the_command_line(prefix: Path) -> None:
     _, out, _ = factory("runs", "--artifacts", str(prefix), "--limit", "2", "--page", "2")
     assert [row[0] for row in rows(out)] == ["ix-101-a"] and "runs 3-3 of 3" in out
     _, out, _ = factory("runs", "--artifacts", str(prefix), "--job", "onboard-client")
-    assert out.strip() == "no runs match"
+    assert out.strip() == "no runs match"  # this prefix holds no onboarding
+
+
+@pytest.fixture
+def onboardings(tmp_path: Path) -> Path:
+    """A ticket's run, a full onboarding through review and e2e, and an eval-only one."""
+    store = DirectoryStore(tmp_path / "artifacts")
+    build_run(store, "ix-101-a", started=T0)
+    build_onboarding(store, "onb-full", started=T0 + timedelta(hours=1), needs_human=("look at [bold]me[/]",))
+    build_onboarding(store, "onb-eval", started=T0 + timedelta(hours=2), mode="eval-only")
+    return store.root
+
+
+def test_onboardings_are_listed_by_client_and_mode_and_kept_by_job(onboardings: Path) -> None:
+    code, out, err = factory("runs", "--artifacts", str(onboardings))
+    assert code == 0, err
+    table = {row[0]: row for row in rows(out)}
+    assert table["onb-eval"][1:3] + table["onb-eval"][5:] == [
+        "onboard-client",
+        "acme-shop.example (eval-only)",
+        "onboard: done",
+        "-",
+        "-",
+        "$0.0000",
+        "done",
+    ]
+    assert table["onb-full"][1:3] + table["onb-full"][5:] == [
+        "onboard-client",
+        "acme-shop.example (full)",
+        "onboard: done",
+        "passed",
+        "verified",
+        "$0.5300",
+        "flagged",  # the onboarding flagged something for a human
+    ]
+    assert table["ix-101-a"][1:3] == ["solve-linear-ticket", "IX-101"]
+    _, out, _ = factory("runs", "--artifacts", str(onboardings), "--job", "onboard-client")
+    assert [row[0] for row in rows(out)] == ["onb-eval", "onb-full"]
+    _, out, _ = factory("runs", "--artifacts", str(onboardings), "--job", "solve-linear-ticket")
+    assert [row[0] for row in rows(out)] == ["ix-101-a"]
+    _, out, _ = factory("runs", "--artifacts", str(onboardings), "--status", "done")
+    assert [row[0] for row in rows(out)] == ["onb-eval", "onb-full", "ix-101-a"]  # any phase's status
+
+
+def test_show_prints_an_onboardings_summary_lines_and_its_phases(onboardings: Path) -> None:
+    code, out, err = factory("runs", "show", "onb-full", "--artifacts", str(onboardings))
+    assert code == 0, err
+    assert "acme-shop.example (full)  Onboarding of acme-shop.example" in out
+    assert "onboard acme-shop.example (full): done" in out
+    assert "baseline: tuning 64% (16/25), held-out 64% (7/11)" in out
+    assert "round 1 (tune): tuning 80% (20/25), held-out 73% (8/11), kept" in out
+    assert "round 2 (tune): tuning 72% (18/25), held-out 82% (9/11), undone: the tuning accuracy fell" in out
+    assert "final: tuning 80% (20/25), held-out 73% (8/11)" in out
+    assert "needs a human: look at [bold]me[/]" in out, "printed as text, not rich markup"
+    assert "pushed factory/onboard/acme-shop.example-full (1 commit(s))" in out
+    assert "factory/onboard/acme-shop.example-full -> main" in out
+    phase = next(line for line in out.splitlines() if line.strip().startswith("onboard  "))
+    assert "2 round(s), held-out 8/11" in phase
+    assert "#9 https://github.com/acme/app/pull/9" in out
+    code, out, _ = factory("runs", "show", "onb-eval", "--artifacts", str(onboardings))
+    assert code == 0 and "onboard acme-shop.example (eval-only): done" in out
+    assert "review" not in out.split("Phases", 1)[1], "an eval-only run ends at its eval"
 
 
 def test_the_default_prefix_is_the_local_commands_one_and_the_env_var_names_another(
