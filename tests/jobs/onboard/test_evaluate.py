@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from jobs.onboard.config import OnboardingConfig
 from jobs.onboard.dataset import Split, parse_dataset, split
 from jobs.onboard.evaluate import EvalRun, run_eval
 from jobs.sandbox import Box
+from tests.conftest import processes_matching
 
 # A stand-in eval: passes the cases whose question ends with "?", and does what BEHAVIOUR says.
 EVAL = """\
@@ -24,6 +26,10 @@ if behaviour == "invents":
     results += [{"id": f"extra-{n}", "pass": True} for n in range(50)]
 if behaviour == "twice":
     results += [dict(r, **{"pass": True}) for r in results]
+if behaviour == "hangs":
+    import subprocess, time
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])  # a child left behind
+    time.sleep(60)
 if behaviour == "exit-1":
     sys.exit(1)
 if behaviour == "no-json":
@@ -41,13 +47,13 @@ def repo(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def evaluate(repo: Path, behaviour: str) -> tuple[EvalRun, Split, set[str]]:
+def evaluate(repo: Path, behaviour: str, timeout: float = 60) -> tuple[EvalRun, Split, set[str]]:
     config = OnboardingConfig(eval_command=f"{sys.executable} eval.py {behaviour} {{cases}}")
     paths = config.for_client("acme.example")
     cases = parse_dataset((repo / "cases.jsonl").read_bytes(), 2)
     parts = split("acme.example", cases, 0.3)
     failing = {c.id for c in cases if not c.question.endswith("?")}
-    return run_eval(paths, "cases.jsonl", parts, repo, 60, lambda s: s, Box()), parts, failing
+    return run_eval(paths, "cases.jsonl", parts, repo, timeout, lambda s: s, Box()), parts, failing
 
 
 def test_figures_per_part_come_from_the_cases_it_judged(repo: Path) -> None:
@@ -86,3 +92,13 @@ def test_an_eval_that_gives_no_figures_says_why(repo: Path, behaviour: str, says
     run, _, _ = evaluate(repo, behaviour)
     assert not run.ok and says in run.error
     assert run.tuning.passed == 0 and run.held_out.passed == 0
+
+
+def test_a_hanging_eval_is_stopped_with_what_it_started_and_gives_no_figures(repo: Path) -> None:
+    started = time.monotonic()
+    run, _, _ = evaluate(repo, "hangs", timeout=2)
+    took = time.monotonic() - started
+    assert not run.ok and run.error == "the eval command ran out of time (2 s)" and run.exit_code is None
+    assert run.tuning.passed == 0 and run.held_out.passed == 0
+    assert processes_matching("time.sleep(60)") == []
+    print(f"\na hanging eval stopped after {took:.1f} s (timeout 2 s)")
