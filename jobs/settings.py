@@ -82,11 +82,16 @@ class JobSettings(BaseSettings):
     langfuse_public_key: SecretStr | None = None
     langfuse_secret_key: SecretStr | None = None
 
-    @field_validator("night", "report_only", "client_domain", "mode", mode="before")
+    @field_validator("night", "report_only", "client_domain", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         # The workflow passes every job the same variables: "" where a run has no such value.
         return None if value == "" else value
+
+    @field_validator("mode", mode="before")
+    @classmethod
+    def _empty_is_full(cls, value: object) -> object:
+        return "full" if value == "" else value  # the workflow passes "" to the jobs of other runs
 
     @field_validator("run_id")
     @classmethod

@@ -128,3 +128,10 @@ def test_target_config_errors_name_the_problem() -> None:
         parse_target_config("lint_command: ruff\n")
     with pytest.raises(ConfigError, match="larger than"):
         parse_target_config("# " + "x" * 70_000)
+
+
+def test_an_onboarding_setting_left_empty_by_the_workflow_is_its_default() -> None:
+    # The workflow passes every job CLIENT_DOMAIN and MODE, "" in runs that are not onboardings.
+    settings = load_settings({"CLIENT_DOMAIN": "", "MODE": ""})
+    assert (settings.client_domain, settings.mode) == (None, "full")
+    assert load_settings({"MODE": "eval-only"}).mode == "eval-only"
