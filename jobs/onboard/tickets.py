@@ -15,10 +15,10 @@ from pydantic import BaseModel, ConfigDict
 
 from jobs.artifacts import ArtifactStore, read_model, write_model
 from jobs.errors import ArtifactNotFound, ConfigError, TicketNotFound
-from jobs.models import utc_now
 from jobs.onboard.config import check_client
 from jobs.tickets import Ticket
-from jobs.tickets.source import check_comment_key, check_identifier, check_state_name
+from jobs.tickets.source import check_identifier
+from jobs.tickets.stored import StoredComments
 from jobs.workspace import check_branch
 
 ROOT = "onboarding"
@@ -67,11 +67,11 @@ def write_ticket(store: ArtifactStore, ticket: OnboardingTicket) -> None:
     write_model(store, key, ticket)
 
 
-class OnboardingTickets:
+class OnboardingTickets(StoredComments):
     """A TicketSource over the onboardings the onboard phase wrote."""
 
     def __init__(self, store: ArtifactStore) -> None:
-        self.store = store
+        super().__init__(store, ROOT)
 
     def get(self, identifier: str) -> Ticket:
         try:
@@ -84,17 +84,3 @@ class OnboardingTickets:
             body=record.body,
             labels=[LABEL, f"client:{record.client}", f"mode:{record.mode}"],
         )
-
-    def upsert_comment(self, ticket: Ticket, key: str, body: str) -> str:
-        name = f"{ROOT}/comments/{ticket.identifier}/{check_comment_key(key)}.md"
-        self.store.write_bytes(name, body.encode())
-        return name
-
-    def move(self, ticket: Ticket, state_name: str) -> None:
-        state = check_state_name(state_name)
-        name = f"{ROOT}/comments/{ticket.identifier}/states.log"
-        try:
-            before = self.store.read_bytes(name).decode()
-        except ArtifactNotFound:
-            before = ""
-        self.store.write_bytes(name, f"{before}{utc_now().isoformat()} {state}\n".encode())

@@ -12,21 +12,21 @@ from __future__ import annotations
 
 from jobs.artifacts import ArtifactStore, read_model
 from jobs.errors import ArtifactNotFound, TicketNotFound
-from jobs.models import utc_now
 from jobs.prompts import FINDING_LABEL
 from jobs.tickets import Ticket
-from jobs.tickets.source import check_comment_key, check_identifier, check_state_name
+from jobs.tickets.source import check_identifier
+from jobs.tickets.stored import StoredComments
 from jobs.triage.findings import Finding
 from jobs.triage.ledger import ROOT, evidence_key
 
 LABEL = FINDING_LABEL
 
 
-class FindingTickets:
+class FindingTickets(StoredComments):
     """A TicketSource over the findings the triage selected."""
 
     def __init__(self, store: ArtifactStore) -> None:
-        self.store = store
+        super().__init__(store, ROOT)
 
     def get(self, identifier: str) -> Ticket:
         check_identifier(identifier)
@@ -48,21 +48,6 @@ class FindingTickets:
             url=url,
             links=links,
         )
-
-    def upsert_comment(self, ticket: Ticket, key: str, body: str) -> str:
-        key = check_comment_key(key)
-        name = f"{ROOT}/comments/{ticket.identifier}/{key}.md"
-        self.store.write_bytes(name, body.encode())
-        return name
-
-    def move(self, ticket: Ticket, state_name: str) -> None:
-        state = check_state_name(state_name)
-        name = f"{ROOT}/comments/{ticket.identifier}/states.log"
-        try:
-            before = self.store.read_bytes(name).decode()
-        except ArtifactNotFound:
-            before = ""
-        self.store.write_bytes(name, f"{before}{utc_now().isoformat()} {state}\n".encode())
 
 
 def finding_markdown(finding: Finding) -> str:
