@@ -278,7 +278,7 @@ class Onboarding:
             prefix = f"onboarding/uploads/{paths.client}/"
             for key in self.services.store.list(prefix):
                 found[key.removeprefix(prefix)] = self.services.store.read_bytes(key)
-            where = self.services.store.url(prefix)
+            where = self.services.store.url(prefix.rstrip("/")) + "/"
         else:
             root = checkout.path / paths.source_dir
             for relative in sorted(tree_state(root)) if root.is_dir() else []:

@@ -10,6 +10,7 @@ held-out ones; each scripted round fixes causes, not cases, so the held-out part
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,41 @@ def test_a_target_without_an_onboarding_section_says_so(tmp_path: Path, model_au
     remote = seed_bare_remote(EXAMPLES / "notes-app", tmp_path / "remote.git")
     result = onboard(remote, tmp_path, "acme.example", "full", model_auth)
     assert result.status == "failed" and result.detail == ".factory.yaml on main has no onboarding: section"
+
+
+def test_full_mode_reads_uploaded_material_when_the_target_says_so(
+    tmp_path: Path, model_auth: dict[str, str]
+) -> None:
+    """source: upload: the material is what was uploaded under the artifact prefix, not a repo folder."""
+    app = tmp_path / "app"
+    shutil.copytree(APP, app, ignore=shutil.ignore_patterns(".venv", "__pycache__", "*.pyc"))
+    shutil.rmtree(app / "onboarding" / LUMEN)
+    config = app / ".factory.yaml"
+    config.write_text(config.read_text().replace("  source: repo\n", "  source: upload\n"))
+    remote = seed_bare_remote(app, tmp_path / "remote.git")
+
+    missing = onboard(remote, tmp_path, LUMEN, "full", model_auth, "ob-none")
+    assert missing.status == "failed"
+    assert (
+        f"no source material for {LUMEN} (nothing in " in missing.detail
+        and "onboarding/uploads" in missing.detail
+    )
+
+    store = open_store(str(tmp_path / "artifacts"))
+    material = APP / "onboarding" / LUMEN
+    for path in sorted(p for p in material.rglob("*") if p.is_file()):
+        store.write_bytes(
+            f"onboarding/uploads/{LUMEN}/{path.relative_to(material).as_posix()}", path.read_bytes()
+        )
+    result = onboard(remote, tmp_path, LUMEN, "full", model_auth, "ob-upload")
+    assert result.status == "done", result.detail
+    assert result.baseline is not None and result.final is not None
+    assert (result.baseline.tuning.passed, result.final.tuning.passed) == (11, 17)
+    branch = branch_for_onboarding(LUMEN, "full")
+    assert (
+        branch_file(remote, branch, f"clients/{LUMEN}/kb/classes.md")
+        == (material / "kb/classes.md").read_text()
+    )
+    # The upload was the agents' material, never committed as repository files.
+    listed = git("--git-dir", str(remote), "ls-tree", "-r", "--name-only", branch)
+    assert f"onboarding/{LUMEN}/brief.md" not in listed
