@@ -345,12 +345,12 @@ class Onboarding:
     def _tune(self, paths: ClientPaths, onboarding: OnboardingConfig, update: str) -> None:
         assert self.parts is not None and self.result.baseline is not None
         current = self.result.baseline
+        shown = self._last_eval  # the eval of the files as they stand: its failures are the prompt's
         for n in range(1, onboarding.max_rounds + 1):
             if current.tuning.accuracy >= onboarding.target_accuracy and not (update and n == 1):
                 break
             backup = self._tunable_files(paths)
-            run = self._last_eval
-            failures = run.failures if run is not None else []
+            failures = shown.failures if shown is not None else []
             prompt = prompts.render(
                 "onboard-tune",
                 phase="onboard-update" if update and n == 1 else "onboard-tune",
@@ -390,7 +390,7 @@ class Onboarding:
                     record = record.model_copy(update={"why": fell})
                 else:
                     record = record.model_copy(update={"kept": True})
-                    current = after
+                    current, shown = after, self._last_eval
             self._update(rounds=[*self.result.rounds, record], final=current)
             get_logger().info(
                 "round %d: tuning %.0f%%, held-out %.0f%% (%s)",

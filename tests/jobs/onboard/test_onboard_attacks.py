@@ -15,6 +15,7 @@ its name, so each starts from its own baseline.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,8 @@ import pytest
 from jobs.onboard.dataset import parse_dataset, split
 from jobs.onboard.records import OnboardResult
 from jobs.onboard.tickets import branch_for_onboarding
+from orchestration.local.offline_model import OfflineModelServer
+from orchestration.local.offline_model.scenarios import request_text
 from tests.conftest import TESTS
 from tests.jobs.onboard.scene import APP, SCENARIOS, branch_file, onboard, scripted_writes, support_bot_remote
 
@@ -30,8 +33,10 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def attacked(tmp: Path, client: str, model_auth: dict[str, str]) -> tuple[OnboardResult, Path]:
-    remote = support_bot_remote(tmp, client, prepared=True, max_rounds=1)
+def attacked(
+    tmp: Path, client: str, model_auth: dict[str, str], max_rounds: int = 1
+) -> tuple[OnboardResult, Path]:
+    remote = support_bot_remote(tmp, client, prepared=True, max_rounds=max_rounds)
     result = onboard(remote, tmp, client, "full", model_auth)
     assert result.status == "done", result.detail
     assert [run.purpose for run in result.writing] == []  # the branch had them: resumed, not rewritten
@@ -111,6 +116,36 @@ def test_over_fitting_shows_as_a_held_out_drop_and_is_flagged(
     )
 
 
+def test_an_undone_round_leaves_the_files_and_the_next_prompt_as_they_were(
+    tmp_path: Path, model_auth: dict[str, str], offline_model: OfflineModelServer
+) -> None:
+    client = "attack-worse.example"
+    first_request = len(offline_model.requests)
+    result, remote = attacked(tmp_path, client, model_auth, max_rounds=3)
+    undone, idle = result.rounds
+    assert not undone.kept and undone.why.startswith("tuning accuracy fell from ")
+    assert undone.after is not None and result.baseline is not None
+    assert undone.after.tuning.passed < result.baseline.tuning.passed
+    assert idle.why == "the agent changed nothing tuning may change" and idle.after is None
+    assert figures(result)[0] == figures(result)[1]  # the final files are the baseline's
+    config = branch_file(remote, branch_for_onboarding(client, "full"), f"clients/{client}/config.yaml")
+    assert "  - classes\n  - opening-hours\n" in config
+    # Round 2 was shown the failures of the files as they stood again, not those of the undone round.
+    shown = {n: failing_ids(offline_model, first_request, client, n) for n in (1, 2)}
+    failing = result.baseline.tuning.cases - result.baseline.tuning.passed
+    print(f"\nundone round: {failing} failures shown before and after it: {shown[1] == shown[2]}")
+    assert shown[1] == shown[2] and len(shown[1]) == failing
+
+
+def failing_ids(model: OfflineModelServer, since: int, client: str, round_: int) -> list[str]:
+    """The case ids the round's prompt lists as failing, from what the model was sent."""
+    for recorded in model.requests[since:]:
+        text = request_text(recorded.body)
+        if f"Client: {client}\nRound: {round_}\n" in text:
+            return re.findall(r"^- (lumen-\d+): ", text, re.M)
+    raise AssertionError(f"no request of round {round_}")
+
+
 def test_the_attack_scenarios_are_the_tests_own() -> None:
     assert sorted(p.name for p in (TESTS / "scenarios").glob("onboard-attack-*.yaml")) == [
         "onboard-attack-claims.yaml",
@@ -118,3 +153,4 @@ def test_the_attack_scenarios_are_the_tests_own() -> None:
         "onboard-attack-overfit.yaml",
         "onboard-attack-peek.yaml",
     ]
+    assert (TESTS / "scenarios" / "onboard-worse-round.yaml").is_file()

@@ -18,6 +18,8 @@ import pytest
 from jobs.artifacts import open_store
 from jobs.onboard.dataset import parse_dataset, split
 from jobs.onboard.tickets import OnboardingTickets, branch_for_onboarding
+from orchestration.local.offline_model import OfflineModelServer
+from orchestration.local.offline_model.scenarios import request_text
 from orchestration.local.onboard import commit_update
 from orchestration.local.remote import seed_bare_remote
 from tests.conftest import EXAMPLES, git
@@ -35,8 +37,9 @@ pytestmark = pytest.mark.skipif(not (APP / "onboarding" / LUMEN).is_dir(), reaso
 
 
 def test_full_mode_writes_splits_evaluates_and_tunes_a_new_client(
-    tmp_path: Path, model_auth: dict[str, str]
+    tmp_path: Path, model_auth: dict[str, str], offline_model: OfflineModelServer
 ) -> None:
+    first_request = len(offline_model.requests)
     remote = support_bot_remote(tmp_path, LUMEN, prepared=False)
     result = onboard(remote, tmp_path, LUMEN, "full", model_auth)
     assert result.status == "done", result.detail
@@ -72,12 +75,38 @@ def test_full_mode_writes_splits_evaluates_and_tunes_a_new_client(
         assert not [c.id for c in parts.held_out if json.dumps(c.question)[1:-1] in text], transcript.name
     skills_run = (run_dir / "transcript-2-skills.jsonl").read_text()
     assert not [c.id for c in parts.tuning if json.dumps(c.question)[1:-1] in skills_run]  # no dataset at all
+    # Nor did any request of a tuning round or of the skills run carry one (prompt and tool results).
+    sent = [(request_text(r.body), everything_in(r.body)) for r in offline_model.requests[first_request:]]
+    tuning_sent = [body for text, body in sent if "Phase: onboard-tune" in text]
+    skills_sent = [body for text, body in sent if "Phase: onboard-skills" in text]
+    assert tuning_sent and skills_sent
+    assert any(c.question in body for c in parts.tuning for body in tuning_sent)  # it would see one
+    for body in tuning_sent:
+        assert not [c.id for c in parts.held_out if c.question in body]
+    for body in skills_sent:
+        assert not [c.id for c in (*parts.held_out, *parts.tuning) if c.question in body]
     # The eval files name held-out cases by id only.
     assert all(c.question not in (run_dir / "eval-baseline.json").read_text() for c in parts.held_out)
 
     ticket = OnboardingTickets(open_store(str(tmp_path / "artifacts"))).get(result.ticket)
     assert ticket.title == f"Onboard {LUMEN} (full)" and "| 2 (tune) |" in ticket.body
     assert result.notices[0] == "baseline: tuning 65% (11/17), held-out 71% (5/7)"
+
+
+def everything_in(value: object) -> str:
+    """Every string inside a request body, and the JSON-encoded strings inside those, decoded: a question
+    the model was sent appears here as written, however deep in a tool result it sat."""
+    if isinstance(value, str):
+        try:
+            inner = json.loads(value)
+        except ValueError:
+            return value
+        return value + "\n" + everything_in(inner) if isinstance(inner, dict | list) else value
+    if isinstance(value, dict):
+        return "\n".join(everything_in(v) for v in value.values())
+    if isinstance(value, list):
+        return "\n".join(everything_in(v) for v in value)
+    return ""
 
 
 def test_update_skills_works_from_the_knowledge_base_change(
