@@ -30,7 +30,7 @@ from jobs.triage.records import NightFindings
 from orchestration.local.inputs import resolve_path
 from orchestration.local.remote import seed_bare_remote
 from orchestration.local.run import LocalRun
-from orchestration.local.stack import EXAMPLES, LocalStack
+from orchestration.local.stack import EXAMPLES, LocalStack, example_stack
 from orchestration.local.traffic import DAY, SupportBotDay, TrafficError
 
 JOB = "solve-chatbot-issues"
@@ -47,16 +47,7 @@ def demo_night(
     if prefix.exists():
         shutil.rmtree(prefix)
     remote = seed_bare_remote(EXAMPLES / "support-bot", prefix / "support-bot.git")
-    stack = LocalStack.create(
-        str(remote),
-        prefix,
-        EXAMPLES / "tickets",
-        real_model=real_model,
-        scenarios=scenarios,
-        keep_work=keep_work,
-    )
-    for line in stack.describe():
-        print(line)
+    stack = example_stack(remote, prefix, real_model, scenarios, keep_work)
     today = datetime.now(UTC).date()
     yesterday = today - timedelta(days=1)
     runs: list[tuple[str, str, LocalRun]] = []

@@ -29,7 +29,7 @@ from jobs.onboard.tickets import branch_for_onboarding
 from jobs.workspace.git import Git
 from orchestration.local.inputs import resolve_path
 from orchestration.local.remote import seed_bare_remote
-from orchestration.local.stack import EXAMPLES, LocalStack
+from orchestration.local.stack import EXAMPLES, example_stack
 from orchestration.local.summary import print_branch, print_run_summary, print_workflow
 from orchestration.local.ticket import exit_code
 
@@ -78,16 +78,7 @@ def demo_onboard(
     seed_bare_remote(APP, remote)
     if mode == "update-skills":
         print(f"main        the staff's knowledge-base change for {client}: {commit_update(remote, client)}")
-    stack = LocalStack.create(
-        str(remote),
-        prefix,
-        EXAMPLES / "tickets",
-        real_model=real_model,
-        scenarios=scenarios,
-        keep_work=keep_work,
-    )
-    for line in stack.describe():
-        print(line)
+    stack = example_stack(remote, prefix, real_model, scenarios, keep_work)
     print(f"onboard-client {client} ({mode}) -> {remote}; orchestration/factory.yaml on the local engine\n")
     run_id = f"onboard-{client.split('.')[0]}-{mode}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}"
     run = stack.run({"job": JOB, "client": client, "mode": mode}, run_id)

@@ -192,3 +192,21 @@ def remove_workdir(workdir: Path, say: Callable[[str], None]) -> None:
         return  # no job ran far enough to make one
     except OSError as exc:
         say(f"could not remove the work directory {workdir}: {exc.strerror or exc}")
+
+
+def example_stack(
+    remote: Path, prefix: Path, real_model: bool, scenarios: Path | None, keep_work: bool
+) -> LocalStack:
+    """A demo's stack: an example's remote, the example tickets, artifacts under ``prefix``; what it
+    runs with is printed first."""
+    stack = LocalStack.create(
+        str(remote),
+        prefix,
+        EXAMPLES / "tickets",
+        real_model=real_model,
+        scenarios=scenarios,
+        keep_work=keep_work,
+    )
+    for line in stack.describe():
+        print(line)
+    return stack
