@@ -292,7 +292,7 @@ def test_the_ca_secret_is_the_given_bundle_or_nothing(tmp_path: Path) -> None:
 
 
 def test_image_names_and_the_size_table() -> None:
-    assert parse_names([]) == ["implement", "review", "e2e", "triage", "receiver"]
+    assert parse_names([]) == ["implement", "review", "e2e", "triage", "onboard", "receiver"]
     assert parse_names(["implement,e2e", "implement"]) == ["implement", "e2e"]
     with pytest.raises(ContainerError, match="unknown image chrome"):
         parse_names(["chrome"])

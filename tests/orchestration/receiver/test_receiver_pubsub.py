@@ -239,6 +239,8 @@ def test_a_webhook_reaches_the_workflow_once_through_pubsub_and_eventarc(
         "delivery": "3f1c2a9e-delivery",
         "run_id": "exec-1",
         "report_only": "",
+        "client": "",  # an onboarding's client and mode: a ticket's run has the defaults
+        "mode": "full",
     }
     assert exit_code == 0, log
     # Published within the synchronous deadline: Pub/Sub had the message before Linear got its answer.
