@@ -10,7 +10,6 @@ nothing for the run that made it.
 
 from __future__ import annotations
 
-import fnmatch
 import re
 import shlex
 from pathlib import PurePosixPath
@@ -93,8 +92,17 @@ class OnboardingConfig(BaseModel):
         if "{cases}" not in self.eval_command:
             raise ValueError("eval_command must take the cases file as {cases}")
         for pattern in self.tunable:
-            if fnmatch.fnmatchcase(self.dataset.replace("{client}", "x"), pattern.replace("{client}", "x")):
+            if path_matches(self.dataset.replace("{client}", "x"), pattern.replace("{client}", "x")):
                 raise ValueError(f"tunable {pattern!r} covers the dataset, which tuning may never change")
+        # The client's folder is what is committed and what a round puts back when it is undone.
+        inside = self.client_dir.rstrip("/") + "/"
+        for name, path in (
+            ("dataset", self.dataset),
+            ("knowledge_dir", self.knowledge_dir),
+            *(("tunable", p) for p in self.tunable),
+        ):
+            if path is not None and not path.startswith(inside):
+                raise ValueError(f"{name} {path!r} must be inside client_dir {self.client_dir!r}")
         return self
 
     def for_client(self, client: str) -> ClientPaths:
@@ -137,4 +145,13 @@ class ClientPaths(BaseModel):
         """Whether tuning may change ``path`` (the dataset never)."""
         if path == self.dataset:
             return False
-        return any(fnmatch.fnmatchcase(path, pattern) for pattern in self.tunable)
+        return any(path_matches(path, pattern) for pattern in self.tunable)
+
+
+def path_matches(path: str, pattern: str) -> bool:
+    """Whether ``path`` matches the glob ``pattern`` as a whole: ``*`` and ``?`` stay within one path
+    segment, ``**`` spans any number of them (fnmatch's ``*`` would also match ``a.md/b.md``)."""
+    regex = ""
+    for part in re.split(r"(\*\*|\*|\?)", pattern):
+        regex += {"**": ".*", "*": "[^/]*", "?": "[^/]"}.get(part, re.escape(part))
+    return re.fullmatch(regex, path) is not None

@@ -4,7 +4,8 @@ The dataset is JSON lines, one case per line, each an object with a unique ``id`
 (the target's eval reads the rest). Whoever wrote it (an agent, from untrusted material), it is held
 to what our code can check: it parses, has enough cases, and asks no question twice. The split is a
 function of the client and the case ids alone, so every run, round and mode cuts the same dataset the
-same way, and a case never moves from the held-out part into the part the agent is shown.
+same way. A dataset that grows (staff add cases with a knowledge-base change) is cut afresh, so a case
+may move between the parts from one run to the next; within a run, every eval uses one cut.
 """
 
 from __future__ import annotations

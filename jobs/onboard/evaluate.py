@@ -127,10 +127,11 @@ def run_eval(
 
 
 def _report(output: str) -> dict[str, Any]:
-    """The first JSON object in the output (at the start of a line) that has a ``results`` list."""
+    """The last JSON object in the output (at the start of a line) that has a ``results`` list: the
+    report an eval prints when it ends, whatever it printed before (a file it echoed, say)."""
     decoder = json.JSONDecoder()
     starts = [0] + [i + 1 for i, char in enumerate(output) if char == "\n"]
-    for start in starts:
+    for start in reversed(starts):
         if not output.startswith("{", start):
             continue
         try:

@@ -36,7 +36,7 @@ from jobs.onboard.records import AgentRun, DatasetInfo, OnboardResult, Purpose, 
 from jobs.onboard.summary import notices
 from jobs.onboard.tickets import OnboardingTicket, branch_for_onboarding, identifier_for, write_ticket
 from jobs.onboard.tree import closed_to_box, make_agent_tree, take_back
-from jobs.phases.kit.budget import PhaseBudget
+from jobs.phases.kit.budget import MIN_RUN_SECONDS, BudgetSpent, PhaseBudget
 from jobs.phases.kit.steps import Stopwatch, log_failure, run_agent, write_result
 from jobs.services import Services
 from jobs.settings import JobSettings
@@ -51,6 +51,7 @@ MAX_MATERIAL_BYTES = 256 * 1024  # the source material as a whole
 MAX_MATERIAL_PROMPT = 24_000  # what of it a prompt quotes
 MAX_FAILURES_SHOWN = 30
 MAX_KB_DIFF = 16_000
+RESERVE_SECONDS = 60  # besides the eval's own timeout: commit and push after the last round
 
 
 def run_onboard(settings: JobSettings, services: Services, run_id: str) -> OnboardResult:
@@ -264,7 +265,10 @@ class Onboarding:
                 tunable=", ".join(f"`{p}`" for p in paths.tunable),
                 material=quoted,
             )
-            run = self._agent("skills", prompt, paths.may_change, hide=(paths.dataset,), give=give)
+            cases = tuple(parse_dataset((checkout.path / paths.dataset).read_bytes(), onboarding.min_cases))
+            run = self._agent(
+                "skills", prompt, paths.may_change, hide=(paths.dataset,), give=give, secret=cases
+            )
             self._update(writing=[*self.result.writing, run])
             if not self._has_tunable(checkout, paths):
                 raise StepFailed(f"the skills run wrote none of {', '.join(paths.tunable)}")
@@ -346,61 +350,100 @@ class Onboarding:
         assert self.parts is not None and self.result.baseline is not None
         current = self.result.baseline
         shown = self._last_eval  # the eval of the files as they stand: its failures are the prompt's
+        pending = update  # the knowledge base's change, shown until a round that follows it is kept
+        # The eval after a round must fit in what the phase has left: an agent gets the rest.
+        reserve = onboarding.eval_timeout_seconds + RESERVE_SECONDS
         for n in range(1, onboarding.max_rounds + 1):
-            if current.tuning.accuracy >= onboarding.target_accuracy and not (update and n == 1):
+            if current.tuning.accuracy >= onboarding.target_accuracy and not pending:
                 break
-            backup = self._tunable_files(paths)
-            failures = shown.failures if shown is not None else []
-            prompt = prompts.render(
-                "onboard-tune",
-                phase="onboard-update" if update and n == 1 else "onboard-tune",
-                client=paths.client,
-                round=str(n),
-                workspace="{tree}",
-                passed=str(current.tuning.passed),
-                cases=str(current.tuning.cases),
-                accuracy=f"{current.tuning.accuracy:.0%}",
-                target=f"{onboarding.target_accuracy:.0%}",
-                update=update if n == 1 else "",
-                client_dir=paths.client_dir,
-                tunable=", ".join(f"`{p}`" for p in paths.tunable),
-                failures=prompts.fence("eval-failures", _failures_text(failures)),
-            )
-            agent_run = self._agent(
-                "update" if update and n == 1 else "tune",
-                prompt,
-                paths.may_change,
-                give={paths.dataset: cases_file(self.parts.tuning)},
-            )
-            record = TuningRound(round=n, run=agent_run, before=current, kept=False)
-            if not agent_run.carried:
-                record = record.model_copy(update={"why": "the agent changed nothing tuning may change"})
-                self._update(rounds=[*self.result.rounds, record])
+            try:
+                current, shown, pending = self._round(n, paths, onboarding, current, shown, pending, reserve)
+            except BudgetSpent as exc:
+                get_logger().warning("tuning stops before round %d: %s", n, exc)
+                self._update(stopped=f"before round {n}: {exc}")
                 break
+            last = self.result.rounds[-1]
+            if not last.kept and last.after is None and not last.run.carried:
+                break  # the agent changed nothing it may change
+            if last.run.agent is not None and not last.run.agent.status.ok:
+                break
+
+    def _round(
+        self,
+        n: int,
+        paths: ClientPaths,
+        onboarding: OnboardingConfig,
+        current: Score,
+        shown: EvalRun | None,
+        pending: str,
+        reserve: float,
+    ) -> tuple[Score, EvalRun | None, str]:
+        """One round: the agent, the eval, kept or undone; returns what stands after it."""
+        assert self.parts is not None
+        update = pending
+        backup = self._tunable_files(paths)
+        failures = shown.failures if shown is not None else []
+        prompt = prompts.render(
+            "onboard-tune",
+            phase="onboard-update" if update else "onboard-tune",
+            client=paths.client,
+            round=str(n),
+            workspace="{tree}",
+            passed=str(current.tuning.passed),
+            cases=str(current.tuning.cases),
+            accuracy=f"{current.tuning.accuracy:.0%}",
+            target=f"{onboarding.target_accuracy:.0%}",
+            update=update,
+            client_dir=paths.client_dir,
+            tunable=", ".join(f"`{p}`" for p in paths.tunable),
+            failures=prompts.fence("eval-failures", _failures_text(failures)),
+        )
+        agent_run = self._agent(
+            "update" if update else "tune",
+            prompt,
+            paths.may_change,
+            give={paths.dataset: cases_file(self.parts.tuning)},
+            secret=self.parts.held_out,
+            reserve=reserve,
+        )
+        record = TuningRound(round=n, run=agent_run, before=current, kept=False)
+        if not agent_run.carried:
+            record = record.model_copy(update={"why": "the agent changed nothing tuning may change"})
+            self._update(rounds=[*self.result.rounds, record])
+            return current, shown, pending
+        try:
             after_run = self._try_score(f"round-{n}")
-            if after_run is None:
-                self._restore(paths, backup)
-                record = record.model_copy(update={"why": "the eval could not run after it"})
-            else:
-                after = after_run
-                record = record.model_copy(update={"after": after})
-                if after.tuning.accuracy < current.tuning.accuracy:
-                    self._restore(paths, backup)
-                    fell = f"tuning accuracy fell from {_pct(current.tuning)} to {_pct(after.tuning)}"
-                    record = record.model_copy(update={"why": fell})
-                else:
-                    record = record.model_copy(update={"kept": True})
-                    current, shown = after, self._last_eval
-            self._update(rounds=[*self.result.rounds, record], final=current)
-            get_logger().info(
-                "round %d: tuning %.0f%%, held-out %.0f%% (%s)",
-                n,
-                100 * current.tuning.accuracy,
-                100 * current.held_out.accuracy,
-                "kept" if record.kept else f"undone: {record.why}",
+        except BudgetSpent:
+            self._restore(paths, backup)  # never measured: not kept
+            self._update(
+                rounds=[
+                    *self.result.rounds,
+                    record.model_copy(update={"why": "no time left to evaluate it"}),
+                ]
             )
-            if agent_run.agent is not None and not agent_run.agent.status.ok:
-                break
+            raise
+        if after_run is None:
+            self._restore(paths, backup)
+            record = record.model_copy(update={"why": "the eval could not run after it"})
+        else:
+            after = after_run
+            record = record.model_copy(update={"after": after})
+            if after.tuning.accuracy < current.tuning.accuracy:
+                self._restore(paths, backup)
+                fell = f"tuning accuracy fell from {_pct(current.tuning)} to {_pct(after.tuning)}"
+                record = record.model_copy(update={"why": fell})
+            else:
+                record = record.model_copy(update={"kept": True})
+                current, shown, pending = after, self._last_eval, ""
+        self._update(rounds=[*self.result.rounds, record], final=current)
+        get_logger().info(
+            "round %d: tuning %.0f%%, held-out %.0f%% (%s)",
+            n,
+            100 * current.tuning.accuracy,
+            100 * current.held_out.accuracy,
+            "kept" if record.kept else f"undone: {record.why}",
+        )
+        return current, shown, pending
 
     def _tunable_files(self, paths: ClientPaths) -> dict[str, bytes]:
         assert self.checkout is not None
@@ -420,6 +463,8 @@ class Onboarding:
                 (self.checkout.path / path).unlink()
         for path, data in backup.items():
             target = self.checkout.path / path
+            if target.is_dir() and not target.is_symlink():  # a round that made a folder of a file
+                shutil.rmtree(target)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(data)
 
@@ -441,6 +486,13 @@ class Onboarding:
                 f"while the tuning accuracy rose ({_pct(baseline.tuning)} → {_pct(final.tuning)}): "
                 "the skills may be fitted to the tuning cases."
             )
+        if self.result.mode == "update-skills" and not any(r.kept for r in self.result.rounds):
+            flags.append(
+                f"the knowledge base changed ({len(self.result.knowledge_changes)} file(s)) but no update "
+                "of the skills was kept."
+            )
+        if self.result.stopped:
+            flags.append(f"the tuning stopped early, {self.result.stopped}.")
         refused = refused_lines(self.result)
         if refused:
             flags.append(
@@ -458,6 +510,8 @@ class Onboarding:
         may_change: Callable[[str], bool],
         hide: tuple[str, ...] = (),
         give: dict[str, bytes] | None = None,
+        secret: tuple[Case, ...] = (),
+        reserve: float = 0.0,
     ) -> AgentRun:
         """One agent run in a tree of its own; what it may change is carried into the checkout."""
         assert self.checkout is not None and self.paths is not None and self.budget is not None
@@ -467,9 +521,20 @@ class Onboarding:
         tree = services.place(f"agent-{self.runs}-{purpose}")
         closed = [self.checkout.path, *([self.checkout.git_dir] if self.checkout.git_dir else [])]
         with self.clock.step(purpose):
-            before = make_agent_tree(self.checkout.path, tree, services.box, hide, give)
+            cases = tuple((case.id, case.question) for case in secret)
+            before, hidden = make_agent_tree(self.checkout.path, tree, services.box, hide, give, cases)
+            if hidden:
+                get_logger().warning(
+                    "left out of the %s run's tree, holding cases it must not see: %s", purpose, hidden
+                )
             request = self.budget.request(
                 prompt.replace("{tree}", str(tree)), tree, self.config.models.implement
+            )
+            seconds = self.budget.seconds_left() - reserve
+            if seconds < MIN_RUN_SECONDS:
+                raise BudgetSpent(f"no time for another agent run and the eval after it ({reserve:.0f} s)")
+            request = request.model_copy(
+                update={"max_duration_seconds": min(request.max_duration_seconds, seconds)}
             )
             key = self._key(f"transcript-{self.runs}-{purpose}.jsonl")
             with closed_to_box(*closed):
@@ -488,6 +553,7 @@ class Onboarding:
             transcript=transcript,
             carried=list(changes.carried),
             refused=dict(changes.why_refused),
+            hidden=hidden,
             seconds=outcome.duration_seconds,
         )
 

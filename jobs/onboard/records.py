@@ -41,6 +41,8 @@ class AgentRun(BaseModel):
     transcript: str | None = None
     carried: list[str] = Field(default_factory=list)
     refused: dict[str, str] = Field(default_factory=dict)  # path -> why it was refused and undone
+    # Files of the repository left out of its tree because they hold a case it must not see.
+    hidden: list[str] = Field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -80,6 +82,7 @@ class OnboardResult(PhaseResult):
     baseline: Score | None = None
     rounds: list[TuningRound] = Field(default_factory=list)
     final: Score | None = None
+    stopped: str = ""  # why the tuning stopped early, when the phase's time or money ran out
     since: str | None = None  # update-skills: the commit the knowledge base changed since
     knowledge_changes: list[str] = Field(default_factory=list)
     needs_human: list[str] = Field(default_factory=list)

@@ -11,7 +11,9 @@ dataset, the eval's code, the config naming the eval command) is refused, listed
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import stat
 from collections.abc import Callable, Iterator
@@ -23,6 +25,9 @@ from jobs.sandbox import Box
 from jobs.workspace.snapshot import FileState, tree_state
 
 MAX_CARRIED_BYTES = 1024 * 1024  # one skill or config file; anything larger is not plausibly one
+MAX_SCANNED_BYTES = 16 * 1024 * 1024
+# What running Python or its tools in the tree leaves behind: never the agent's work, never a refusal.
+NOISE = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache"})
 
 
 @dataclass(frozen=True)
@@ -35,26 +40,57 @@ class Changes:
 
 
 def make_agent_tree(
-    checkout: Path, target: Path, box: Box, hide: tuple[str, ...] = (), give: dict[str, bytes] | None = None
-) -> dict[str, FileState]:
+    checkout: Path,
+    target: Path,
+    box: Box,
+    hide: tuple[str, ...] = (),
+    give: dict[str, bytes] | None = None,
+    secret: tuple[tuple[str, str], ...] = (),
+) -> tuple[dict[str, FileState], list[str]]:
     """Copy ``checkout`` to ``target`` for an agent (no ``.git``, ``hide`` left out, ``give`` written
-    in), hand it to the box, and return its state as the agent finds it."""
+    in), hand it to the box, and return its state as the agent finds it, with the files also left out
+    because they hold one of the ``secret`` cases (id, question): a copy of the dataset anywhere else
+    in the repository (an example's, a fixture's) would show the agent what it must not see."""
     if target.exists():
         shutil.rmtree(target)
-    hidden = set(hide)
+    hide_paths = set(hide)
 
     def ignore(folder: str, names: list[str]) -> set[str]:
         relative = Path(folder).relative_to(checkout)
-        left_out = {name for name in names if (relative / name).as_posix() in hidden}
+        left_out = {name for name in names if (relative / name).as_posix() in hide_paths}
         return left_out | ({".git"} if relative == Path(".") else set())
 
     shutil.copytree(checkout, target, symlinks=True, ignore=ignore)
+    hidden = [path for path in holding(target, secret) if path not in (give or {})]  # those are replaced
+    for relative in hidden:
+        (target / relative).unlink()
     for relative, data in (give or {}).items():
         path = target / relative
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(data)
     box.hand_over(target)
-    return tree_state(target)
+    return tree_state(target), hidden
+
+
+def holding(root: Path, cases: tuple[tuple[str, str], ...]) -> list[str]:
+    """The files under ``root`` that hold one of ``cases``: its question (as written, or JSON-escaped)
+    and its id, both."""
+    if not cases:
+        return []
+    forms: dict[bytes, bytes] = {}
+    for case_id, question in cases:
+        for form in {question, json.dumps(question)[1:-1], json.dumps(question, ensure_ascii=False)[1:-1]}:
+            forms[form.encode()] = case_id.encode()
+    pattern = re.compile(b"|".join(re.escape(form) for form in sorted(forms, key=len, reverse=True)))
+    found = []
+    for relative, (size, _) in sorted(tree_state(root).items()):
+        path = root / relative
+        if size > MAX_SCANNED_BYTES or path.is_symlink():
+            continue
+        data = path.read_bytes()
+        if any(forms[m.group()] in data for m in pattern.finditer(data)):
+            found.append(relative)
+    return found
 
 
 @contextmanager
@@ -80,7 +116,11 @@ def take_back(
     """Carry the agent's changes to paths it may change into ``checkout``; refuse the others."""
     box.sweep()  # nothing of the box may run while our code reads its tree
     after = tree_state(agent_tree)
-    changed = sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
+    changed = sorted(
+        path
+        for path in before.keys() | after.keys()
+        if before.get(path) != after.get(path) and not _noise(path)
+    )
     carried: list[str] = []
     refused: dict[str, str] = {}
     for path in changed:
@@ -102,6 +142,10 @@ def take_back(
             _copy_plain(source, target)
             carried.append(path)
     return Changes(tuple(carried), tuple(refused), refused)
+
+
+def _noise(path: str) -> bool:
+    return path.endswith(".pyc") or any(part in NOISE for part in path.split("/"))
 
 
 def _copy_plain(source: Path, target: Path) -> None:

@@ -20,6 +20,11 @@ MIN_RUN_SECONDS = 10.0
 MIN_RUN_USD = 0.01
 
 
+class BudgetSpent(StepFailed):
+    """The phase has no time or money left for what was asked: a phase that can stop early with what it
+    has (the onboarding's tuning) catches this one."""
+
+
 def _lower(limit: float, wish: float | None) -> float:
     return min(limit, wish) if wish is not None else limit
 
@@ -42,7 +47,7 @@ class PhaseBudget:
         """A repository command's timeout: its own limit, cut to what is left of the phase."""
         left = self.seconds_left()
         if left < MIN_RUN_SECONDS:
-            raise StepFailed("the phase's time budget (MAX_DURATION_SECONDS) is spent")
+            raise BudgetSpent("the phase's time budget (MAX_DURATION_SECONDS) is spent")
         return min(limit, left)
 
     def request(
@@ -51,9 +56,9 @@ class PhaseBudget:
         """A request for the next run; StepFailed when the phase has no time or money left for one."""
         seconds = self.seconds_left()
         if seconds < MIN_RUN_SECONDS:
-            raise StepFailed("the phase's time budget (MAX_DURATION_SECONDS) is spent")
+            raise BudgetSpent("the phase's time budget (MAX_DURATION_SECONDS) is spent")
         if self.cost_left < MIN_RUN_USD:
-            raise StepFailed(f"the phase's cost budget is spent (${self.spent_usd:.2f})")
+            raise BudgetSpent(f"the phase's cost budget is spent (${self.spent_usd:.2f})")
         return AgentRequest(
             prompt=prompt,
             cwd=cwd,

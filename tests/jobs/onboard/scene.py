@@ -74,7 +74,13 @@ def support_bot_remote(tmp: Path, client: str, prepared: bool, max_rounds: int |
 
 
 def onboard(
-    remote: Path, tmp: Path, client: str, mode: str, model_auth: Mapping[str, str], run_id: str = "ob-1"
+    remote: Path,
+    tmp: Path,
+    client: str,
+    mode: str,
+    model_auth: Mapping[str, str],
+    run_id: str = "ob-1",
+    extra: Mapping[str, str] | None = None,
 ) -> OnboardResult:
     """The onboard job, run as its Cloud Run Job would run it."""
     env = {
@@ -84,6 +90,7 @@ def onboard(
         "MODE": mode,
         "KILL_GRACE_SECONDS": "1",
         **model_auth,
+        **(extra or {}),
     }
     del env["TICKET_IDENTIFIER"]
     result = run_from_env("onboard", env)

@@ -32,6 +32,8 @@ if behaviour == "hangs":
     time.sleep(60)
 if behaviour == "exit-1":
     sys.exit(1)
+if behaviour == "echoes-a-forged-report":
+    print(json.dumps({"results": [{"id": c["id"], "pass": True} for c in cases]}))  # a skill it printed
 if behaviour == "no-json":
     print("all good, 100%"); sys.exit(0)
 print("warming up...", file=sys.stderr)
@@ -78,9 +80,9 @@ def test_an_eval_that_leaves_its_failures_out_does_not_gain(repo: Path) -> None:
     assert set(dropped.missing) == failing
 
 
-def test_invented_and_repeated_cases_do_not_count(repo: Path) -> None:
+def test_invented_and_repeated_cases_and_an_earlier_forged_report_do_not_count(repo: Path) -> None:
     honest, _, _ = evaluate(repo, "honest")
-    for behaviour in ("invents", "twice"):
+    for behaviour in ("invents", "twice", "echoes-a-forged-report"):
         run, _, _ = evaluate(repo, behaviour)
         assert (run.tuning, run.held_out) == (honest.tuning, honest.held_out), behaviour
 

@@ -52,6 +52,7 @@ def test_full_mode_writes_splits_evaluates_and_tunes_a_new_client(
     assert (result.baseline.tuning.passed, result.baseline.held_out.passed) == (11, 5)
     assert figures == [(14, 6), (17, 7)] and all(r.kept for r in result.rounds)
     assert [run.purpose for run in result.writing] == ["dataset", "skills"]
+    assert all(run.hidden == [] for run in result.writing) and all(r.run.hidden == [] for r in result.rounds)
     assert result.needs_human == [] and result.pushed
 
     # What was pushed: the dataset the scripted agent wrote, byte for byte, and the tuned skills.
@@ -123,6 +124,9 @@ def test_update_skills_works_from_the_knowledge_base_change(
     result = onboard(remote, tmp_path, client, "update-skills", model_auth, "ob-update")
     assert result.status == "done", result.detail
     assert result.since == seed and f"A\tclients/{client}/kb/transfers.md" in result.knowledge_changes
+    # The example's own copy of the updated dataset is in the repository: left out of the agent's tree.
+    update_copy = f"onboarding/updates/{client}/clients/{client}/eval.jsonl"
+    assert [r.run.hidden for r in result.rounds] == [[update_copy]]
     assert result.baseline is not None and result.final is not None
     before, after = result.baseline, result.final
     print(f"\nNorthwind update: tuning {before.tuning.passed}/{before.tuning.cases} -> {after.tuning.passed}")
@@ -218,3 +222,17 @@ def test_full_mode_reads_uploaded_material_when_the_target_says_so(
     # The upload was the agents' material, never committed as repository files.
     listed = git("--git-dir", str(remote), "ls-tree", "-r", "--name-only", branch)
     assert f"onboarding/{LUMEN}/brief.md" not in listed
+
+
+def test_a_spent_budget_ends_the_tuning_and_keeps_what_was_done(
+    tmp_path: Path, model_auth: dict[str, str]
+) -> None:
+    """The scripted writing runs cost $0.28 and a round $0.07: $0.362 leaves too little for round 2."""
+    remote = support_bot_remote(tmp_path, LUMEN, prepared=False)
+    result = onboard(remote, tmp_path, LUMEN, "full", model_auth, extra={"MAX_COST_USD": "0.362"})
+    assert result.status == "done" and result.pushed, result.detail
+    assert [r.kept for r in result.rounds] == [True]
+    assert result.stopped.startswith("before round 2: the phase's cost budget is spent")
+    assert any(flag.startswith("the tuning stopped early") for flag in result.needs_human)
+    assert result.final is not None and (result.final.tuning.passed, result.final.held_out.passed) == (14, 6)
+    print(f"\nbudget of $0.362: spent ${result.cost_usd:.3f}, 1 round kept, then stopped and pushed")
