@@ -35,7 +35,7 @@ from jobs.onboard.evaluate import CaseResult, EvalRun, PartScore, run_eval
 from jobs.onboard.records import AgentRun, DatasetInfo, OnboardResult, Purpose, Score, TuningRound
 from jobs.onboard.summary import notices
 from jobs.onboard.tickets import OnboardingTicket, branch_for_onboarding, identifier_for, write_ticket
-from jobs.onboard.tree import closed_to_box, make_agent_tree, take_back
+from jobs.onboard.tree import closed_to_box, is_noise, make_agent_tree, take_back
 from jobs.phases.kit.budget import MIN_RUN_SECONDS, BudgetSpent, PhaseBudget
 from jobs.phases.kit.steps import Stopwatch, log_failure, run_agent, write_result
 from jobs.services import Services
@@ -108,7 +108,6 @@ class Onboarding:
     budget: PhaseBudget | None = None
     parts: Split | None = None
     runs: int = 0
-    spent: float = 0.0
 
     # --- the modes --------------------------------------------------------------------------
     def run(self) -> None:
@@ -122,13 +121,13 @@ class Onboarding:
                 return
         material = self._material(checkout, paths, onboarding) if mode == "full" else {}
         self._install(checkout)
-        if mode == "eval-only":
-            self._eval_only(paths)
-            return
         if mode == "full":
             self._write_client(checkout, paths, onboarding, material)
         cases = self._dataset(checkout, paths, onboarding)
         self.parts = split(paths.client, cases, onboarding.held_out_fraction)
+        if mode == "eval-only":
+            self._eval_only(paths, onboarding)
+            return
         self._update(
             dataset=DatasetInfo(
                 path=paths.dataset,
@@ -200,10 +199,7 @@ class Onboarding:
         services.store.write_bytes(self._key("install.log"), services.redact(log).encode())
         services.box.take_back(checkout.path)
 
-    def _eval_only(self, paths: ClientPaths) -> None:
-        assert self.config is not None and self.config.onboarding is not None and self.checkout is not None
-        cases = self._dataset(self.checkout, paths, self.config.onboarding)
-        self.parts = split(paths.client, cases, self.config.onboarding.held_out_fraction)
+    def _eval_only(self, paths: ClientPaths, onboarding: OnboardingConfig) -> None:
         score = self._score("eval-only")
         run = self._last_eval
         assert run is not None
@@ -215,7 +211,7 @@ class Onboarding:
             baseline=score,
             final=score,
             failures=failing,
-            target_accuracy=self.config.onboarding.target_accuracy,
+            target_accuracy=onboarding.target_accuracy,
             detail=f"{paths.client}: {passed}/{total} cases pass ({passed / total:.1%}); "
             f"tuning {score.tuning.accuracy:.1%}, held-out {score.held_out.accuracy:.1%}",
         )
@@ -255,7 +251,7 @@ class Onboarding:
             if not (checkout.path / paths.dataset).exists():
                 raise StepFailed(f"the dataset run wrote no {paths.dataset}")
         parse_dataset((checkout.path / paths.dataset).read_bytes(), onboarding.min_cases)
-        if not self._has_tunable(checkout, paths):
+        if not self._tunable_files(paths):
             prompt = prompts.render(
                 "onboard-skills",
                 client=paths.client,
@@ -270,7 +266,7 @@ class Onboarding:
                 "skills", prompt, paths.may_change, hide=(paths.dataset,), give=give, secret=cases
             )
             self._update(writing=[*self.result.writing, run])
-            if not self._has_tunable(checkout, paths):
+            if not self._tunable_files(paths):
                 raise StepFailed(f"the skills run wrote none of {', '.join(paths.tunable)}")
 
     def _material(
@@ -295,14 +291,6 @@ class Onboarding:
         if sum(len(data) for data in found.values()) > MAX_MATERIAL_BYTES:
             raise StepFailed(f"the source material in {where} is larger than {MAX_MATERIAL_BYTES} bytes")
         return found
-
-    def _has_tunable(self, checkout: Workspace, paths: ClientPaths) -> bool:
-        folder = checkout.path / paths.client_dir
-        return (
-            any(paths.may_change(f"{paths.client_dir}/{p}") for p in tree_state(folder))
-            if folder.is_dir()
-            else False
-        )
 
     def _dataset(self, checkout: Workspace, paths: ClientPaths, onboarding: OnboardingConfig) -> list[Case]:
         path = checkout.path / paths.dataset
@@ -380,12 +368,11 @@ class Onboarding:
     ) -> tuple[Score, EvalRun | None, str]:
         """One round: the agent, the eval, kept or undone; returns what stands after it."""
         assert self.parts is not None
-        update = pending
         backup = self._tunable_files(paths)
         failures = shown.failures if shown is not None else []
         prompt = prompts.render(
             "onboard-tune",
-            phase="onboard-update" if update else "onboard-tune",
+            phase="onboard-update" if pending else "onboard-tune",
             client=paths.client,
             round=str(n),
             workspace="{tree}",
@@ -393,13 +380,13 @@ class Onboarding:
             cases=str(current.tuning.cases),
             accuracy=f"{current.tuning.accuracy:.0%}",
             target=f"{onboarding.target_accuracy:.0%}",
-            update=update,
+            update=pending,
             client_dir=paths.client_dir,
             tunable=", ".join(f"`{p}`" for p in paths.tunable),
             failures=prompts.fence("eval-failures", _failures_text(failures)),
         )
         agent_run = self._agent(
-            "update" if update else "tune",
+            "update" if pending else "tune",
             prompt,
             paths.may_change,
             give={paths.dataset: cases_file(self.parts.tuning)},
@@ -543,8 +530,7 @@ class Onboarding:
                 tree, before, self.checkout.path, may_change, lambda p: _why_refused(p, paths), services.box
             )
         shutil.rmtree(tree, ignore_errors=True)
-        self.spent += outcome.usage.cost_usd
-        self._update(cost_usd=round(self.spent, 6))
+        self._update(cost_usd=round(self.budget.spent_usd, 6))
         if outcome.status is AgentStatus.TIMED_OUT:
             get_logger().warning("%s run timed out: %s", purpose, outcome.detail)
         return AgentRun(
@@ -611,7 +597,7 @@ class Onboarding:
                 shutil.rmtree(target)
             for relative in sorted(tree_state(self.checkout.path / paths.client_dir)):
                 source = self.checkout.path / paths.client_dir / relative
-                if source.is_symlink() or not source.is_file() or "__pycache__" in relative.split("/"):
+                if source.is_symlink() or not source.is_file() or is_noise(relative):
                     continue
                 (target / relative).parent.mkdir(parents=True, exist_ok=True)
                 shutil.copyfile(source, target / relative)

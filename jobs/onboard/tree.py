@@ -119,7 +119,7 @@ def take_back(
     changed = sorted(
         path
         for path in before.keys() | after.keys()
-        if before.get(path) != after.get(path) and not _noise(path)
+        if before.get(path) != after.get(path) and not is_noise(path)
     )
     carried: list[str] = []
     refused: dict[str, str] = {}
@@ -144,7 +144,8 @@ def take_back(
     return Changes(tuple(carried), tuple(refused), refused)
 
 
-def _noise(path: str) -> bool:
+def is_noise(path: str) -> bool:
+    """What running Python or its tools leaves in a tree (``__pycache__``, ``.pytest_cache``...)."""
     return path.endswith(".pyc") or any(part in NOISE for part in path.split("/"))
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from jobs.onboard.body import accuracy_table, percent, refused_lines
+from jobs.onboard.body import accuracy_table, refused_lines
 from jobs.onboard.records import AgentRun, OnboardResult
+from jobs.onboard.summary import figures
 from jobs.report.fmt import duration, money, short_sha
 from jobs.report.markup import Html, el, join, link
 from jobs.report.parts import pill, section
@@ -209,8 +210,7 @@ def _files(result: OnboardResult, rel: Rel, keys: list[str]) -> Html:
         if score is None or href is None or href in shown:
             continue
         shown.add(href)
-        figures = f"tuning {percent(score.tuning)}, held-out {percent(score.held_out)}"
-        links.append(join(link(f"eval {label}", href), el("span", f" ({figures})", class_="muted")))
+        links.append(join(link(f"eval {label}", href), el("span", f" ({figures(score)})", class_="muted")))
     for key in sorted(keys):
         href = rel(key)
         if href is None or href in shown or not _EVAL_FILE.match(unquote(href)):
