@@ -6,6 +6,9 @@ check, setup, seed and dev-server commands. In a box a process has
 - **a uid of its own**, picked per run, with no name, no groups, no capabilities and ``no_new_privs``:
   it cannot read the harness's ``/proc/<pid>/environ``, signal or trace it, write the remote, or
   enter the harness's directories (the artifacts, the work directory, other runs: all 0700);
+- **a second uid for the app** (``who="app"``): the target's dev servers and checks, which get the
+  app's own configuration (its ``.env``, ``jobs/appenv.py``), run as a uid that is not the agent's, so
+  the agent can read neither their environment nor the file (``jobs/sandbox/app.py``);
 - **a network of its own** (``netns``): a loopback where the harness listens for it (the model proxy,
   our MCP tools, the egress proxy during install) and no route anywhere else; what it tries to send
   elsewhere the kernel refuses and counts;
@@ -42,6 +45,9 @@ from jobs.sandbox.netns import NamespaceError, NetworkNamespace, listening_socke
 
 T = TypeVar("T")
 Containment = Literal["auto", "require", "off"]
+# Whose uid a step of the box runs as: the agent's (the CLI, the target's install) or the app's (its
+# dev servers and checks, which may hold its configuration).
+Who = Literal["agent", "app"]
 
 # Box uids come from a range no distribution hands out to people or services.
 UID_LOW, UID_HIGH = 200_000, 260_000
@@ -55,6 +61,7 @@ class Box:
 
     contained = False
     uid: int | None = None
+    app_uid: int | None = None
 
     def __init__(self, why_open: str = "containment is off") -> None:
         self._root: Path | None = None
@@ -69,8 +76,8 @@ class Box:
         return self._root
 
     # --- running things -------------------------------------------------------------------
-    def untrusted(self, argv: list[str]) -> list[str]:
-        """``argv`` as the box runs it: the agent's or the target's code."""
+    def untrusted(self, argv: list[str], who: Who = "agent") -> list[str]:
+        """``argv`` as the box runs it: the agent's or the target's code, as ``who``'s uid."""
         return argv
 
     def trusted(self, argv: list[str]) -> list[str]:
@@ -96,16 +103,16 @@ class Box:
         """Where a tree the box will work in (a workspace) goes."""
         return self.root / name
 
-    def private_dir(self, prefix: str) -> Path:
-        """A new directory the box's processes own (an agent's HOME); the caller removes it."""
+    def private_dir(self, prefix: str, who: Who = "agent") -> Path:
+        """A new directory ``who``'s processes own, no one else may enter (a HOME); the caller removes it."""
         return Path(tempfile.mkdtemp(prefix=prefix))
 
     def readable_dir(self, prefix: str) -> Path:
         """A new directory of ours the box can read but not change (the agent's settings)."""
         return Path(tempfile.mkdtemp(prefix=prefix))
 
-    def hand_over(self, path: Path) -> None:
-        """Give the box the tree at ``path`` (a top-level ``.git`` stays ours)."""
+    def hand_over(self, path: Path, who: Who = "agent") -> None:
+        """Give ``who`` the tree at ``path`` (a top-level ``.git`` stays ours)."""
 
     def take_back(self, path: Path) -> None:
         """Make the tree at ``path`` ours again, one the box may read and run but not change (a checkout
@@ -119,8 +126,8 @@ class Box:
         """Where a workspace's repository goes, apart from its tree (None: inside it, as usual)."""
         return None
 
-    def sweep(self) -> None:
-        """End every process of the box: before our code reads or writes a tree the box could change."""
+    def sweep(self, who: Who = "agent") -> None:
+        """End every process of ``who``: before our code reads or writes a tree it could change."""
 
     def chromium(self, executable: str) -> str:
         """The browser to launch for pages the target serves (an open box: ``executable`` itself)."""
@@ -161,14 +168,20 @@ class ContainedBox(Box):
         self.uid = self.box_uid = uid
         # Chromium renders the target's pages: a uid of its own, neither ours nor the agent's.
         self.browser_uid = pick_uid(also_taken={uid})
+        # The app's servers and checks, with its configuration: neither the agent's uid nor Chromium's.
+        self.app_uid = self.app_box_uid = pick_uid(also_taken={uid, self.browser_uid})
         self.netns = netns
         self.root.chmod(0o711)  # the box may pass through to what it is told of, not list it
 
-    def untrusted(self, argv: list[str]) -> list[str]:
+    def _uid(self, who: Who) -> int:
+        return self.app_box_uid if who == "app" else self.box_uid
+
+    def untrusted(self, argv: list[str], who: Who = "agent") -> list[str]:
+        uid = self._uid(who)
         drop = [
             "setpriv",
-            f"--reuid={self.box_uid}",
-            f"--regid={self.box_uid}",
+            f"--reuid={uid}",
+            f"--regid={uid}",
             "--clear-groups",
             "--no-new-privs",
             "--inh-caps=-all",
@@ -201,9 +214,10 @@ class ContainedBox(Box):
     def listen(self, port: int = 0) -> socket.socket:
         return self.netns.listen(port)
 
-    def private_dir(self, prefix: str) -> Path:
+    def private_dir(self, prefix: str, who: Who = "agent") -> Path:
         path = Path(tempfile.mkdtemp(prefix=prefix, dir=self.root))
-        os.chown(path, self.box_uid, self.box_uid)
+        uid = self._uid(who)
+        os.chown(path, uid, uid)
         return path
 
     def readable_dir(self, prefix: str) -> Path:
@@ -232,8 +246,8 @@ class ContainedBox(Box):
             os.replace(staged, copy)
         return copy
 
-    def hand_over(self, path: Path) -> None:
-        uid = self.box_uid
+    def hand_over(self, path: Path, who: Who = "agent") -> None:
+        uid = self._uid(who)
         os.lchown(path, uid, uid)
         for top, dirs, files in os.walk(path):
             if Path(top) == path and ".git" in dirs:
@@ -254,10 +268,10 @@ class ContainedBox(Box):
     def git_dir(self) -> Path:
         return self.root / f"factory-git-{secrets.token_hex(6)}"
 
-    def sweep(self) -> None:
-        """SIGKILL every process of the box's uid, until none is left: ``kill -KILL -1`` run as that uid
+    def sweep(self, who: Who = "agent") -> None:
+        """SIGKILL every process of ``who``'s uid, until none is left: ``kill -KILL -1`` run as that uid
         reaches exactly those (a process that outlived its reaper, forking as fast as it can, included)."""
-        _kill_all_of(self.box_uid)
+        _kill_all_of(self._uid(who))
 
     def chromium(self, executable: str) -> str:
         """A launcher that runs ``executable`` as the box's browser uid, with no capability and
@@ -282,6 +296,7 @@ class ContainedBox(Box):
     def close(self, keep_in: Path | None = None) -> None:
         try:
             self.sweep()
+            self.sweep("app")
             _kill_all_of(self.browser_uid)
             self.netns.close()
         finally:

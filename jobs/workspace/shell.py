@@ -18,12 +18,13 @@ import signal
 import subprocess
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.agent.cli import supervised
 from jobs.agent.policy import agent_environment
-from jobs.sandbox import Box
+from jobs.sandbox import Box, Who
 
 GRACE = 2.0  # SIGTERM to SIGKILL for what a command left behind
 KILL_WAIT = 5.0
@@ -44,18 +45,26 @@ class CommandRun:
 
 
 def run_repo_command(
-    command: str, cwd: Path, timeout: float, box: Box | None = None, extra_env: dict[str, str] | None = None
+    command: str,
+    cwd: Path,
+    timeout: float,
+    box: Box | None = None,
+    extra_env: dict[str, str] | None = None,
+    who: Who = "agent",
+    app_env: Mapping[str, str] | None = None,
 ) -> CommandRun:
-    """Run ``command`` with ``/bin/sh -c`` in ``cwd`` (in ``box``); stdout and stderr combined, in order."""
+    """Run ``command`` with ``/bin/sh -c`` in ``cwd`` (in ``box``, as ``who``); stdout and stderr
+    combined, in order. ``app_env`` (the app's configuration, ``jobs/sandbox/app.py``) gives way to the
+    variables we set."""
     started = time.monotonic()
     box = box or Box()
-    home = box.private_dir("factory-cmd-home-")
+    home = box.private_dir("factory-cmd-home-", who)
     try:
-        env = {**agent_environment(os.environ, home, {}), **(extra_env or {})}
-        box.hand_over(home)
+        env = {**(app_env or {}), **agent_environment(os.environ, home, {}), **(extra_env or {})}
+        box.hand_over(home, who)
         with tempfile.TemporaryFile() as out:
             proc = subprocess.Popen(
-                supervised(box.untrusted(["/bin/sh", "-c", command]), GRACE),
+                supervised(box.untrusted(["/bin/sh", "-c", command], who), GRACE),
                 cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,

@@ -37,7 +37,7 @@ from jobs.agent.cli import supervised
 from jobs.agent.policy import agent_environment
 from jobs.errors import ConfigError, FactoryError
 from jobs.logs import get_logger
-from jobs.sandbox import Box
+from jobs.sandbox import Box, Who
 from jobs.workspace.shell import reap_supervised
 
 GRACE = 3.0  # the reaper's SIGTERM-to-SIGKILL wait for a server's tree
@@ -274,6 +274,8 @@ class DevServers:
         variables: Mapping[str, str] | None = None,
         lock_wait_seconds: float = LOCK_WAIT_SECONDS,
         box: Box | None = None,
+        who: Who = "agent",
+        app_env: Mapping[str, str] | None = None,
     ) -> None:
         for field in ("name", "port"):
             values = [str(getattr(spec, field)) for spec in specs]
@@ -287,8 +289,11 @@ class DevServers:
         self.start_seconds: dict[str, float] = {}
         self._procs: list[subprocess.Popen[bytes]] = []
         self._home: Path | None = None
-        # The servers are the target's code: they run in the box, as its uid, in its network.
+        # The servers are the target's code: they run in the box, as ``who`` (the app's uid, in a tree
+        # lent to it, when they get the app's configuration ``app_env``: jobs/sandbox/app.py), in its network.
         self.box = box or Box()
+        self.who: Who = who
+        self.app_env = dict(app_env or {})
         self._lock = PortsLock()
         self.lock_wait_seconds = lock_wait_seconds
 
@@ -316,9 +321,9 @@ class DevServers:
                         f"port {spec.port} is already in use by {owner} (needed by server {spec.name}): "
                         "free it or change the server's port in .factory.yaml"
                     )
-            self._home = self.box.private_dir("factory-servers-home-")
-            base = agent_environment(os.environ, self._home, {})
-            self.box.hand_over(self._home)
+            self._home = self.box.private_dir("factory-servers-home-", self.who)
+            base = {**self.app_env, **agent_environment(os.environ, self._home, {})}
+            self.box.hand_over(self._home, self.who)
             with httpx.Client(trust_env=False, follow_redirects=False) as client:  # no proxy for loopback
                 for spec in self.specs:
                     self._start(spec, {**base, **envs[spec.name]}, client)
@@ -338,7 +343,7 @@ class DevServers:
         started = time.monotonic()
         with log_path.open("wb") as log:
             proc = subprocess.Popen(
-                supervised(self.box.untrusted(["/bin/sh", "-c", spec.command]), GRACE),
+                supervised(self.box.untrusted(["/bin/sh", "-c", spec.command], self.who), GRACE),
                 cwd=self.cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -379,7 +384,7 @@ class DevServers:
         for proc in self._procs:
             reap_supervised(proc, GRACE + KILL_WAIT)
         self._procs.clear()
-        self.box.sweep()  # what a server left that its reaper missed
+        self.box.sweep(self.who)  # what a server left that its reaper missed
         if self._home is not None:
             shutil.rmtree(self._home, ignore_errors=True)
             self._home = None
