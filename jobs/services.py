@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 
 from jobs.agent import AgentRunner
+from jobs.appenv import AppEnv, load_app_env
 from jobs.artifacts import ArtifactStore, open_store
 from jobs.errors import ConfigError
 from jobs.onboard.tickets import OnboardingTickets
@@ -39,6 +40,8 @@ class Services:
     security: SecurityLog = field(default_factory=SecurityLog)
     # Where the agent and the target's commands run (jobs/sandbox); closed when the phase ends.
     box: Box = field(default_factory=Box)
+    # The app's own configuration, for its servers and checks alone (jobs/appenv.py, APP_ENV_FILE).
+    app_env: AppEnv | None = None
 
     def place(self, name: str) -> Path:
         """Where a tree the agent or the target's commands work in goes: in the box when there is one."""
@@ -87,6 +90,9 @@ def build_services(settings: JobSettings, redact: Redactor, agent: bool = True) 
             "invalid setting ANTHROPIC_API_KEY: no model credentials (set it or CLAUDE_CODE_OAUTH_TOKEN)"
         )
     box = open_box(settings.containment) if agent else Box()
+    app_env = load_app_env(settings.app_env_file, box.contained) if settings.app_env_file else None
+    if app_env is not None:
+        redact.add(*app_env.values.values())  # whatever the app prints of it is masked wherever it goes
     runner = AgentRunner(model_auth=settings.model_auth(), grace_seconds=settings.kill_grace_seconds, box=box)
     git = Git(settings.github_token, (settings.git_author_name, settings.git_author_email))
 
@@ -109,4 +115,5 @@ def build_services(settings: JobSettings, redact: Redactor, agent: bool = True) 
         open_pulls=pulls,
         security=SecurityLog(held_secrets(settings), redact),
         box=box,
+        app_env=app_env,
     )

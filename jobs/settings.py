@@ -61,6 +61,9 @@ class JobSettings(BaseSettings):
     keep_work: bool = False
     # The browser the e2e phase checks the app with (Debian's Chromium).
     chromium: str = "/usr/bin/chromium"
+    # The target app's own .env, for its dev servers (e2e) and checks (review), never the agent's
+    # (jobs/appenv.py): deployed, a Secret Manager secret Cloud Run mounts; locally, any file.
+    app_env_file: Path | None = None
     # How long the model API may keep failing before an agent run stops (default: 5% of its wall
     # clock, within 30-120 s).
     model_failure_seconds: float | None = Field(default=None, gt=0, le=3600)

@@ -61,6 +61,7 @@ from jobs.phases.kit.steps import (
 from jobs.phases.kit.text import one_line
 from jobs.phases.kit.tools import served_tools, tool_scope
 from jobs.sandbox import Box
+from jobs.sandbox.app import app_side
 from jobs.services import Services
 from jobs.settings import JobSettings
 from jobs.target_config import E2EConfig, TargetConfig, base_target_config
@@ -230,6 +231,10 @@ class Verifier:
             with contextlib.ExitStack() as stack:
                 with self.clock.step("seeding"), steps.step("seeding"):
                     database_url = self._database(stack, config.e2e, workspace.path)
+                # The servers are the app: its uid and its configuration, neither the agent's.
+                app_env = stack.enter_context(
+                    app_side(self.services.box, workspace.path, self.services.app_env)
+                )
                 servers = DevServers(
                     config.e2e.servers,
                     workspace.path,
@@ -237,6 +242,8 @@ class Verifier:
                     self._variables(config.e2e, database_url),
                     lock_wait_seconds=self.budget.seconds_left(),  # another run's servers may hold the ports
                     box=self.services.box,
+                    who="app",
+                    app_env=app_env,
                 )
                 with self.clock.step("server_start"), steps.step("server_start"):
                     try:

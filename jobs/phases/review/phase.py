@@ -45,6 +45,7 @@ from jobs.phases.review.records import PullRequestRef, ReviewResult, ReviewRound
 from jobs.phases.review.reviewer import MAX_DIFF_CHARS, RoundInputs, review_round
 from jobs.phases.review.sensitive import sensitive_changes, sensitive_reason
 from jobs.pulls import PullRequestDraft, clamp_body, clamp_title
+from jobs.sandbox.app import app_side
 from jobs.services import Services
 from jobs.settings import JobSettings
 from jobs.target_config import TargetConfig, base_target_config
@@ -151,8 +152,10 @@ class ReviewLoop:
         services.box.hand_over(checks_dir)
         with clock.step("install"):
             install(config, checks_dir, budget.command_seconds(config.install_timeout_seconds), services.box)
-        with clock.step("checks"):
-            checks = run_checks(config, checks_dir, services.redact, budget.command_seconds, services.box)
+        with clock.step("checks"), app_side(services.box, checks_dir, services.app_env) as app_env:
+            checks = run_checks(
+                config, checks_dir, services.redact, budget.command_seconds, services.box, "app", app_env
+            )
         inputs = RoundInputs(self.ticket, workspace, checks, diff, stat, n, MAX_ROUNDS, config.models.review)
         with clock.step("review"):
             record = review_round(services, budget, inputs, self.run_id, head)

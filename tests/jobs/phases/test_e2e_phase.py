@@ -288,3 +288,36 @@ def test_sigterm_stops_servers_database_and_agent_and_still_writes_the_result(
         "claude_agent_sdk",
     ):
         assert processes_matching(leftover) == [], leftover
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="containment takes root")
+def test_the_apps_env_file_reaches_its_servers_and_what_they_print_of_it_is_masked(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str]
+) -> None:
+    """APP_ENV_FILE, as deploy mounts it: the server starts only with the variable, as a uid that is
+    neither ours nor the agent's, and prints the value to its log (the app showing its configuration);
+    nothing the run keeps holds it. Without the file the same server cannot start."""
+    canary = f"app-canary-{os.urandom(12).hex()}"
+    app_env = tmp_path / "app.env"
+    app_env.write_text(f"NOTES_SECRET={canary}\n")
+    app_env.chmod(0o600)
+    port = free_port()
+    command = (
+        'test -n "$NOTES_SECRET" || { echo "NOTES_SECRET is not set"; exit 3; }; '
+        'echo "secret: $NOTES_SECRET uid: $(id -u)"; '
+        f"exec python3 -m notes_app.server --port {port}"
+    )
+    set_base_config(remote, tmp_path, server_config(port, command, timeout=10))
+    push_branch(remote, tmp_path, "IX-912")
+    env = job_env("IX-912", remote, tmp_path, model_auth, "r1")
+    result = e2e_job({**env, "APP_ENV_FILE": str(app_env)})
+    assert result.attempts and result.attempts[0].timings.get("server_start") is not None, result.detail
+    log = (tmp_path / "artifacts" / "runs" / "r1" / "e2e" / "attempt-1" / "logs" / "api.log").read_text()
+    said = next(line for line in log.splitlines() if line.startswith("secret: "))
+    uid = int(said.rsplit(" ", 1)[1])
+    assert "secret: [REDACTED]" in said and uid >= 200_000, said  # a box uid: the app's
+    kept = [p for p in (tmp_path / "artifacts").rglob("*") if p.is_file()]
+    assert kept and not [p for p in kept if canary.encode() in p.read_bytes()]
+
+    without = e2e_job(job_env("IX-912", remote, tmp_path, model_auth, "r2"))
+    assert without.status == "skipped" and "NOTES_SECRET is not set" in without.detail

@@ -1,0 +1,107 @@
+"""The app's .env (``jobs/appenv.py``): parsed as the usual tools read it, refused with the line's number
+(never its content), and refused when any uid could read it in a contained run."""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from jobs.appenv import load_app_env, parse_env, readable_by_anyone
+from jobs.errors import ConfigError
+from jobs.settings import load_settings
+
+SECRET = f"sk_live_{secrets.token_hex(12)}"
+
+
+def test_the_usual_forms_are_read() -> None:
+    text = (
+        "# the app's configuration\n"
+        "\n"
+        "PLAIN=value\n"
+        "export EXPORTED=yes\n"
+        "SPACED = padded  \n"
+        "COMMENTED=kept # not this\n"
+        "HASH=a#b\n"
+        "SINGLE='kept as is: \\n $HOME'\n"
+        'DOUBLE="line one\\nline \\"two\\""\n'
+        "EMPTY=\n"
+        "URL=postgres://app:pw@db:5432/app?sslmode=disable\n"
+        "PLAIN=last wins\n"
+    )
+    assert parse_env(text) == {
+        "PLAIN": "last wins",
+        "EXPORTED": "yes",
+        "SPACED": "padded",
+        "COMMENTED": "kept",
+        "HASH": "a#b",
+        "SINGLE": "kept as is: \\n $HOME",
+        "DOUBLE": 'line one\nline "two"',
+        "EMPTY": "",
+        "URL": "postgres://app:pw@db:5432/app?sslmode=disable",
+    }
+
+
+@pytest.mark.parametrize(
+    ("line", "why"),
+    [
+        (f"{SECRET}\n", "expected KEY=value"),
+        (f"1KEY={SECRET}\n", "expected KEY=value"),
+        (f"KEY='{SECRET}\n", "single quote is not closed"),
+        (f'KEY="{SECRET}\n', "double quote is not closed"),
+        (f'KEY="{SECRET}" trailing\n', "text after the closing quote"),
+    ],
+)
+def test_a_bad_line_is_named_by_its_number_never_by_its_content(tmp_path: Path, line: str, why: str) -> None:
+    path = tmp_path / "app.env"
+    path.write_text(f"GOOD=1\n{line}")
+    path.chmod(0o600)
+    with pytest.raises(ConfigError) as caught:
+        load_app_env(path, contained=True)
+    message = str(caught.value)
+    assert "line 2" in message and why in message
+    assert SECRET not in message
+
+
+def test_a_file_any_uid_can_read_is_refused_when_the_agent_has_a_uid_of_its_own(tmp_path: Path) -> None:
+    """Readable means the file's r for others and x for others on every directory above it."""
+    hidden = tmp_path / "app.env"  # pytest's tmp root is 0700: no other uid passes it
+    hidden.write_text(f"STRIPE_KEY={SECRET}\n")
+    hidden.chmod(0o644)
+    assert not readable_by_anyone(hidden)
+    assert load_app_env(hidden, contained=True).environment() == {"STRIPE_KEY": SECRET}
+    open_dir = Path(tempfile.mkdtemp(dir="/tmp"))
+    try:
+        open_dir.chmod(0o755)
+        exposed = open_dir / "app.env"
+        exposed.write_text(f"STRIPE_KEY={SECRET}\n")
+        exposed.chmod(0o644)
+        assert readable_by_anyone(exposed)
+        with pytest.raises(ConfigError, match=r"readable by every user \(mode 0644\).*chmod o-r"):
+            load_app_env(exposed, contained=True)
+        assert load_app_env(exposed, contained=False).names == ["STRIPE_KEY"]  # an open box: all is us
+        exposed.chmod(0o640)
+        env = load_app_env(exposed, contained=True)
+        assert env.names == ["STRIPE_KEY"] and SECRET not in repr(env)
+    finally:
+        shutil.rmtree(open_dir)
+
+
+def test_a_missing_or_binary_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=r"app\.env does not exist"):
+        load_app_env(tmp_path / "app.env", contained=False)
+    (tmp_path / "bin.env").write_bytes(b"KEY=\xff\xfe\n")
+    with pytest.raises(ConfigError, match="is not UTF-8 text"):
+        load_app_env(tmp_path / "bin.env", contained=False)
+    with pytest.raises(ConfigError, match="is not a file"):
+        load_app_env(tmp_path, contained=False)
+
+
+def test_the_setting_names_a_path() -> None:
+    assert load_settings({"APP_ENV_FILE": "/secrets/factory-app-env/app.env"}).app_env_file == Path(
+        "/secrets/factory-app-env/app.env"
+    )
+    assert load_settings({}).app_env_file is None
