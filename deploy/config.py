@@ -111,6 +111,8 @@ class Secrets(_Strict):
     sentry_auth_token: SecretName | None = None
     langfuse_public_key: SecretName | None = None
     langfuse_secret_key: SecretName | None = None
+    # The target app's own .env, for its dev servers and checks (mounted in the review and e2e jobs).
+    app_env: SecretName | None = None
 
     @model_validator(mode="after")
     def _model_auth_named(self) -> Secrets:

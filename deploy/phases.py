@@ -20,6 +20,7 @@ from __future__ import annotations
 from deploy.config import DeployConfig, Phase
 from deploy.names import Identity
 from images.engine import SERVICE_IMAGES
+from jobs.appenv import PHASES as APP_ENV_PHASES
 from jobs.phases.registry import JOBS, PHASES, get_phase
 
 LINEAR_JOB = "solve-linear-ticket"
@@ -72,3 +73,8 @@ def job_secrets(config: DeployConfig, phase: Phase) -> list[tuple[str, str]]:
             ("LANGFUSE_SECRET_KEY", s.langfuse_secret_key),
         ]
     return [(env, secret) for env, secret in wanted if secret]
+
+
+def job_mounted_secret(config: DeployConfig, phase: Phase) -> str | None:
+    """The secret mounted as a file in the phase's job: the app's .env, for the phases that run the app."""
+    return config.secrets.app_env if phase in APP_ENV_PHASES else None

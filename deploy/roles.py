@@ -24,7 +24,7 @@ from typing import Literal
 
 from deploy.config import DeployConfig
 from deploy.names import IDENTITIES, Identity, Names
-from deploy.phases import deployed_phases, job_identity, job_secrets
+from deploy.phases import deployed_phases, job_identity, job_mounted_secret, job_secrets
 
 ON_WHAT = Literal["project", "bucket", "secret", "topic", "job", "service"]
 ALL_USERS = "allUsers"
@@ -99,13 +99,14 @@ def grants(config: DeployConfig, names: Names) -> list[Grant]:
     readers: dict[str, list[Identity]] = {}
     for phase in deployed_phases(config):
         account = job_identity(phase)
-        for _, secret in job_secrets(config, phase):
+        mounted = job_mounted_secret(config, phase)
+        for secret in [s for _, s in job_secrets(config, phase)] + ([mounted] if mounted else []):
             held = readers.setdefault(secret, [])
             if account not in held:
                 held.append(account)
     for secret, accounts in readers.items():
         for account in accounts:
-            why = "the triage jobs read it as env" if account == "triage" else "the jobs read it as env"
+            why = "the triage jobs read it" if account == "triage" else "the jobs read it"
             add("secret", secret, "roles/secretmanager.secretAccessor", account, why)
     s = config.secrets
     add("secret", s.linear_webhook_secret, "roles/secretmanager.secretAccessor", "receiver", "verify HMACs")

@@ -12,8 +12,9 @@ from typing import Any
 
 from deploy.config import DeployConfig, Phase
 from deploy.names import Identity, Names
-from deploy.phases import NIGHTLY_JOB, TRIAGE_PHASES, job_identity, job_secrets
+from deploy.phases import NIGHTLY_JOB, TRIAGE_PHASES, job_identity, job_mounted_secret, job_secrets
 from deploy.roles import ACCOUNTS
+from jobs.appenv import MOUNT_DIR, MOUNTED_FILE
 from jobs.phases.registry import get_phase
 
 LABELS = {"managed-by": "factory-deploy"}
@@ -63,19 +64,34 @@ def job(config: DeployConfig, names: Names, phase: Phase) -> dict[str, Any]:
     spec = get_phase(phase)
     limits = size.model_dump() if size else {"cpu": spec.cpu, "memory": spec.memory}
     image = config.images.ref(spec.image)
-    container = {"image": image, "env": job_env(config, phase), "resources": {"limits": limits}}
-    return {
-        "labels": LABELS,
-        "template": {
-            "taskCount": 1,
-            "template": {
-                "containers": [container],
-                "maxRetries": 0,
-                "timeout": f"{config.jobs.task_timeout_seconds}s",
-                "serviceAccount": names.email(job_identity(phase)),
-            },
-        },
+    container: dict[str, Any] = {
+        "image": image,
+        "env": job_env(config, phase),
+        "resources": {"limits": limits},
     }
+    template: dict[str, Any] = {
+        "containers": [container],
+        "maxRetries": 0,
+        "timeout": f"{config.jobs.task_timeout_seconds}s",
+        "serviceAccount": names.email(job_identity(phase)),
+    }
+    app_env = job_mounted_secret(config, phase)
+    if app_env:
+        # A file of root's, 0400 (the job refuses one any uid can read: jobs/appenv.py); read when the
+        # job starts, so a new version reaches the next run. Not an env variable: the job's environment
+        # is ours, and this is the app's.
+        template["volumes"] = [
+            {
+                "name": "app-env",
+                "secret": {
+                    "secret": app_env,
+                    "items": [{"path": MOUNTED_FILE, "version": "latest", "mode": 0o400}],
+                },
+            }
+        ]
+        container["volumeMounts"] = [{"name": "app-env", "mountPath": MOUNT_DIR}]
+        container["env"].append(_env("APP_ENV_FILE", f"{MOUNT_DIR}/{MOUNTED_FILE}"))
+    return {"labels": LABELS, "template": {"taskCount": 1, "template": template}}
 
 
 def lock_max_age(config: DeployConfig) -> int:

@@ -28,6 +28,7 @@ def _secrets(clients: Clients, config: DeployConfig, names: Names) -> dict[str, 
         (s.linear_api_key, "reads tickets and comments on them"),
         (s.linear_webhook_secret, "the Linear webhook's signing secret"),
         (s.slack_webhook_url, "the Slack incoming-webhook URL"),
+        (s.app_env, "the target app's .env, for its dev servers and checks"),
     ]
     if config.triage.enabled:  # only the triage jobs read them
         wanted += [

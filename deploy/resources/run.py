@@ -12,6 +12,7 @@ logs: redeploying the same spec would only fail the same way.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from google.cloud import run_v2
@@ -28,9 +29,9 @@ from orchestration.receiver.app import WEBHOOK_PATH
 REDEPLOY_ANNOTATION = "factory.deploy/redeploy-after-generation"
 
 
-def _secret_names(containers: list[dict[str, Any]]) -> list[str]:
+def _secret_names(containers: list[dict[str, Any]], volumes: Sequence[dict[str, Any]] = ()) -> list[str]:
     refs = [env.get("valueSource", {}).get("secretKeyRef") for c in containers for env in c.get("env", [])]
-    return [ref["secret"] for ref in refs if ref]
+    return [ref["secret"] for ref in refs if ref] + [v["secret"]["secret"] for v in volumes if "secret" in v]
 
 
 class CloudRunJob(Specified):
@@ -45,7 +46,8 @@ class CloudRunJob(Specified):
         )
 
     def secret_names(self) -> list[str]:
-        return _secret_names(self.spec["template"]["template"]["containers"])
+        template = self.spec["template"]["template"]
+        return _secret_names(template["containers"], template.get("volumes", []))
 
     def read(self) -> dict[str, Any] | None:
         return self._read(lambda: self.clients.jobs.get_job(name=self.path))

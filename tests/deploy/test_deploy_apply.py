@@ -516,3 +516,20 @@ def test_the_agent_phases_jobs_carry_no_sentry_or_langfuse_secret(fake: FakeGcp,
             _task(fake, f"factory-{phase}")["serviceAccount"]
             == f"factory-jobs@{PROJECT}.iam.gserviceaccount.com"
         )
+
+
+def test_the_apps_env_secret_is_created_and_mounted_through_the_run_api(
+    fake: FakeGcp, tmp_path: Path
+) -> None:
+    config = write_config(tmp_path, **{"secrets.app_env": "factory-app-env"})
+    fill_secrets(fake)
+    fake.secrets.add_version("factory-app-env", f"{CANARY}-app-env")
+    result = deploy(fake, "apply", "--config", str(config))
+    assert result.exit_code == 0, result.stdout
+    assert CANARY not in result.stdout
+    for job in ("factory-review", "factory-e2e"):
+        task = fake.run.get("jobs", f"{LOCATION}/jobs/{job}")["template"]["template"]
+        assert task["volumes"][0]["secret"]["secret"] == "factory-app-env"
+        assert task["containers"][0]["volumeMounts"][0]["mountPath"] == "/secrets/factory-app-env"
+    implement = fake.run.get("jobs", f"{LOCATION}/jobs/factory-implement")["template"]["template"]
+    assert "volumes" not in implement

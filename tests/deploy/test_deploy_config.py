@@ -472,3 +472,44 @@ def test_the_plan_notes_name_the_apis_never_called_and_warn_about_latest(tmp_pat
         "warning: implement, review, e2e, onboard, receiver use the tag 'latest', which apply cannot roll "
         "out when it moves; use a tag per build (or a @sha256: digest in images.overrides)"
     ], "only the images deployed"
+
+
+def test_the_apps_env_is_mounted_as_a_file_in_the_review_and_e2e_jobs_alone(tmp_path: Path) -> None:
+    """Not an env variable (the job's environment is ours, not the app's): a file of root's, 0400, which
+    the job reads (jobs/appenv.py); the jobs' account may read that secret and nothing new."""
+    config = load_config(write_config(tmp_path, **{"secrets.app_env": "factory-app-env"}))
+    names = Names.of(config)
+    for phase in deployed_phases(config):
+        task = specs.job(config, names, phase)["template"]["template"]
+        container = task["containers"][0]
+        env = {e["name"]: e for e in container["env"]}
+        if phase in ("review", "e2e"):
+            assert task["volumes"] == [
+                {
+                    "name": "app-env",
+                    "secret": {
+                        "secret": "factory-app-env",
+                        "items": [{"path": "app.env", "version": "latest", "mode": 0o400}],
+                    },
+                }
+            ]
+            assert container["volumeMounts"] == [{"name": "app-env", "mountPath": "/secrets/factory-app-env"}]
+            assert env["APP_ENV_FILE"] == {
+                "name": "APP_ENV_FILE",
+                "value": "/secrets/factory-app-env/app.env",
+            }
+        else:
+            assert "volumes" not in task and "volumeMounts" not in container and "APP_ENV_FILE" not in env
+        refs = [e["valueSource"]["secretKeyRef"]["secret"] for e in container["env"] if "valueSource" in e]
+        assert "factory-app-env" not in refs
+    readers = {(g.member, g.role) for g in grants(config, names) if g.target == "factory-app-env"}
+    assert readers == {
+        (
+            "serviceAccount:factory-jobs@factory-test.iam.gserviceaccount.com",
+            "roles/secretmanager.secretAccessor",
+        )
+    }
+    without = load_config(write_config(tmp_path))
+    assert not any(
+        "volumes" in specs.job(without, names, p)["template"]["template"] for p in ("review", "e2e")
+    )
