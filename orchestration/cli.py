@@ -54,6 +54,14 @@ ScenariosOption = Annotated[
 KeepWorkOption = Annotated[
     bool, typer.Option("--keep-work", help="Keep the run's working copies (<artifacts>/work/<run_id>).")
 ]
+AppEnvOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--app-env",
+        help="The target app's .env for its dev servers (e2e) and checks (review), never the agent's; "
+        "deployed, the secret secrets.app_env.",
+    ),
+]
 T = TypeVar("T")
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Factory: tickets into pull requests.")
@@ -162,6 +170,7 @@ def solve_linear_ticket(
     ] = None,
     scenarios: ScenariosOption = None,
     keep_work: KeepWorkOption = False,
+    app_env: AppEnvOption = None,
 ) -> None:
     """Run orchestration/factory.yaml for one ticket on the local engine (--docker: jobs in images)."""
     if cloud and docker:
@@ -184,7 +193,9 @@ def solve_linear_ticket(
     if not repo:
         typer.echo("factory: --repo (or REPO_URL) is needed to run the chain here", err=True)
         raise typer.Exit(2)
-    stack = _local_stack(repo, artifacts, tickets_dir, real, docker, scenarios=scenarios, keep_work=keep_work)
+    stack = _local_stack(
+        repo, artifacts, tickets_dir, real, docker, scenarios=scenarios, keep_work=keep_work, app_env=app_env
+    )
     _or_exit_2(lambda: check_repo(stack.repo))
     _or_exit_2(lambda: check_ticket(stack.tickets_dir, ticket))
     raise typer.Exit(solve_ticket(stack, ticket))
@@ -199,9 +210,12 @@ def serve_executions(
     real: RealOption = False,
     scenarios: ScenariosOption = None,
     keep_work: KeepWorkOption = False,
+    app_env: AppEnvOption = None,
 ) -> None:
     """Serve the Workflows Executions API on 127.0.0.1: gcloud workflows run factory runs it locally."""
-    stack = _local_stack(repo, artifacts, tickets_dir, real, scenarios=scenarios, keep_work=keep_work)
+    stack = _local_stack(
+        repo, artifacts, tickets_dir, real, scenarios=scenarios, keep_work=keep_work, app_env=app_env
+    )
     _or_exit_2(lambda: check_repo(stack.repo))
 
     def start(argument: Any, execution_id: str) -> LocalRun:
@@ -284,9 +298,10 @@ def _local_stack(
     *,
     scenarios: Path | None = None,
     keep_work: bool = False,
+    app_env: Path | None = None,
 ) -> LocalStack:
     """The local stack, or exit 2 with the reason it cannot be had (no credentials, no images, broken
-    scenario files)."""
+    scenario files, an app env file that is missing or that --docker would need mounted)."""
     try:
         return LocalStack.create(
             repo,
@@ -296,6 +311,7 @@ def _local_stack(
             docker=docker,
             scenarios=scenarios,
             keep_work=keep_work,
+            app_env=app_env,
         )
     except ContainerError as exc:
         typer.echo(f"factory: --docker: {exc}", err=True)

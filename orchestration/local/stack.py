@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from images.engine import extra_ca_bundle, find_engine, image_ref, image_tag, require_images
+from jobs.appenv import PHASES as APP_ENV_PHASES
 from jobs.artifacts import open_store
 from jobs.errors import ConfigError
 from jobs.phases.registry import PHASES
@@ -64,7 +65,7 @@ def new_run_id(ticket: str) -> str:
 def container_runner() -> ContainerRunner:
     """The ``--docker`` job runner: the working engine and this checkout's images, all present."""
     engine, tag = find_engine(), image_tag()
-    require_images(engine, [image_ref(phase.image, tag) for phase in PHASES])
+    require_images(engine, list(dict.fromkeys(image_ref(phase.image, tag) for phase in PHASES)))
     return ContainerRunner(engine, tag, ca_bundle=extra_ca_bundle())
 
 
@@ -94,6 +95,7 @@ class LocalStack:
         docker: bool = False,
         scenarios: Path | None = None,
         keep_work: bool = False,
+        app_env: Path | None = None,
     ) -> LocalStack:
         """Checked up front: the real model needs credentials; ``--docker`` an engine and the images
         (ConfigError, or ContainerError from ``images.engine``, saying which). Local paths are made
@@ -103,6 +105,7 @@ class LocalStack:
         scenarios = resolve_path(scenarios) if scenarios is not None else EXAMPLES / "scenarios"
         if not real_model:
             require_scenarios(scenarios)
+        phase_env = app_env_phases(app_env, docker) if app_env is not None else {}
         return cls(
             resolve_repo(repo),
             resolve_path(artifacts),
@@ -112,6 +115,7 @@ class LocalStack:
             runner=container_runner() if docker else None,
             slack_webhook=os.environ.get("SLACK_WEBHOOK_URL") or None,
             keep_work=keep_work,
+            phase_env=phase_env,
         )
 
     def describe(self) -> list[str]:
@@ -170,6 +174,18 @@ class LocalStack:
                 server.stop()
             if not self.keep_work:
                 remove_workdir(workdir, say)
+
+
+def app_env_phases(app_env: Path, docker: bool) -> dict[str, dict[str, str]]:
+    """``--app-env``: the file for the review and e2e jobs alone, as deploy mounts the secret in theirs.
+    The jobs check its mode and parse it; here only that it is there, and not for ``--docker`` (a job's
+    container would need it mounted: not built yet)."""
+    if docker:
+        raise ConfigError("--app-env with --docker is not supported yet (the file is not mounted into jobs)")
+    path = resolve_path(app_env)
+    if not path.is_file():
+        raise ConfigError(f"--app-env: {path} is not a file")
+    return {phase: {"APP_ENV_FILE": str(path)} for phase in APP_ENV_PHASES}
 
 
 def require_scenarios(scenarios: Path) -> None:

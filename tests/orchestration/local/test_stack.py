@@ -65,3 +65,41 @@ def test_demo_real_without_credentials_is_one_line_and_exit_2(monkeypatch: pytes
     result = CliRunner().invoke(app, ["demo", "--real", "--artifacts", "/nonexistent/factory-demo"])
     assert result.exit_code == 2
     assert result.output.strip() == "factory: --real needs ANTHROPIC_API_KEY or CLAUDE_CODE_OAUTH_TOKEN"
+
+
+def test_an_app_env_file_goes_to_the_review_and_e2e_jobs_alone(tmp_path: Path) -> None:
+    app_env = tmp_path / "app.env"
+    app_env.write_text("APP_SECRET=x\n")
+    runner = Recording()
+    stack = LocalStack.create(str(tmp_path / "remote.git"), tmp_path / "a", tmp_path / "t", app_env=app_env)
+    assert stack.phase_env == {
+        "review": {"APP_ENV_FILE": str(app_env)},
+        "e2e": {"APP_ENV_FILE": str(app_env)},
+    }
+    replace_runner = LocalStack(
+        stack.repo, stack.artifacts, stack.tickets_dir, runner=runner, phase_env=stack.phase_env
+    )
+    replace_runner.run({"job": "solve-linear-ticket", "ticket": "IX-1"}, "run-3")
+    [implement] = runner.envs
+    assert "APP_ENV_FILE" not in implement
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        ([], "factory: --app-env: {path} is not a file"),
+        (["--docker"], "factory: --app-env with --docker is not supported yet"),
+    ],
+)
+def test_a_missing_app_env_file_or_one_for_docker_is_one_line_and_exit_2(
+    tmp_path: Path, extra: list[str], said: str
+) -> None:
+    path = tmp_path / "missing.env"
+    if extra:
+        path.write_text("A=1\n")
+    result = CliRunner().invoke(
+        app,
+        ["solve-linear-ticket", "--ticket", "IX-1", "--repo", str(tmp_path), "--app-env", str(path), *extra],
+    )
+    assert result.exit_code == 2
+    assert result.output.strip().startswith(said.format(path=path))
