@@ -42,8 +42,10 @@ import claude_agent_sdk, jobs
 from jobs.agent.cli import bundled_cli
 print("FROM " + json.dumps({"jobs": jobs.__file__, "cli": str(bundled_cli())}), flush=True)
 import pytest
+# (anyio, the SDK's, is imported above, before pytest could rewrite its plugin: said once, harmless)
 sys.exit(pytest.main(["-q", "-s", "-p", "no:cacheprovider", "--import-mode=append", "--rootdir=/src",
-                      "-c", "/src/pyproject.toml", *sys.argv[1:]]))
+                      "-c", "/src/pyproject.toml", "-W", "ignore::pytest.PytestAssertRewriteWarning",
+                      *sys.argv[1:]]))
 """
 
 
