@@ -301,7 +301,7 @@ def _local_stack(
     app_env: Path | None = None,
 ) -> LocalStack:
     """The local stack, or exit 2 with the reason it cannot be had (no credentials, no images, broken
-    scenario files, an app env file that is missing or that --docker would need mounted)."""
+    scenario files, an app env file that is missing)."""
     try:
         return LocalStack.create(
             repo,

@@ -57,8 +57,10 @@ ENGINE_CLIENT_ENV = (
 # Job variables that hold local paths: mounted at the same path (read-write unless said). The job's
 # outputs are created if missing (the engine would create them as root, or refuse); its inputs are
 # mounted only if they exist, so a wrong path is the job's own clear error, not the engine's.
-PATH_VARIABLES = ("REPO_URL", "ARTIFACTS_PREFIX", "WORKDIR", "TICKETS_DIR")
-READ_ONLY = frozenset({"TICKETS_DIR"})
+# APP_ENV_FILE (the app's .env, review and e2e only) keeps its mode and owner: the job refuses one any
+# uid could read.
+PATH_VARIABLES = ("REPO_URL", "ARTIFACTS_PREFIX", "WORKDIR", "TICKETS_DIR", "APP_ENV_FILE")
+READ_ONLY = frozenset({"TICKETS_DIR", "APP_ENV_FILE"})
 OUTPUTS = frozenset({"ARTIFACTS_PREFIX", "WORKDIR"})
 IMAGE_UID = 10001  # the image's own user (images/Containerfile), whose HOME exists
 RUN_LABEL = "factory.run-id"  # on every job container: the RUN_ID it belongs to

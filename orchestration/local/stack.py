@@ -105,7 +105,7 @@ class LocalStack:
         scenarios = resolve_path(scenarios) if scenarios is not None else EXAMPLES / "scenarios"
         if not real_model:
             require_scenarios(scenarios)
-        phase_env = app_env_phases(app_env, docker) if app_env is not None else {}
+        phase_env = app_env_phases(app_env) if app_env is not None else {}
         return cls(
             resolve_repo(repo),
             resolve_path(artifacts),
@@ -176,12 +176,10 @@ class LocalStack:
                 remove_workdir(workdir, say)
 
 
-def app_env_phases(app_env: Path, docker: bool) -> dict[str, dict[str, str]]:
-    """``--app-env``: the file for the review and e2e jobs alone, as deploy mounts the secret in theirs.
-    The jobs check its mode and parse it; here only that it is there, and not for ``--docker`` (a job's
-    container would need it mounted: not built yet)."""
-    if docker:
-        raise ConfigError("--app-env with --docker is not supported yet (the file is not mounted into jobs)")
+def app_env_phases(app_env: Path) -> dict[str, dict[str, str]]:
+    """``--app-env``: the file for the review and e2e jobs alone, as deploy mounts the secret in theirs
+    (``--docker`` mounts it read-only at the same path). The jobs check its mode and parse it; here only
+    that it is there."""
     path = resolve_path(app_env)
     if not path.is_file():
         raise ConfigError(f"--app-env: {path} is not a file")

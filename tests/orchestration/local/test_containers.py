@@ -109,6 +109,15 @@ def test_existing_inputs_are_mounted_and_relative_paths_made_absolute(
     }
 
 
+def test_the_apps_env_file_is_mounted_read_only_where_it_is(tmp_path: Path) -> None:
+    """--app-env --docker: the review and e2e jobs read it at the same path, its mode and owner kept."""
+    app_env = tmp_path / "app.env"
+    app_env.write_text("APP_SECRET=x\n")
+    argv, process_env = command({**JOB_ENV, "APP_ENV_FILE": str(app_env)})
+    assert f"{app_env}:{app_env}:ro" in values_of(argv, "--volume")
+    assert process_env["APP_ENV_FILE"] == str(app_env) and "APP_ENV_FILE" in values_of(argv, "--env")
+
+
 def test_remote_repositories_and_buckets_are_not_mounted() -> None:
     env = {
         **JOB_ENV,
