@@ -25,9 +25,8 @@ import re
 import subprocess
 import sysconfig
 
-from images.engine import ContainerError, find_engine, image_exists, image_ref, image_tag
 from tests.conftest import ROOT
-from tests.images.test_images import missing_image
+from tests.images.test_images import built_image
 
 HUNTS = ("tests/jobs/mcp/test_tool_canaries.py", "tests/jobs/test_app_side.py")
 RUN_TIMEOUT = 900  # seconds for the whole in-image run; it takes about 30
@@ -50,13 +49,7 @@ sys.exit(pytest.main(["-q", "-s", "-p", "no:cacheprovider", "--import-mode=appen
 
 
 def test_in_the_e2e_image_the_agent_finds_no_tool_token_and_not_the_apps_env() -> None:
-    try:
-        engine, tag = find_engine(), image_tag()
-    except ContainerError as exc:
-        missing_image(exc, "e2e")
-    ref = image_ref("e2e", tag)
-    if not image_exists(engine, ref):
-        missing_image(f"{ref} not built (make images IMAGES=e2e)", "e2e")
+    engine, ref = built_image("e2e")
     site = sysconfig.get_paths()["purelib"]
     argv = [
         engine,

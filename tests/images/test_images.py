@@ -68,6 +68,18 @@ def missing_image(reason: object, name: str) -> NoReturn:
     pytest.skip(str(reason))
 
 
+def built_image(name: str) -> tuple[str, str]:
+    """The engine and the reference of this checkout's ``name`` image; skip (or fail, in CI) without."""
+    try:
+        engine, tag = find_engine(), image_tag()
+    except ContainerError as exc:
+        missing_image(exc, name)
+    ref = image_ref(name, tag)
+    if not image_exists(engine, ref):
+        missing_image(f"{ref} not built (make images IMAGES={name})", name)
+    return engine, ref
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
@@ -243,13 +255,7 @@ def test_a_job_past_its_timeout_is_stopped_with_sigterm_and_removed(
 def test_the_receiver_image_serves_the_webhook_and_carries_no_agent_tooling(tmp_path: Path) -> None:
     """factory-receiver runs ``python -m orchestration.receiver`` on $PORT; an unsigned delivery is
     refused (401). Skips without the image, unless FACTORY_REQUIRE_IMAGES names it (CI does)."""
-    try:
-        engine, tag = find_engine(), image_tag()
-    except ContainerError as exc:
-        missing_image(exc, "receiver")
-    ref = image_ref("receiver", tag)
-    if not image_exists(engine, ref):
-        missing_image(f"{ref} not built (make images IMAGES=receiver)", "receiver")
+    engine, ref = built_image("receiver")
     # Each line says what the image has; the first is the control (the service's own import works).
     script = "; ".join(
         f"if {check}; then echo {name}; else echo no-{name}; fi"
