@@ -54,6 +54,7 @@ def test_the_usual_forms_are_read() -> None:
         (f'KEY="{SECRET}\n', "double quote is not closed"),
         (f'KEY="{SECRET}" trailing\n', "text after the closing quote"),
     ],
+    ids=["no-equals", "bad-key", "open-single", "open-double", "after-quote"],  # never the secret
 )
 def test_a_bad_line_is_named_by_its_number_never_by_its_content(tmp_path: Path, line: str, why: str) -> None:
     path = tmp_path / "app.env"
