@@ -118,6 +118,10 @@ class Box:
         """Make the tree at ``path`` ours again, one the box may read and run but not change (a checkout
         the target's install filled, whose eval runs next). The box must have nothing running."""
 
+    def close_tree(self, path: Path) -> None:
+        """Shut the tree at ``path`` to every uid but ours (its top becomes ours, 0700): one the app ran
+        in, which nothing of the box uses again. Nothing of the box may be running."""
+
     def runnable(self, program: Path) -> Path:
         """A path to ``program`` the box can execute (an open box runs as us: the program itself)."""
         return program
@@ -192,6 +196,8 @@ class ContainedBox(Box):
             f"--nproc={MAX_PROCESSES}",
             "--",
         ]
+        if who == "app":  # what the app writes (caches, logs: its configuration, maybe) is its own
+            drop += ["/bin/sh", "-c", 'umask 077 && exec "$@"', "sh"]
         return self.trusted([*drop, *argv])
 
     def trusted(self, argv: list[str]) -> list[str]:
@@ -253,17 +259,33 @@ class ContainedBox(Box):
             if Path(top) == path and ".git" in dirs:
                 dirs.remove(".git")
             for name in (*dirs, *files):
-                os.lchown(os.path.join(top, name), uid, uid)  # links are not followed
+                entry = os.path.join(top, name)
+                if self._ours_to_change(os.lstat(entry)):
+                    os.lchown(entry, uid, uid)  # links are not followed
 
     def take_back(self, path: Path) -> None:
         self.sweep()
         uid, gid = os.getuid(), os.getgid()
         for top, dirs, files in os.walk(path):
             for name in (top, *(os.path.join(top, n) for n in (*dirs, *files))):
-                os.lchown(name, uid, gid)  # links are not followed, and never chmod-ed
                 info = os.lstat(name)
+                if not self._ours_to_change(info):
+                    continue
+                os.lchown(name, uid, gid)  # links are not followed, and never chmod-ed
                 if not stat.S_ISLNK(info.st_mode):
                     os.chmod(name, stat.S_IMODE(info.st_mode) & ~0o7022)  # no setuid, no write but ours
+
+    def _ours_to_change(self, info: os.stat_result) -> bool:
+        """Whether a walk of a box's tree may change this entry: not a second name of a file that is
+        neither the box's nor one we put there alone, i.e. a hard link the box made to a file elsewhere
+        (where the kernel's ``protected_hardlinks`` is off, that could be one of root's)."""
+        if stat.S_ISDIR(info.st_mode) or info.st_nlink == 1:
+            return True
+        return info.st_uid in (self.box_uid, self.app_box_uid)
+
+    def close_tree(self, path: Path) -> None:
+        os.lchown(path, os.getuid(), os.getgid())
+        os.chmod(path, 0o700)
 
     def git_dir(self) -> Path:
         return self.root / f"factory-git-{secrets.token_hex(6)}"

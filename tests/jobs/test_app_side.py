@@ -6,9 +6,10 @@ and its copy of the file agree) and it writes into the tree lent to it. Meanwhil
 (``HUNT``) runs as the agent's uid, as the agent's Bash or a target's install would, and reads what it
 can: every process's environment and command line, the copy of the file (its path handed to it), the
 directory holding it. The kernel refuses: 0 canary hits. The same hunt as the app's uid finds the
-canary in both places, which shows the hunt is real. After the app side ends, nothing of the app's uid
-runs, its copy is gone and the tree is the agent's again. The review's checks run the same way, and what
-a check prints of the configuration is masked in the evidence.
+canary in both places, which shows the hunt is real; what the app writes in its tree is its own too.
+After the app side ends, nothing of the box runs, the copy is gone and the tree is shut to every uid but
+ours. The review's checks and the e2e setup run the same way, and what a check prints of the
+configuration is masked in the evidence.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import httpx
 import pytest
 
 from jobs.appenv import FILE_VARIABLE, load_app_env
+from jobs.phases.e2e.database import run_setup
 from jobs.phases.e2e.servers import LOCK_ENV, DevServers, ServerSpec
 from jobs.phases.review.evidence import run_checks
 from jobs.redact import Redactor
@@ -49,7 +51,7 @@ secret = os.environ["APP_SECRET"]
 copy = pathlib.Path(os.environ["FACTORY_APP_ENV_FILE"]).read_text()
 ok = f"APP_SECRET={secret}" in copy
 pathlib.Path(".cache").mkdir(exist_ok=True)
-pathlib.Path(".cache/started").write_text("ok")
+pathlib.Path(".cache/started").write_text(secret)  # an app that writes its configuration down
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         self.send_response(200 if ok else 500); self.end_headers()
@@ -145,18 +147,21 @@ def test_the_servers_get_the_apps_env_and_an_attacker_as_the_agent_reads_none_of
             health = box.call(lambda: httpx.get(spec.health_url, timeout=5).status_code)
             assert health == 200  # the server saw the variable and its copy, and they agree
             [server] = processes_of(box.app_box_uid)[:1]
-            agent = hunt(box, tree, "agent", str(copy), str(copy.parent))
-            app = hunt(box, tree, "app", str(copy), str(copy.parent))
-        assert (tree / ".cache" / "started").stat().st_uid == box.app_uid  # the tree was the app's
+            written = str(tree / ".cache" / "started")
+            agent = hunt(box, tree, "agent", str(copy), str(copy.parent), written)
+            app = hunt(box, tree, "app", str(copy), str(copy.parent), written)
+        assert Path(written).stat().st_uid == box.app_uid  # the tree was the app's
     # The agent's uid: refused by the kernel everywhere the canary is.
     assert CANARY not in json.dumps(agent.read)
-    assert {f"/proc/{server}/environ", str(copy), str(copy.parent)} <= set(agent.denied)
+    assert {f"/proc/{server}/environ", str(copy), str(copy.parent), written} <= set(agent.denied)
     # The app's uid, with the same script: the canary in the server's environment and in the copy.
     assert CANARY in app.read[f"/proc/{server}/environ"] and CANARY in app.read[str(copy)]
-    # Over: nothing of the app runs, its copy is gone, the tree is the agent's again.
+    # Over: nothing of the app runs, its copy is gone, the tree is shut to both of the box's uids.
     assert processes_of(box.app_box_uid) == []
     assert not copy.parent.exists()
-    assert {p.stat().st_uid for p in [tree, *tree.rglob("*")]} == {box.box_uid}
+    assert (tree.stat().st_uid, tree.stat().st_mode & 0o777) == (0, 0o700)
+    after = run_repo_command(f"ls {tree}", tmp_path, 10, box)
+    assert after.exit_code != 0 and "Permission denied" in after.output
 
 
 def test_the_reviews_checks_run_as_the_app_and_what_they_print_of_it_is_masked(
@@ -165,7 +170,7 @@ def test_the_reviews_checks_run_as_the_app_and_what_they_print_of_it_is_masked(
     """A check that prints its configuration (a change can make the app do that): it ran with the
     variable, as the app's uid, and the evidence the reviewer gets holds the mask, not the value."""
     env = load_app_env(app_env_file, contained=True)
-    redact = Redactor(env.values.values())
+    redact = Redactor(env.secret_values())
     tree = tree_in(box)
     config = TargetConfig(test='id -u; echo "secret is $APP_SECRET"; cat "$FACTORY_APP_ENV_FILE"')
     with app_side(box, tree, env) as app_env:
@@ -175,8 +180,29 @@ def test_the_reviews_checks_run_as_the_app_and_what_they_print_of_it_is_masked(
     assert "secret is [REDACTED]" in check.output_tail and CANARY not in check.output_tail
 
 
-def test_a_phase_holds_the_file_read_once_its_values_join_the_redactor(app_env_file: Path) -> None:
+def test_the_e2e_setup_runs_as_the_app_with_its_configuration(box: ContainedBox, app_env_file: Path) -> None:
+    """Migrations need the app's configuration (a SECRET_KEY, a master key) as much as its servers do."""
+    env = load_app_env(app_env_file, contained=True)
+    tree = tree_in(box)
+    with app_side(box, tree, env) as app_env:
+        [run] = run_setup(
+            ['test "$APP_SECRET" = "$(sed -n s/^APP_SECRET=//p "$FACTORY_APP_ENV_FILE")" && id -u'],
+            tree,
+            {"database_url": "postgresql://x"},
+            30,
+            box,
+            "app",
+            app_env,
+        )
+    assert run.exit_code == 0, run.output
+    assert run.output.strip() == str(box.app_uid)
+
+
+def test_a_phase_holds_the_file_read_once_its_secret_values_join_the_redactor(app_env_file: Path) -> None:
     settings = load_settings({"APP_ENV_FILE": str(app_env_file), "REPO_URL": "/nowhere"})
     services = build_services(settings, Redactor(), agent=False)
     assert services.app_env is not None and services.app_env.names == ["APP_SECRET", "NODE_ENV"]
-    assert CANARY not in services.redact(f"the page said {CANARY}")
+    assert (
+        services.redact(f"the page said {CANARY} in development") == "the page said [REDACTED] in development"
+    )
+    assert "APP_ENV_FILE" in services.security.held
