@@ -2,13 +2,22 @@
 
 Deployed, it is a Secret Manager secret that Cloud Run mounts as a file of root's, mode 0400, in the
 review and e2e jobs (``deploy/specs.py``); locally, any file. ``APP_ENV_FILE`` names it. It is read once
-when the phase starts; its values join the redactor (every log, transcript and report is masked) and
-reach only the app's processes, which run as a uid that is not the agent's (``jobs/sandbox/app.py``):
-the agent can read neither their environment nor the copy they are given.
+when the phase starts; its secret values join the redactor (every log, transcript and report is
+masked: see below), and all its values reach only the app's processes, which run as a uid that is not
+the agent's (``jobs/sandbox/app.py``): the agent can read neither their environment nor the copy they
+are given.
 
-The format is the usual one (python-dotenv, Node's ``--env-file``, Vite): ``KEY=value`` lines, an
-optional ``export``, ``#`` comments, values in single quotes (literal) or double quotes (``\\n``,
-``\\"`` and ``\\\\`` escapes). A bad line is an error naming its number, never its content.
+The format is the usual one (python-dotenv's, which Node's dotenv and Vite share): ``KEY=value`` lines,
+an optional ``export``, ``#`` comments, values in single quotes (literal but for ``\\'``) or double quotes
+(``\\n``, ``\\"`` and ``\\\\`` escapes), either of which may span lines. ``${NAME}`` and
+``${NAME:-default}`` in unquoted and double-quoted values take an earlier key of the file, never the
+job's environment (which holds our secrets). A bad line is an error naming its number, never its
+content.
+
+Which values are masked (the redactor): those of keys that name a secret (``KEY``, ``SECRET``,
+``TOKEN``, ``PASSWORD``, ``DSN``... ``SECRET_KEYS`` below), except the ones a browser is sent anyway
+(``NEXT_PUBLIC_``, ``VITE_``...); passwords in URLs are masked wherever they are. Masking every value
+would mask ``development`` or ``localhost`` in every diff and refuse every commit holding them.
 """
 
 from __future__ import annotations
@@ -25,6 +34,14 @@ from jobs.errors import ConfigError
 
 KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 ESCAPES = {"n": "\n", "r": "\r", "t": "\t", '"': '"', "\\": "\\"}
+EXPANSION = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# Keys whose values are secrets (masked in all Factory keeps), and prefixes of keys whose values the
+# app sends to every browser (never secret, so never masked).
+SECRET_KEYS = re.compile(
+    r"KEY|SECRET|TOKEN|PASS|PWD|CREDENTIAL|PRIVATE|AUTH|DSN|SALT|SIGN|COOKIE|SESSION|CERT|WEBHOOK",
+    re.IGNORECASE,
+)
+PUBLIC_PREFIXES = ("NEXT_PUBLIC_", "VITE_", "PUBLIC_", "REACT_APP_", "EXPO_PUBLIC_", "NUXT_PUBLIC_")
 MAX_BYTES = 256 * 1024
 # Where the app's processes find their copy of the file (``node --env-file="$FACTORY_APP_ENV_FILE"``).
 FILE_VARIABLE = "FACTORY_APP_ENV_FILE"
@@ -50,12 +67,24 @@ class AppEnv:
     def environment(self) -> dict[str, str]:
         return {key: value.get_secret_value() for key, value in self.values.items()}
 
+    def secret_values(self) -> list[SecretStr]:
+        """The values to mask: those of keys that name a secret and that no browser is sent."""
+        return [
+            value
+            for key, value in self.values.items()
+            if SECRET_KEYS.search(key) and not key.upper().startswith(PUBLIC_PREFIXES)
+        ]
+
 
 def parse_env(text: str) -> dict[str, str]:
     """The variables of an env file; ValueError naming the first bad line's number."""
     values: dict[str, str] = {}
-    for number, raw in enumerate(text.splitlines(), start=1):
-        line = raw.strip()
+    lines = text.removeprefix("\ufeff").splitlines()
+    number = 0
+    while number < len(lines):
+        first = number + 1
+        line = lines[number].strip()
+        number += 1
         if not line or line.startswith("#"):
             continue
         if line.startswith("export ") or line.startswith("export\t"):
@@ -63,44 +92,61 @@ def parse_env(text: str) -> dict[str, str]:
         key, sep, rest = line.partition("=")
         key = key.rstrip()
         if not sep or not KEY.fullmatch(key):
-            raise ValueError(f"line {number}: expected KEY=value (a KEY of letters, digits and _)")
+            raise ValueError(f"line {first}: expected KEY=value (a KEY of letters, digits and _)")
+        rest = rest.lstrip()
+        quote = rest[:1]
+        if quote in ("'", '"'):
+            while _closing(rest, quote) < 0 and number < len(lines):  # a quoted value may span lines
+                rest += "\n" + lines[number]
+                number += 1
         try:
-            values[key] = _value(rest.lstrip())
+            values[key] = _value(rest, values)
         except ValueError as exc:
-            raise ValueError(f"line {number}: {exc}") from None
+            raise ValueError(f"line {first}: {exc}") from None
     return values
 
 
-def _value(rest: str) -> str:
-    if rest[:1] == "'":
-        end = rest.find("'", 1)
+def _closing(rest: str, quote: str) -> int:
+    """Where the quote opened at ``rest[0]`` closes (-1: not yet); a backslash escapes the next char."""
+    i = 1
+    while i < len(rest):
+        if rest[i] == "\\":
+            i += 2
+            continue
+        if rest[i] == quote:
+            return i
+        i += 1
+    return -1
+
+
+def _value(rest: str, earlier: dict[str, str]) -> str:
+    quote = rest[:1]
+    if quote in ("'", '"'):
+        end = _closing(rest, quote)
         if end < 0:
-            raise ValueError("a single quote is not closed (values span one line)")
-        _only_comment_after(rest[end + 1 :])
-        return rest[1:end]
-    if rest[:1] == '"':
-        out: list[str] = []
-        i = 1
-        while i < len(rest):
-            char = rest[i]
-            if char == "\\" and i + 1 < len(rest):
-                out.append(ESCAPES.get(rest[i + 1], "\\" + rest[i + 1]))
-                i += 2
-                continue
-            if char == '"':
-                _only_comment_after(rest[i + 1 :])
-                return "".join(out)
-            out.append(char)
-            i += 1
-        raise ValueError("a double quote is not closed (values span one line)")
+            kind = "single" if quote == "'" else "double"
+            raise ValueError(f"a {kind} quote is not closed")
+        tail = rest[end + 1 :].strip()
+        if tail and not tail.startswith("#"):
+            raise ValueError("text after the closing quote")
+        body = rest[1:end]
+        if quote == "'":
+            return re.sub(r"\\([\\'])", r"\1", body)
+        return _expand(re.sub(r"\\(.)", lambda m: ESCAPES.get(m.group(1), m.group(0)), body), earlier)
     value = re.split(r"\s#", rest, maxsplit=1)[0]  # ``KEY=value # note``; a '#' inside a value stays
-    return value.strip()
+    return _expand(value.strip(), earlier)
 
 
-def _only_comment_after(tail: str) -> None:
-    tail = tail.strip()
-    if tail and not tail.startswith("#"):
-        raise ValueError("text after the closing quote")
+def _expand(value: str, earlier: dict[str, str]) -> str:
+    """``${NAME}`` and ``${NAME:-default}`` from the file's earlier keys ('' for one it has not set)."""
+
+    def one(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if default is None:
+            return earlier.get(name, "")
+        return earlier.get(name) or default  # ':-': unset or empty
+
+    return EXPANSION.sub(one, value)
 
 
 def load_app_env(path: Path, contained: bool) -> AppEnv:

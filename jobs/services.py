@@ -92,7 +92,7 @@ def build_services(settings: JobSettings, redact: Redactor, agent: bool = True) 
     box = open_box(settings.containment) if agent else Box()
     app_env = load_app_env(settings.app_env_file, box.contained) if settings.app_env_file else None
     if app_env is not None:
-        redact.add(*app_env.values.values())  # whatever the app prints of it is masked wherever it goes
+        redact.add(*app_env.secret_values())  # what the app prints of them is masked wherever it goes
     runner = AgentRunner(model_auth=settings.model_auth(), grace_seconds=settings.kill_grace_seconds, box=box)
     git = Git(settings.github_token, (settings.git_author_name, settings.git_author_email))
 

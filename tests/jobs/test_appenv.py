@@ -101,6 +101,43 @@ def test_a_missing_or_binary_file_is_a_clear_error(tmp_path: Path) -> None:
         load_app_env(tmp_path, contained=False)
 
 
+def test_multi_line_values_expansion_and_a_byte_order_mark_read_as_python_dotenv_reads_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("GITHUB_TOKEN", SECRET)  # the job's environment is never expanded into the app's
+    text = (
+        "\ufeffHOST=db.internal\n"
+        'PEM="-----BEGIN KEY-----\nline two\n-----END KEY-----"\n'
+        "NOTE='it\\'s \\\\ fine'\n"
+        "URL=postgres://${HOST}:5432/app\n"
+        'QUOTED="${HOST}/${MISSING:-fallback}/${MISSING}"\n'
+        "LITERAL='${HOST}'\n"
+        "LEAK=${GITHUB_TOKEN}\n"
+    )
+    assert parse_env(text) == {
+        "HOST": "db.internal",
+        "PEM": "-----BEGIN KEY-----\nline two\n-----END KEY-----",
+        "NOTE": "it's \\ fine",
+        "URL": "postgres://db.internal:5432/app",
+        "QUOTED": "db.internal/fallback/",
+        "LITERAL": "${HOST}",
+        "LEAK": "",
+    }
+
+
+def test_only_values_of_secret_keys_are_masked_and_never_what_browsers_are_sent(tmp_path: Path) -> None:
+    """Masking ``development`` would mask it in every diff and refuse every commit holding it."""
+    path = tmp_path / "app.env"
+    path.write_text(
+        f"STRIPE_SECRET_KEY={SECRET}\nDATABASE_PASSWORD=hunter2-long\nSESSION_SALT=pepper-pepper\n"
+        "NODE_ENV=development\nAPI_URL=http://localhost:3000\nNEXT_PUBLIC_MAPS_KEY=pk_public_123456\n"
+    )
+    env = load_app_env(path, contained=False)
+    masked = sorted(value.get_secret_value() for value in env.secret_values())
+    assert masked == sorted([SECRET, "hunter2-long", "pepper-pepper"])
+    assert len(env.environment()) == 6
+
+
 def test_the_setting_names_a_path() -> None:
     assert load_settings({"APP_ENV_FILE": "/secrets/factory-app-env/app.env"}).app_env_file == Path(
         "/secrets/factory-app-env/app.env"

@@ -75,6 +75,7 @@ class ContainmentRecord(BaseModel):
     model_config = ConfigDict(extra="forbid")
     contained: bool
     uid: int | None = None
+    app_uid: int | None = None  # the app's servers and checks, with its configuration (jobs/sandbox/app.py)
     network: str = "the machine's"
     unroutable_packets: int = 0
     # Through the install step's proxy (jobs/sandbox/egress.py): connections by host.
@@ -106,12 +107,14 @@ class SecurityRecord(Record):
 
 
 def held_secrets(settings: JobSettings) -> list[str]:
-    """The names (environment variables) of the secrets set, never their values."""
-    return [
+    """The names (environment variables) of the secrets set, never their values; ``APP_ENV_FILE`` when
+    the phase holds the app's configuration."""
+    held = [
         name.upper()
         for name in type(settings).model_fields
         if isinstance(value := getattr(settings, name), SecretStr) and value.get_secret_value()
     ]
+    return held + (["APP_ENV_FILE"] if settings.app_env_file else [])
 
 
 def model_key_name(held: Iterable[str]) -> str | None:
@@ -168,6 +171,7 @@ class SecurityLog:
         containment = ContainmentRecord(
             contained=box.contained,
             uid=box.uid,
+            app_uid=box.app_uid,
             network=BOX_NETWORK if box.contained else "the machine's",
             unroutable_packets=box.unroutable(),
             hosts_reached=dict(box.egress.allowed),

@@ -314,8 +314,10 @@ def test_the_apps_env_file_reaches_its_servers_and_what_they_print_of_it_is_mask
     assert result.attempts and result.attempts[0].timings.get("server_start") is not None, result.detail
     log = (tmp_path / "artifacts" / "runs" / "r1" / "e2e" / "attempt-1" / "logs" / "api.log").read_text()
     said = next(line for line in log.splitlines() if line.startswith("secret: "))
-    uid = int(said.rsplit(" ", 1)[1])
-    assert "secret: [REDACTED]" in said and uid >= 200_000, said  # a box uid: the app's
+    record = json.loads((tmp_path / "artifacts" / "runs" / "r1" / "e2e" / "security.json").read_text())
+    box = record["containment"]
+    assert "APP_ENV_FILE" in record["secrets_held"]
+    assert said == f"secret: [REDACTED] uid: {box['app_uid']}" and box["app_uid"] != box["uid"], said
     kept = [p for p in (tmp_path / "artifacts").rglob("*") if p.is_file()]
     assert kept and not [p for p in kept if canary.encode() in p.read_bytes()]
 
