@@ -11,7 +11,7 @@ import shutil
 import socket
 import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -348,3 +348,31 @@ def test_a_program_behind_a_directory_only_we_can_enter_is_run_from_a_copy_the_b
     blocked = subprocess.run(box.untrusted([str(hidden), "-u"]), capture_output=True, text=True, check=False)
     ran = subprocess.run(box.untrusted([str(copy), "-u"]), capture_output=True, text=True, check=False)
     assert blocked.returncode != 0 and ran.stdout.strip() == str(box.uid)
+
+
+@needs_root
+def test_a_walk_of_the_boxs_tree_never_changes_a_hard_link_to_a_file_elsewhere(
+    box: Box, tmp_path: Path
+) -> None:
+    """Where ``fs.protected_hardlinks`` is off, the box may link one of root's files into its tree; handing
+    the tree over (to the agent or the app) or taking it back must not chown or chmod that file. (Root
+    makes the link here: with the protection on, as on this machine, the box could not.)"""
+    assert isinstance(box, ContainedBox)
+    outside = tmp_path / "root-owned"
+    outside.write_text("root's\n")
+    outside.chmod(0o4755)
+    tree = box.place("tree")
+    tree.mkdir()
+    (tree / "own").write_text("the box's\n")
+    os.link(outside, tree / "linked")
+    steps: list[Callable[[], None]] = [
+        lambda: box.hand_over(tree),
+        lambda: box.hand_over(tree, "app"),
+        lambda: box.take_back(tree),
+    ]
+    for step in steps:
+        step()
+        info = outside.stat()
+        assert (info.st_uid, info.st_mode & 0o7777) == (0, 0o4755)
+    box.hand_over(tree, "app")
+    assert (tree / "own").stat().st_uid == box.app_uid
