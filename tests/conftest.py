@@ -41,17 +41,29 @@ SHARED = (
     "tests/orchestration/receiver/test_receiver_pubsub.py",  # pubsub_emulator: the Java emulator
 )
 
+# Tests whose figures are times (a job stopped at its timeout, a demo's phases each within theirs) or
+# that drive the container engine: ``make test`` runs them after the parallel part, alone, so that
+# the other workers' load cannot push them past their limits. A node id prefix each.
+SERIAL = (
+    "tests/images/",  # podman: the implement job past its task timeout, the e2e image's hunts
+    "tests/jobs/report/test_report_browser.py",  # the notes demo behind it, within its phases' limits
+)
+
 # The longest tests and modules, longest first, as measured serially on the 2-core machine: under
 # ``make test`` they start first, so that none of them starts last and runs alone at the end. A node id
 # prefix each; the tests not named keep their order after them.
 LONGEST = (
     "tests/orchestration/local/test_night_demo.py",  # ~150 s
     "tests/orchestration/local/test_support_bot_demo.py::test_sb_1_",  # ~65 s
+    "tests/orchestration/local/test_onboard_demo.py::test_an_onboarding_that_changes_files",  # 2 x ~45 s
     "tests/examples/test_support_bot.py",  # the app's install, its suite and evals: ~45 s
     "tests/orchestration/local/test_local_runs.py::test_the_demo_twice_in_a_row",  # ~40 s
     "tests/orchestration/local/test_real_target.py::test_taskboard_ticket",  # ~40 s
     "tests/orchestration/local/test_triage_scenarios.py",  # ~35 s
     "tests/jobs/phases/test_e2e_phase.py::test_the_example_ticket_fails",  # ~32 s
+    "tests/jobs/onboard/test_onboard_phase.py::test_full_mode",  # 2 x ~30 s
+    "tests/jobs/onboard/test_onboard_phase.py::test_a_spent_budget",  # ~30 s
+    "tests/jobs/onboard/test_onboard_attacks.py",  # 5 x ~18 s
     "tests/jobs/report/test_report_browser.py",  # ~25 s
     "tests/orchestration/local/test_local_runs.py::test_a_relative_repo",  # ~26 s
     "tests/orchestration/local/test_night_local.py::test_hostile_chat_text",  # ~21 s
@@ -96,9 +108,12 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Under pytest-xdist, the ``LONGEST`` units first. A worker is handed two units at the start,
-    round robin, and runs them in turn: the first round goes to the longest, the second to short
-    ones, so that no long test waits behind another."""
+    """The ``SERIAL`` tests get the ``serial`` mark. Under pytest-xdist, the ``LONGEST`` units first. A
+    worker is handed two units at the start, round robin, and runs them in turn: the first round goes to
+    the longest, the second to short ones, so that no long test waits behind another."""
+    for item in items:
+        if item.nodeid.startswith(SERIAL):
+            item.add_marker(pytest.mark.serial)
     workers = getattr(config, "workerinput", {}).get("workercount")
     if not workers:
         return  # not a worker: the collection order stands

@@ -79,7 +79,7 @@ def test_in_the_e2e_image_the_agent_finds_no_tool_token_and_not_the_apps_env() -
     assert origin["jobs"].startswith("/opt/factory/jobs/"), origin
     assert origin["cli"].startswith("/opt/venv/"), origin
     summary = out.strip().splitlines()[-1]
-    assert re.fullmatch(r"5 passed in [\d.]+s", summary), summary  # 2 tool hunts, 3 app-side tests
+    assert re.fullmatch(r"\d+ passed in [\d.]+s", summary), summary  # none failed, none skipped
     figures = {
         mode: json.loads(match)
         for mode, match in re.findall(r"tool canaries, (contained|open) box: (\{.*\})", out)

@@ -363,7 +363,9 @@ def served_run(
         runner = AgentRunner(model_auth=model_auth, grace_seconds=2, box=box)
         with watching(repo, seen):
             seen.outcome = runner.run(request, lines.append)
-    seen.model_requests = [json.dumps(r.body) for r in offline_model.requests[asked:]]
+    # This run's requests: each carries its prompt (another test's CLI on this worker may still be asking).
+    sent = [json.dumps(r.body) for r in offline_model.requests[asked:]]
+    seen.model_requests = [body for body in sent if json.dumps(prompt)[1:-1] in body]
     seen.server_log = log.read_text(errors="replace")
     return seen
 
