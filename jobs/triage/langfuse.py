@@ -38,12 +38,12 @@ from pydantic import BaseModel, Field, SecretStr, field_validator
 from jobs.errors import ConfigError, FactoryError, ServiceError
 from jobs.logs import get_logger
 from jobs.retry import RetryPolicy, retry_after_header
-from jobs.triage.wire import ApiModel, error_text, shape
+from jobs.triage.wire import ApiModel, error_text, more_pages, shape
 
 SERVICE = "langfuse"
 DEFAULT_HOST = "https://cloud.langfuse.com"
 MAX_LIMIT = 100  # the smallest page cap among the paths read here
-MAX_PAGES = 50  # a server that always offers a next page is not followed further than this
+MAX_PAGES = 50  # pages read before a list that still goes on fails the read (as sentry.MAX_PAGES)
 MIN_WAIT = 1.0
 SCORES_V3 = "/api/public/v3/scores"
 SCORES_V2 = "/api/public/v2/scores"
@@ -293,9 +293,9 @@ class LangfuseClient:
                 params["cursor"] = cursor
             elif not rows or not isinstance(meta.get("totalPages"), int) or number >= meta["totalPages"]:
                 return
-        get_logger().warning(
-            "langfuse: %s still had more pages after %d; stopped there", route.path, self._max_pages
-        )
+        limit = params.get("limit")
+        said = more_pages(self._max_pages, limit if isinstance(limit, str) else None)
+        raise ServiceError(SERVICE, 200, f"GET {route.path}: {said}")
 
     # -- one request ----------------------------------------------------------------------------------
 

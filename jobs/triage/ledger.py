@@ -21,7 +21,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobs.artifacts import ArtifactStore, read_model, write_model
+from jobs.artifacts import ArtifactStore, VersionedStore, read_model, write_model
 from jobs.errors import ArtifactExists, ArtifactNotFound, FactoryError
 from jobs.models import utc_now
 from jobs.triage.findings import Finding
@@ -97,7 +97,7 @@ class Ledger:
     def claim_night(self, night: str, run_id: str) -> NightClaim:
         """This run's claim of ``night``; NightTaken when another run holds it (the same run may re-enter)."""
         claim = NightClaim(night=night, run_id=run_id)
-        key = f"{ROOT}/nights/{night}.json"
+        key = night_key(night)
         try:
             write_model(self.store, key, claim, if_absent=True)
         except ArtifactExists:
@@ -106,6 +106,21 @@ class Ledger:
                 raise NightTaken(held) from None
             return held
         return claim
+
+    def release_night(self, night: str, run_id: str) -> bool:
+        """Give up this run's claim of ``night`` (a night that failed before deciding anything), so that
+        another execution can run it; True if released. Only a claim still this run's is removed, by
+        compare-and-delete: never another run's."""
+        key = night_key(night)
+        if not isinstance(self.store, VersionedStore):
+            return False  # pragma: no cover - both backends are versioned
+        try:
+            held = self.store.read_versioned(key)
+        except ArtifactNotFound:
+            return False
+        if NightClaim.model_validate_json(held.data).run_id != run_id:
+            return False
+        return self.store.delete_if_version(key, held.version)
 
     def match(self, finding: Finding) -> FindingRecord | None:
         """The record of the same failure: the one whose keys meet the finding's."""
@@ -171,6 +186,10 @@ class IdOwner(BaseModel):
     model_config = ConfigDict(extra="forbid")
     fingerprint: str
     attempt: int
+
+
+def night_key(night: str) -> str:
+    return f"{ROOT}/nights/{night}.json"
 
 
 def record_key(fingerprint: str) -> str:

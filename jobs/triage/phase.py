@@ -52,6 +52,7 @@ def run_triage(
     clock = Stopwatch()
     night = settings.night or datetime.now(UTC).strftime("%Y-%m-%d")
     result = TriageResult.model_validate(started(run_id, settings.base_branch) | {"night": night})
+    claimed: Ledger | None = None  # this run's claim, while nothing has been decided under it
     try:
         config = triage_config(settings, services, clock)
         report_only = config.report_only if settings.report_only is None else settings.report_only
@@ -60,12 +61,14 @@ def run_triage(
         if not report_only:
             with clock.step("claim"):
                 ledger.claim_night(night, run_id)
+            claimed = ledger
         with clock.step("collect"):
             found = [
                 sanitized(finding, services.redact, config.max_evidence_bytes)
                 for source in sources(settings, config)
                 for finding in source.collect()
             ]
+        claimed = None  # from here on records are written: a re-run must not decide the night again
         with clock.step("decide"):
             findings = _decide_all(found, ledger, config, services, settings, night, run_id, report_only)
         key = run_key(run_id, PHASE, "findings.json")
@@ -96,11 +99,24 @@ def run_triage(
         result = result.model_copy(update={"status": "already-claimed", "detail": str(exc)})
     except Exception as exc:
         log_failure(PHASE, exc)
-        result = result.model_copy(update={"detail": services.redact(str(exc))[:2000]})
+        detail = services.redact(str(exc))[:2000]
+        if claimed is not None and _released(claimed, night, run_id):
+            detail += f" (the claim of night {night} was released: it can be run again)"
+        result = result.model_copy(update={"detail": detail})
     result = result.model_copy(update={"timings": clock.timings, "finished_at": utc_now()})
     write_model(services.store, run_key(run_id, PHASE, "result.json"), result)
     update_report(services, run_id)
     return result
+
+
+def _released(ledger: Ledger, night: str, run_id: str) -> bool:
+    """Release the night this run claimed but decided nothing under (a source that failed to read):
+    nothing half-claimed (RELIABILITY F4). A failure to release is logged; the run's own error stands."""
+    try:
+        return ledger.release_night(night, run_id)
+    except FactoryError as exc:
+        get_logger().warning("could not release the claim of night %s: %s", night, exc)
+        return False
 
 
 def triage_config(settings: JobSettings, services: Services, clock: Stopwatch) -> TriageConfig:

@@ -45,3 +45,12 @@ def error_text(response: httpx.Response, field: str, masked: Iterable[str]) -> s
         if secret:
             text = text.replace(secret, MASK)
     return text[:MAX_MESSAGE]
+
+
+def more_pages(pages: int, limit: str | None) -> str:
+    """Why a list read stopped: it still went on after ``pages`` pages (of ``limit`` each)."""
+    each = f" of {limit}" if limit else ""
+    return (
+        f"still more after {pages} pages{each}: the night would miss what the rest holds; "
+        "narrow the triage's query or window"
+    )

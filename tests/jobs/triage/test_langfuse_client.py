@@ -359,20 +359,24 @@ def test_observations_fall_back_to_the_legacy_path(time_: FakeTime) -> None:
     assert fake.paths[2:] == ["/api/public/observations"]
 
 
-def test_the_page_cap_stops_a_server_that_always_has_a_next_page(time_: FakeTime) -> None:
+def test_a_cursor_still_going_at_the_page_cap_fails_the_read_rather_than_stop_short(time_: FakeTime) -> None:
+    """RELIABILITY F4: every page read, or a clear error; never a night triaged on part of the list."""
+
     def endless(request: httpx.Request) -> httpx.Response:
         cursor = request.url.params.get("cursor", "0")
         row = {"id": f"o{cursor}", "traceId": "t"}
         return httpx.Response(200, json={"data": [row], "meta": {"cursor": str(int(cursor) + 1)}})
 
     fake = Fake({"/api/public/v2/observations": [endless]})
-    observations = list(langfuse_client(fake, time_, max_pages=4).observations(**WINDOW, limit=1))
-    assert [o.id for o in observations] == ["o0", "o1", "o2", "o3"] and len(fake.requests) == 4
+    with pytest.raises(ServiceError, match=r"still more after 4 pages of 1"):
+        list(langfuse_client(fake, time_, max_pages=4).observations(**WINDOW, limit=1))
+    assert len(fake.requests) == 4
 
 
-def test_the_page_cap_stops_paging_that_never_ends(time_: FakeTime) -> None:
+def test_pages_still_going_at_the_cap_fail_the_read(time_: FakeTime) -> None:
     fake = Fake({"/api/public/traces": [paged([{"id": "t"}], 1, 1_000_000)]})
-    assert len(list(langfuse_client(fake, time_, max_pages=3).traces(**WINDOW))) == 3
+    with pytest.raises(ServiceError, match=r"GET /api/public/traces: still more after 3 pages"):
+        list(langfuse_client(fake, time_, max_pages=3).traces(**WINDOW))
     assert [r.url.params["page"] for r in fake.requests] == ["1", "2", "3"]
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from jobs.artifacts import ArtifactStore, open_store, read_model, write_model
 from jobs.entrypoint import prepare
-from jobs.errors import ConfigError
+from jobs.errors import ConfigError, ServiceError
 from jobs.models import run_key
 from jobs.phases.implement.records import ImplementResult
 from jobs.phases.review.records import PullRequestRef, ReviewResult
@@ -148,6 +148,28 @@ def test_the_same_night_fired_twice_triages_once(tmp_path: Path) -> None:
     assert again.selected == [] and "exec-a" in again.detail
     assert not open_store(str(night.artifacts)).exists(run_key("exec-b", "triage", "findings.json"))
     print(f"\nF2 same night fired twice: triages run = {sum(r.status == 'done' for r in (first, again))}")
+
+
+class DownSource(ListSource):
+    """A source whose read fails, as a Sentry that is down, or a list still going at the page cap, does."""
+
+    def collect(self) -> list[Finding]:
+        raise ServiceError("sentry", 503, "GET /api/0/organizations/acme/issues/: service unavailable")
+
+
+def test_a_night_whose_source_fails_is_released_and_can_be_run_again(tmp_path: Path) -> None:
+    """RELIABILITY F4: nothing half-claimed. The read failed before anything was decided, so the claim
+    goes and a second execution of the same night triages it; one that decided keeps its claim."""
+    night = Night(tmp_path)
+    night.source = DownSource([])
+    failed = night.run("2026-12-04", "exec-a", [sentry_finding("1")])
+    assert failed.status == "error" and "service unavailable" in failed.detail
+    assert "the claim of night 2026-12-04 was released: it can be run again" in failed.detail
+    night.source = ListSource([])
+    again = night.run("2026-12-04", "exec-b", [sentry_finding("1")])
+    assert again.status == "done" and [s.identifier for s in again.selected]
+    third = night.run("2026-12-04", "exec-c", [sentry_finding("1")])
+    assert third.status == "already-claimed" and "exec-b" in third.detail
 
 
 def test_two_executions_racing_for_one_night_one_wins(tmp_path: Path) -> None:

@@ -252,14 +252,17 @@ def test_a_slug_is_sent_as_project_slug(time_: FakeTime) -> None:
     assert fake.requests[0].headers["Authorization"] == f"Bearer {TOKEN}"
 
 
-def test_the_page_cap_stops_a_server_that_always_has_a_next_page(time_: FakeTime) -> None:
+def test_a_list_still_going_at_the_page_cap_fails_the_read_rather_than_stop_short(time_: FakeTime) -> None:
+    """RELIABILITY F4: every page read, or a clear error; never a night triaged on part of the list."""
+
     def endless(request: httpx.Request) -> httpx.Response:
         offset = int(request.url.params.get("cursor", "0:0:0").split(":")[1]) + 1
         return page([issue_json(offset)], "true", f"0:{offset}:0")
 
     fake = Fake(endless)
-    issues = list(sentry_client(fake, time_, max_pages=3).issues("acme", 1, limit=1))
-    assert len(issues) == 3 and len(fake.requests) == 3
+    with pytest.raises(ServiceError, match=r"still more after 3 pages of 1: the night would miss"):
+        list(sentry_client(fake, time_, max_pages=3).issues("acme", 1, limit=1))
+    assert len(fake.requests) == 3
 
 
 def test_a_repeated_cursor_ends_the_list(time_: FakeTime) -> None:
