@@ -1,10 +1,9 @@
 """The onboard section (job ``onboard-client``): the client and mode, the accuracy table our code
-measured, what needs a human, what was refused, and the files behind it (transcripts, eval runs).
+measured, what needs a human, what was refused, and the files behind it (transcripts, eval records).
 
-The table is the one the ticket and the PR show (``jobs.onboard.body.accuracy_table``, markdown), read
-back into cells and rendered through the escaping builders: a path the agent named, or a reason, is
-text, whatever it holds. A row that does not split into the header's cells (a ``|`` inside a cell) is
-shown whole, as text, rather than guessed at.
+The table and the refusals are the rows the ticket and the PR show as markdown
+(``jobs.onboard.body``), rendered here through the escaping builders: a path the agent named, or a
+reason, is text, whatever it holds.
 """
 
 from __future__ import annotations
@@ -12,7 +11,7 @@ from __future__ import annotations
 import re
 from urllib.parse import unquote
 
-from jobs.onboard.body import accuracy_table, refused_lines
+from jobs.onboard.body import HEADER, NUMERIC, AccuracyRow, accuracy_rows, refusals
 from jobs.onboard.records import AgentRun, OnboardResult
 from jobs.onboard.summary import figures
 from jobs.report.fmt import duration, money, short_sha
@@ -22,61 +21,50 @@ from jobs.report.phases import Rel
 
 MAX_TEXT = 2_000
 MAX_FAILURES = 200
-# Inline markdown the onboarding's lines use: `code` and **bold**.
-_INLINE = re.compile(r"(`[^`]*`|\*\*[^*]+\*\*)")
 _EVAL_FILE = re.compile(r"^onboard/eval-[^/]+\.json$")
 
 
-def inline(text: str) -> Html:
-    """One markdown line's `code` and **bold** as elements; everything else as escaped text."""
+def accuracy_table(rows: list[AccuracyRow]) -> Html:
+    """The rows as an HTML table (figures right-aligned, the final ones bold)."""
+    if not rows:
+        return el("p", "No evaluation ran.", class_="muted")
+    header = el("tr", [el("th", name, class_="num" if NUMERIC[i] else None) for i, name in enumerate(HEADER)])
+    body = []
+    for row in rows:
+        cells: list[Html | str] = [
+            el("b", row.label) if row.total else row.label,
+            _changed(row) if row.kept is not None else "",
+            el("b", row.tuning) if row.total else row.tuning,
+            el("b", row.held_out) if row.total else row.held_out,
+            _kept(row),
+            money(row.cost_usd) if row.cost_usd is not None else "",
+            duration(row.seconds) if row.seconds is not None else "",
+        ]
+        body.append(
+            el("tr", [el("td", cell, class_="num" if NUMERIC[i] else None) for i, cell in enumerate(cells)])
+        )
+    return el("table", el("thead", header), el("tbody", body), class_="counts")
+
+
+def _changed(row: AccuracyRow) -> Html:
     parts: list[Html | str] = []
-    for piece in _INLINE.split(text):
-        if piece.startswith("`") and piece.endswith("`") and len(piece) >= 2:
-            parts.append(el("code", piece[1:-1]))
-        elif piece.startswith("**") and piece.endswith("**") and len(piece) >= 4:
-            parts.append(el("b", piece[2:-2]))
-        elif piece:
-            parts.append(piece)
+    for i, name in enumerate(row.changed):
+        parts += [", " if i else "", el("code", name)]
+    if not row.changed:
+        parts.append("nothing")
+    if row.more:
+        parts.append(f" and {row.more} more")
+    if row.refused:
+        parts.append(f"; refused: {row.refused}")
     return join(*parts)
 
 
-def _cells(line: str) -> list[str]:
-    return [cell.strip() for cell in line.strip().removeprefix("|").removesuffix("|").split("|")]
-
-
-def markdown_table(lines: list[str]) -> Html:
-    """A markdown table (header, alignment row, rows) as an HTML table; other lines as paragraphs."""
-    if len(lines) < 2 or not lines[0].lstrip().startswith("|"):
-        return join(*[el("p", inline(line), class_="muted") for line in lines])
-    head = _cells(lines[0])
-    numeric = [cell.endswith(":") and not cell.startswith(":") for cell in _cells(lines[1])]
-    numeric += [False] * (len(head) - len(numeric))
-    rows = []
-    for line in lines[2:]:
-        cells = _cells(line)
-        if len(cells) != len(head):
-            rows.append(el("tr", el("td", line, colspan=len(head), class_="small")))
-            continue
-        rows.append(
-            el(
-                "tr",
-                [
-                    el("td", _cell(head[i], cell), class_="num" if numeric[i] else None)
-                    for i, cell in enumerate(cells)
-                ],
-            )
-        )
-    header = el("tr", [el("th", name, class_="num" if numeric[i] else None) for i, name in enumerate(head)])
-    return el("table", el("thead", header), el("tbody", rows), class_="counts")
-
-
-def _cell(column: str, text: str) -> Html:
-    if column == "Kept" and text == "kept":
+def _kept(row: AccuracyRow) -> Html | str:
+    if row.kept is None:
+        return ""
+    if row.kept:
         return el("span", "kept", class_="pill t-good")
-    if column == "Kept" and text.startswith("undone"):
-        why = text.removeprefix("undone").removeprefix(":").strip()
-        return join(el("span", "undone", class_="pill t-warn"), " ", why)
-    return inline(text)
+    return join(el("span", "undone", class_="pill t-warn"), " ", row.why)
 
 
 def onboard_section(result: OnboardResult, rel: Rel, transcript: Rel, keys: list[str]) -> Html:
@@ -116,16 +104,15 @@ def onboard_section(result: OnboardResult, rel: Rel, transcript: Rel, keys: list
         body.append(el("p", result.detail[:MAX_TEXT], class_="muted"))
     body.append(el("div", table, class_="wrap"))
     body.append(el("div", "Accuracy, as our code measured it with the target's eval", class_="label"))
-    body.append(el("div", markdown_table(accuracy_table(result)), class_="wrap"))
+    body.append(el("div", accuracy_table(accuracy_rows(result)), class_="wrap"))
     if result.needs_human:
         body.append(el("div", f"Needs a human ({len(result.needs_human)})", class_="label"))
         body.append(el("ul", [el("li", flag[:MAX_TEXT]) for flag in result.needs_human], class_="issues"))
-    refused = refused_lines(result)
+    refused = refusals(result)
     if refused:
         body.append(el("div", f"Changes refused and undone ({len(refused)})", class_="label"))
-        body.append(
-            el("ul", [el("li", inline(line.removeprefix("- "))) for line in refused], class_="issues")
-        )
+        items = [el("li", r.purpose, ": ", el("code", r.path), ": ", r.why) for r in refused]
+        body.append(el("ul", items, class_="issues"))
     if result.failures:
         shown = result.failures[:MAX_FAILURES]
         more = len(result.failures) - len(shown)

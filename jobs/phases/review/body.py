@@ -223,7 +223,8 @@ def render_body(inputs: BodyInputs) -> str:
 
 def onboarding_lines(onboarding: OnboardResult, redact: Callable[[str], str]) -> list[str]:
     """The onboarding's section: its accuracy table (every figure from the eval our code ran) and the
-    changes it refused. Paths and reasons are ours; the table holds no agent-written text."""
+    changes it refused. The paths in them are the agent's file names, as code spans it cannot close
+    (``jobs.onboard.body``); the reasons are ours."""
     out = [
         f"### Onboarding of `{onboarding.client}` ({onboarding.mode}): accuracy measured by Factory",
         "",

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from jobs.artifacts import DirectoryStore
 from jobs.models import run_key
+from jobs.onboard.body import accuracy_table, refused_lines
 from jobs.report import load_run, write_report
-from jobs.report.onboarding import inline, markdown_table
 from tests.orchestration.runs.build import build_onboarding
 
 HOSTILE_PATH = "clients/acme-shop.example/skills/<script>alert(1)</script>.md"
@@ -80,9 +80,14 @@ def test_a_finished_onboarding_reads_as_a_tickets_run_with_its_pull_request(tmp_
     assert (tmp_path / run_key("onb-done", "index.html")).exists()
 
 
-def test_the_markdown_table_is_read_back_into_escaped_cells() -> None:
-    table = markdown_table(["| A | B |", "|---|--:|", "| `x<y` | **1** |", "| a | b | c |"])
-    assert "<td><code>x&lt;y</code></td>" in table and '<td class="num"><b>1</b></td>' in table
-    assert '<td colspan="2" class="small">| a | b | c |</td>' in table, "a row that does not fit is text"
-    assert markdown_table(["No evaluation ran."]) == '<p class="muted">No evaluation ran.</p>'
-    assert inline("`a` and **b** <i>") == "<code>a</code> and <b>b</b> &lt;i&gt;"
+def test_in_the_prs_markdown_a_path_the_agent_named_is_a_code_span_it_cannot_close(tmp_path: Path) -> None:
+    """The ticket's and the PR's table, from the same rows as this page: a backtick cannot end the span
+    (no link, image or mention renders), a ``|`` cannot split the row."""
+    hostile = "clients/acme-shop.example/skills/x`[click](https://evil.example)`|y.md"
+    result = build_onboarding(DirectoryStore(tmp_path), "onb-md", carried=hostile, refused="nope | really")
+    table = accuracy_table(result, "clients/acme-shop.example")
+    [round_1] = [line for line in table if line.startswith("| 1 (")]
+    assert "`skills/x'[click](https://evil.example)'\\|y.md`" in round_1
+    assert round_1.replace("\\|", "").count("|") == len(table[0].replace("\\|", "").split("|")) - 1
+    [refusal] = refused_lines(result)
+    assert refusal == "- tune: `clients/acme-shop.example/eval.jsonl`: nope | really"
