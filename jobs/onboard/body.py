@@ -131,7 +131,7 @@ def accuracy_table(result: OnboardResult, client_dir: str = "") -> list[str]:
                 f"${row.cost_usd or 0.0:.2f}",
                 f"{row.seconds or 0.0:.0f} s",
             ]
-        out.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
+        out.append("|" + "|".join(f" {_cell(cell)} " if cell else " " for cell in cells) + "|")
     return out
 
 
