@@ -131,6 +131,7 @@ def test_the_workflow_file_loads_and_names_what_it_needs() -> None:
         "solve_night",
         "review_and_verify",
         "onboard_client",
+        "onboard_notices",
     }
     with pytest.raises(WorkflowSyntaxError, match=r"factory\.yaml:\d+: .*googleapis\.run\.v2"):
         load_workflow(
@@ -296,6 +297,33 @@ def test_bad_input_is_refused_before_any_job(
     assert result.error.as_value() == {"code": 400, "tags": ["ValueError"], "message": message}
     assert events(result) == ["failed"]
     assert not (tmp_path / "artifacts" / "runs").exists()
+
+
+def test_an_onboard_job_that_fails_after_its_evals_still_tells_their_figures(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str]
+) -> None:
+    """The job failed (exit 1) after the baseline and one round: Slack is told both figures, then the
+    failure in the job's own words; nothing is reviewed."""
+    said = [
+        "baseline: tuning 50% (5/10), held-out 40% (2/5)",
+        "round 1 kept: tuning 70% (7/10), held-out 60% (3/5)",
+    ]
+
+    def onboard_fails(phase: str, env: Mapping[str, str], timeout: float) -> int | None:
+        assert phase == "onboard", phase
+        result = tmp_path / "artifacts" / "runs" / env["RUN_ID"] / "onboard" / "result.json"
+        result.parent.mkdir(parents=True, exist_ok=True)
+        result.write_text(
+            json.dumps({"status": "failed", "detail": "the eval crashed in round 2", "notices": said})
+        )
+        return 1
+
+    argument = {"job": "onboard-client", "client": "acme-shop.example", "mode": "full"}
+    failed = run(argument, remote, tmp_path, model_auth, "onb-fails", runner=onboard_fails)
+    assert failed.error is not None and "the eval crashed in round 2" in failed.error.message
+    assert events(failed) == ["started", "accuracy", "accuracy", "failed"]
+    assert [text.split(": ", 1)[1] for text in notices(failed, "accuracy")] == said
+    assert open_store(str(tmp_path / "artifacts")).list("receiver/locks/") == []  # released
 
 
 def test_a_missing_slack_secret_never_fails_the_run(
