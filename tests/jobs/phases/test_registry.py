@@ -43,6 +43,8 @@ def _phases_called(workflow: dict[str, Any], name: str) -> list[str]:
     found: list[str] = []
     for step in workflow[name]["steps"]:
         for body in step.values():
+            if isinstance(body, dict) and isinstance(body.get("try"), dict):
+                body = body["try"]  # a call made in a try block (its except only tells and re-raises)
             call = body.get("call") if isinstance(body, dict) else None
             if call == "run_phase":
                 found.append(body["args"]["phase"])
