@@ -17,6 +17,7 @@ from jobs.artifacts.store import (
     Versioned,
     VersionedStore,
     check_key,
+    delete_if_owned,
     read_model,
     write_model,
 )
@@ -34,6 +35,7 @@ __all__ = [
     "Versioned",
     "VersionedStore",
     "check_key",
+    "delete_if_owned",
     "open_store",
     "read_model",
     "write_model",

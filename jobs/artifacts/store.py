@@ -12,12 +12,13 @@ with its version, then replace (or delete) it only if it is still at that versio
 from __future__ import annotations
 
 import builtins
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol, TypeVar, runtime_checkable
 
 import pydantic
 
-from jobs.errors import ArtifactError
+from jobs.errors import ArtifactError, ArtifactNotFound
 
 # GCS caps object names at 1024 bytes; the same cap keeps local paths well under PATH_MAX.
 MAX_KEY_BYTES = 1024
@@ -97,6 +98,19 @@ class VersionedStore(ArtifactStore, Protocol):
         version was read: compare-and-delete, so that a lock is only removed by whoever still owns it.
         """
         ...
+
+
+def delete_if_owned(store: VersionedStore, key: str, owned: Callable[[bytes], bool]) -> bool:
+    """Delete ``key`` only if ``owned`` says its content is still the caller's (a lock, a claim), at the
+    version that was read: compare-and-delete. True if it did; False when it is gone, someone else's, or
+    changed since it was read."""
+    try:
+        current = store.read_versioned(key)
+    except ArtifactNotFound:
+        return False
+    if not owned(current.data):
+        return False
+    return store.delete_if_version(key, current.version)
 
 
 def _bad_char(text: str) -> str | None:

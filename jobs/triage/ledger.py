@@ -21,7 +21,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobs.artifacts import ArtifactStore, VersionedStore, read_model, write_model
+from jobs.artifacts import ArtifactStore, VersionedStore, delete_if_owned, read_model, write_model
 from jobs.errors import ArtifactExists, ArtifactNotFound, FactoryError
 from jobs.models import utc_now
 from jobs.triage.findings import Finding
@@ -111,16 +111,11 @@ class Ledger:
         """Give up this run's claim of ``night`` (a night that failed before deciding anything), so that
         another execution can run it; True if released. Only a claim still this run's is removed, by
         compare-and-delete: never another run's."""
-        key = night_key(night)
         if not isinstance(self.store, VersionedStore):
             return False  # pragma: no cover - both backends are versioned
-        try:
-            held = self.store.read_versioned(key)
-        except ArtifactNotFound:
-            return False
-        if NightClaim.model_validate_json(held.data).run_id != run_id:
-            return False
-        return self.store.delete_if_version(key, held.version)
+        return delete_if_owned(
+            self.store, night_key(night), lambda data: NightClaim.model_validate_json(data).run_id == run_id
+        )
 
     def match(self, finding: Finding) -> FindingRecord | None:
         """The record of the same failure: the one whose keys meet the finding's."""

@@ -65,7 +65,7 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
-from jobs.artifacts import VersionedStore
+from jobs.artifacts import VersionedStore, delete_if_owned
 from jobs.errors import ArtifactError, ArtifactExists, ArtifactNotFound
 from jobs.serving import LoopbackHTTPServer, ServingThread
 from orchestration.receiver.delivery import delivery_id
@@ -293,14 +293,7 @@ class Receiver:
             )
 
     def _forget(self, delivery: str, nonce: str) -> bool:
-        key = DELIVERIES + delivery
-        try:
-            current = self.store.read_versioned(key)
-        except ArtifactNotFound:
-            return False
-        if _nonce_of(current.data) != nonce:
-            return False
-        return self.store.delete_if_version(key, current.version)
+        return delete_if_owned(self.store, DELIVERIES + delivery, lambda data: _nonce_of(data) == nonce)
 
 
 def _nonce_of(record: bytes) -> str | None:

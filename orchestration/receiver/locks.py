@@ -26,7 +26,7 @@ import logging
 from datetime import UTC, datetime
 from typing import Literal
 
-from jobs.artifacts import VersionedStore
+from jobs.artifacts import VersionedStore, delete_if_owned
 from jobs.errors import ArtifactError, ArtifactExists, ArtifactNotFound
 
 log = logging.getLogger("orchestration.receiver")
@@ -116,10 +116,4 @@ def acquire(store: VersionedStore, ticket: str, record: bytes, now_ms: int, max_
 
 def release_if_owned(store: VersionedStore, ticket: str, delivery: str) -> bool:
     """Delete the ticket's lock only if it still names ``delivery`` (compare-and-delete); True if it did."""
-    try:
-        current = store.read_versioned(lock_key(ticket))
-    except ArtifactNotFound:
-        return False
-    if delivery_of(current.data) != delivery:
-        return False
-    return store.delete_if_version(lock_key(ticket), current.version)
+    return delete_if_owned(store, lock_key(ticket), lambda data: delivery_of(data) == delivery)
