@@ -36,7 +36,7 @@ from jobs.onboard.records import AgentRun, DatasetInfo, OnboardResult, Purpose, 
 from jobs.onboard.summary import notices
 from jobs.onboard.tickets import OnboardingTicket, branch_for_onboarding, identifier_for, write_ticket
 from jobs.onboard.tree import closed_to_box, is_noise, make_agent_tree, take_back
-from jobs.phases.kit.budget import MIN_RUN_SECONDS, BudgetSpent, PhaseBudget
+from jobs.phases.kit.budget import BudgetSpent, PhaseBudget
 from jobs.phases.kit.steps import Stopwatch, log_failure, run_agent, write_result
 from jobs.services import Services
 from jobs.settings import JobSettings
@@ -250,7 +250,7 @@ class Onboarding:
             self._update(writing=[*self.result.writing, run])
             if not (checkout.path / paths.dataset).exists():
                 raise StepFailed(f"the dataset run wrote no {paths.dataset}")
-        parse_dataset((checkout.path / paths.dataset).read_bytes(), onboarding.min_cases)
+        cases = tuple(self._dataset(checkout, paths, onboarding))  # checked now: before any skills run
         if not self._tunable_files(paths):
             prompt = prompts.render(
                 "onboard-skills",
@@ -261,7 +261,6 @@ class Onboarding:
                 tunable=", ".join(f"`{p}`" for p in paths.tunable),
                 material=quoted,
             )
-            cases = tuple(parse_dataset((checkout.path / paths.dataset).read_bytes(), onboarding.min_cases))
             run = self._agent(
                 "skills", prompt, paths.may_change, hide=(paths.dataset,), give=give, secret=cases
             )
@@ -508,21 +507,16 @@ class Onboarding:
         tree = services.place(f"agent-{self.runs}-{purpose}")
         closed = [self.checkout.path, *([self.checkout.git_dir] if self.checkout.git_dir else [])]
         with self.clock.step(purpose):
+            # Asked first: a spent budget leaves no tree behind.
+            request = self.budget.request(
+                prompt.replace("{tree}", str(tree)), tree, self.config.models.implement, reserve=reserve
+            )
             cases = tuple((case.id, case.question) for case in secret)
             before, hidden = make_agent_tree(self.checkout.path, tree, services.box, hide, give, cases)
             if hidden:
                 get_logger().warning(
                     "left out of the %s run's tree, holding cases it must not see: %s", purpose, hidden
                 )
-            request = self.budget.request(
-                prompt.replace("{tree}", str(tree)), tree, self.config.models.implement
-            )
-            seconds = self.budget.seconds_left() - reserve
-            if seconds < MIN_RUN_SECONDS:
-                raise BudgetSpent(f"no time for another agent run and the eval after it ({reserve:.0f} s)")
-            request = request.model_copy(
-                update={"max_duration_seconds": min(request.max_duration_seconds, seconds)}
-            )
             key = self._key(f"transcript-{self.runs}-{purpose}.jsonl")
             with closed_to_box(*closed):
                 outcome, transcript = run_agent(services, self.budget, request, key)

@@ -51,12 +51,14 @@ class PhaseBudget:
         return min(limit, left)
 
     def request(
-        self, prompt: str, cwd: Path, model: str, tools: tuple[str, ...] = CODING_TOOLS
+        self, prompt: str, cwd: Path, model: str, tools: tuple[str, ...] = CODING_TOOLS, reserve: float = 0.0
     ) -> AgentRequest:
-        """A request for the next run; StepFailed when the phase has no time or money left for one."""
-        seconds = self.seconds_left()
+        """A request for the next run; BudgetSpent when the phase has no time or money left for one.
+        ``reserve`` seconds are kept for what must follow the run (the onboarding's eval)."""
+        seconds = self.seconds_left() - reserve
         if seconds < MIN_RUN_SECONDS:
-            raise BudgetSpent("the phase's time budget (MAX_DURATION_SECONDS) is spent")
+            after = f" with {reserve:.0f} s kept for what follows the run" if reserve else ""
+            raise BudgetSpent(f"the phase's time budget (MAX_DURATION_SECONDS) is spent{after}")
         if self.cost_left < MIN_RUN_USD:
             raise BudgetSpent(f"the phase's cost budget is spent (${self.spent_usd:.2f})")
         return AgentRequest(
