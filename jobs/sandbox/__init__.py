@@ -1,5 +1,5 @@
 """The box the agent and the target's commands run in (see ``box``), and the app's side of it (``app``)."""
 
-from jobs.sandbox.box import Box, ContainedBox, Containment, Who, open_box
+from jobs.sandbox.box import AppSide, Box, ContainedBox, Containment, Who, open_box, who_of
 
-__all__ = ["Box", "ContainedBox", "Containment", "Who", "open_box"]
+__all__ = ["AppSide", "Box", "ContainedBox", "Containment", "Who", "open_box", "who_of"]

@@ -26,13 +26,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from jobs.appenv import FILE_VARIABLE, AppEnv
-from jobs.sandbox.box import Box
+from jobs.sandbox.box import AppSide, Box
 
 
 @contextmanager
-def app_side(box: Box, tree: Path, env: AppEnv | None) -> Iterator[dict[str, str]]:
-    """Lend ``tree`` to the app's uid; yield the environment its processes get (``env``'s variables and
-    where their copy of the file is; nothing without ``env``). Run them with ``who="app"``."""
+def app_side(box: Box, tree: Path, env: AppEnv | None) -> Iterator[AppSide]:
+    """Lend ``tree`` to the app's uid; yield what its steps are given (``app=``): the environment its
+    processes get, ``env``'s variables and where their copy of the file is (nothing without ``env``)."""
     with contextlib.ExitStack() as after:  # undone in reverse, each step even if one before failed
         after.callback(_shut, box, tree)
         _sweep(box)  # nothing of the box may run while the tree changes hands
@@ -49,7 +49,7 @@ def app_side(box: Box, tree: Path, env: AppEnv | None) -> Iterator[dict[str, str
             if box.app_uid is not None:
                 os.chown(copy, box.app_uid, box.app_uid)
             extra = {**env.environment(), FILE_VARIABLE: str(copy)}
-        yield extra
+        yield AppSide(extra)
 
 
 def _sweep(box: Box) -> None:

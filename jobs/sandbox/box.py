@@ -35,6 +35,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, TypeVar
 
@@ -48,6 +49,19 @@ Containment = Literal["auto", "require", "off"]
 # Whose uid a step of the box runs as: the agent's (the CLI, the target's install) or the app's (its
 # dev servers and checks, which may hold its configuration).
 Who = Literal["agent", "app"]
+
+
+@dataclass(frozen=True)
+class AppSide:
+    """The app's side of the box, as ``jobs.sandbox.app.app_side`` lends it: a step given one runs as the
+    app's uid, with ``env`` (the app's configuration, which gives way to the variables we set)."""
+
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def who_of(app: AppSide | None) -> Who:
+    return "agent" if app is None else "app"
+
 
 # Box uids come from a range no distribution hands out to people or services.
 UID_LOW, UID_HIGH = 200_000, 260_000

@@ -18,13 +18,12 @@ import signal
 import subprocess
 import tempfile
 import time
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from jobs.agent.cli import supervised
 from jobs.agent.policy import agent_environment
-from jobs.sandbox import Box, Who
+from jobs.sandbox import AppSide, Box, who_of
 
 GRACE = 2.0  # SIGTERM to SIGKILL for what a command left behind
 KILL_WAIT = 5.0
@@ -50,17 +49,15 @@ def run_repo_command(
     timeout: float,
     box: Box | None = None,
     extra_env: dict[str, str] | None = None,
-    who: Who = "agent",
-    app_env: Mapping[str, str] | None = None,
+    app: AppSide | None = None,
 ) -> CommandRun:
-    """Run ``command`` with ``/bin/sh -c`` in ``cwd`` (in ``box``, as ``who``); stdout and stderr
-    combined, in order. ``app_env`` (the app's configuration, ``jobs/sandbox/app.py``) gives way to the
-    variables we set."""
+    """Run ``command`` with ``/bin/sh -c`` in ``cwd`` (in ``box``; on the ``app``'s side of it when
+    given: ``jobs/sandbox/app.py``); stdout and stderr combined, in order."""
     started = time.monotonic()
-    box = box or Box()
+    box, who = box or Box(), who_of(app)
     home = box.private_dir("factory-cmd-home-", who)
     try:
-        env = {**(app_env or {}), **agent_environment(os.environ, home, {}), **(extra_env or {})}
+        env = {**(app.env if app else {}), **agent_environment(os.environ, home, {}), **(extra_env or {})}
         box.hand_over(home, who)
         with tempfile.TemporaryFile() as out:
             proc = subprocess.Popen(

@@ -29,7 +29,7 @@ from jobs.phases.e2e.database import run_setup
 from jobs.phases.e2e.servers import LOCK_ENV, DevServers, ServerSpec
 from jobs.phases.review.evidence import run_checks
 from jobs.redact import Redactor
-from jobs.sandbox import ContainedBox, Who, open_box
+from jobs.sandbox import AppSide, ContainedBox, open_box
 from jobs.sandbox.app import app_side
 from jobs.sandbox.box import processes_of
 from jobs.services import build_services
@@ -119,8 +119,8 @@ class Hunt:
     denied: list[str]
 
 
-def hunt(box: ContainedBox, tree: Path, who: Who, *targets: str) -> Hunt:
-    run = run_repo_command(f"{PY} hunt.py {' '.join(targets)}", tree, 30, box, who=who)
+def hunt(box: ContainedBox, tree: Path, app: AppSide | None, *targets: str) -> Hunt:
+    run = run_repo_command(f"{PY} hunt.py {' '.join(targets)}", tree, 30, box, app=app)
     assert run.exit_code == 0, run.output
     found = json.loads(run.output)
     return Hunt(found["read"], found["denied"])
@@ -139,23 +139,23 @@ def test_the_servers_get_the_apps_env_and_an_attacker_as_the_agent_reads_none_of
         port=port,
         health_url=f"http://127.0.0.1:{port}/health",
     )
-    with app_side(box, tree, env) as app_env:
-        copy = Path(app_env[FILE_VARIABLE])
-        assert app_env["APP_SECRET"] == CANARY and copy.read_text() == app_env_file.read_text()
+    with app_side(box, tree, env) as app:
+        copy = Path(app.env[FILE_VARIABLE])
+        assert app.env["APP_SECRET"] == CANARY and copy.read_text() == app_env_file.read_text()
         assert (copy.stat().st_uid, copy.stat().st_mode & 0o777) == (box.app_uid, 0o400)
-        with DevServers([spec], tree, tmp_path / "logs", box=box, who="app", app_env=app_env):
+        with DevServers([spec], tree, tmp_path / "logs", box=box, app=app):
             health = box.call(lambda: httpx.get(spec.health_url, timeout=5).status_code)
             assert health == 200  # the server saw the variable and its copy, and they agree
             [server] = processes_of(box.app_box_uid)[:1]
             written = str(tree / ".cache" / "started")
-            agent = hunt(box, tree, "agent", str(copy), str(copy.parent), written)
-            app = hunt(box, tree, "app", str(copy), str(copy.parent), written)
+            agent = hunt(box, tree, None, str(copy), str(copy.parent), written)
+            own = hunt(box, tree, AppSide(), str(copy), str(copy.parent), written)
         assert Path(written).stat().st_uid == box.app_uid  # the tree was the app's
     # The agent's uid: refused by the kernel everywhere the canary is.
     assert CANARY not in json.dumps(agent.read)
     assert {f"/proc/{server}/environ", str(copy), str(copy.parent), written} <= set(agent.denied)
     # The app's uid, with the same script: the canary in the server's environment and in the copy.
-    assert CANARY in app.read[f"/proc/{server}/environ"] and CANARY in app.read[str(copy)]
+    assert CANARY in own.read[f"/proc/{server}/environ"] and CANARY in own.read[str(copy)]
     # Over: nothing of the app runs, its copy is gone, the tree is shut to both of the box's uids.
     assert processes_of(box.app_box_uid) == []
     assert not copy.parent.exists()
@@ -173,8 +173,8 @@ def test_the_reviews_checks_run_as_the_app_and_what_they_print_of_it_is_masked(
     redact = Redactor(env.secret_values())
     tree = tree_in(box)
     config = TargetConfig(test='id -u; echo "secret is $APP_SECRET"; cat "$FACTORY_APP_ENV_FILE"')
-    with app_side(box, tree, env) as app_env:
-        (check,) = run_checks(config, tree, redact, box=box, who="app", app_env=app_env)
+    with app_side(box, tree, env) as app:
+        (check,) = run_checks(config, tree, redact, box=box, app=app)
     assert check.exit_code == 0, check.output_tail
     assert check.output_tail.splitlines()[0] == str(box.app_uid)
     assert "secret is [REDACTED]" in check.output_tail and CANARY not in check.output_tail
@@ -184,15 +184,14 @@ def test_the_e2e_setup_runs_as_the_app_with_its_configuration(box: ContainedBox,
     """Migrations need the app's configuration (a SECRET_KEY, a master key) as much as its servers do."""
     env = load_app_env(app_env_file, contained=True)
     tree = tree_in(box)
-    with app_side(box, tree, env) as app_env:
+    with app_side(box, tree, env) as app:
         [run] = run_setup(
             ['test "$APP_SECRET" = "$(sed -n s/^APP_SECRET=//p "$FACTORY_APP_ENV_FILE")" && id -u'],
             tree,
             {"database_url": "postgresql://x"},
             30,
             box,
-            "app",
-            app_env,
+            app,
         )
     assert run.exit_code == 0, run.output
     assert run.output.strip() == str(box.app_uid)

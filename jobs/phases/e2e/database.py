@@ -35,7 +35,7 @@ from typing import Self
 from pydantic import BaseModel, ConfigDict
 
 from jobs.errors import ConfigError, DatabaseError
-from jobs.sandbox import Box, Who
+from jobs.sandbox import AppSide, Box
 from jobs.serving import free_port
 from jobs.workspace.shell import CommandRun, run_repo_command
 
@@ -312,14 +312,13 @@ def run_setup(
     variables: Mapping[str, str],
     timeout: float,
     box: Box | None = None,
-    who: Who = "agent",
-    app_env: Mapping[str, str] | None = None,
+    app: AppSide | None = None,
 ) -> list[CommandRun]:
     """Run the target's ``e2e.setup`` commands in order in its checkout, sharing one deadline.
 
     Each runs as its install commands do (``run_repo_command``), with the placeholders in its
-    environment; the e2e phase runs them as the app (``who="app"``, with its configuration
-    ``app_env``: jobs/sandbox/app.py), as its migrations need. Raises SetupFailed naming the first
+    environment; the e2e phase runs them on the ``app``'s side of the box (its uid and configuration:
+    jobs/sandbox/app.py), as its migrations need. Raises SetupFailed naming the first
     command that fails or times out, with the tail of its output.
     """
     runs: list[CommandRun] = []
@@ -329,7 +328,7 @@ def run_setup(
     # In the command's environment, never its argv: the run's API key is among them.
     env = setup_environment(variables)
     for command in commands:
-        run = run_repo_command(command, cwd, deadline - time.monotonic(), box, env, who, app_env)
+        run = run_repo_command(command, cwd, deadline - time.monotonic(), box, env, app)
         runs.append(run)
         shown = clamp(command, 300)
         if run.timed_out:

@@ -60,7 +60,7 @@ from jobs.phases.kit.steps import (
 )
 from jobs.phases.kit.text import one_line
 from jobs.phases.kit.tools import served_tools, tool_scope
-from jobs.sandbox import Box
+from jobs.sandbox import AppSide, Box
 from jobs.sandbox.app import app_side
 from jobs.services import Services
 from jobs.settings import JobSettings
@@ -230,11 +230,9 @@ class Verifier:
         try:
             with contextlib.ExitStack() as stack:
                 # The app's setup and servers: its uid and its configuration, neither the agent's.
-                app_env = stack.enter_context(
-                    app_side(self.services.box, workspace.path, self.services.app_env)
-                )
+                app = stack.enter_context(app_side(self.services.box, workspace.path, self.services.app_env))
                 with self.clock.step("seeding"), steps.step("seeding"):
-                    database_url = self._database(stack, config.e2e, workspace.path, app_env)
+                    database_url = self._database(stack, config.e2e, workspace.path, app)
                 servers = DevServers(
                     config.e2e.servers,
                     workspace.path,
@@ -242,8 +240,7 @@ class Verifier:
                     self._variables(config.e2e, database_url),
                     lock_wait_seconds=self.budget.seconds_left(),  # another run's servers may hold the ports
                     box=self.services.box,
-                    who="app",
-                    app_env=app_env,
+                    app=app,
                 )
                 with self.clock.step("server_start"), steps.step("server_start"):
                     try:
@@ -282,9 +279,7 @@ class Verifier:
             timings=steps.timings,
         )
 
-    def _database(
-        self, stack: contextlib.ExitStack, e2e: E2EConfig, checkout: Path, app_env: Mapping[str, str]
-    ) -> str:
+    def _database(self, stack: contextlib.ExitStack, e2e: E2EConfig, checkout: Path, app: AppSide) -> str:
         """A fresh database, the app's setup and seeds run in it; its URL ('' when neither is configured)."""
         self.reader_dsn = None
         if not e2e.needs_database:
@@ -296,7 +291,7 @@ class Verifier:
         seconds = self.budget.command_seconds(e2e.setup_timeout_seconds) if e2e.setup else 0.0
         variables = self._variables(e2e, database.dsn)
         prepare_database(
-            database.dsn, e2e, checkout, variables, seconds, self.services.redact, self.services.box, app_env
+            database.dsn, e2e, checkout, variables, seconds, self.services.redact, self.services.box, app
         )
         # The browser agent's database tool reads through a role of its own that can only read.
         self.reader_dsn = reader_role(database)
@@ -403,16 +398,16 @@ def prepare_database(
     setup_seconds: float,
     redact: Callable[[str], str],
     box: Box | None = None,
-    app_env: Mapping[str, str] | None = None,
+    app: AppSide | None = None,
 ) -> list[SeedLoad]:
-    """The app's ``e2e.setup`` commands against the fresh database, as the app (its uid and its
-    configuration ``app_env``: jobs/sandbox/app.py), then its seeds in the order listed.
+    """The app's ``e2e.setup`` commands against the fresh database, on the ``app``'s side of the box
+    (its uid and configuration: jobs/sandbox/app.py), then its seeds in the order listed.
 
     A setup command that fails is the app's doing: Skipped, naming the command, with its output's tail
     (redacted: the app's output may echo what it was given).
     """
     try:
-        run_setup(e2e.setup, checkout, variables, setup_seconds, box, "app", app_env)
+        run_setup(e2e.setup, checkout, variables, setup_seconds, box, app)
     except SetupFailed as exc:
         raise Skipped(redact(str(exc)), app_fault=True) from None
     return load_seeds(dsn, e2e.seeds, SEEDS_DIR, repo=checkout, box=box)

@@ -37,7 +37,7 @@ from jobs.agent.cli import supervised
 from jobs.agent.policy import agent_environment
 from jobs.errors import ConfigError, FactoryError
 from jobs.logs import get_logger
-from jobs.sandbox import Box, Who
+from jobs.sandbox import AppSide, Box, who_of
 from jobs.workspace.shell import reap_supervised
 
 GRACE = 3.0  # the reaper's SIGTERM-to-SIGKILL wait for a server's tree
@@ -274,8 +274,7 @@ class DevServers:
         variables: Mapping[str, str] | None = None,
         lock_wait_seconds: float = LOCK_WAIT_SECONDS,
         box: Box | None = None,
-        who: Who = "agent",
-        app_env: Mapping[str, str] | None = None,
+        app: AppSide | None = None,
     ) -> None:
         for field in ("name", "port"):
             values = [str(getattr(spec, field)) for spec in specs]
@@ -289,11 +288,11 @@ class DevServers:
         self.start_seconds: dict[str, float] = {}
         self._procs: list[subprocess.Popen[bytes]] = []
         self._home: Path | None = None
-        # The servers are the target's code: they run in the box, as ``who`` (the app's uid, in a tree
-        # lent to it, when they get the app's configuration ``app_env``: jobs/sandbox/app.py), in its network.
+        # The servers are the target's code: they run in the box, in its network, on the app's side of
+        # it when given one (its uid and configuration, in a tree lent to it: jobs/sandbox/app.py).
         self.box = box or Box()
-        self.who: Who = who
-        self.app_env = dict(app_env or {})
+        self.who = who_of(app)
+        self.app_env = app.env if app else {}
         self._lock = PortsLock()
         self.lock_wait_seconds = lock_wait_seconds
 

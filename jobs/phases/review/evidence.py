@@ -8,13 +8,13 @@ Counts are read from the summary lines unittest and pytest print; other runners 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from jobs.sandbox import Box, Who
+from jobs.sandbox import AppSide, Box
 from jobs.target_config import TargetConfig
 from jobs.workspace.shell import run_repo_command
 
@@ -95,13 +95,12 @@ def run_checks(
     redact: Callable[[str], str],
     time_left: Callable[[float], float] = lambda limit: limit,
     box: Box | None = None,
-    who: Who = "agent",
-    app_env: Mapping[str, str] | None = None,
+    app: AppSide | None = None,
 ) -> list[CheckRun]:
     """Run the configured test, lint and typecheck commands; their output is redacted and clamped.
 
     ``time_left`` turns a command's own timeout into what the phase can still give it. The review runs
-    them as the app (``who="app"``, with its configuration ``app_env``: jobs/sandbox/app.py).
+    them on the ``app``'s side of the box (its uid and configuration: jobs/sandbox/app.py).
     """
     commands: list[tuple[CheckName, str | None]] = [
         ("test", config.test),
@@ -112,9 +111,7 @@ def run_checks(
     for name, command in commands:
         if not command:
             continue
-        run = run_repo_command(
-            command, cwd, time_left(config.check_timeout_seconds), box, who=who, app_env=app_env
-        )
+        run = run_repo_command(command, cwd, time_left(config.check_timeout_seconds), box, app=app)
         output = redact(run.output)
         runs.append(
             CheckRun(

@@ -152,9 +152,9 @@ class ReviewLoop:
         services.box.hand_over(checks_dir)
         with clock.step("install"):
             install(config, checks_dir, budget.command_seconds(config.install_timeout_seconds), services.box)
-        with clock.step("checks"), app_side(services.box, checks_dir, services.app_env) as app_env:
+        with clock.step("checks"), app_side(services.box, checks_dir, services.app_env) as app:
             checks = run_checks(
-                config, checks_dir, services.redact, budget.command_seconds, services.box, "app", app_env
+                config, checks_dir, services.redact, budget.command_seconds, services.box, app
             )
         inputs = RoundInputs(self.ticket, workspace, checks, diff, stat, n, MAX_ROUNDS, config.models.review)
         with clock.step("review"):
