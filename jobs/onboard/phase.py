@@ -334,40 +334,37 @@ class Onboarding:
 
     # --- the tuning loop --------------------------------------------------------------------
     def _tune(self, paths: ClientPaths, onboarding: OnboardingConfig, update: str) -> None:
-        assert self.parts is not None and self.result.baseline is not None
-        current = self.result.baseline
-        shown = self._last_eval  # the eval of the files as they stand: its failures are the prompt's
-        pending = update  # the knowledge base's change, shown until a round that follows it is kept
+        assert self.parts is not None and self.result.final is not None
+        self._standing = self._last_eval
         # The eval after a round must fit in what the phase has left: an agent gets the rest.
         reserve = onboarding.eval_timeout_seconds + RESERVE_SECONDS
         for n in range(1, onboarding.max_rounds + 1):
-            if current.tuning.accuracy >= onboarding.target_accuracy and not pending:
+            if self.result.final.tuning.accuracy >= onboarding.target_accuracy and not self._pending(update):
                 break
             try:
-                current, shown, pending = self._round(n, paths, onboarding, current, shown, pending, reserve)
+                self._round(n, paths, onboarding, update, reserve)
             except BudgetSpent as exc:
                 get_logger().warning("tuning stops before round %d: %s", n, exc)
                 self._update(stopped=f"before round {n}: {exc}")
                 break
             last = self.result.rounds[-1]
-            if not last.kept and last.after is None and not last.run.carried:
+            if not last.run.carried:
                 break  # the agent changed nothing it may change
             if last.run.agent is not None and not last.run.agent.status.ok:
                 break
 
+    def _pending(self, update: str) -> str:
+        """The knowledge base's change, shown until a round that follows it is kept."""
+        return "" if any(r.kept for r in self.result.rounds) else update
+
     def _round(
-        self,
-        n: int,
-        paths: ClientPaths,
-        onboarding: OnboardingConfig,
-        current: Score,
-        shown: EvalRun | None,
-        pending: str,
-        reserve: float,
-    ) -> tuple[Score, EvalRun | None, str]:
-        """One round: the agent, the eval, kept or undone; returns what stands after it."""
-        assert self.parts is not None
+        self, n: int, paths: ClientPaths, onboarding: OnboardingConfig, update: str, reserve: float
+    ) -> None:
+        """One round: the agent, the eval, kept or undone; ``result.final`` is what stands after it."""
+        assert self.parts is not None and self.result.final is not None
+        current, pending = self.result.final, self._pending(update)
         backup = self._tunable_files(paths)
+        shown = self._standing  # the eval of the files as they stand: its failures are the prompt's
         failures = shown.failures if shown is not None else []
         prompt = prompts.render(
             "onboard-tune",
@@ -396,9 +393,9 @@ class Onboarding:
         if not agent_run.carried:
             record = record.model_copy(update={"why": "the agent changed nothing tuning may change"})
             self._update(rounds=[*self.result.rounds, record])
-            return current, shown, pending
+            return
         try:
-            after_run = self._try_score(f"round-{n}")
+            after = self._try_score(f"round-{n}")
         except BudgetSpent:
             self._restore(paths, backup)  # never measured: not kept
             self._update(
@@ -408,11 +405,10 @@ class Onboarding:
                 ]
             )
             raise
-        if after_run is None:
+        if after is None:
             self._restore(paths, backup)
             record = record.model_copy(update={"why": "the eval could not run after it"})
         else:
-            after = after_run
             record = record.model_copy(update={"after": after})
             if after.tuning.accuracy < current.tuning.accuracy:
                 self._restore(paths, backup)
@@ -420,7 +416,7 @@ class Onboarding:
                 record = record.model_copy(update={"why": fell})
             else:
                 record = record.model_copy(update={"kept": True})
-                current, shown, pending = after, self._last_eval, ""
+                current, self._standing = after, self._last_eval
         self._update(rounds=[*self.result.rounds, record], final=current)
         get_logger().info(
             "round %d: tuning %.0f%%, held-out %.0f%% (%s)",
@@ -429,7 +425,6 @@ class Onboarding:
             100 * current.held_out.accuracy,
             "kept" if record.kept else f"undone: {record.why}",
         )
-        return current, shown, pending
 
     def _tunable_files(self, paths: ClientPaths) -> dict[str, bytes]:
         assert self.checkout is not None
@@ -538,6 +533,7 @@ class Onboarding:
         )
 
     _last_eval: EvalRun | None = None
+    _standing: EvalRun | None = None  # the eval of the tunable files as they stand (kept)
 
     def _score(self, label: str) -> Score:
         score = self._try_score(label)
