@@ -5,6 +5,11 @@ TOOLS := .tools
 UV    := $(TOOLS)/bin/uv
 PY    := $(VENV)/bin/python
 UV_VERSION := 0.13.9
+# A target's install may use uv (examples/support-bot/script/bootstrap does); the job images give targets
+# /usr/local/bin/uv. Here: as root, the same (a box's uid cannot enter a checkout in a private directory,
+# a home or a mktemp -d); else uv alone (not the tools venv's python or pip) in SHIMS, on make's PATH.
+SHIMS := $(TOOLS)/shims
+export PATH := $(CURDIR)/$(SHIMS):$(PATH)
 
 .PHONY: setup system demo test lint bench clean images
 
@@ -14,6 +19,10 @@ $(UV):
 		&& DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv; }
 	python3 -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
+
+$(SHIMS)/uv: | $(UV)
+	mkdir -p $(SHIMS) && ln -sf ../bin/uv $@
+	if [ "$$(id -u)" = 0 ] && [ ! -e /usr/local/bin/uv ]; then install -m 0755 $(UV) /usr/local/bin/uv; fi
 
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	$(UV) sync --frozen --quiet
@@ -31,7 +40,7 @@ system:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	fi
 
-setup: system $(VENV)/.synced
+setup: system $(VENV)/.synced $(SHIMS)/uv
 
 demo: setup
 	$(VENV)/bin/factory demo

@@ -25,6 +25,12 @@ ROOT = TESTS.parent
 EXAMPLES = ROOT / "examples"
 TEST_SCENARIOS = TESTS / "scenarios"
 
+# The Makefile's uv (and nothing else of its tools) on the PATH, as ``make test`` has it when pytest is run
+# directly: the support-bot's install (its script/bootstrap) takes it over venv and pip when there.
+SHIMS = ROOT / ".tools" / "shims"
+if SHIMS.is_dir() and str(SHIMS) not in os.environ.get("PATH", "").split(os.pathsep):
+    os.environ["PATH"] = os.pathsep.join([str(SHIMS), os.environ.get("PATH", os.defpath)])
+
 # Under ``make test`` (pytest-xdist, -n 4) a module here is one unit of work, run by one worker: its
 # module-scoped fixture (an install, an emulator, a played day) is set up once. Every other test is a
 # unit of its own. (``xdist_group`` marks would say the same, but xdist 3.8's --dist loadgroup ignores

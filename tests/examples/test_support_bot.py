@@ -1,37 +1,70 @@
 """The support-bot example (examples/support-bot): its own suite passes and its eval gives a real accuracy.
 
-The app is a target, not Factory's code: it is installed as its .factory.yaml installs it (a venv of
-its own, its pinned requirements from PyPI), and its own commands run, as Factory's phases would run
-them. Figures printed: the app's test count and each shipped client's eval accuracy.
+The app is a target, not Factory's code: it is installed as its .factory.yaml installs it (its
+script/bootstrap: a venv of its own, its pinned requirements from PyPI, with uv when the PATH has it and
+with venv and pip when not), and its own commands run, as Factory's phases would run them. Figures
+printed: the install's times, the app's test count and each shipped client's eval accuracy.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
-import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from jobs.target_config import parse_target_config
 from tests.conftest import EXAMPLES
 
 APP = EXAMPLES / "support-bot"
 CLIENTS = sorted(path.name for path in (APP / "clients").iterdir() if path.is_dir())
 
 
+def copy_of_the_app(where: Path) -> Path:
+    copy = where / "app"
+    shutil.copytree(APP, copy, ignore=shutil.ignore_patterns(".venv", "__pycache__", ".pytest_cache"))
+    return copy
+
+
+def install(app: Path, path: str) -> float:
+    """The install commands of the app's .factory.yaml, in ``app``, with ``path`` for PATH; seconds."""
+    config = parse_target_config((APP / ".factory.yaml").read_text(encoding="utf-8"))
+    started = time.monotonic()
+    for command in config.install:
+        env = {**os.environ, "PATH": path}
+        subprocess.run(["/bin/sh", "-c", command], cwd=app, env=env, check=True, timeout=600)
+    return time.monotonic() - started
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """A copy of the app with its venv, installed as its .factory.yaml says."""
-    copy = tmp_path_factory.mktemp("support-bot") / "app"
-    shutil.copytree(APP, copy, ignore=shutil.ignore_patterns(".venv", "__pycache__", ".pytest_cache"))
-    python = "/usr/bin/python3" if Path("/usr/bin/python3").exists() else sys.executable
-    subprocess.run([python, "-m", "venv", ".venv"], cwd=copy, check=True, timeout=120)
-    pip = [".venv/bin/pip", "install", "--quiet", "--disable-pip-version-check", "-r", "requirements.txt"]
-    subprocess.run(pip, cwd=copy, check=True, timeout=600)
+    """A copy of the app with its venv, installed as its .factory.yaml says (uv on the PATH)."""
+    copy = copy_of_the_app(tmp_path_factory.mktemp("support-bot"))
+    assert shutil.which("uv"), "no uv on the PATH: `make setup` installs it"
+    print(f"\nsupport-bot install with uv: {install(copy, os.environ['PATH']):.1f}s")
     yield copy
+
+
+def test_the_install_took_uv_from_the_path(app: Path) -> None:
+    assert (app / ".venv" / "pyvenv.cfg").read_text(encoding="utf-8").count("uv = ") == 1
+    assert not (app / ".venv" / "bin" / "pip").exists()  # venv's ensurepip would have put one there
+
+
+def test_without_uv_the_install_makes_the_same_venv_with_pip(tmp_path: Path) -> None:
+    copy = copy_of_the_app(tmp_path)
+    without_uv = os.pathsep.join(
+        p for p in os.environ["PATH"].split(os.pathsep) if p and not (Path(p) / "uv").exists()
+    )
+    print(f"\nsupport-bot install with venv and pip: {install(copy, without_uv):.1f}s")
+    assert (copy / ".venv" / "bin" / "pip").exists()
+    assert "uv = " not in (copy / ".venv" / "pyvenv.cfg").read_text(encoding="utf-8")
+    imports = [".venv/bin/python", "-c", "import flask, sqlalchemy, alembic, psycopg, sentry_sdk, yaml"]
+    subprocess.run(imports, cwd=copy, check=True, timeout=60)
 
 
 def test_its_own_suite_passes(app: Path) -> None:
