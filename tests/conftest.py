@@ -59,10 +59,10 @@ SERIAL = (
 # ``make test`` they start first, so that none of them starts last and runs alone at the end. A node id
 # prefix each; the tests not named keep their order after them.
 LONGEST = (
-    "tests/orchestration/local/test_night_demo.py",  # ~150 s
-    "tests/orchestration/local/test_support_bot_demo.py::test_sb_1_",  # ~65 s
+    "tests/orchestration/local/test_night_demo.py",  # ~80 s
+    "tests/orchestration/local/test_support_bot_demo.py::test_sb_1_",  # ~35 s
     "tests/orchestration/local/test_onboard_demo.py::test_an_onboarding_that_changes_files",  # 2 x ~45 s
-    "tests/examples/test_support_bot.py",  # the app's install, its suite and evals: ~45 s
+    "tests/examples/test_support_bot.py",  # the app's installs (uv, then pip), its suite and evals: ~25 s
     "tests/orchestration/local/test_local_runs.py::test_the_demo_twice_in_a_row",  # ~40 s
     "tests/orchestration/local/test_real_target.py::test_taskboard_ticket",  # ~40 s
     "tests/orchestration/local/test_triage_scenarios.py",  # ~35 s
@@ -71,14 +71,13 @@ LONGEST = (
     "tests/jobs/onboard/test_onboard_phase.py::test_a_spent_budget",  # ~30 s
     "tests/jobs/onboard/test_onboard_attacks.py",  # 5 x ~18 s
     "tests/jobs/report/test_report_browser.py",  # ~25 s
-    "tests/orchestration/local/test_local_runs.py::test_a_relative_repo",  # ~26 s
+    "tests/orchestration/local/test_local_runs.py::test_the_hostile_ticket",  # ~15 s
     "tests/orchestration/local/test_night_local.py::test_hostile_chat_text",  # ~21 s
     "tests/orchestration/local/test_night_local.py::test_the_same_night_fired_twice",  # ~21 s
     "tests/jobs/phases/test_crash_boundaries.py::test_b3_review_killed",  # ~20 s
     "tests/jobs/phases/test_crash_boundaries.py::test_b3_implement_killed",  # 3 x ~15 s
     "tests/images/test_images.py",  # the implement phase in its container
     "tests/jobs/phases/test_review_phase.py::test_three_failed_reviews",  # ~16 s
-    "tests/orchestration/local/test_local_runs.py::test_the_demos_other_tickets",  # ~15 s, ~4 s
     "tests/jobs/test_agent_runner.py::test_c5_",  # 3 x ~10 s
     "tests/orchestration/local/test_night_local.py",  # ~12 s each
     "tests/orchestration/local/test_traffic.py",

@@ -1,6 +1,6 @@
 """The ``factory`` command end to end, as the README and docs/local.md show it (issue 12, items 1, 9, 10,
-11): the demo twice in a row, its other tickets, a relative ``--repo`` from another directory, and a
-repository of one's own with its own scenarios whose browser check is skipped (exit 3).
+11): the demo twice in a row, its other tickets (the hostile one with a relative ``--repo`` from another
+directory), and a repository of one's own with its own scenarios whose browser check is skipped (exit 3).
 
 Each runs the whole workflow: the real Claude Code CLI against the offline model, real git, and for the
 notes app a seeded PostgreSQL and Chromium. Slow (10-60 s each), so they are few.
@@ -57,29 +57,27 @@ def test_the_demo_twice_in_a_row_ends_verified_both_times(tmp_path: Path) -> Non
     assert "(failed)" not in log and log.count("E2E report and screenshots (verified)") == 2
 
 
-@pytest.mark.parametrize(
-    ("ticket", "expected"),
-    [("IX-102", ("done", "passed", "verified")), ("IX-103", ("no_changes", None, None))],
-)
-def test_the_demos_other_tickets_end_with_exit_0(
-    tmp_path: Path, ticket: str, expected: tuple[str, str | None, str | None]
-) -> None:
-    result = factory("demo", "--ticket", ticket, "--artifacts", str(tmp_path / ".factory"))
+def test_the_demos_ticket_that_needs_no_change_ends_with_exit_0(tmp_path: Path) -> None:
+    result = factory("demo", "--ticket", "IX-103", "--artifacts", str(tmp_path / ".factory"))
     assert result.exit_code == 0, result.output[-3000:]
     outcome = workflow_result(result)
-    assert (outcome["implement"], outcome.get("review"), outcome.get("e2e")) == expected
+    assert (outcome["implement"], outcome.get("review"), outcome.get("e2e")) == ("no_changes", None, None)
 
 
-def test_a_relative_repo_works_from_any_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The push runs inside the job's checkout, so a relative --repo must be made absolute where it
-    enters; so must --tickets-dir, --artifacts and --scenarios. --keep-work keeps the checkouts."""
+def test_the_hostile_ticket_with_a_relative_repo_from_another_directory_ends_verified(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo's IX-102 (a hostile title, a prompt injection in the body) through solve-linear-ticket
+    from another directory: the push runs inside the job's checkout, so a relative --repo must be made
+    absolute where it enters; so must --tickets-dir, --artifacts and --scenarios. --keep-work keeps the
+    checkouts. (One run for both: each is a whole workflow with a browser check.)"""
     seed_bare_remote(EXAMPLES / "notes-app", tmp_path / "target" / "remote.git")
     shutil.copytree(EXAMPLES / "tickets", tmp_path / "tickets")
     shutil.copytree(EXAMPLES / "scenarios", tmp_path / "scenarios")
     monkeypatch.chdir(tmp_path)
     result = factory(
         "solve-linear-ticket",
-        "--ticket", "IX-101",
+        "--ticket", "IX-102",
         "--repo", "target/remote.git",
         "--tickets-dir", "tickets",
         "--artifacts", "out",
@@ -90,9 +88,9 @@ def test_a_relative_repo_works_from_any_directory(tmp_path: Path, monkeypatch: p
     outcome = workflow_result(result)
     assert phases(outcome) == ("done", "passed", "verified")
     log = git(
-        "--git-dir", str(tmp_path / "target" / "remote.git"), "log", "--format=%s", "main..factory/ix-101"
+        "--git-dir", str(tmp_path / "target" / "remote.git"), "log", "--format=%s", "main..factory/ix-102"
     )
-    assert "IX-101: Add a word count to each note" in log
+    assert "IX-102: Trim whitespace from note titles" in log
     kept = tmp_path / "out" / "work" / outcome["run_id"]
     assert (kept / "repo" / "notes_app").is_dir()
     assert f"work        {kept} (kept: --keep-work)" in result.stdout
