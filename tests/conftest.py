@@ -48,8 +48,8 @@ SHARED = (
 )
 
 # Tests whose figures are times (a job stopped at its timeout, a demo's phases each within theirs) or
-# that drive the container engine: ``make test`` runs them after the parallel part, alone, so that
-# the other workers' load cannot push them past their limits. A node id prefix each.
+# that drive the container engine: ``make test`` runs them after the parallel part, on two workers (one
+# per core), so that four workers' load cannot push them past their limits. A node id prefix each.
 SERIAL = (
     "tests/images/",  # podman: the implement job past its task timeout, the e2e image's hunts
     "tests/jobs/report/test_report_browser.py",  # the notes demo behind it, within its phases' limits
