@@ -59,8 +59,9 @@ class AppSide:
     env: dict[str, str] = field(default_factory=dict)
 
 
-def who_of(app: AppSide | None) -> Who:
-    return "agent" if app is None else "app"
+def side_of(app: AppSide | None) -> tuple[Who, dict[str, str]]:
+    """Who runs a step given ``app`` (or none), and what the app's configuration adds to its environment."""
+    return ("agent", {}) if app is None else ("app", app.env)
 
 
 # Box uids come from a range no distribution hands out to people or services.

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from jobs.agent.cli import supervised
 from jobs.agent.policy import agent_environment
-from jobs.sandbox import AppSide, Box, who_of
+from jobs.sandbox import AppSide, Box, side_of
 
 GRACE = 2.0  # SIGTERM to SIGKILL for what a command left behind
 KILL_WAIT = 5.0
@@ -54,10 +54,11 @@ def run_repo_command(
     """Run ``command`` with ``/bin/sh -c`` in ``cwd`` (in ``box``; on the ``app``'s side of it when
     given: ``jobs/sandbox/app.py``); stdout and stderr combined, in order."""
     started = time.monotonic()
-    box, who = box or Box(), who_of(app)
+    box = box or Box()
+    who, app_env = side_of(app)
     home = box.private_dir("factory-cmd-home-", who)
     try:
-        env = {**(app.env if app else {}), **agent_environment(os.environ, home, {}), **(extra_env or {})}
+        env = {**app_env, **agent_environment(os.environ, home, {}), **(extra_env or {})}
         box.hand_over(home, who)
         with tempfile.TemporaryFile() as out:
             proc = subprocess.Popen(

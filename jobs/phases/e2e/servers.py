@@ -37,7 +37,7 @@ from jobs.agent.cli import supervised
 from jobs.agent.policy import agent_environment
 from jobs.errors import ConfigError, FactoryError
 from jobs.logs import get_logger
-from jobs.sandbox import AppSide, Box, who_of
+from jobs.sandbox import AppSide, Box, side_of
 from jobs.workspace.shell import reap_supervised
 
 GRACE = 3.0  # the reaper's SIGTERM-to-SIGKILL wait for a server's tree
@@ -291,8 +291,7 @@ class DevServers:
         # The servers are the target's code: they run in the box, in its network, on the app's side of
         # it when given one (its uid and configuration, in a tree lent to it: jobs/sandbox/app.py).
         self.box = box or Box()
-        self.who = who_of(app)
-        self.app_env = app.env if app else {}
+        self.who, self.app_env = side_of(app)
         self._lock = PortsLock()
         self.lock_wait_seconds = lock_wait_seconds
 
