@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from jobs.target_config import parse_target_config
+from jobs.workspace.install import install
 from tests.conftest import EXAMPLES
 
 APP = EXAMPLES / "support-bot"
@@ -31,13 +32,11 @@ def copy_of_the_app(where: Path) -> Path:
     return copy
 
 
-def install(app: Path, path: str) -> float:
-    """The install commands of the app's .factory.yaml, in ``app``, with ``path`` for PATH; seconds."""
-    config = parse_target_config((APP / ".factory.yaml").read_text(encoding="utf-8"))
+def timed_install(app: Path) -> float:
+    """The app's install, as a phase runs it (``jobs.workspace.install``: its .factory.yaml's commands,
+    the agent's environment with this process's PATH); seconds."""
     started = time.monotonic()
-    for command in config.install:
-        env = {**os.environ, "PATH": path}
-        subprocess.run(["/bin/sh", "-c", command], cwd=app, env=env, check=True, timeout=600)
+    install(parse_target_config((APP / ".factory.yaml").read_text(encoding="utf-8")), app)
     return time.monotonic() - started
 
 
@@ -46,7 +45,7 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A copy of the app with its venv, installed as its .factory.yaml says (uv on the PATH)."""
     copy = copy_of_the_app(tmp_path_factory.mktemp("support-bot"))
     assert shutil.which("uv"), "no uv on the PATH: `make setup` installs it"
-    print(f"\nsupport-bot install with uv: {install(copy, os.environ['PATH']):.1f}s")
+    print(f"\nsupport-bot install with uv: {timed_install(copy):.1f}s")
     yield copy
 
 
@@ -55,12 +54,13 @@ def test_the_install_took_uv_from_the_path(app: Path) -> None:
     assert not (app / ".venv" / "bin" / "pip").exists()  # venv's ensurepip would have put one there
 
 
-def test_without_uv_the_install_makes_the_same_venv_with_pip(tmp_path: Path) -> None:
+def test_without_uv_the_install_makes_the_same_venv_with_pip(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     copy = copy_of_the_app(tmp_path)
-    without_uv = os.pathsep.join(
-        p for p in os.environ["PATH"].split(os.pathsep) if p and not (Path(p) / "uv").exists()
-    )
-    print(f"\nsupport-bot install with venv and pip: {install(copy, without_uv):.1f}s")
+    without_uv = [p for p in os.environ["PATH"].split(os.pathsep) if p and not (Path(p) / "uv").exists()]
+    monkeypatch.setenv("PATH", os.pathsep.join(without_uv))
+    print(f"\nsupport-bot install with venv and pip: {timed_install(copy):.1f}s")
     assert (copy / ".venv" / "bin" / "pip").exists()
     assert "uv = " not in (copy / ".venv" / "pyvenv.cfg").read_text(encoding="utf-8")
     imports = [".venv/bin/python", "-c", "import flask, sqlalchemy, alembic, psycopg, sentry_sdk, yaml"]
