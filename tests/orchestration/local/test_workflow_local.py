@@ -307,9 +307,12 @@ def test_an_onboard_job_that_fails_after_its_evals_still_tells_their_figures(
         "baseline: tuning 50% (5/10), held-out 40% (2/5)",
         "round 1 kept: tuning 70% (7/10), held-out 60% (3/5)",
     ]
+    store = open_store(str(tmp_path / "artifacts"))
+    held_while_running: list[str] = []
 
     def onboard_fails(phase: str, env: Mapping[str, str], timeout: float) -> int | None:
         assert phase == "onboard", phase
+        held_while_running.extend(store.list("receiver/locks/"))
         result = tmp_path / "artifacts" / "runs" / env["RUN_ID"] / "onboard" / "result.json"
         result.parent.mkdir(parents=True, exist_ok=True)
         result.write_text(
@@ -322,7 +325,8 @@ def test_an_onboard_job_that_fails_after_its_evals_still_tells_their_figures(
     assert failed.error is not None and "the eval crashed in round 2" in failed.error.message
     assert events(failed) == ["started", "accuracy", "accuracy", "failed"]
     assert [text.split(": ", 1)[1] for text in notices(failed, "accuracy")] == said
-    assert open_store(str(tmp_path / "artifacts")).list("receiver/locks/") == []  # released
+    assert held_while_running == ["receiver/locks/onboard-acme-shop.example"]  # claimed for the job
+    assert store.list("receiver/locks/") == []  # and released after its failure
 
 
 def test_a_missing_slack_secret_never_fails_the_run(
