@@ -12,7 +12,7 @@ import httpx
 
 from jobs.agent import AgentRunner
 from jobs.appenv import AppEnv, load_app_env
-from jobs.artifacts import ArtifactStore, open_store
+from jobs.artifacts import VersionedStore, open_store
 from jobs.errors import ConfigError
 from jobs.onboard.tickets import OnboardingTickets
 from jobs.phases.kit.security import SecurityLog, held_secrets
@@ -29,7 +29,7 @@ from jobs.workspace.git import Git
 class Services:
     """What a phase works with; the pull-request host is opened on first use (only review needs it)."""
 
-    store: ArtifactStore
+    store: VersionedStore
     tickets: TicketSource
     runner: AgentRunner
     git: Git

@@ -21,7 +21,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from jobs.artifacts import ArtifactStore, VersionedStore, delete_if_owned, read_model, write_model
+from jobs.artifacts import VersionedStore, delete_if_owned, read_model, write_model
 from jobs.errors import ArtifactExists, ArtifactNotFound, FactoryError
 from jobs.models import utc_now
 from jobs.triage.findings import Finding
@@ -86,7 +86,7 @@ class NightTaken(FactoryError):
 class Ledger:
     """The records of every failure triage has seen, read once at the start of a night."""
 
-    def __init__(self, store: ArtifactStore, id_prefix: str = "BUG") -> None:
+    def __init__(self, store: VersionedStore, id_prefix: str = "BUG") -> None:
         self.store = store
         self.id_prefix = id_prefix
         self.records: dict[str, FindingRecord] = {}
@@ -111,8 +111,6 @@ class Ledger:
         """Give up this run's claim of ``night`` (a night that failed before deciding anything), so that
         another execution can run it; True if released. Only a claim still this run's is removed, by
         compare-and-delete: never another run's."""
-        if not isinstance(self.store, VersionedStore):
-            return False  # pragma: no cover - both backends are versioned
         return delete_if_owned(
             self.store, night_key(night), lambda data: NightClaim.model_validate_json(data).run_id == run_id
         )
