@@ -435,7 +435,9 @@ def release(
     executor = Executor(
         workflow, connectors, make_functions(env, time.time), log_sink=lambda _s, text: logged.append(text)
     )
-    outcome = executor.call_subworkflow("release_lock", {"request": {"job": "j", "run_id": "x", **request}})
+    # The request as normalize_input shapes it: the lock is the ticket's.
+    shaped = {"job": "j", "run_id": "x", "lock": request.get("ticket", ""), **request}
+    outcome = executor.call_subworkflow("release_lock", {"request": shaped})
     return outcome, calls, logged
 
 

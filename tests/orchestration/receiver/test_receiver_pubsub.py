@@ -241,6 +241,7 @@ def test_a_webhook_reaches_the_workflow_once_through_pubsub_and_eventarc(
         "report_only": "",
         "client": "",  # an onboarding's client and mode: a ticket's run has the defaults
         "mode": "full",
+        "lock": "ENG-42",  # the run's lock: the ticket's, the one the receiver took
     }
     assert exit_code == 0, log
     # Published within the synchronous deadline: Pub/Sub had the message before Linear got its answer.
