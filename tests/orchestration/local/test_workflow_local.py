@@ -131,6 +131,7 @@ def test_the_workflow_file_loads_and_names_what_it_needs() -> None:
         "solve_night",
         "review_and_verify",
         "onboard_client",
+        "tell_accuracy",
     }
     with pytest.raises(WorkflowSyntaxError, match=r"factory\.yaml:\d+: .*googleapis\.run\.v2"):
         load_workflow(
