@@ -118,7 +118,7 @@ def accuracy_table(result: OnboardResult, client_dir: str = "") -> list[str]:
     ]
     for row in rows:
         if row.total:
-            cells = ["**final**", "", f"**{row.tuning}**", f"**{row.held_out}**", "", "", ""]
+            cells = [f"**{row.label}**", "", f"**{row.tuning}**", f"**{row.held_out}**", "", "", ""]
         elif row.kept is None:
             cells = [row.label, "", row.tuning, row.held_out, "", "", ""]
         else:
