@@ -35,6 +35,19 @@ class Rule:
 RULES = (
     Rule("jobs", "everything a job container runs; its images carry jobs/ alone", only=("jobs",)),
     Rule(
+        "jobs.phases",
+        "a phase starts our MCP servers (jobs.mcp.config, jobs.mcp.serve); loading one would import the MCP"
+        " library, 0.7 s of CPU in every job process",
+        never=(
+            "jobs.mcp.answers",
+            "jobs.mcp.browser",
+            "jobs.mcp.database",
+            "jobs.mcp.langfuse",
+            "jobs.mcp.linear",
+            "jobs.mcp.sentry",
+        ),
+    ),
+    Rule(
         "orchestration.engine",
         "the Workflows engine is pure: it knows no job",
         only=("orchestration.engine",),

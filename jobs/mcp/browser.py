@@ -18,8 +18,7 @@ Why this rather than agent-browser or Playwright's own MCP server:
 Run as ``python -I /abs/path/jobs/mcp/browser.py``. The CLI starts it with the agent's
 environment, in the target repository (untrusted, and it could hold a ``jobs/`` package): so this file
 imports nothing from our package at load time, and ``-I`` keeps the working directory off ``sys.path``.
-Configuration is read from the environment: ``FACTORY_BROWSER_ORIGINS`` (comma-separated origins),
-``FACTORY_SCREENSHOT_DIR`` and ``FACTORY_CHROMIUM`` (default ``/usr/bin/chromium``).
+Its configuration, read from the environment, is in ``config/browser.py``, loaded by path as well.
 """
 
 from __future__ import annotations
@@ -32,14 +31,13 @@ import json
 import os
 import re
 import socket
-import sys
 import time
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from mcp.server.mcpserver import MCPServer
@@ -55,17 +53,24 @@ from playwright.async_api import (
 )
 from playwright.async_api import Error as PlaywrightError
 
-if TYPE_CHECKING:
-    from jobs.agent.models import McpServer
+
+def _load(relative: str, name: str) -> Any:
+    """A module of this directory loaded by path: this file, run isolated, imports nothing of our package."""
+    spec = importlib.util.spec_from_file_location(name, Path(__file__).parent / relative)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 SERVER_NAME = "browser"
-ORIGINS_ENV = "FACTORY_BROWSER_ORIGINS"
-SCREENSHOT_DIR_ENV = "FACTORY_SCREENSHOT_DIR"
-BROWSER_START = "browser-start.json"  # written next to the screenshots: seconds Chromium took to come up
-# Written there instead when Chromium could not start: the machine's failure, never the app's.
-BROWSER_FAILED = "browser-failed.json"
-CHROMIUM_ENV = "FACTORY_CHROMIUM"
-DEFAULT_CHROMIUM = "/usr/bin/chromium"
+_config = _load("config/browser.py", "factory_mcp_browser_config")
+ORIGINS_ENV: str = _config.ORIGINS_ENV
+SCREENSHOT_DIR_ENV: str = _config.SCREENSHOT_DIR_ENV
+CHROMIUM_ENV: str = _config.CHROMIUM_ENV
+DEFAULT_CHROMIUM: str = _config.DEFAULT_CHROMIUM
+BROWSER_START: str = _config.BROWSER_START
+BROWSER_FAILED: str = _config.BROWSER_FAILED
 # Needed on these machines: without the background-networking ones Chromium's outbound connections are
 # refused, and as root (or in most containers) it will not start with its sandbox. Playwright gives each
 # launch a fresh temporary profile (user-data-dir) under TMPDIR, removed when the browser closes.
@@ -385,38 +390,10 @@ def build_server(session: BrowserSession) -> MCPServer[None]:
     return server
 
 
-def browser_env(origins: Sequence[str], screenshot_dir: Path, chromium: str | None = None) -> dict[str, str]:
-    """This server's configuration, as its environment."""
-    env = {ORIGINS_ENV: ",".join(origins), SCREENSHOT_DIR_ENV: str(screenshot_dir.resolve())}
-    if chromium:
-        env[CHROMIUM_ENV] = chromium
-    return env
-
-
-def browser_command() -> list[str]:
-    """This server by path, isolated (``-I``): it loads nothing from our package."""
-    return [sys.executable, "-I", str(Path(__file__).resolve())]
-
-
-def browser_mcp(origins: Sequence[str], screenshot_dir: Path, chromium: str | None = None) -> McpServer:
-    """The server as a stdio entry the CLI starts itself (an open box: our uid is the agent's)."""
-    # Imported here so the server process, run by path, loads nothing from our package.
-    from jobs.agent.models import McpServer
-
-    return McpServer(command=browser_command(), env=browser_env(origins, screenshot_dir, chromium))
-
-
-def _served() -> Any:
-    """``jobs/mcp/served.py``, loaded by path: this file, run isolated, imports nothing of our package."""
-    spec = importlib.util.spec_from_file_location("factory_mcp_served", Path(__file__).with_name("served.py"))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def main() -> None:
-    _served().run(build_server(BrowserSession(BrowserConfig.from_env(os.environ))))
+    _load("served.py", "factory_mcp_served").run(
+        build_server(BrowserSession(BrowserConfig.from_env(os.environ)))
+    )
 
 
 if __name__ == "__main__":

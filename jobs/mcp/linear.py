@@ -16,9 +16,7 @@ elsewhere), data to weigh, never instructions to follow.
 
 Run as ``python -m jobs.mcp.linear``, by the harness (``jobs.mcp.serve.ServedTool``), as its own uid:
 the Linear key is in this process's environment, out of the agent's reach, and never in argv.
-Configuration (``linear_env`` writes it): ``FACTORY_TICKET`` (the run's ticket), ``TICKET_SOURCE``
-(``linear`` or ``local``); for Linear ``LINEAR_API_KEY`` (and ``FACTORY_LINEAR_ENDPOINT``, default
-Linear's); for local tickets ``TICKETS_DIR`` and ``FACTORY_TICKET_LOG_DIR`` (where comments are kept).
+Its configuration is in ``jobs.mcp.config.linear``.
 """
 
 from __future__ import annotations
@@ -26,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 import secrets
-import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -37,22 +34,23 @@ from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from jobs.errors import ConfigError, FactoryError, ServiceError, TicketNotFound
+from jobs.errors import FactoryError, ServiceError, TicketNotFound
 from jobs.mcp import served
+from jobs.mcp.config.linear import (
+    ENDPOINT_ENV,
+    LINEAR_KEY_ENV,
+    LOG_DIR_ENV,
+    SOURCE_ENV,
+    TICKET_ENV,
+    TICKETS_DIR_ENV,
+)
 from jobs.prompts import scrub
-from jobs.settings import JobSettings
 from jobs.tickets import LinearTickets, LocalTickets, Ticket, TicketSource
 from jobs.tickets.linear import DEFAULT_ENDPOINT, SERVICE
 from jobs.tickets.models import is_identifier
 from jobs.tickets.source import check_identifier
 
 SERVER_NAME = "linear"
-TICKET_ENV = "FACTORY_TICKET"
-SOURCE_ENV = "TICKET_SOURCE"
-LINEAR_KEY_ENV = "LINEAR_API_KEY"
-ENDPOINT_ENV = "FACTORY_LINEAR_ENDPOINT"
-TICKETS_DIR_ENV = "TICKETS_DIR"
-LOG_DIR_ENV = "FACTORY_TICKET_LOG_DIR"
 MAX_COMMENT_CHARS = 8_000
 MAX_AGENT_COMMENTS = 10
 MAX_BODY_CHARS = 32_000
@@ -263,23 +261,6 @@ def build_server(tool: TicketTool) -> MCPServer[None]:
     return server
 
 
-def linear_env(settings: JobSettings, ticket_identifier: str, log_dir: Path) -> dict[str, str]:
-    """This server's configuration, as its environment (with the Linear key when the source is Linear).
-
-    ``log_dir`` is where local tickets' comments are kept (``jobs.services`` picks it)."""
-    if settings.job == "solve-chatbot-issues":
-        raise ConfigError("the ticket tool serves Linear or ticket files: a finding is the triage's")
-    env = {TICKET_ENV: check_identifier(ticket_identifier), SOURCE_ENV: settings.ticket_source}
-    if settings.ticket_source == "linear":
-        if settings.linear_api_key is None:
-            raise ConfigError("invalid setting LINEAR_API_KEY: required when TICKET_SOURCE=linear")
-        env[LINEAR_KEY_ENV] = settings.linear_api_key.get_secret_value()
-    else:
-        env[TICKETS_DIR_ENV] = str(settings.tickets_dir.resolve())
-        env[LOG_DIR_ENV] = str(log_dir.resolve())
-    return env
-
-
 def source_from_env(env: Mapping[str, str]) -> CommentedTickets:
     """The ticket source ``linear_env`` describes."""
     kind = env.get(SOURCE_ENV, "local")
@@ -290,11 +271,6 @@ def source_from_env(env: Mapping[str, str]) -> CommentedTickets:
     if kind == "local" and env.get(TICKETS_DIR_ENV) and env.get(LOG_DIR_ENV):
         return LocalWithComments(Path(env[TICKETS_DIR_ENV]), Path(env[LOG_DIR_ENV]))
     raise SystemExit(f"{SOURCE_ENV} must be linear (with {LINEAR_KEY_ENV}) or local (with the directories)")
-
-
-def command() -> list[str]:
-    """How the harness starts this server (its configuration is in its environment, never here)."""
-    return [sys.executable, "-m", "jobs.mcp.linear"]
 
 
 def main() -> None:

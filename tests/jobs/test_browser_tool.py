@@ -28,11 +28,11 @@ from jobs.mcp.browser import (
     INDEX_FILE,
     BrowserConfig,
     BrowserSession,
-    browser_mcp,
     next_number,
     parse_origins,
     slug,
 )
+from jobs.mcp.config.browser import browser_mcp
 
 CHROMIUM = Path(os.environ.get("FACTORY_CHROMIUM", "/usr/bin/chromium"))
 needs_chromium = pytest.mark.skipif(
@@ -318,7 +318,7 @@ def test_served_over_http_it_answers_only_the_runs_bearer(tmp_path: Path) -> Non
     initialize over streamable HTTP; the CLI's config entry carries the URL and the bearer only."""
     import httpx
 
-    from jobs.mcp.browser import browser_command, browser_env
+    from jobs.mcp.config.browser import browser_command, browser_env
     from jobs.mcp.serve import ServedTool
     from jobs.sandbox import Box
 

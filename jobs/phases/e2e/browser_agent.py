@@ -15,8 +15,8 @@ from pathlib import Path
 from jobs import prompts
 from jobs.agent.models import McpServer
 from jobs.agent.policy import READ_ONLY_TOOLS
-from jobs.mcp import database
-from jobs.mcp.browser import BROWSER_START, DEFAULT_CHROMIUM, browser_command, browser_env
+from jobs.mcp.config import database
+from jobs.mcp.config.browser import BROWSER_START, DEFAULT_CHROMIUM, browser_command, browser_env
 from jobs.mcp.serve import ServedTool
 from jobs.phases.e2e.records import e2e_key
 from jobs.phases.e2e.report import (

@@ -28,7 +28,7 @@ from jobs import prompts
 from jobs.artifacts import write_model
 from jobs.errors import StepFailed
 from jobs.logs import get_logger
-from jobs.mcp.browser import BROWSER_FAILED
+from jobs.mcp.config.browser import BROWSER_FAILED
 from jobs.phases.e2e.browser_agent import BrowserCheck, ask_browser_agent, browser_split
 from jobs.phases.e2e.database import (
     SEEDS_DIR,

@@ -25,7 +25,7 @@ from jobs.agent.models import McpServer
 from jobs.artifacts import read_model
 from jobs.errors import AgentError, ArtifactError, ArtifactNotFound, ConfigError
 from jobs.logs import get_logger
-from jobs.mcp import database, langfuse, linear, sentry
+from jobs.mcp.config import database, langfuse, linear, sentry
 from jobs.mcp.serve import ServedTool
 from jobs.prompts import FINDING_LABEL
 from jobs.services import Services, ticket_log_dir

@@ -24,8 +24,9 @@ from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent
 
 from jobs.agent import AgentRequest, AgentRunner, AgentStatus
-from jobs.mcp import database
-from jobs.mcp.database import MAX_ROWS, DatabaseConfig, DatabaseTool, build_server, database_env
+from jobs.mcp.config import database
+from jobs.mcp.config.database import MAX_ROWS, DatabaseConfig, database_env
+from jobs.mcp.database import DatabaseTool, build_server
 from jobs.mcp.serve import ServedTool
 from jobs.mcp.served import HTTP_TOKEN_ENV
 from jobs.phases.e2e.database import TempPostgres, find_psql, load_seeds, reader_role

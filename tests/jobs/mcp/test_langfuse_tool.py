@@ -23,15 +23,8 @@ from jobs.agent import AgentStatus
 from jobs.errors import ConfigError
 from jobs.mcp import langfuse as langfuse_tool
 from jobs.mcp.answers import MAX_ANSWER
-from jobs.mcp.langfuse import (
-    SCOPE_ENV,
-    LangfuseScope,
-    LangfuseTools,
-    build_server,
-    command,
-    from_env,
-    langfuse_env,
-)
+from jobs.mcp.config.langfuse import SCOPE_ENV, LangfuseScope, command, from_env, langfuse_env
+from jobs.mcp.langfuse import LangfuseTools, build_server
 from jobs.redact import Redactor
 from jobs.sandbox import Box
 from jobs.settings import JobSettings

@@ -26,10 +26,10 @@ from pydantic import SecretStr
 
 from jobs.agent import AgentRequest, AgentRunner, AgentStatus
 from jobs.errors import ConfigError
-from jobs.mcp import linear
+from jobs.mcp.config import linear
+from jobs.mcp.config.linear import ENDPOINT_ENV, linear_env
 from jobs.mcp.linear import (
     AGENT_MARK,
-    ENDPOINT_ENV,
     LOCAL_NOTE,
     MAX_AGENT_COMMENTS,
     MAX_COMMENT_CHARS,
@@ -37,7 +37,6 @@ from jobs.mcp.linear import (
     LocalWithComments,
     TicketTool,
     build_server,
-    linear_env,
 )
 from jobs.mcp.serve import ServedTool
 from jobs.mcp.served import HTTP_TOKEN_ENV

@@ -33,16 +33,8 @@ from jobs.agent import AgentOutcome, AgentRequest, AgentRunner, AgentStatus
 from jobs.errors import ConfigError
 from jobs.mcp import sentry as sentry_tool
 from jobs.mcp.answers import MAX_ANSWER
-from jobs.mcp.sentry import (
-    SCOPE_ENV,
-    SentryScope,
-    SentryTools,
-    build_server,
-    command,
-    from_env,
-    issue_answer,
-    sentry_env,
-)
+from jobs.mcp.config.sentry import SCOPE_ENV, SentryScope, command, from_env, sentry_env
+from jobs.mcp.sentry import SentryTools, build_server, issue_answer
 from jobs.mcp.serve import ServedTool
 from jobs.mcp.served import HTTP_TOKEN_ENV
 from jobs.redact import Redactor

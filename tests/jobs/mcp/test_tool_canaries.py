@@ -38,8 +38,8 @@ import pytest
 import sentry_sdk
 
 from jobs.agent import AgentOutcome, AgentRequest, AgentRunner, AgentStatus
-from jobs.mcp import database, langfuse, linear, sentry
-from jobs.mcp.linear import ENDPOINT_ENV
+from jobs.mcp.config import database, langfuse, linear, sentry
+from jobs.mcp.config.linear import ENDPOINT_ENV
 from jobs.mcp.serve import ServedTool
 from jobs.mcp.served import HTTP_TOKEN_ENV
 from jobs.phases.e2e.database import TempPostgres, reader_role
