@@ -103,7 +103,9 @@ def supervised(command: list[str], grace_seconds: float) -> list[str]:
     """Wrap ``command`` in the reaper, which owns and cleans up every process the agent starts.
 
     The reaper runs by file path in isolated mode (``-I``): the agent's working directory is an
-    untrusted repository, and a ``jobs/`` package in it must not shadow ours.
+    untrusted repository, and a ``jobs/`` package in it must not shadow ours. It needs only the standard
+    library, so ``-S`` skips the ``site`` module too: 40 ms of CPU for each agent run, target command and
+    dev server it wraps.
     """
     reaper = Path(__file__).with_name("reaper.py")
-    return [sys.executable, "-I", str(reaper), "--grace", str(grace_seconds), "--", *command]
+    return [sys.executable, "-I", "-S", str(reaper), "--grace", str(grace_seconds), "--", *command]
