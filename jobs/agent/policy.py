@@ -77,6 +77,9 @@ def managed_settings(
             "disableBypassPermissionsMode": "disable",
         },
         "disableAllHooks": True,
+        # The run's HOME is its own and goes with it: a memory the agent saved would be read by no one,
+        # and the instructions for it cost every request of the run about 600 tokens.
+        "autoMemoryEnabled": False,
         "enableAllProjectMcpServers": False,
         "includeCoAuthoredBy": False,
         "cleanupPeriodDays": 1,

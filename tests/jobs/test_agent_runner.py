@@ -35,12 +35,20 @@ def request(repo: Path, ticket: str, **kw: object) -> AgentRequest:
     return AgentRequest(prompt=prompt, cwd=repo, **kw)  # type: ignore[arg-type]
 
 
-def test_real_cli_edits_the_repo_and_reports_usage(repo: Path, model_auth: dict[str, str]) -> None:
+def test_real_cli_edits_the_repo_and_reports_usage(
+    repo: Path, model_auth: dict[str, str], offline_model: OfflineModelServer
+) -> None:
+    asked = len(offline_model.requests)
     outcome = AgentRunner(model_auth=model_auth).run(request(repo, "RUN-WRITE", max_duration_seconds=60))
     assert outcome.status is AgentStatus.SUCCESS, outcome.detail
     assert (repo / "note.txt").read_text() == "written by the agent\n"
     assert outcome.turns == 2
     assert outcome.usage.input_tokens > 0 and outcome.usage.output_tokens > 0
+    # The run's HOME goes with it: the CLI offers the model no memory to keep there (autoMemoryEnabled).
+    sent = [r.body for r in offline_model.requests[asked:]]
+    systems = [json.dumps(body.get("system")) for body in sent]
+    assert len(sent) == 2 and all("Claude Agent SDK" in text for text in systems)
+    assert not [text for text in systems if "/.claude/projects/" in text or "# Memory" in text]
 
 
 def test_c1_wall_clock_kills_the_whole_tree(repo: Path, model_auth: dict[str, str]) -> None:
