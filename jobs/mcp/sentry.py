@@ -29,7 +29,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 
 from jobs.errors import ConfigError
 from jobs.mcp.answers import fitted, loopback, quote, quoted_value, service_errors
-from jobs.mcp.config.sentry import SentryScope, from_env
+from jobs.mcp.config.sentry import ISSUE_ID_PATTERN, SentryScope, from_env
 from jobs.mcp.served import run
 from jobs.redact import Redactor
 from jobs.retry import RetryPolicy
@@ -53,7 +53,7 @@ UNTRUSTED = (
 )
 # A search term naming a project (project:, !project:, project.id:, projectSlug: ...): the scope is ours.
 _PROJECT_TERM = re.compile(r"(?:^|[\s(])!?\s*project[\w.]*\s*:", re.IGNORECASE)
-_NUMERIC = re.compile(r"^\d{1,20}$")
+_NUMERIC = re.compile(ISSUE_ID_PATTERN)
 
 
 class SentryTools:

@@ -23,7 +23,8 @@ PUBLIC_KEY_ENV = "LANGFUSE_PUBLIC_KEY"
 SECRET_KEY_ENV = "LANGFUSE_SECRET_KEY"  # noqa: S105 - the variable's name
 # A trace scored in the window may have started before it (as the triage allows: jobs.triage.collect).
 TRACE_MARGIN = timedelta(days=1)
-TraceId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$")]
+TRACE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,199}$"  # the scope's and the server's checks of a trace id
+TraceId = Annotated[str, StringConstraints(pattern=TRACE_ID_PATTERN)]
 
 
 class LangfuseScope(BaseModel):

@@ -17,7 +17,8 @@ from jobs.triage.config import SentryTriage, Slug
 SCOPE_ENV = "FACTORY_SENTRY_SCOPE"
 URL_ENV = "SENTRY_URL"
 TOKEN_ENV = "SENTRY_AUTH_TOKEN"  # noqa: S105 - the variable's name
-IssueId = Annotated[str, StringConstraints(pattern=r"^\d{1,20}$")]
+ISSUE_ID_PATTERN = r"^\d{1,20}$"  # a numeric Sentry issue id: the scope's and the server's checks
+IssueId = Annotated[str, StringConstraints(pattern=ISSUE_ID_PATTERN)]
 
 
 class SentryScope(BaseModel):
