@@ -78,7 +78,7 @@ def managed_settings(
         },
         "disableAllHooks": True,
         # The run's HOME is its own and goes with it: a memory the agent saved would be read by no one,
-        # and the instructions for it cost every request of the run about 600 tokens.
+        # and the instructions for it cost every request of the run about 530 input tokens.
         "autoMemoryEnabled": False,
         "enableAllProjectMcpServers": False,
         "includeCoAuthoredBy": False,

@@ -2,8 +2,8 @@
 variables, which the server reads back. One module per server, shared by the two sides.
 
 A job process loads these, never the servers: a server imports the MCP library, about 0.7 s of CPU
-that the job would pay again in every phase for processes it only starts (``tests/test_layers.py``
-keeps the phases off the servers' modules).
+that the job would pay again in every phase for processes it only starts (a rule of ``tests/layers.py``
+keeps the phases off the servers' modules; ``tests/jobs/mcp/test_job_imports.py`` the whole package).
 """
 
 from __future__ import annotations
