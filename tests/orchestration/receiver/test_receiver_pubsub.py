@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import base64
+import http.client
 import json
 import logging
 import math
@@ -56,12 +57,12 @@ TOPIC = f"projects/{PROJECT}/topics/factory-tickets"
 WORKFLOW = f"projects/{PROJECT}/locations/local/workflows/factory"
 
 
-@pytest.fixture(scope="module")
-def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """``host:port`` of a running Pub/Sub emulator (its own launcher, in-memory); always stopped."""
-    if not EMULATOR.is_file() or shutil.which("java") is None:
-        pytest.skip("the gcloud Pub/Sub emulator or java is not installed")
-    log_path = tmp_path_factory.mktemp("pubsub") / "emulator.log"
+EMULATOR_STARTS = 3  # free_port() is a race: another process may bind the port before the emulator does
+
+
+def start_emulator(log_path: Path) -> tuple[subprocess.Popen[bytes], int] | None:
+    """The emulator on a free port once it answers, or None when it lost the port to another process
+    (its log says so; then it is stopped). Skips when it cannot start at all."""
     port = free_port()
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
@@ -71,19 +72,38 @@ def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             stderr=log,
             start_new_session=True,
         )
+    deadline = time.monotonic() + 30
+    while True:
+        if proc.poll() is not None:
+            pytest.skip(f"the Pub/Sub emulator exited: {log_path.read_text(errors='replace')[-300:]}")
+        if "java.net.BindException" in log_path.read_text(errors="replace"):
+            stop_process(proc, grace=10)
+            return None
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as resp:
+                if resp.status == 200:
+                    return proc, port
+        except (OSError, http.client.HTTPException):  # not listening yet, or not yet on HTTP/1
+            if time.monotonic() > deadline:
+                stop_process(proc, grace=10)
+                pytest.skip("the Pub/Sub emulator did not answer within 30 s")
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="module")
+def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``host:port`` of a running Pub/Sub emulator (its own launcher, in-memory); always stopped."""
+    if not EMULATOR.is_file() or shutil.which("java") is None:
+        pytest.skip("the gcloud Pub/Sub emulator or java is not installed")
+    folder = tmp_path_factory.mktemp("pubsub")
+    for attempt in range(1, EMULATOR_STARTS + 1):
+        started = start_emulator(folder / f"emulator-{attempt}.log")
+        if started is not None:
+            break
+    else:
+        raise AssertionError(f"the Pub/Sub emulator lost its port {EMULATOR_STARTS} times: see {folder}")
+    proc, port = started
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                pytest.skip(f"the Pub/Sub emulator exited: {log_path.read_text(errors='replace')[-300:]}")
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.skip("the Pub/Sub emulator did not answer within 30 s")
-                time.sleep(0.05)
         yield f"127.0.0.1:{port}"
     finally:
         stop_process(proc, grace=10)
