@@ -42,6 +42,7 @@ SHARED = (
     "tests/jobs/report/test_report_browser.py",  # demo_run: the notes demo's three phases
     "tests/jobs/test_artifacts.py",  # gcs_endpoint: fake-gcs-server
     "tests/jobs/test_model_proxy.py",  # model: an offline model of the module's own
+    "tests/orchestration/local/test_night_local.py",  # nights: a night with a failed chain, fired twice
     "tests/orchestration/local/test_traffic.py",  # day: the support-bot's day of traffic
     "tests/orchestration/local/test_triage_scenarios.py",  # venv, played: the triage fixes, played
     "tests/orchestration/receiver/test_receiver_pubsub.py",  # pubsub_emulator: the Java emulator
@@ -75,14 +76,12 @@ LONGEST = (
     "tests/jobs/onboard/test_onboard_attacks.py",  # 5 x ~18 s
     "tests/jobs/report/test_report_browser.py",  # ~25 s
     "tests/orchestration/local/test_local_runs.py::test_the_hostile_ticket",  # ~15 s
-    "tests/orchestration/local/test_night_local.py::test_hostile_chat_text",  # ~21 s
-    "tests/orchestration/local/test_night_local.py::test_the_same_night_fired_twice",  # ~21 s
+    "tests/orchestration/local/test_night_local.py",  # two nights of three chains and two short: ~40 s
     "tests/jobs/phases/test_crash_boundaries.py::test_b3_review_killed",  # ~20 s
     "tests/jobs/phases/test_crash_boundaries.py::test_b3_implement_killed",  # 3 x ~15 s
     "tests/images/test_images.py",  # the implement phase in its container
     "tests/jobs/phases/test_review_phase.py::test_three_failed_reviews",  # ~16 s
     "tests/jobs/test_agent_runner.py::test_c5_",  # 3 x ~10 s
-    "tests/orchestration/local/test_night_local.py",  # ~12 s each
     "tests/orchestration/local/test_traffic.py",
 )
 

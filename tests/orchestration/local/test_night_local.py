@@ -12,7 +12,9 @@ only inside the untrusted fence.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,6 +22,41 @@ import pytest
 from orchestration.local.connectors import run_subprocess
 from orchestration.local.run import LocalRun
 from tests.night_scene import HOSTILE, Night, night_for
+
+
+@dataclass
+class Nights:
+    """One night of three findings whose first Sentry chain dies in implement (F3), then the same night
+    fired again (F2): what the tests read."""
+
+    night: Night
+    first: LocalRun
+    failing: list[str]
+    opened: list[str]  # the pull requests after the first run
+    again: LocalRun
+
+
+@pytest.fixture(scope="module")
+def nights(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nights]:
+    """Both runs once for the module (each night is three chains of real CLI runs): the F3, F2 and
+    hostile-text tests each assert on them."""
+    for night in night_for(tmp_path_factory.mktemp("night"), cap=3, failures=2, hostile=True):
+        failing: list[str] = []
+        lock = threading.Lock()  # the chains run side by side (concurrency 2)
+
+        def one_implement_fails(phase: str, env: Mapping[str, str], timeout: float) -> int | None:
+            # A Sentry finding's chain dies in implement (a crashed job): the other two go on, the
+            # Langfuse one carrying the hostile chat message to its agent.
+            identifier = env.get("TICKET_IDENTIFIER", "")
+            with lock:
+                fails = phase == "implement" and not failing and _source(night, identifier) == "sentry"
+                if fails:
+                    failing.append(identifier)
+            return 1 if fails else run_subprocess(phase, env, timeout)
+
+        first = night.run("night-1", runner=one_implement_fails)
+        opened = night.pulls()
+        yield Nights(night, first, failing, opened, night.run("night-2"))
 
 
 @pytest.fixture
@@ -31,48 +68,36 @@ def notices(run: LocalRun, event: str) -> list[str]:
     return [n for n in run.notifications if n.startswith(f"Factory {event} - ")]
 
 
-def test_a_night_fixes_each_finding_in_its_own_pr_and_one_failure_stops_no_other(night: Night) -> None:
-    failing: list[str] = []
-
-    def one_implement_fails(phase: str, env: Mapping[str, str], timeout: float) -> int | None:
-        # The Langfuse finding's chain dies in implement (a crashed job): the two Sentry ones go on.
-        if phase == "implement" and not failing and "langfuse" in _evidence(night, env["TICKET_IDENTIFIER"]):
-            failing.append(env["TICKET_IDENTIFIER"])
-            return 1
-        return run_subprocess(phase, env, timeout)
-
-    run = night.run("night-1", runner=one_implement_fails)
+def test_a_night_fixes_each_finding_in_its_own_pr_and_one_failure_stops_no_other(nights: Nights) -> None:
+    run, night, failing = nights.first, nights.night, nights.failing
 
     assert run.error is None, run.error
     findings = night.findings("night-1")
     fixed = [e for e in findings.entries if e.decision.fixes]
     assert len(fixed) == 3 and len(failing) == 1
     assert sorted(bool(e.pull_request) for e in fixed) == [False, True, True]
-    assert len(night.pulls()) == 2
+    assert len(nights.opened) == 2
     [summary] = [n for n in notices(run, "completed") if "night 2026-12-04" in n]
     assert "3 found, 3 new, 0 duplicate, 0 regression, 2 PR(s) opened, 1 failed" in summary
     [failed] = notices(run, "failed")
     assert failed.startswith(f"Factory failed - {failing[0]} (run night-1-{failing[0].lower()})")
     assert {chain.get("failed") is not None for chain in run.result["chains"]} == {True, False}
-    # Sentry heard of each PR, from the closing job.
+    # Sentry heard of its PR (the other Sentry finding's chain failed), from the closing job.
     noted = [issue for issue in night.sentry.issues if issue.notes]
-    assert len(noted) == 2
-    print(f"\nF3 one chain of 3 failed: PRs opened = {len(night.pulls())}, findings lost = 0")
+    assert len(noted) == 1
+    print(f"\nF3 one chain of 3 failed: PRs opened = {len(nights.opened)}, findings lost = 0")
 
 
-def test_the_same_night_fired_twice_triages_once_and_opens_nothing(night: Night) -> None:
-    first = night.run("night-a")
-    assert first.error is None, first.error
-    opened = night.pulls()
-    again = night.run("night-b")
+def test_the_same_night_fired_twice_triages_once_and_opens_nothing(nights: Nights) -> None:
+    again = nights.again
 
-    assert again.error is None, again.error
+    assert nights.first.error is None and again.error is None, again.error
     assert again.result["triage"] == "already-claimed" and again.result["chains"] == []
-    assert night.pulls() == opened
+    assert nights.night.pulls() == nights.opened
     assert any(
-        "nothing to do, night 2026-12-04 was claimed by run night-a" in n for n in notices(again, "completed")
+        "nothing to do, night 2026-12-04 was claimed by run night-1" in n for n in notices(again, "completed")
     )
-    print(f"\nF2 same night fired twice: triages = 1, pull requests = {len(opened)} (after both)")
+    print(f"\nF2 same night fired twice: triages = 1, pull requests = {len(nights.opened)} (after both)")
 
 
 def test_more_findings_than_the_cap_fixes_exactly_the_cap(tmp_path: Path) -> None:
@@ -93,8 +118,8 @@ def test_report_only_runs_the_night_and_opens_nothing(night: Night) -> None:
     assert any("(report only): 3 found, nothing fixed" in n for n in notices(run, "completed"))
 
 
-def test_hostile_chat_text_reaches_the_agent_only_inside_the_untrusted_fence(night: Night) -> None:
-    run = night.run("night-h")
+def test_hostile_chat_text_reaches_the_agent_only_inside_the_untrusted_fence(nights: Nights) -> None:
+    run, night = nights.first, nights.night
     assert run.error is None, run.error
     prompts = [
         json.dumps(request.body)
@@ -113,6 +138,7 @@ def test_hostile_chat_text_reaches_the_agent_only_inside_the_untrusted_fence(nig
     assert not any("GITHUB_TOKEN=" in n for n in run.notifications)
 
 
-def _evidence(night: Night, identifier: str) -> str:
+def _source(night: Night, identifier: str) -> str:
+    """Where the finding filed as ``identifier`` comes from, as its evidence file says."""
     path = night.tmp / "artifacts" / "triage" / "evidence" / f"{identifier}.json"
-    return path.read_text(encoding="utf-8") if path.exists() else ""
+    return str(json.loads(path.read_text(encoding="utf-8"))["source"]) if path.exists() else ""
