@@ -13,6 +13,7 @@ before ``start`` and more than once.
 from __future__ import annotations
 
 import logging
+import re
 import socket
 import socketserver
 import sys
@@ -105,6 +106,10 @@ def on_socket(server: socketserver.TCPServer, sock: socket.socket) -> None:
     server.socket.close()
     server.socket = sock
     server.server_address = sock.getsockname()
+
+
+# What a server that lost its port says: free_port() is a race, another process may bind it first.
+PORT_TAKEN_IN_LOG = re.compile(r"address already in use|EADDRINUSE", re.IGNORECASE)
 
 
 def free_port() -> int:

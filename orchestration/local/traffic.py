@@ -48,7 +48,7 @@ from pydantic import SecretStr
 
 from jobs.errors import DatabaseError, FactoryError
 from jobs.phases.e2e.database import TempPostgres, find_psql, run_psql
-from jobs.serving import free_port
+from jobs.serving import PORT_TAKEN_IN_LOG, free_port
 from jobs.triage import LangfuseClient, LangfuseScore, LangfuseTrace, SentryClient, SentryEvent
 from orchestration.local.langfuse import LangfuseStandIn
 from orchestration.local.sentry import SentryStandIn
@@ -63,6 +63,7 @@ SENTRY_PROJECT = "support-bot"  # its slug: the triage's client sends it as ``pr
 FEEDBACK_SCORE = "user-feedback"
 TRACE_NAME = "chat-turn"
 START_SECONDS = 30.0
+PORT_TRIES = 3  # free_port() is a race: another process may bind the port before the chat API does
 DELIVERY_SECONDS = 30.0
 INSTALL_SECONDS = 900.0
 READ_SECONDS = 10.0
@@ -310,14 +311,22 @@ class SupportBotDay:
         except DatabaseError as exc:
             raise TrafficError(f"the database: {exc}") from None
         self.say(f"database migrated and seeded ({', '.join(seeds)})")
-        port = free_port()
-        self.api_url = f"http://127.0.0.1:{port}"
-        self.log = work / "backend.log"
-        server = [str(python), "-m", "support_bot.backend", "--port", str(port)]
-        with self.log.open("wb") as log:
-            process = subprocess.Popen(server, cwd=app, env=env, stdout=log, stderr=subprocess.STDOUT)
-        self._stack.callback(_stop, process)
-        self._wait_healthy(process)
+        for attempt in range(1, PORT_TRIES + 1):
+            port = free_port()
+            self.api_url = f"http://127.0.0.1:{port}"
+            self.log = work / f"backend-{attempt}.log"
+            server = [str(python), "-m", "support_bot.backend", "--port", str(port)]
+            with self.log.open("wb") as log:
+                process = subprocess.Popen(server, cwd=app, env=env, stdout=log, stderr=subprocess.STDOUT)
+            self._stack.callback(_stop, process)
+            try:
+                self._wait_healthy(process)
+                break
+            except TrafficError:
+                lost_port = process.poll() is not None and PORT_TAKEN_IN_LOG.search(self.log_tail())
+                if attempt == PORT_TRIES or not lost_port:
+                    raise
+                self.say(f"another process took port {port} before the chat API could; trying another")
         self.say(
             f"support-bot chat API on {self.api_url}, reporting to {self.sentry.url} and {self.langfuse.url}"
         )

@@ -38,6 +38,7 @@ from jobs.agent.policy import agent_environment
 from jobs.errors import ConfigError, FactoryError
 from jobs.logs import get_logger
 from jobs.sandbox import AppSide, Box, side_of
+from jobs.serving import PORT_TAKEN_IN_LOG
 from jobs.workspace.shell import reap_supervised
 
 GRACE = 3.0  # the reaper's SIGTERM-to-SIGKILL wait for a server's tree
@@ -54,7 +55,6 @@ LOCK_POLL_SECONDS = 0.2
 # An exception's own line: "ValueError: ...", "sqlalchemy.exc.OperationalError: ...", node's "Error: ...".
 EXCEPTION_LINE = re.compile(r"^[\w.]*(?:Error|Exception|Exit)\b(?::|$)")
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-PORT_TAKEN_IN_LOG = re.compile(r"address already in use|EADDRINUSE", re.IGNORECASE)
 # Only ``{identifier}`` is a placeholder, so JSON or shell braces in a value stay as written.
 PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 

@@ -11,7 +11,9 @@ clients``): no hand-written request or fixture in between.
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -20,8 +22,10 @@ import pytest
 from jobs.artifacts import open_store, read_model
 from jobs.entrypoint import prepare
 from jobs.models import run_key
+from jobs.serving import free_port
 from jobs.triage.phase import run_triage
 from jobs.triage.records import NightFindings
+from orchestration.local import traffic
 from orchestration.local.remote import seed_bare_remote
 from orchestration.local.traffic import (
     ACME,
@@ -45,10 +49,50 @@ WORDLESS = [turn.message for turn in DAY if has_no_words(turn.message)]
 FEEDBACK = "user-feedback"
 
 
+@dataclass
+class Started:
+    """What the day said while it started, and the port another process held when the chat API tried it."""
+
+    said: list[str] = field(default_factory=list)
+    taken: int = 0
+
+
 @pytest.fixture(scope="module")
-def day() -> Iterator[tuple[SupportBotDay, DaySummary]]:
-    with played_day(say=print) as played:
-        yield played
+def started() -> Started:
+    return Started()
+
+
+@pytest.fixture(scope="module")
+def day(started: Started) -> Iterator[tuple[SupportBotDay, DaySummary]]:
+    """The day, whose chat API first gets a port another process took after it was found free (the race
+    in ``free_port``): the app exits naming the port, and the day starts it on another."""
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen()
+    started.taken = holder.getsockname()[1]
+    ports = iter([started.taken])
+
+    def first_taken() -> int:
+        return next(ports, None) or free_port()
+
+    def say(line: str) -> None:
+        started.said.append(line)
+        print(line)
+
+    with holder, pytest.MonkeyPatch.context() as patch:
+        patch.setattr(traffic, "free_port", first_taken)
+        with played_day(say=say) as played:
+            yield played
+
+
+def test_a_chat_api_that_lost_its_port_is_started_on_another(
+    day: tuple[SupportBotDay, DaySummary], started: Started
+) -> None:
+    bot, _ = day
+    assert (
+        f"another process took port {started.taken} before the chat API could; trying another" in started.said
+    )
+    assert bot.api_url != f"http://127.0.0.1:{started.taken}"
 
 
 def window() -> tuple[datetime, datetime]:
