@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import threading
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -41,22 +41,28 @@ def nights(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nights]:
     """Both runs once for the module (each night is three chains of real CLI runs): the F3, F2 and
     hostile-text tests each assert on them."""
     for night in night_for(tmp_path_factory.mktemp("night"), cap=3, failures=2, hostile=True):
-        failing: list[str] = []
-        lock = threading.Lock()  # the chains run side by side (concurrency 2)
-
-        def one_implement_fails(phase: str, env: Mapping[str, str], timeout: float) -> int | None:
-            # A Sentry finding's chain dies in implement (a crashed job): the other two go on, the
-            # Langfuse one carrying the hostile chat message to its agent.
-            identifier = env.get("TICKET_IDENTIFIER", "")
-            with lock:
-                fails = phase == "implement" and not failing and _source(night, identifier) == "sentry"
-                if fails:
-                    failing.append(identifier)
-            return 1 if fails else run_subprocess(phase, env, timeout)
-
-        first = night.run("night-1", runner=one_implement_fails)
+        runner = FirstSentryImplementFails(night)
+        first = night.run("night-1", runner=runner)
         opened = night.pulls()
-        yield Nights(night, first, failing, opened, night.run("night-2"))
+        yield Nights(night, first, runner.failing, opened, night.run("night-2"))
+
+
+@dataclass
+class FirstSentryImplementFails:
+    """The job runner of a night in which a Sentry finding's chain dies in implement (a crashed job): the
+    other two go on, the Langfuse one carrying the hostile chat message to its agent."""
+
+    night: Night
+    failing: list[str] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # the chains run two at a time
+
+    def __call__(self, phase: str, env: Mapping[str, str], timeout: float) -> int | None:
+        identifier = env.get("TICKET_IDENTIFIER", "")
+        with self.lock:
+            fails = phase == "implement" and not self.failing and _source(self.night, identifier) == "sentry"
+            if fails:
+                self.failing.append(identifier)
+        return 1 if fails else run_subprocess(phase, env, timeout)
 
 
 @pytest.fixture
