@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +27,7 @@ import httpx
 import pytest
 
 from jobs.appenv import FILE_VARIABLE, load_app_env
-from jobs.phases.e2e.database import run_setup
+from jobs.phases.e2e.database import TempPostgres, find_psql, run_psql, run_setup
 from jobs.phases.e2e.servers import LOCK_ENV, DevServers, ServerSpec
 from jobs.phases.review.evidence import run_checks
 from jobs.redact import Redactor
@@ -205,3 +207,58 @@ def test_a_phase_holds_the_file_read_once_its_secret_values_join_the_redactor(ap
         services.redact(f"the page said {CANARY} in development") == "the page said [REDACTED] in development"
     )
     assert "APP_ENV_FILE" in services.security.held
+
+
+# Run as the app's uid against the run's database: each way out of its role it might try, and whether it
+# got through (psql's exit code 0).
+ESCAPE = """\
+import json, subprocess, sys
+dsn, port, socket_dir, marker = sys.argv[1:5]
+def psql(target, sql):
+    argv = ["psql", "-X", "-w", "-At", "-d", target, "-c", sql]
+    return subprocess.run(argv, capture_output=True, timeout=20).returncode == 0
+superuser = f"port={port} user=postgres dbname=postgres"
+print(json.dumps({
+    "superuser over TCP": psql(f"host=127.0.0.1 {superuser}", "SELECT 1"),
+    "superuser through the socket": psql(f"host={socket_dir} {superuser}", "SELECT 1"),
+    "a program run by the server": psql(dsn, f"COPY (SELECT 1) TO PROGRAM 'touch {marker}'"),
+    "a file read by the server": psql(dsn, "SELECT pg_read_file('/etc/hostname')"),
+    "its own database": psql(dsn, "CREATE TABLE mine (id int); INSERT INTO mine VALUES (1)"),
+}))
+"""
+
+
+def test_the_app_owns_its_database_and_cannot_reach_past_its_role(box: ContainedBox, tmp_path: Path) -> None:
+    """The target's setup, seeds and servers are hostile: as the app's uid, with the app's DSN, nothing
+    runs as the server's OS user and no superuser connection is open to it. The control: our code's
+    superuser, through the socket, has the server run the same program."""
+    tree = tree_in(box)
+    (tree / "escape.py").write_text(ESCAPE)
+    drop = Path(tempfile.mkdtemp(prefix="factory-escape-"))  # any uid may write here
+    drop.chmod(0o1777)
+    marker, control = drop / "app-ran-a-program", drop / "the-superuser-ran-a-program"
+    try:
+        with TempPostgres(box=box) as db, app_side(box, tree, None) as app:
+            assert db.root is not None
+            argv = [db.dsn, str(db.port), str(db.root / "socket"), str(marker)]
+            run = run_repo_command(f"{PY} escape.py {' '.join(argv)}", tree, 60, box, app=app)
+            run_psql(
+                find_psql(),
+                db.admin_dsn(),
+                ["-c", f"COPY (SELECT 1) TO PROGRAM 'touch {control}'"],
+                timeout=30,
+                box=box,
+            )
+        assert run.exit_code == 0, run.output
+        got_through = json.loads(run.output)
+        assert got_through == {
+            "superuser over TCP": False,
+            "superuser through the socket": False,
+            "a program run by the server": False,
+            "a file read by the server": False,
+            "its own database": True,
+        }
+        assert not marker.exists() and control.exists()
+        print(f"\ndatabase escapes tried as the app: {len(got_through) - 1}, got through: 0")
+    finally:
+        shutil.rmtree(drop, ignore_errors=True)

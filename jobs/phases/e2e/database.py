@@ -7,8 +7,13 @@ The target's commands and files are untrusted, so they run as its install comman
 (``jobs/workspace/shell.py``): the environment allowlist, a private HOME, bounded time, reaped.
 
 Real Postgres from the distribution's packages: the cluster lives in a temp dir (data, unix socket,
-log), listens only on 127.0.0.1 on a free port with trust auth (nothing outside this machine can reach
-it and it holds only seed data), and is stopped and removed on exit whatever happened inside.
+log), listens only on 127.0.0.1 on a free port, and is stopped and removed on exit whatever happened
+inside. The target's setup, seeds and servers connect as ``APP_ROLE``, which owns the run's database and
+is no superuser: superuser SQL could run programs (``COPY ... TO PROGRAM``) and read files as the
+server's OS user, outside the app's uid. Over TCP any role but the superuser is trusted (the server
+listens in the box's network, holds only seed data, and its roles are the app's and read-only
+readers); the superuser connects only through the unix socket, whose directory only the server's OS
+user (and root) may enter: that is our code's way in.
 ``initdb`` and ``postgres`` refuse to run as root, so as root they run as the ``postgres`` system user
 that Debian's package creates. Durability is off: the data is thrown away, and fsync only slows seeding.
 """
@@ -41,7 +46,8 @@ from jobs.workspace.shell import CommandRun, run_repo_command
 
 NOT_INSTALLED = "PostgreSQL is not installed (apt-get install postgresql)"
 SERVER_BINARIES = ("initdb", "pg_ctl", "postgres")
-SUPERUSER = "postgres"  # the cluster's role, named by initdb -U
+SUPERUSER = "postgres"  # the cluster's role, named by initdb -U: our code's, through the unix socket
+APP_ROLE = "factory_app"  # the target's: owns the run's database, no superuser
 SERVER_OS_USER = "postgres"  # who runs initdb and the server when we are root
 SEEDS_DIR = Path(__file__).resolve().parents[3] / "seeds"  # Factory's named scenarios
 # SEEDS_DIR's scenarios, also named here: every phase validates .factory.yaml, only the e2e image has them.
@@ -67,6 +73,17 @@ max_connections = 50
 fsync = off
 synchronous_commit = off
 full_page_writes = off
+"""
+# First match wins: the superuser only through the socket (its directory is 0700), never over TCP.
+HBA = """\
+# Written by Factory (jobs/phases/e2e/database.py).
+local   all   all                     trust
+host    all   {superuser}   127.0.0.1/32   reject
+host    all   all           127.0.0.1/32   trust
+"""
+APP_ROLE_SQL = """\
+CREATE ROLE {role} LOGIN NOSUPERUSER CREATEDB NOCREATEROLE NOREPLICATION NOBYPASSRLS;
+CREATE DATABASE :"name" OWNER {role};
 """
 
 
@@ -362,8 +379,10 @@ def _server_user() -> tuple[int, int] | None:
 class TempPostgres:
     """A PostgreSQL cluster in a temp dir for one E2E run: ``with TempPostgres() as db: db.dsn``.
 
-    ``dsn`` is ``postgresql://postgres@127.0.0.1:PORT/DATABASE``; ``start_seconds`` is initdb, start and
-    create-database together. On exit, and if starting fails, the server is stopped and the dir removed.
+    ``dsn`` is ``postgresql://factory_app@127.0.0.1:PORT/DATABASE``, the app's (the database's owner, no
+    superuser); ``admin_dsn()`` is the superuser's, through the unix socket, for our code alone.
+    ``start_seconds`` is initdb, start and create-database together. On exit, and if starting fails,
+    the server is stopped and the dir removed.
     """
 
     def __init__(
@@ -392,7 +411,14 @@ class TempPostgres:
     def dsn(self) -> str:
         if not self.port:
             raise DatabaseError("the PostgreSQL cluster is not running")
-        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{self.database}"
+        return f"postgresql://{APP_ROLE}@127.0.0.1:{self.port}/{self.database}"
+
+    def admin_dsn(self, database: str | None = None) -> str:
+        """The superuser's connection string, through the unix socket (libpq's key=value form)."""
+        if not self.port or self.root is None:
+            raise DatabaseError("the PostgreSQL cluster is not running")
+        socket_dir = str(self.root / "socket").replace("\\", "\\\\").replace("'", "\\'")
+        return f"host='{socket_dir}' port={self.port} user={SUPERUSER} dbname={database or self.database}"
 
     @property
     def pid(self) -> int | None:
@@ -437,17 +463,20 @@ class TempPostgres:
         self.root = Path(tempfile.mkdtemp(prefix="factory-pg-", dir=self._parent_dir))
         data, socket_dir, log = self.root / "data", self.root / "socket", self.root / "postgres.log"
         socket_dir.mkdir()
+        socket_dir.chmod(0o700)  # the superuser's way in: the server's OS user's (and root's) alone
         if self._owner is not None:
             for path in (self.root, socket_dir):
                 os.chown(path, *self._owner)
         initdb = [str(bindir / "initdb"), "-D", str(data), "-U", SUPERUSER, "--auth=trust"]
         self._run_server_tool([*initdb, "-E", "UTF8", "--no-locale", "--no-sync"], timeout=120)
-        # The data dir is the server's uid's, which the app's superuser can run programs as: never follow a
-        # link there (a planted one would have us append to, or read, a file of its choosing).
+        # The data dir is the server's uid's: never follow a link there (one planted by whoever ran as that
+        # uid would have us append to, or read, a file of its choosing).
         with os.fdopen(
             os.open(data / "postgresql.conf", os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW), "a"
         ) as conf:
             conf.write(SETTINGS.format(socket_dir=str(socket_dir).replace("'", "''")))
+        with os.fdopen(os.open(data / "pg_hba.conf", os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW), "w") as hba:
+            hba.write(HBA.format(superuser=SUPERUSER))
         for attempt in range(1, START_ATTEMPTS + 1):
             port = self.box.call(free_port)
             log.unlink(missing_ok=True)
@@ -464,12 +493,11 @@ class TempPostgres:
             if "could not bind" not in tail or attempt == START_ATTEMPTS:
                 last_lines = "\n".join(tail.strip().splitlines()[-6:])
                 raise DatabaseError(f"the server exited: {clamp(last_lines)}")
-        admin = f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres"
         run_psql(
             psql,
-            admin,
+            self.admin_dsn("postgres"),
             ["-v", f"name={self.database}"],
-            stdin='CREATE DATABASE :"name";\n',
+            stdin=APP_ROLE_SQL.format(role=APP_ROLE),
             timeout=30,
             box=self.box,
         )
@@ -518,8 +546,8 @@ class TempPostgres:
             result = subprocess.run(
                 command,
                 cwd=self.root,
-                # Only PATH and the locale: the target's servers get a superuser DSN (trust auth), and
-                # superuser SQL can run programs in the server's environment, so none of our secrets.
+                # Only PATH and the locale: none of our secrets in the server's environment, which a
+                # superuser's SQL could read (the app's role is none: this is the second fence).
                 env={"PATH": os.environ.get("PATH", os.defpath), "LC_ALL": "C"},
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
@@ -559,7 +587,7 @@ BEGIN
         EXECUTE format('GRANT SELECT ON ALL TABLES IN SCHEMA %I TO {role}', schema_name);
     END LOOP;
 END $$;
-ALTER DEFAULT PRIVILEGES FOR ROLE {superuser} GRANT SELECT ON TABLES TO {role};
+ALTER DEFAULT PRIVILEGES FOR ROLE {owner} GRANT SELECT ON TABLES TO {role};
 """
 
 
@@ -570,13 +598,13 @@ def reader_role(
 
     It may log in (at most ``READER_CONNECTIONS`` at once) and is no superuser, cannot create databases
     or roles, and inherits nothing. It may connect, use every schema of the target's and SELECT from
-    its tables, those the superuser (the app's DSN) makes later included; nothing else is granted, so
+    its tables, those the app's role makes later included; nothing else is granted, so
     PostgreSQL refuses any write (``permission denied``), and its transactions start read-only and its
     statements stop after ``statement_timeout`` seconds. Call it once seeded: schemas made later are
     not granted.
 
-    The cluster trusts loopback connections (see the module's docstring), so the random password is
-    not what holds the role to this: its grants and settings are.
+    The cluster trusts loopback connections of any role but the superuser (see the module's
+    docstring), so the random password is not what holds the role to this: its grants and settings are.
     """
     timeout_ms = round(statement_timeout * 1000)
     if timeout_ms <= 0:
@@ -588,10 +616,10 @@ def reader_role(
         connections=READER_CONNECTIONS,
         timeout_ms=timeout_ms,
         database=db.database,
-        superuser=SUPERUSER,
+        owner=APP_ROLE,
     )
     # The password goes in on psql's stdin, never in its argv (world-readable in /proc/<pid>/cmdline).
-    run_psql(psql or find_psql(), db.dsn, ["--single-transaction"], stdin=sql, timeout=30, box=db.box)
+    run_psql(psql or find_psql(), db.admin_dsn(), ["--single-transaction"], stdin=sql, timeout=30, box=db.box)
     return f"postgresql://{role}:{password}@127.0.0.1:{db.port}/{db.database}"
 
 

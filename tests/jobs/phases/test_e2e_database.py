@@ -104,7 +104,7 @@ def test_cluster_starts_and_stops_leaving_nothing() -> None:
         root, pids = db.root, server_tree(db)
         assert root is not None and root.is_dir()
         assert len(alive(pids)) >= 2
-        assert db.dsn == f"postgresql://postgres@127.0.0.1:{db.port}/scratch"
+        assert db.dsn == f"postgresql://factory_app@127.0.0.1:{db.port}/scratch"  # the owner, no superuser
         assert psql(db.dsn, "SELECT current_database(), current_setting('listen_addresses')") == (
             "scratch|127.0.0.1"
         )
