@@ -56,7 +56,7 @@ def server(reader: str) -> MCPServer[None]:
 
 
 def psql(dsn: str, sql: str) -> str:
-    """``sql`` as the superuser (the app's DSN): unaligned, ``|`` between fields."""
+    """``sql`` as the app (the database's owner, its DSN): unaligned, ``|`` between fields."""
     argv = ["psql", "-X", "-q", "-w", "-A", "-t", "-F", "|", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-c", sql]
     return subprocess.run(argv, capture_output=True, text=True, timeout=10, check=True).stdout.strip()
 
