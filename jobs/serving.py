@@ -18,11 +18,13 @@ import socket
 import socketserver
 import sys
 import threading
+from collections.abc import Callable
 from http.server import ThreadingHTTPServer
 from socketserver import BaseServer
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 _log = logging.getLogger("factory.serving")
+_T = TypeVar("_T")
 
 
 class LoopbackHTTPServer(ThreadingHTTPServer):
@@ -110,6 +112,11 @@ def on_socket(server: socketserver.TCPServer, sock: socket.socket) -> None:
 
 # What a server that lost its port says: free_port() is a race, another process may bind it first.
 PORT_TAKEN_IN_LOG = re.compile(r"address already in use|EADDRINUSE", re.IGNORECASE)
+PORT_TRIES = 3
+
+
+class PortTaken(Exception):
+    """A server could not bind the port ``free_port`` found: another process took it in between."""
 
 
 def free_port() -> int:
@@ -117,3 +124,17 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def on_a_free_port(
+    start: Callable[[int], _T], ports: Callable[[], int] | None = None, tries: int = PORT_TRIES
+) -> _T:
+    """``start(port)`` on a port found free (by ``ports``, default ``free_port``), and again on another
+    each time it raises ``PortTaken``, up to ``tries`` starts; the last ``PortTaken`` propagates."""
+    for attempt in range(1, tries + 1):
+        try:
+            return start((ports or free_port)())
+        except PortTaken:
+            if attempt == tries:
+                raise
+    raise ValueError(f"tries must be at least 1: {tries}")

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import fcntl
+import functools
 import hashlib
 import io
 import os
@@ -48,7 +49,7 @@ from pydantic import SecretStr
 
 from jobs.errors import DatabaseError, FactoryError
 from jobs.phases.e2e.database import TempPostgres, find_psql, run_psql
-from jobs.serving import PORT_TAKEN_IN_LOG, free_port
+from jobs.serving import PORT_TAKEN_IN_LOG, PortTaken, on_a_free_port
 from jobs.triage import LangfuseClient, LangfuseScore, LangfuseTrace, SentryClient, SentryEvent
 from orchestration.local.langfuse import LangfuseStandIn
 from orchestration.local.sentry import SentryStandIn
@@ -63,7 +64,6 @@ SENTRY_PROJECT = "support-bot"  # its slug: the triage's client sends it as ``pr
 FEEDBACK_SCORE = "user-feedback"
 TRACE_NAME = "chat-turn"
 START_SECONDS = 30.0
-PORT_TRIES = 3  # free_port() is a race: another process may bind the port before the chat API does
 DELIVERY_SECONDS = 30.0
 INSTALL_SECONDS = 900.0
 READ_SECONDS = 10.0
@@ -311,25 +311,29 @@ class SupportBotDay:
         except DatabaseError as exc:
             raise TrafficError(f"the database: {exc}") from None
         self.say(f"database migrated and seeded ({', '.join(seeds)})")
-        for attempt in range(1, PORT_TRIES + 1):
-            port = free_port()
-            self.api_url = f"http://127.0.0.1:{port}"
-            self.log = work / f"backend-{attempt}.log"
-            server = [str(python), "-m", "support_bot.backend", "--port", str(port)]
-            with self.log.open("wb") as log:
-                process = subprocess.Popen(server, cwd=app, env=env, stdout=log, stderr=subprocess.STDOUT)
-            self._stack.callback(_stop, process)
-            try:
-                self._wait_healthy(process)
-                break
-            except TrafficError:
-                lost_port = process.poll() is not None and PORT_TAKEN_IN_LOG.search(self.log_tail())
-                if attempt == PORT_TRIES or not lost_port:
-                    raise
-                self.say(f"another process took port {port} before the chat API could; trying another")
+        try:
+            on_a_free_port(functools.partial(self._start_api, python, app, env, work))
+        except PortTaken as exc:
+            raise TrafficError(f"the chat API lost its port to another process each time: {exc}") from None
         self.say(
             f"support-bot chat API on {self.api_url}, reporting to {self.sentry.url} and {self.langfuse.url}"
         )
+
+    def _start_api(self, python: Path, app: Path, env: dict[str, str], work: Path, port: int) -> None:
+        """The chat API on ``port``, once it answers; PortTaken when another process had taken it."""
+        self.api_url = f"http://127.0.0.1:{port}"
+        self.log = work / f"backend-{port}.log"
+        server = [str(python), "-m", "support_bot.backend", "--port", str(port)]
+        with self.log.open("wb") as log:
+            process = subprocess.Popen(server, cwd=app, env=env, stdout=log, stderr=subprocess.STDOUT)
+        self._stack.callback(_stop, process)
+        try:
+            self._wait_healthy(process)
+        except TrafficError:
+            if process.poll() is None or not PORT_TAKEN_IN_LOG.search(self.log_tail()):
+                raise
+            self.say(f"another process took port {port} before the chat API could; trying another")
+            raise PortTaken(self.log_tail()) from None
 
     def _env(self, dsn: str) -> dict[str, str]:
         """The app's environment: named here, so nothing of ours (a model key, a token) reaches it."""

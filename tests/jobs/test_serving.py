@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import socket
 import struct
 import threading
@@ -11,7 +12,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from jobs.serving import LoopbackHTTPServer, ServingThread
+from jobs.serving import LoopbackHTTPServer, PortTaken, ServingThread, free_port, on_a_free_port
 
 
 class _Ok(BaseHTTPRequestHandler):
@@ -84,3 +85,43 @@ def test_a_client_that_hangs_up_mid_answer_is_no_traceback(capfd: pytest.Capture
         serving.stop()
     err = capfd.readouterr().err
     assert "Traceback" not in err and "Exception occurred" not in err, err
+
+
+def _bind(port: int) -> socket.socket:
+    """A server's start: bind and listen on ``port``, PortTaken when another socket holds it."""
+    sock = socket.socket()
+    try:
+        sock.bind(("127.0.0.1", port))
+    except OSError as exc:
+        sock.close()
+        if exc.errno == errno.EADDRINUSE:
+            raise PortTaken(str(port)) from None
+        raise
+    sock.listen()
+    return sock
+
+
+def test_a_start_that_lost_its_port_is_tried_on_another_up_to_the_tries() -> None:
+    with socket.socket() as holder, socket.socket() as other:
+        holder.bind(("127.0.0.1", 0))
+        other.bind(("127.0.0.1", 0))
+        taken = [holder.getsockname()[1], other.getsockname()[1]]
+        offered: list[int] = []
+
+        def ports() -> int:
+            offered.append(taken[len(offered)] if len(offered) < len(taken) else free_port())
+            return offered[-1]
+
+        with on_a_free_port(_bind, ports) as sock:
+            assert offered[:2] == taken and sock.getsockname()[1] == offered[2] not in taken
+        with pytest.raises(PortTaken, match=str(taken[0])):
+            on_a_free_port(_bind, lambda: taken[0])
+    started: list[int] = []
+
+    def refused(port: int) -> None:
+        started.append(port)
+        raise PermissionError(errno.EACCES, "a privileged port")
+
+    with pytest.raises(PermissionError):  # any other failure is no lost port: never started again
+        on_a_free_port(refused)
+    assert len(started) == 1

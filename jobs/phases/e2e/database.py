@@ -41,7 +41,7 @@ from pydantic import BaseModel, ConfigDict
 
 from jobs.errors import ConfigError, DatabaseError
 from jobs.sandbox import AppSide, Box
-from jobs.serving import free_port
+from jobs.serving import PortTaken, free_port, on_a_free_port
 from jobs.workspace.shell import CommandRun, run_repo_command
 
 NOT_INSTALLED = "PostgreSQL is not installed (apt-get install postgresql)"
@@ -62,7 +62,6 @@ CLIENT_ENV = {
     "PGOPTIONS": "-c client_min_messages=warning",
 }
 DATABASE_NAME = re.compile(r"[a-z_][a-z0-9_]{0,62}")
-START_ATTEMPTS = 3  # the free port we probed can be taken before the server binds it
 STOP_TIMEOUT = 30
 ERROR_CHARS = 2000
 SETTINGS = """
@@ -477,22 +476,26 @@ class TempPostgres:
             conf.write(SETTINGS.format(socket_dir=str(socket_dir).replace("'", "''")))
         with os.fdopen(os.open(data / "pg_hba.conf", os.O_WRONLY | os.O_TRUNC | os.O_NOFOLLOW), "w") as hba:
             hba.write(HBA.format(superuser=SUPERUSER))
-        for attempt in range(1, START_ATTEMPTS + 1):
-            port = self.box.call(free_port)
+        wait = str(math.ceil(self.start_timeout))
+        pg_ctl = [str(bindir / "pg_ctl"), "start", "-w", "-t", wait, "-D", str(data), "-l", str(log)]
+
+        def start_on(port: int) -> int:
             log.unlink(missing_ok=True)
-            wait = str(math.ceil(self.start_timeout))
-            pg_ctl = [str(bindir / "pg_ctl"), "start", "-w", "-t", wait, "-D", str(data), "-l", str(log)]
             code, output = self._run_server_tool(
                 [*pg_ctl, "-o", f"-p {port}"], timeout=self.start_timeout + 10, check=False
             )
             if code == 0:
-                self.port = port
-                break
+                return port
             tail = _read_unlinked(log)[-ERROR_CHARS:] or output
             self._stop_server()
-            if "could not bind" not in tail or attempt == START_ATTEMPTS:
-                last_lines = "\n".join(tail.strip().splitlines()[-6:])
-                raise DatabaseError(f"the server exited: {clamp(last_lines)}")
+            last_lines = "\n".join(tail.strip().splitlines()[-6:])
+            exited = f"the server exited: {clamp(last_lines)}"
+            raise PortTaken(exited) if "could not bind" in tail else DatabaseError(exited)
+
+        try:
+            self.port = on_a_free_port(start_on, lambda: self.box.call(free_port))
+        except PortTaken as exc:
+            raise DatabaseError(str(exc)) from None
         run_psql(
             psql,
             self.admin_dsn("postgres"),

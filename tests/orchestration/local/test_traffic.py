@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from jobs import serving
 from jobs.artifacts import open_store, read_model
 from jobs.entrypoint import prepare
 from jobs.models import run_key
 from jobs.serving import free_port
 from jobs.triage.phase import run_triage
 from jobs.triage.records import NightFindings
-from orchestration.local import traffic
 from orchestration.local.remote import seed_bare_remote
 from orchestration.local.traffic import (
     ACME,
@@ -80,7 +80,7 @@ def day(started: Started) -> Iterator[tuple[SupportBotDay, DaySummary]]:
         print(line)
 
     with holder, pytest.MonkeyPatch.context() as patch:
-        patch.setattr(traffic, "free_port", first_taken)
+        patch.setattr(serving, "free_port", first_taken)
         with played_day(say=say) as played:
             yield played
 

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import http.client
 import json
 import logging
@@ -35,7 +36,7 @@ from google.cloud import pubsub_v1  # type: ignore[attr-defined]
 
 from jobs.artifacts import DirectoryStore
 from jobs.errors import ServiceError
-from jobs.serving import free_port
+from jobs.serving import PortTaken, free_port, on_a_free_port
 from orchestration import FACTORY_YAML
 from orchestration.engine.errors import WorkflowError
 from orchestration.engine.executor import Executor
@@ -57,13 +58,10 @@ TOPIC = f"projects/{PROJECT}/topics/factory-tickets"
 WORKFLOW = f"projects/{PROJECT}/locations/local/workflows/factory"
 
 
-EMULATOR_STARTS = 3  # free_port() is a race: another process may bind the port before the emulator does
-
-
-def start_emulator(log_path: Path) -> tuple[subprocess.Popen[bytes], int] | None:
-    """The emulator on a free port once it answers, or None when it lost the port to another process
-    (its log says so; then it is stopped). Skips when it cannot start at all."""
-    port = free_port()
+def start_emulator(folder: Path, port: int) -> tuple[subprocess.Popen[bytes], int]:
+    """The emulator on ``port`` once it answers; PortTaken (it is stopped) when it lost the port to
+    another process, as its log says. Skips when it cannot start at all."""
+    log_path = folder / f"emulator-{port}.log"
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
             [str(EMULATOR), "--host=127.0.0.1", f"--port={port}"],
@@ -78,7 +76,7 @@ def start_emulator(log_path: Path) -> tuple[subprocess.Popen[bytes], int] | None
             pytest.skip(f"the Pub/Sub emulator exited: {log_path.read_text(errors='replace')[-300:]}")
         if "java.net.BindException" in log_path.read_text(errors="replace"):
             stop_process(proc, grace=10)
-            return None
+            raise PortTaken(f"the Pub/Sub emulator lost port {port}: see {log_path}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=1) as resp:
                 if resp.status == 200:
@@ -95,14 +93,7 @@ def pubsub_emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``host:port`` of a running Pub/Sub emulator (its own launcher, in-memory); always stopped."""
     if not EMULATOR.is_file() or shutil.which("java") is None:
         pytest.skip("the gcloud Pub/Sub emulator or java is not installed")
-    folder = tmp_path_factory.mktemp("pubsub")
-    for attempt in range(1, EMULATOR_STARTS + 1):
-        started = start_emulator(folder / f"emulator-{attempt}.log")
-        if started is not None:
-            break
-    else:
-        raise AssertionError(f"the Pub/Sub emulator lost its port {EMULATOR_STARTS} times: see {folder}")
-    proc, port = started
+    proc, port = on_a_free_port(functools.partial(start_emulator, tmp_path_factory.mktemp("pubsub")))
     try:
         yield f"127.0.0.1:{port}"
     finally:
