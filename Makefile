@@ -49,9 +49,9 @@ demo: setup
 
 # The suite on TEST_WORKERS pytest-xdist workers (most tests wait on subprocesses: the CLI, git,
 # PostgreSQL, Chromium), then the tests marked serial (tests/conftest.py: SERIAL) without that load,
-# whose figures are times four workers' load could push past their limits: on SERIAL_WORKERS, two, one
-# per core (the report's demo beside the image tests: 47-50 s, 68 s one after the other; the job past
-# its task timeout is gone after 5.0 s of its 19 s limit, 4.7 s alone). TEST_WORKERS=0: all in one process.
+# whose figures are times four workers' load could push past their limits, and the container engine's:
+# on SERIAL_WORKERS, two, one per core (the job past its task timeout is gone after 5.0 s of its 19 s
+# limit, 4.7 s alone). TEST_WORKERS=0: all in one process.
 #
 # Bytecode first, where PYTHONDONTWRITEBYTECODE would have every process compile again: compileall;
 # then one collection that may write keeps pytest's assertion-rewritten test modules, which every

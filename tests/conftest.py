@@ -39,7 +39,6 @@ SHARED = (
     "tests/examples/test_support_bot.py",  # app: the support-bot's venv, installed from PyPI
     "tests/images/test_images.py",  # runner: finds the engine and the image
     "tests/jobs/phases/test_e2e_database.py",  # seeded: a PostgreSQL cluster
-    "tests/jobs/report/test_report_browser.py",  # demo_run: the notes demo's three phases
     "tests/jobs/test_artifacts.py",  # gcs_endpoint: fake-gcs-server
     "tests/jobs/test_model_proxy.py",  # model: an offline model of the module's own
     "tests/orchestration/local/test_night_local.py",  # nights: a night with a failed chain, fired twice
@@ -47,13 +46,20 @@ SHARED = (
     "tests/orchestration/local/test_triage_scenarios.py",  # venv, played: the triage fixes, played
     "tests/orchestration/receiver/test_receiver_pubsub.py",  # pubsub_emulator: the Java emulator
 )
+# Tests of several modules that share a session-scoped fixture, made one unit named for it (node id
+# prefixes each), so that one worker sets it up once.
+TOGETHER = {
+    "example_chain": (  # tests/jobs/conftest.py: IX-101's chain, implement to e2e-verify
+        "tests/jobs/phases/test_e2e_phase.py::test_the_example_ticket_fails_in_the_browser",
+        "tests/jobs/report/test_report_browser.py",
+    ),
+}
 
-# Tests whose figures are times (a job stopped at its timeout, a demo's phases each within theirs) or
-# that drive the container engine: ``make test`` runs them after the parallel part, on two workers (one
+# Tests whose figures are times (a job stopped at its timeout, an ack within its deadline) or that
+# drive the container engine: ``make test`` runs them after the parallel part, on two workers (one
 # per core), so that four workers' load cannot push them past their limits. A node id prefix each.
 SERIAL = (
     "tests/images/",  # podman: the implement job past its task timeout, the e2e image's hunts
-    "tests/jobs/report/test_report_browser.py",  # the notes demo behind it, within its phases' limits
     # 50 acks against a silent Pub/Sub, each within twice the 0.5 s deadline: under four workers' load
     # the slowest took 1.002 s once (CI, 2026-12-05), its wait for the deadline being right.
     "tests/orchestration/receiver/test_receiver_pubsub.py::test_a4_",
@@ -61,7 +67,7 @@ SERIAL = (
 
 # The longest tests and modules, longest first, as measured serially on the 2-core machine: under
 # ``make test`` they start first, so that none of them starts last and runs alone at the end. A node id
-# prefix each; the tests not named keep their order after them.
+# prefix or a ``TOGETHER`` unit each; the tests not named keep their order after them.
 LONGEST = (
     "tests/orchestration/local/test_night_demo.py",  # ~80 s
     "tests/orchestration/local/test_support_bot_demo.py::test_sb_1_",  # ~35 s
@@ -70,11 +76,10 @@ LONGEST = (
     "tests/orchestration/local/test_local_runs.py::test_the_demo_twice_in_a_row",  # ~40 s
     "tests/orchestration/local/test_real_target.py::test_taskboard_ticket",  # ~40 s
     "tests/orchestration/local/test_triage_scenarios.py",  # ~35 s
-    "tests/jobs/phases/test_e2e_phase.py::test_the_example_ticket_fails",  # ~32 s
+    "example_chain",  # IX-101's chain, then the e2e phase's re-run and the report in Chromium: ~45 s
     "tests/jobs/onboard/test_onboard_phase.py::test_full_mode",  # 2 x ~30 s
     "tests/jobs/onboard/test_onboard_phase.py::test_a_spent_budget",  # ~30 s
     "tests/jobs/onboard/test_onboard_attacks.py",  # 5 x ~18 s
-    "tests/jobs/report/test_report_browser.py",  # ~25 s
     "tests/orchestration/local/test_local_runs.py::test_the_hostile_ticket",  # ~15 s
     "tests/orchestration/local/test_night_local.py",  # two nights of three chains and two short: ~40 s
     "tests/jobs/phases/test_crash_boundaries.py::test_b3_review_killed",  # ~20 s
@@ -87,7 +92,11 @@ LONGEST = (
 
 
 def unit_of(nodeid: str) -> str:
-    """The unit of work a test belongs to under pytest-xdist: its module if the module is ``SHARED``."""
+    """The unit of work a test belongs to under pytest-xdist: its ``TOGETHER`` unit if it is in one, its
+    module if the module is ``SHARED``, else itself."""
+    together = next((unit for unit, prefixes in TOGETHER.items() if nodeid.startswith(prefixes)), None)
+    if together is not None:
+        return together
     module = nodeid.split("::", 1)[0]
     return module if module in SHARED else nodeid
 

@@ -23,8 +23,9 @@ from PIL import Image
 from jobs.phases.e2e.records import E2EAttempt
 from jobs.serving import free_port
 from tests.conftest import ROOT, git, processes_matching
+from tests.jobs.conftest import ExampleChain
 from tests.jobs.phases.test_review_phase import job_env, pull_record, push_branch
-from tests.phase_jobs import e2e_job, implement_job, review_job
+from tests.phase_jobs import e2e_job
 
 pytestmark = pytest.mark.skipif(
     not Path("/usr/bin/chromium").exists(),
@@ -63,13 +64,10 @@ def titles(run_dir: Path, attempt: int) -> dict[str, str]:
 
 
 def test_the_example_ticket_fails_in_the_browser_then_is_fixed_and_verified(
-    remote: Path, tmp_path: Path, model_auth: dict[str, str]
+    example_chain: ExampleChain,
 ) -> None:
-    env = job_env("IX-101", remote, tmp_path, model_auth, "demo")
-    assert implement_job(env).status == "done"
-    assert review_job(env).status == "passed"
-    result = e2e_job(env)
-
+    chain, result = example_chain, example_chain.e2e
+    tmp_path, remote, env = chain.tmp, chain.remote, chain.env
     assert result.status == "verified", result.detail
     first, second = result.attempts
     assert (first.verdict, second.verdict) == ("failed", "verified")
@@ -77,7 +75,7 @@ def test_the_example_ticket_fails_in_the_browser_then_is_fixed_and_verified(
     assert first.fix is not None and first.fix.files == ["notes_app/server.py"]
     assert second.head_sha == first.fix.commits[-1]
     # Real screenshots of the right pages, taken by our tool, with real seeded data behind them.
-    run_dir = tmp_path / "artifacts" / "runs" / "demo"
+    run_dir = example_chain.run_dir
     assert titles(run_dir, 1) == {"01-notes-list.png": "Notes", "02-playground.png": "Notes playground"}
     before = (run_dir / "e2e" / "attempt-1" / "screenshots" / "01-notes-list.png").read_bytes()
     after = (run_dir / "e2e" / "screenshots" / "01-notes-list.png").read_bytes()

@@ -1,18 +1,16 @@
 """The run report in real headless Chromium (issue 19, part 2), read as a person sees it.
 
-One real run of the example ticket (implement, review, e2e-verify in-process: the real CLI, the offline
-model, real git, Postgres, dev servers and screenshots) writes ``index.html`` at the end of each phase;
-the page is loaded from its file and judged on its rendered text (``document.body.innerText``), not on
-its HTML source. A page built from hostile records shows the hostile text as text and runs nothing,
-even with its Content Security Policy taken away.
+One real run of the example ticket (``example_chain``: implement, review, e2e-verify in-process, the real
+CLI, the offline model, real git, Postgres, dev servers and screenshots) writes ``index.html`` at the end
+of each phase; the page is loaded from its file and judged on its rendered text
+(``document.body.innerText``), not on its HTML source. A page built from hostile records shows the
+hostile text as text and runs nothing, even with its Content Security Policy taken away.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,38 +19,11 @@ from playwright.sync_api import Page
 from jobs.artifacts import DirectoryStore
 from jobs.models import run_key
 from jobs.report import write_report
-from orchestration.local.offline import offline_env
-from orchestration.local.offline_model import OfflineModelServer
-from orchestration.local.remote import seed_bare_remote
-from tests.conftest import EXAMPLES
-from tests.jobs.phases.test_review_phase import job_env
+from tests.jobs.conftest import ExampleChain
 from tests.jobs.report.browser import CHROMIUM, opened, text
 from tests.orchestration.runs.build import build_run
-from tests.phase_jobs import e2e_job, implement_job, review_job
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason=f"no Chromium at {CHROMIUM}")
-RUN = "report-demo"
-
-
-@dataclass
-class DemoRun:
-    run_dir: Path
-    after_implement: str  # index.html as the implement phase left it
-
-
-@pytest.fixture(scope="module")
-def demo_run(
-    tmp_path_factory: pytest.TempPathFactory, offline_model: OfflineModelServer
-) -> Iterator[DemoRun]:
-    tmp = tmp_path_factory.mktemp("report")
-    remote = seed_bare_remote(EXAMPLES / "notes-app", tmp / "remote.git")
-    env = job_env("IX-101", remote, tmp, offline_env(offline_model), RUN)
-    run_dir = tmp / "artifacts" / "runs" / RUN
-    assert implement_job(env).status == "done"
-    after_implement = (run_dir / "index.html").read_text()
-    assert review_job(env).status == "passed"
-    assert e2e_job(env).status == "verified"
-    yield DemoRun(run_dir, after_implement)
 
 
 def rows(page: Page, selector: str) -> list[list[str]]:
@@ -66,9 +37,9 @@ def rows(page: Page, selector: str) -> list[list[str]]:
     return found
 
 
-def test_the_report_is_readable_mid_run(demo_run: DemoRun, tmp_path: Path) -> None:
+def test_the_report_is_readable_mid_run(example_chain: ExampleChain, tmp_path: Path) -> None:
     early = tmp_path / "index.html"
-    early.write_text(demo_run.after_implement)
+    early.write_text(example_chain.after_implement)
     with opened(early) as page:
         seen = text(page)
     assert "Add a word count to each note" in seen
@@ -77,8 +48,10 @@ def test_the_report_is_readable_mid_run(demo_run: DemoRun, tmp_path: Path) -> No
     assert re.search(r"e2e-verify\s+pending", seen) and "Implementer" in seen
 
 
-def test_the_finished_report_shows_phases_scores_checks_and_the_checklist(demo_run: DemoRun) -> None:
-    with opened(demo_run.run_dir / "index.html") as page:
+def test_the_finished_report_shows_phases_scores_checks_and_the_checklist(
+    example_chain: ExampleChain,
+) -> None:
+    with opened(example_chain.run_dir / "index.html") as page:
         seen = text(page)
         scores = rows(page, "table.scores")
         checks = rows(page, "table.checks tbody")
@@ -126,8 +99,8 @@ def test_the_finished_report_shows_phases_scores_checks_and_the_checklist(demo_r
     assert re.search(r"Agent transcripts\s+7", seen) and scripts == 0
 
 
-def test_a_transcript_opens_as_a_conversation_with_its_tool_calls(demo_run: DemoRun) -> None:
-    with opened(demo_run.run_dir / "index.html") as page:
+def test_a_transcript_opens_as_a_conversation_with_its_tool_calls(example_chain: ExampleChain) -> None:
+    with opened(example_chain.run_dir / "index.html") as page:
         closed = text(page)
         page.click("details#f-implement-transcript-jsonl > summary")
         opened_once = text(page)
@@ -210,14 +183,14 @@ def test_text_from_models_and_tickets_renders_as_text_and_runs_nothing(tmp_path:
         assert '</details><a href="javascript:x">y</a>' in seen
 
 
-def test_the_demo_report_can_be_looked_at(demo_run: DemoRun, tmp_path: Path) -> None:
+def test_the_demo_report_can_be_looked_at(example_chain: ExampleChain, tmp_path: Path) -> None:
     """Two pictures of the page (the top, an opened transcript): real pixels, not a blank page."""
     from PIL import Image
 
     from tests.jobs.report.browser import screenshots
 
     top, convo = tmp_path / "top.png", tmp_path / "transcript.png"
-    screenshots(demo_run.run_dir / "index.html", top, convo)
+    screenshots(example_chain.run_dir / "index.html", top, convo)
     for picture in (top, convo):
         with Image.open(picture) as image:
             low, high = image.convert("L").getextrema()

@@ -1,0 +1,49 @@
+"""The example ticket's chain, run once for the tests that read it: ``example_chain``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from jobs.phases.e2e.records import E2EResult
+from orchestration.local.offline import offline_env
+from orchestration.local.offline_model import OfflineModelServer
+from orchestration.local.remote import seed_bare_remote
+from tests.conftest import EXAMPLES
+from tests.jobs.phases.test_review_phase import job_env
+from tests.phase_jobs import e2e_job, implement_job, review_job
+
+EXAMPLE_RUN = "demo"
+
+
+@dataclass(frozen=True)
+class ExampleChain:
+    """IX-101 on the notes app through implement, review and e2e-verify, in-process, as run ``demo``."""
+
+    tmp: Path  # holds remote.git, artifacts/ and work/, as the phase tests' own tmp_path does
+    remote: Path
+    env: dict[str, str]  # the jobs' environment (a re-run changes RUN_ID)
+    after_implement: str  # the run's index.html as the implement phase left it
+    e2e: E2EResult
+
+    @property
+    def run_dir(self) -> Path:
+        return self.tmp / "artifacts" / "runs" / EXAMPLE_RUN
+
+
+@pytest.fixture(scope="session")
+def example_chain(
+    tmp_path_factory: pytest.TempPathFactory, offline_model: OfflineModelServer
+) -> ExampleChain:
+    """The whole chain of the example ticket, once a session: the e2e phase's test of it and the report's
+    browser tests read the same run (``tests/conftest.py`` makes them one unit of work: one worker, one
+    chain). A test may add runs of its own beside it (another RUN_ID), never change this one's."""
+    tmp = tmp_path_factory.mktemp("example-chain")
+    remote = seed_bare_remote(EXAMPLES / "notes-app", tmp / "remote.git")
+    env = job_env("IX-101", remote, tmp, offline_env(offline_model), EXAMPLE_RUN)
+    assert implement_job(env).status == "done"
+    after_implement = (tmp / "artifacts" / "runs" / EXAMPLE_RUN / "index.html").read_text()
+    assert review_job(env).status == "passed"
+    return ExampleChain(tmp, remote, env, after_implement, e2e_job(env))
