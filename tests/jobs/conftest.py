@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 
 from jobs.phases.e2e.records import E2EResult
+from jobs.phases.review.records import ReviewResult
 from orchestration.local.offline import offline_env
 from orchestration.local.offline_model import OfflineModelServer
 from orchestration.local.remote import seed_bare_remote
 from tests.conftest import EXAMPLES
-from tests.jobs.phases.test_review_phase import job_env
-from tests.phase_jobs import e2e_job, implement_job, review_job
+from tests.phase_jobs import e2e_job, implement_job, job_env, review_job
 
 EXAMPLE_RUN = "demo"
 
@@ -26,6 +26,8 @@ class ExampleChain:
     remote: Path
     env: dict[str, str]  # the jobs' environment (a re-run changes RUN_ID)
     after_implement: str  # the run's index.html as the implement phase left it
+    review: ReviewResult
+    ticket_after_review: str  # the ticket's comment log (the local ticket source's) as the review left it
     e2e: E2EResult
 
     @property
@@ -37,13 +39,15 @@ class ExampleChain:
 def example_chain(
     tmp_path_factory: pytest.TempPathFactory, offline_model: OfflineModelServer
 ) -> ExampleChain:
-    """The whole chain of the example ticket, once a session: the e2e phase's test of it and the report's
-    browser tests read the same run (``tests/conftest.py`` makes them one unit of work: one worker, one
-    chain). A test may add runs of its own beside it (another RUN_ID), never change this one's."""
+    """The whole chain of the example ticket, once a session: the review and e2e phases' tests of it and
+    the report's browser tests read the same run (``tests/conftest.py`` makes them one unit of work: one
+    worker, one chain). A test may add runs of its own beside it (another RUN_ID), never change this
+    one's."""
     tmp = tmp_path_factory.mktemp("example-chain")
     remote = seed_bare_remote(EXAMPLES / "notes-app", tmp / "remote.git")
     env = job_env("IX-101", remote, tmp, offline_env(offline_model), EXAMPLE_RUN)
     assert implement_job(env).status == "done"
     after_implement = (tmp / "artifacts" / "runs" / EXAMPLE_RUN / "index.html").read_text()
-    assert review_job(env).status == "passed"
-    return ExampleChain(tmp, remote, env, after_implement, e2e_job(env))
+    review = review_job(env)
+    ticket_after_review = (tmp / "artifacts" / "tickets" / "IX-101.json").read_text()
+    return ExampleChain(tmp, remote, env, after_implement, review, ticket_after_review, e2e_job(env))

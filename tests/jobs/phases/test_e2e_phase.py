@@ -24,8 +24,8 @@ from jobs.phases.e2e.records import E2EAttempt
 from jobs.serving import free_port
 from tests.conftest import ROOT, git, processes_matching
 from tests.jobs.conftest import ExampleChain
-from tests.jobs.phases.test_review_phase import job_env, pull_record, push_branch
-from tests.phase_jobs import e2e_job
+from tests.jobs.phases.test_review_phase import pull_record, push_branch
+from tests.phase_jobs import e2e_job, job_env
 
 pytestmark = pytest.mark.skipif(
     not Path("/usr/bin/chromium").exists(),

@@ -21,8 +21,8 @@ from jobs.phases.kit.steps import result_fields
 from jobs.pulls import PullRequestDraft
 from jobs.tickets import Ticket
 from tests.conftest import git
-from tests.jobs.phases.test_review_phase import job_env, pull_record, push_branch
-from tests.phase_jobs import e2e_job
+from tests.jobs.phases.test_review_phase import pull_record, push_branch
+from tests.phase_jobs import e2e_job, job_env
 
 TICKET = Ticket(identifier="IX-918", title="Highlight long notes")
 BRANCH = "factory/ix-918"

@@ -11,8 +11,8 @@ from pathlib import Path
 from jobs.agent.models import AgentOutcome, AgentStatus
 from jobs.phases.implement.records import ImplementResult
 from jobs.phases.review.body import DESCRIPTION_END, DESCRIPTION_START, description_lines
-from tests.jobs.phases.test_review_phase import job_env, pull_record
-from tests.phase_jobs import implement_job, review_job
+from tests.jobs.phases.test_review_phase import pull_record
+from tests.phase_jobs import implement_job, job_env, review_job
 
 FIRST = "Added a `word_count` field to every note the API returns (IX-101)."
 

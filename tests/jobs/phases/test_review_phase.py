@@ -23,19 +23,10 @@ from jobs.phases.review.records import ReviewResult, ReviewRound
 from jobs.phases.review.reviewer import MAX_DIFF_CHARS
 from jobs.pulls import FLAG_LABEL, GitHubPulls, LocalPulls
 from orchestration.local.offline_model import OfflineModelServer
-from orchestration.local.stack import local_job_env
-from tests.conftest import ROOT, TESTS, git
+from tests.conftest import ROOT, git
 from tests.fakes.github import FakeGitHub
-from tests.phase_jobs import implement_job, review_job
-
-TICKETS = TESTS / "tickets"
-
-
-def job_env(ticket: str, remote: Path, tmp: Path, model_auth: dict[str, str], run_id: str) -> dict[str, str]:
-    env = local_job_env(
-        ticket, remote, tmp / "artifacts", run_id, workdir=tmp / "work" / run_id, tickets_dir=TICKETS
-    )
-    return {**env, "KILL_GRACE_SECONDS": "2", **model_auth}
+from tests.jobs.conftest import ExampleChain
+from tests.phase_jobs import TICKETS, job_env, review_job
 
 
 def review(
@@ -83,13 +74,9 @@ def review_requests(server: OfflineModelServer, scenario_prefix: str) -> list[st
 
 
 def test_example_ticket_fails_the_first_review_and_passes_the_second(
-    remote: Path, tmp_path: Path, model_auth: dict[str, str], offline_model: OfflineModelServer
+    example_chain: ExampleChain, offline_model: OfflineModelServer
 ) -> None:
-    env = job_env("IX-101", remote, tmp_path, model_auth, "demo")
-    assert implement_job(env).status == "done"
-    seen = len(offline_model.requests)
-    result = review_job(env)
-
+    tmp_path, remote, result = example_chain.tmp, example_chain.remote, example_chain.review
     assert result.status == "passed", result.detail
     first, second = result.rounds
     assert (first.verdict, second.verdict) == ("failed", "passed")
@@ -111,19 +98,19 @@ def test_example_ticket_fails_the_first_review_and_passes_the_second(
     assert "| documentation | 3 | 5 |" in markdown and "| **verdict** | failed | passed |" in markdown
     assert "README.md" in markdown and "| implement |" in markdown
     # review-{n}.json files are the rounds.
-    run = tmp_path / "artifacts" / "runs" / "demo" / "review"
+    run = example_chain.run_dir / "review"
     assert ReviewRound.model_validate_json((run / "review-1.json").read_text()).fix is not None
     assert ReviewRound.model_validate_json((run / "review-2.json").read_text()).verdict == "passed"
     # The reviewer was given the diff and the evidence, never the implementer's transcript or summary.
     prompts = review_requests(offline_model, "review-IX-101")
-    assert len(prompts) >= 2 and len(offline_model.requests) > seen
+    assert len(prompts) >= 2
     implementer_words = ("I'll read the note model", "Every API response is built from", "IX-101 is done")
     for prompt in prompts:
         assert "+    def word_count(self) -> int:" in prompt
         assert "Ran " in prompt and "exit 0" in prompt
         assert not any(words in prompt for words in implementer_words)
     # The ticket has one Factory comment, now saying where the PR is.
-    log = json.loads((tmp_path / "artifacts" / "tickets" / "IX-101.json").read_text())
+    log = json.loads(example_chain.ticket_after_review)
     assert [c["key"] for c in log["comments"]] == ["factory-status"]
     assert (
         "review passed" in log["comments"][0]["body"]
