@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -64,11 +65,10 @@ def empty_database_url(tmp_path: Path) -> Iterator[str]:
         engine.dispose()
 
 
-@pytest.fixture
-def database_url(empty_database_url: str) -> str:
+def seed(url: str) -> None:
     """The schema (from the models); Acme (a key and a revoked one), Northwind (a key), Initech (no key,
     no files); two staff users."""
-    engine = create_engine(empty_database_url)
+    engine = create_engine(url)
     Base.metadata.create_all(engine)
     revoked = ApiKey(key_hash=hash_key(REVOKED_KEY), label="old", revoked_at=datetime(2025, 1, 1, tzinfo=UTC))
     with Session(engine) as s:
@@ -97,6 +97,24 @@ def database_url(empty_database_url: str) -> str:
         )
         s.commit()
     engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def seeded_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file seeded once a session, which each test's database starts as a copy of."""
+    path = tmp_path_factory.mktemp("seeded") / "support_bot.db"
+    seed(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def database_url(empty_database_url: str, request: pytest.FixtureRequest) -> str:
+    """A database seeded as ``seed`` does: on PostgreSQL seeded afresh, on SQLite a copy of one file."""
+    url = make_url(empty_database_url)
+    if url.get_backend_name() == "sqlite" and url.database:
+        shutil.copyfile(request.getfixturevalue("seeded_sqlite"), url.database)
+    else:
+        seed(empty_database_url)
     return empty_database_url
 
 
