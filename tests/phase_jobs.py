@@ -12,8 +12,9 @@ from jobs.phases.e2e.records import E2EResult
 from jobs.phases.implement.records import ImplementResult
 from jobs.phases.review.records import ReviewResult
 from orchestration.local.stack import local_job_env
+from tests.conftest import TESTS
 
-TICKETS = Path(__file__).resolve().parent / "tickets"
+TICKETS = TESTS / "tickets"
 
 R = TypeVar("R", bound=PhaseResult)
 

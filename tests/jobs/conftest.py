@@ -25,14 +25,12 @@ class ExampleChain:
     tmp: Path  # holds remote.git, artifacts/ and work/, as the phase tests' own tmp_path does
     remote: Path
     env: dict[str, str]  # the jobs' environment (a re-run changes RUN_ID)
+    run_dir: Path  # the run's artifacts
     after_implement: str  # the run's index.html as the implement phase left it
     review: ReviewResult
+    review_requests: slice  # the offline model's requests during the review (``requests[...]``)
     ticket_after_review: str  # the ticket's comment log (the local ticket source's) as the review left it
     e2e: E2EResult
-
-    @property
-    def run_dir(self) -> Path:
-        return self.tmp / "artifacts" / "runs" / EXAMPLE_RUN
 
 
 @pytest.fixture(scope="session")
@@ -46,8 +44,13 @@ def example_chain(
     tmp = tmp_path_factory.mktemp("example-chain")
     remote = seed_bare_remote(EXAMPLES / "notes-app", tmp / "remote.git")
     env = job_env("IX-101", remote, tmp, offline_env(offline_model), EXAMPLE_RUN)
+    run_dir = tmp / "artifacts" / "runs" / EXAMPLE_RUN
     assert implement_job(env).status == "done"
-    after_implement = (tmp / "artifacts" / "runs" / EXAMPLE_RUN / "index.html").read_text()
+    after_implement = (run_dir / "index.html").read_text()
+    asked = len(offline_model.requests)
     review = review_job(env)
+    review_requests = slice(asked, len(offline_model.requests))
     ticket_after_review = (tmp / "artifacts" / "tickets" / "IX-101.json").read_text()
-    return ExampleChain(tmp, remote, env, after_implement, review, ticket_after_review, e2e_job(env))
+    return ExampleChain(
+        tmp, remote, env, run_dir, after_implement, review, review_requests, ticket_after_review, e2e_job(env)
+    )

@@ -66,8 +66,8 @@ def titles(run_dir: Path, attempt: int) -> dict[str, str]:
 def test_the_example_ticket_fails_in_the_browser_then_is_fixed_and_verified(
     example_chain: ExampleChain,
 ) -> None:
-    chain, result = example_chain, example_chain.e2e
-    tmp_path, remote, env = chain.tmp, chain.remote, chain.env
+    result = example_chain.e2e
+    tmp_path, remote, env = example_chain.tmp, example_chain.remote, example_chain.env
     assert result.status == "verified", result.detail
     first, second = result.attempts
     assert (first.verdict, second.verdict) == ("failed", "verified")

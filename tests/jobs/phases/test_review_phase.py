@@ -103,7 +103,7 @@ def test_example_ticket_fails_the_first_review_and_passes_the_second(
     assert ReviewRound.model_validate_json((run / "review-2.json").read_text()).verdict == "passed"
     # The reviewer was given the diff and the evidence, never the implementer's transcript or summary.
     prompts = review_requests(offline_model, "review-IX-101")
-    assert len(prompts) >= 2
+    assert len(prompts) >= 2 and offline_model.requests[example_chain.review_requests]
     implementer_words = ("I'll read the note model", "Every API response is built from", "IX-101 is done")
     for prompt in prompts:
         assert "+    def word_count(self) -> int:" in prompt
