@@ -77,7 +77,7 @@ LONGEST = (
     "tests/orchestration/local/test_local_runs.py::test_the_demo_twice_in_a_row",  # ~40 s
     "tests/orchestration/local/test_real_target.py::test_taskboard_ticket",  # ~40 s
     "tests/orchestration/local/test_triage_scenarios.py",  # ~35 s
-    "example_chain",  # IX-101's chain, the e2e phase's re-run, the report in Chromium: ~45 s
+    "example_chain",  # IX-101's chain, the e2e phase's re-run, the report in Chromium: ~38 s
     "tests/jobs/onboard/test_onboard_phase.py::test_full_mode",  # 2 x ~30 s
     "tests/jobs/onboard/test_onboard_phase.py::test_a_spent_budget",  # ~30 s
     "tests/jobs/onboard/test_onboard_attacks.py",  # 5 x ~18 s
