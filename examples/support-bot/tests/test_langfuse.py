@@ -108,6 +108,20 @@ def test_a_chat_turn_is_a_trace_and_a_timed_span() -> None:
     )
 
 
+def test_a_turn_s_trace_and_span_go_in_one_batch_however_short_the_interval() -> None:
+    recorder = Recorder()
+    langfuse = sender(recorder)
+    langfuse._interval = 0.0  # the sender takes no more than the first item it finds
+    for i in range(3):
+        langfuse.trace_chat_turn(turn(answer_id=f"a-{i}"))
+    assert langfuse.flush(5)
+    for request in recorder.requests:
+        batch = json.loads(request.content)["batch"]
+        traces = [e["body"]["id"] for e in batch if e["type"] == "trace-create"]
+        assert traces and traces == [e["body"]["traceId"] for e in batch if e["type"] == "span-create"]
+    assert len(recorder.events) == 6
+
+
 def test_feedback_is_a_boolean_score_on_the_answer_s_trace() -> None:
     recorder = Recorder()
     langfuse = sender(recorder)

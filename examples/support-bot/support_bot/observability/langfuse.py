@@ -87,7 +87,7 @@ class Langfuse:
         self.release = release
         self.dropped = 0  # events lost to a full queue
         self.failed = 0  # events Langfuse refused or that could not be sent
-        self._queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=max_queue)
+        self._queue: queue.Queue[list[dict[str, Any]]] = queue.Queue(maxsize=max_queue)
         self._batch_size = batch_size
         self._interval = flush_interval
         self._timeout = timeout
@@ -112,34 +112,37 @@ class Langfuse:
             "sources": turn.sources,
             "latency_ms": turn.latency_ms,
         }
+        # One item of the queue, so one batch: the trace never goes without the span that times it.
         self._enqueue(
-            "trace-create",
-            {
-                "id": turn.answer_id,
-                "timestamp": _iso(turn.started_at),
-                "name": TRACE_NAME,
-                "sessionId": f"{turn.client}:{turn.session_id}",
-                "input": turn.question,
-                "output": turn.answer,
-                "metadata": metadata,
-                "tags": [f"client:{turn.client}", f"skill:{turn.skill}"],
-                "release": self.release,
-                "environment": self.environment,
-            },
-        )
-        self._enqueue(
-            "span-create",
-            {
-                "id": str(uuid.uuid4()),
-                "traceId": turn.answer_id,
-                "name": "answer",
-                "startTime": _iso(turn.started_at),
-                "endTime": _iso(datetime.fromtimestamp(ended, UTC)),
-                "input": turn.question,
-                "output": {"answer": turn.answer, "skill": turn.skill, "sources": turn.sources},
-                "metadata": metadata,
-                "environment": self.environment,
-            },
+            (
+                "trace-create",
+                {
+                    "id": turn.answer_id,
+                    "timestamp": _iso(turn.started_at),
+                    "name": TRACE_NAME,
+                    "sessionId": f"{turn.client}:{turn.session_id}",
+                    "input": turn.question,
+                    "output": turn.answer,
+                    "metadata": metadata,
+                    "tags": [f"client:{turn.client}", f"skill:{turn.skill}"],
+                    "release": self.release,
+                    "environment": self.environment,
+                },
+            ),
+            (
+                "span-create",
+                {
+                    "id": str(uuid.uuid4()),
+                    "traceId": turn.answer_id,
+                    "name": "answer",
+                    "startTime": _iso(turn.started_at),
+                    "endTime": _iso(datetime.fromtimestamp(ended, UTC)),
+                    "input": turn.question,
+                    "output": {"answer": turn.answer, "skill": turn.skill, "sources": turn.sources},
+                    "metadata": metadata,
+                    "environment": self.environment,
+                },
+            ),
         )
 
     def score_feedback(self, answer_id: str, client: str, up: bool, comment: str | None) -> None:
@@ -161,7 +164,7 @@ class Langfuse:
         }
         if comment:
             body["comment"] = comment
-        self._enqueue("score-create", body)
+        self._enqueue(("score-create", body))
 
     def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every queued event was sent (or given up on); False if ``timeout`` ran out."""
@@ -174,17 +177,21 @@ class Langfuse:
                 self._idle.wait(left)
         return True
 
-    def _enqueue(self, kind: str, body: dict[str, Any]) -> None:
-        event = {"id": str(uuid.uuid4()), "type": kind, "timestamp": _iso(datetime.now(UTC)), "body": body}
+    def _enqueue(self, *events: tuple[str, dict[str, Any]]) -> None:
+        """Queue ``events`` (type and body each) as one item: they are sent in the same batch."""
+        now = _iso(datetime.now(UTC))
+        item = [
+            {"id": str(uuid.uuid4()), "type": kind, "timestamp": now, "body": body} for kind, body in events
+        ]
         with self._idle:
             try:
-                self._queue.put_nowait(event)
+                self._queue.put_nowait(item)
             except queue.Full:
-                self.dropped += 1
-                if self.dropped == 1 or self.dropped % 100 == 0:
+                self.dropped += len(item)
+                if self.dropped == len(item) or self.dropped % 100 < len(item):
                     log.warning("langfuse: queue full, %d event(s) dropped so far", self.dropped)
                 return
-            self._pending += 1
+            self._pending += len(item)
         self._ensure_thread()
 
     def _ensure_thread(self) -> None:
@@ -212,15 +219,16 @@ class Langfuse:
                         self._idle.notify_all()
 
     def _next_batch(self) -> list[dict[str, Any]]:
-        """Block for the first event, then take what else arrives within the flush interval."""
-        batch = [self._queue.get()]
+        """Block for the first item, then take what else arrives within the flush interval, up to the
+        batch size (an item is never split)."""
+        batch = list(self._queue.get())
         deadline = time.monotonic() + self._interval
         while len(batch) < self._batch_size:
             left = deadline - time.monotonic()
             if left <= 0:
                 break
             try:
-                batch.append(self._queue.get(timeout=left))
+                batch.extend(self._queue.get(timeout=left))
             except queue.Empty:
                 break
         return batch
