@@ -8,11 +8,13 @@ browser tool leave behind, so no browser is needed here.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
-from jobs.entrypoint import prepare
+from jobs.entrypoint import boxed, prepare
 from jobs.errors import UnsafePath
 from jobs.phases.e2e.publish import Publisher
 from jobs.phases.e2e.records import E2EAttempt, E2EResult
@@ -60,10 +62,20 @@ def push_hostile_branch(remote: Path, tmp: Path, outside: Path) -> str:
     return git("rev-parse", "HEAD", cwd=checkout).strip()
 
 
-def setup_run(remote: Path, tmp: Path, head: str) -> tuple[Publisher, E2EAttempt, E2EResult]:
+@pytest.fixture
+def closing() -> Iterator[ExitStack]:
+    """What a test opened, closed when it ends however it ends (the phase's box, as the job closes it)."""
+    with ExitStack() as stack:
+        yield stack
+
+
+def setup_run(
+    remote: Path, tmp: Path, head: str, closing: ExitStack
+) -> tuple[Publisher, E2EAttempt, E2EResult]:
     """Services as the e2e job builds them, an open PR, and a verified attempt with one screenshot."""
     unused_auth = {"ANTHROPIC_API_KEY": "sk-ant-unused-no-agent-runs-here"}  # the job requires one
     settings, services, run_id = prepare(job_env(TICKET.identifier, remote, tmp, unused_auth, "r1"), "e2e")
+    closing.enter_context(boxed(settings, services))
     services.pulls.upsert(PullRequestDraft(head=BRANCH, base="main", title="IX-918: x", body="The review."))
     shots = services.workdir / "shots-1"
     shots.mkdir(parents=True)
@@ -79,12 +91,12 @@ def setup_run(remote: Path, tmp: Path, head: str) -> tuple[Publisher, E2EAttempt
 
 
 def test_a_branch_whose_evidence_folder_is_a_link_gets_no_commit_and_a_flagged_pr(
-    remote: Path, tmp_path: Path
+    remote: Path, tmp_path: Path, closing: ExitStack
 ) -> None:
     outside = outside_folder(tmp_path)
     before = snapshot(outside)
     head = push_hostile_branch(remote, tmp_path, outside)
-    publisher, attempt, result = setup_run(remote, tmp_path, head)
+    publisher, attempt, result = setup_run(remote, tmp_path, head, closing)
 
     published, shared = publisher.publish([attempt], result)
 
@@ -113,9 +125,11 @@ def test_a_branch_whose_evidence_folder_is_a_link_gets_no_commit_and_a_flagged_p
     assert published.pull_request_comment is not None and "factory:needs-human-review" in markdown
 
 
-def test_a_plain_branch_gets_its_report_committed_and_an_unflagged_pr(remote: Path, tmp_path: Path) -> None:
+def test_a_plain_branch_gets_its_report_committed_and_an_unflagged_pr(
+    remote: Path, tmp_path: Path, closing: ExitStack
+) -> None:
     head = push_branch(remote, tmp_path, TICKET.identifier)
-    publisher, attempt, result = setup_run(remote, tmp_path, head)
+    publisher, attempt, result = setup_run(remote, tmp_path, head, closing)
 
     published, _ = publisher.publish([attempt], result)
 
@@ -129,12 +143,14 @@ def test_a_plain_branch_gets_its_report_committed_and_an_unflagged_pr(remote: Pa
     assert isinstance(comments, list) and "Needs human review" not in str(comments[0]["body"])
 
 
-def test_a_planted_link_among_the_screenshots_or_logs_is_not_read(remote: Path, tmp_path: Path) -> None:
+def test_a_planted_link_among_the_screenshots_or_logs_is_not_read(
+    remote: Path, tmp_path: Path, closing: ExitStack
+) -> None:
     """The target's servers can write in the work directory: a log or screenshot there may be a link."""
     secret = tmp_path / "outside-secret.txt"
     secret.write_text("outside-secret-value\n")
     head = push_branch(remote, tmp_path, TICKET.identifier)
-    publisher, _, _ = setup_run(remote, tmp_path, head)
+    publisher, _, _ = setup_run(remote, tmp_path, head, closing)
     workdir = publisher.services.workdir
     logs = workdir / "server-logs-1"
     logs.mkdir()

@@ -17,7 +17,7 @@ from pathlib import Path
 import httpx
 
 from jobs.artifacts import open_store
-from jobs.entrypoint import prepare
+from jobs.entrypoint import boxed, prepare
 from jobs.phases.review.phase import run_review
 from jobs.phases.review.records import ReviewResult, ReviewRound
 from jobs.phases.review.reviewer import MAX_DIFF_CHARS
@@ -230,10 +230,9 @@ def test_the_pull_request_goes_to_github_and_no_secret_reaches_any_sink(
     with FakeGitHub(CANARIES["GITHUB_TOKEN"], "acme/notes").serving() as fake:
         settings, services, run_id = prepare(env, "review")
         assert settings.github_token is not None
-        client = httpx.Client(timeout=10)
-        services.pulls = GitHubPulls(client, settings.github_token, "acme/notes", api_url=fake.url)
-        result = run_review(settings, services, run_id)
-        client.close()
+        with httpx.Client(timeout=10) as client, boxed(settings, services):
+            services.pulls = GitHubPulls(client, settings.github_token, "acme/notes", api_url=fake.url)
+            result = run_review(settings, services, run_id)
     assert result.status == "passed" and result.pull_request is not None
     (pull,) = fake.pulls.values()
     assert (pull.number, pull.head, pull.base) == (result.pull_request.number, "factory/ix-916", "main")
