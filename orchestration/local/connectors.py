@@ -25,12 +25,16 @@ from __future__ import annotations
 import json
 import mimetypes
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
@@ -215,17 +219,36 @@ def _precondition_failed() -> WorkflowError:
 
 def run_subprocess(phase: str, env: Mapping[str, str], timeout: float) -> int | None:
     """The job's entrypoint, as its container would run it; None when it ran past the task timeout."""
-    job = subprocess.Popen(
-        [sys.executable, "-m", "jobs", phase], env={**os.environ, **env}, start_new_session=True
-    )
+    with task_tmpdir() as tmp:
+        job = subprocess.Popen(
+            [sys.executable, "-m", "jobs", phase],
+            env={**os.environ, **env, "TMPDIR": str(tmp)},
+            start_new_session=True,
+        )
+        try:
+            return job.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            # What Cloud Run does at the task timeout: SIGTERM (the job stops its agents and writes its
+            # result), then SIGKILL after a grace.
+            os.killpg(job.pid, signal.SIGTERM)
+            reap_supervised(job, SIGTERM_GRACE)
+            return None
+
+
+@contextmanager
+def task_tmpdir() -> Iterator[Path]:
+    """A job's own temporary directory (its ``TMPDIR``), removed when the job has ended, however it ended.
+
+    Cloud Run gives each task a new in-memory filesystem; here a job killed with SIGKILL (past its
+    grace) could not remove its box's tree from ``/tmp`` itself. The box's uids may pass through the
+    directory to their box (0711), never list it.
+    """
+    path = Path(tempfile.mkdtemp(prefix="factory-task-"))
+    path.chmod(0o711)
     try:
-        return job.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        # What Cloud Run does at the task timeout: SIGTERM (the job stops its agents and writes its
-        # result), then SIGKILL after a grace.
-        os.killpg(job.pid, signal.SIGTERM)
-        reap_supervised(job, SIGTERM_GRACE)
-        return None
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _seconds(value: Any, default: float) -> float:

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from jobs.faults import CRASH_ENV
+from orchestration.local.connectors import task_tmpdir
 from orchestration.local.stack import local_job_env
 from tests.conftest import ROOT, TESTS, git
 
@@ -34,14 +35,22 @@ def run(phase: str, remote: Path, tmp: Path, model_auth: dict[str, str], run_id:
         tickets_dir=TESTS / "tickets",
     )
     extra = {CRASH_ENV: crash} if crash else {}
-    return subprocess.run(
-        [sys.executable, "-m", "jobs", phase],
-        env={**os.environ, **env, **model_auth, "KILL_GRACE_SECONDS": "2", **extra},
-        cwd=ROOT,
-        capture_output=True,
-        timeout=300,
-        check=False,
-    ).returncode
+    with task_tmpdir() as tmp_dir:  # a killed job's box tree goes with it, as the local engine does
+        return subprocess.run(
+            [sys.executable, "-m", "jobs", phase],
+            env={
+                **os.environ,
+                **env,
+                **model_auth,
+                "KILL_GRACE_SECONDS": "2",
+                "TMPDIR": str(tmp_dir),
+                **extra,
+            },
+            cwd=ROOT,
+            capture_output=True,
+            timeout=300,
+            check=False,
+        ).returncode
 
 
 def state(remote: Path, tmp: Path) -> dict[str, int]:

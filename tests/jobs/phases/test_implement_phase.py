@@ -19,6 +19,7 @@ import pytest
 from jobs.agent.reaper import descendants
 from jobs.models import RunManifest
 from jobs.phases.implement.records import ImplementResult
+from orchestration.local.connectors import task_tmpdir
 from orchestration.local.stack import local_job_env
 from tests.conftest import ROOT, TESTS, git
 from tests.phase_jobs import implement_job
@@ -197,32 +198,35 @@ def test_b3_a_job_killed_mid_agent_leaves_no_process_behind(
     env = local_job_env(
         "IX-920", remote, tmp_path / "artifacts", "r1", workdir=tmp_path / "work" / "r1", tickets_dir=TICKETS
     )
-    job = subprocess.Popen(
-        [sys.executable, "-m", "jobs", "implement"],
-        env={**os.environ, **env, **model_auth, "KILL_GRACE_SECONDS": "2"},
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        below: set[int] = set()
-        while time.monotonic() < deadline:  # until the CLI runs under the supervisor
-            below = set(descendants(job.pid))
-            cmdlines = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in below if _alive(pid)]
-            if any(b"reaper.py" in c for c in cmdlines) and any(b"--output-format" in c for c in cmdlines):
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail("the agent never started")
-        job.kill()
-        job.wait()
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and any(_alive(pid) for pid in below):
-            time.sleep(0.2)
-        left = sorted(pid for pid in below if _alive(pid))
-        print(f"\nB3 mid-agent: {len(below)} processes below the job, {len(left)} left after SIGKILL")
-        assert left == []
-    finally:
-        if job.poll() is None:
+    with task_tmpdir() as tmp_dir:  # the killed job's box tree goes with it, as the local engine does
+        job = subprocess.Popen(
+            [sys.executable, "-m", "jobs", "implement"],
+            env={**os.environ, **env, **model_auth, "KILL_GRACE_SECONDS": "2", "TMPDIR": str(tmp_dir)},
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            below: set[int] = set()
+            while time.monotonic() < deadline:  # until the CLI runs under the supervisor
+                below = set(descendants(job.pid))
+                cmdlines = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in below if _alive(pid)]
+                if any(b"reaper.py" in c for c in cmdlines) and any(
+                    b"--output-format" in c for c in cmdlines
+                ):
+                    break
+                time.sleep(0.2)
+            else:
+                pytest.fail("the agent never started")
             job.kill()
+            job.wait()
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline and any(_alive(pid) for pid in below):
+                time.sleep(0.2)
+            left = sorted(pid for pid in below if _alive(pid))
+            print(f"\nB3 mid-agent: {len(below)} processes below the job, {len(left)} left after SIGKILL")
+            assert left == []
+        finally:
+            if job.poll() is None:
+                job.kill()

@@ -12,6 +12,9 @@ from __future__ import annotations
 import base64
 import json
 import math
+import shutil
+import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -24,6 +27,7 @@ from typing import Any
 import pytest
 
 from jobs.artifacts import DirectoryStore, open_store
+from jobs.faults import CRASH_ENV
 from jobs.phases.registry import get_phase
 from jobs.report.facts import phase_cost, phase_seconds
 from jobs.serving import free_port
@@ -204,6 +208,29 @@ def test_a_job_past_its_timeout_is_stopped_and_never_run_again(
     assert git(
         "--git-dir", str(remote), "for-each-ref", "--format=%(refname:short)", "refs/heads"
     ).split() == ["main"]
+
+
+def test_a_job_killed_outright_leaves_nothing_in_tmp(
+    remote: Path, tmp_path: Path, model_auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job SIGKILLed (here by itself, right after its clone: jobs/faults.py) cannot remove its box's
+    tree; the job's own TMPDIR goes with it, as a Cloud Run task's filesystem does."""
+    scratch = Path(tempfile.mkdtemp(prefix="factory-test-tmp-"))
+    scratch.chmod(0o711)  # like /tmp for the box's uid: it passes through to its box
+    try:
+        monkeypatch.setenv("TMPDIR", str(scratch))
+        monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+        env = {
+            **local_job_env(
+                "IX-101", remote, tmp_path / "artifacts", "k1", workdir=tmp_path / "work", tickets_dir=TICKETS
+            ),
+            **model_auth,
+            CRASH_ENV: "implement:clone",
+        }
+        assert run_job_subprocess("implement", env, 120) == -signal.SIGKILL
+        assert list(scratch.iterdir()) == []
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def lock_record(ticket: str, delivery: str = "d-1") -> bytes:
