@@ -26,6 +26,7 @@ from pydantic import (
 from images.engine import IMAGES
 from jobs.errors import ConfigError
 from jobs.phases.registry import phase_names
+from jobs.yaml_load import safe_load
 
 
 def _one_of(names: tuple[str, ...], what: str) -> AfterValidator:
@@ -269,7 +270,7 @@ def load_config(path: Path) -> DeployConfig:
     except OSError as exc:
         raise ConfigError(f"cannot read deploy config {path}: {exc.strerror or exc}") from None
     try:
-        data = yaml.safe_load(text)
+        data = safe_load(text)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     return parse_config(data, str(path))

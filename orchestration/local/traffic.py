@@ -44,13 +44,13 @@ from pathlib import Path
 from typing import Literal, Self
 
 import httpx
-import yaml
 from pydantic import SecretStr
 
 from jobs.errors import DatabaseError, FactoryError
 from jobs.phases.e2e.database import TempPostgres, find_psql, run_psql
 from jobs.serving import PORT_TAKEN_IN_LOG, PortTaken, on_a_free_port
 from jobs.triage import LangfuseClient, LangfuseScore, LangfuseTrace, SentryClient, SentryEvent
+from jobs.yaml_load import safe_load
 from orchestration.local.langfuse import LangfuseStandIn
 from orchestration.local.sentry import SentryStandIn
 
@@ -304,7 +304,7 @@ class SupportBotDay:
                 env=env,
                 cwd=app,
             )
-            seeds = yaml.safe_load((app / ".factory.yaml").read_text(encoding="utf-8"))["e2e"]["seeds"]
+            seeds = safe_load((app / ".factory.yaml").read_text(encoding="utf-8"))["e2e"]["seeds"]
             psql = find_psql()
             for seed in seeds:
                 run_psql(psql, database.dsn, ["--single-transaction", "-f", str(app / seed)], timeout=60)

@@ -22,8 +22,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
+
+from jobs.yaml_load import safe_load
 
 _WORKSPACE_PATTERNS = (
     re.compile(r"Repository root: (/\S+)"),
@@ -138,7 +139,7 @@ class ScenarioBook:
         for path in paths:
             files = sorted(path.rglob("*.yaml")) if path.is_dir() else [path]
             for file in files:
-                data = yaml.safe_load(file.read_text(encoding="utf-8"))
+                data = safe_load(file.read_text(encoding="utf-8"))
                 found.append(Scenario.model_validate(data))
         return cls(found)
 

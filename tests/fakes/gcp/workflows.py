@@ -12,6 +12,7 @@ import re
 
 import yaml
 
+from jobs.yaml_load import safe_load
 from tests.fakes.gcp.common import Located, body_of
 from tests.fakes.gcp.server import ApiError, GcpServer, Json, Request
 
@@ -43,7 +44,7 @@ class Workflows(Located):
     def _normalise(self, workflow: Json) -> None:
         self._check_env(workflow.get("userEnvVars") or {})
         try:
-            yaml.safe_load(workflow.get("sourceContents", ""))
+            safe_load(workflow.get("sourceContents", ""))
         except yaml.YAMLError as exc:
             raise ApiError(400, f"Workflow source is not valid YAML: {exc}") from None
         account = workflow.get("serviceAccount") or "123456789-compute@developer.gserviceaccount.com"

@@ -13,11 +13,10 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-import yaml
-
 from jobs.entrypoint import run_from_env
 from jobs.onboard.records import OnboardResult
 from jobs.onboard.tickets import branch_for_onboarding
+from jobs.yaml_load import safe_load
 from orchestration.local.remote import seed_bare_remote
 from orchestration.local.stack import local_job_env
 from tests.conftest import EXAMPLES, git
@@ -29,7 +28,7 @@ SCENARIOS = EXAMPLES / "scenarios"
 
 def scripted_writes(scenario: Path, client: str) -> dict[str, str]:
     """The files a scenario's Write calls create (relative paths), with Lumen's name replaced."""
-    data = yaml.safe_load(scenario.read_text())
+    data = safe_load(scenario.read_text())
     files = {}
     for turn in data["turns"]:
         for use in turn.get("tool_uses", []):

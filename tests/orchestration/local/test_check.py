@@ -88,10 +88,9 @@ def test_broken_tickets_and_scenarios_each_get_a_line(remote: Path, tmp_path: Pa
     )
     assert f"error: {tickets / 'IX-9.md'}: must start with a '---' front matter line" in lines
     assert f"error: {scenarios / 'bad-shape.yaml'}: turns.0.txt: Extra inputs are not permitted" in lines
-    assert (
-        f"error: {scenarios / 'bad-yaml.yaml'}: cannot be read as YAML: line 2: expected ',' or ']', "
-        "but got '<stream end>'"
-    ) in lines
+    # libyaml: "did not find expected ',' or ']'"; PyYAML's own parser: "expected ',' or ']', but got..."
+    prefix = f"error: {scenarios / 'bad-yaml.yaml'}: cannot be read as YAML: line 2: "
+    assert any(line.startswith(prefix) and "expected ',' or ']'" in line for line in lines), lines
     assert (
         f"error: {scenarios / 'twin.yaml'}: 'twin' has the same match strings as 'implement-IX-103' "
         f"({scenarios / 'implement-IX-103.yaml'}): only one of them can ever play"
