@@ -230,6 +230,15 @@ class Hunt:
     logs: dict[str, str] = field(default_factory=dict)
     workspace: dict[str, str] = field(default_factory=dict)
     home: dict[str, str] = field(default_factory=dict)
+    started: float = field(default_factory=time.monotonic)
+    arrivals: list[float] = field(default_factory=list)  # seconds after the start, one per stream line
+
+    def why_not_done(self) -> str:
+        """A run that did not succeed: why, and when its stream's last lines came (a hang after the last
+        turn, or during a tool's call), for a failure seen once under load."""
+        tail = zip(self.arrivals[-3:], self.seen.lines[-3:], strict=True)
+        last = [f"+{at:.1f} s {line[:240]}" for at, line in tail]
+        return f"{self.seen.outcome.detail}; {len(self.seen.lines)} stream lines, the last: {last}"
 
     def sinks(self) -> dict[str, list[str]]:
         return {
@@ -290,6 +299,7 @@ def hunted_run(
 
         def on_line(line: str) -> None:
             lines.append(line)
+            hunt.arrivals.append(time.monotonic() - hunt.started)
             if json.loads(line).get("type") == "result":  # HOME goes with the run: read it now
                 for path in homes_of(seen):
                     home.update(read_tree(path))
@@ -325,7 +335,7 @@ def test_the_agent_hunting_for_four_tools_secrets_finds_them_only_in_an_open_box
         box_uid = box.uid
     seconds = time.monotonic() - started
     seen = hunt.seen
-    assert seen.outcome.status is AgentStatus.SUCCESS, seen.outcome.detail
+    assert seen.outcome.status is AgentStatus.SUCCESS, hunt.why_not_done()
     init = next(e for e in seen.events if e.get("subtype") == "init")
     assert sorted(s["name"] for s in init["mcp_servers"] if s["status"] == "connected") == sorted(TOOLS)
 
