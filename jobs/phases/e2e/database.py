@@ -128,13 +128,15 @@ def _bindir_candidates() -> list[Path]:
 
 
 def find_psql(bindir: Path | None = None) -> Path:
-    """The psql client: PATH's, else the one next to the server binaries."""
-    if on_path := shutil.which("psql"):
-        return Path(on_path)
+    """The psql client next to the server binaries (the server's own version), else PATH's. Debian's
+    ``/usr/bin/psql`` is ``pg_wrapper``, a Perl script that works out a version on every call: 27 ms of
+    CPU a call against 5 for the binary, and a phase calls psql for every seed and check."""
     with contextlib.suppress(DatabaseUnavailable):
         psql = find_bindir(bindir) / "psql"
         if os.access(psql, os.X_OK):
             return psql
+    if on_path := shutil.which("psql"):
+        return Path(on_path)
     raise DatabaseUnavailable("the PostgreSQL client is not installed (apt-get install postgresql-client)")
 
 

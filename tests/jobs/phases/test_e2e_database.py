@@ -17,10 +17,12 @@ import pytest
 
 from jobs.errors import ConfigError, DatabaseError
 from jobs.phases.e2e.database import (
+    SERVER_BINARIES,
     DatabaseUnavailable,
     SeedLoad,
     TempPostgres,
     child_pids,
+    find_psql,
     load_seeds,
     seed_files,
 )
@@ -369,3 +371,20 @@ def test_seed_paths_outside_the_checkout_are_config_errors(tmp_path: Path) -> No
     assert inside == [("base", SEEDS / "base.sql"), ("e2e/seeds/inside.sql", app / "db/migrations/001.sql")]
     with pytest.raises(ConfigError, match="no repository checkout"):
         seed_files(["e2e/seeds/accounts.sql"], SEEDS)
+
+
+def test_psql_is_the_one_beside_the_server_not_path_s_wrapper(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Debian's /usr/bin/psql is pg_wrapper (Perl, 27 ms of CPU a call); the server's own psql is the
+    binary, of the server's version. PATH's is the fallback for a client-only install."""
+    bindir, path_dir = tmp_path / "bin", tmp_path / "path"
+    for folder, names in ((bindir, (*SERVER_BINARIES, "psql")), (path_dir, ("psql",))):
+        folder.mkdir()
+        for name in names:
+            (folder / name).write_text("#!/bin/sh\n")
+            (folder / name).chmod(0o755)
+    monkeypatch.setenv("PATH", str(path_dir))
+    assert find_psql(bindir) == bindir / "psql"
+    (bindir / "psql").unlink()
+    assert find_psql(bindir) == path_dir / "psql"
