@@ -45,6 +45,10 @@ from jobs.sandbox.egress import EgressProxy, EgressTally
 from jobs.sandbox.netns import NamespaceError, NetworkNamespace, listening_socket
 
 T = TypeVar("T")
+# Where box trees are made: the temp directory unless this names another. The local engine gives each
+# job a directory of its own and removes it after the job, however the job ended (a job SIGKILLed past
+# its grace cannot remove its tree itself), as a Cloud Run task's filesystem goes with the task.
+PARENT_ENV = "FACTORY_BOX_PARENT"
 Containment = Literal["auto", "require", "off"]
 # Whose uid a step of the box runs as: the agent's (the CLI, the target's install) or the app's (its
 # dev servers and checks, which may hold its configuration).
@@ -87,7 +91,7 @@ class Box:
     def root(self) -> Path:
         """The box's own directory, made on first use."""
         if self._root is None:
-            self._root = Path(tempfile.mkdtemp(prefix="factory-box-"))
+            self._root = Path(tempfile.mkdtemp(prefix="factory-box-", dir=box_parent()))
         return self._root
 
     # --- running things -------------------------------------------------------------------
@@ -120,11 +124,11 @@ class Box:
 
     def private_dir(self, prefix: str, who: Who = "agent") -> Path:
         """A new directory ``who``'s processes own, no one else may enter (a HOME); the caller removes it."""
-        return Path(tempfile.mkdtemp(prefix=prefix))
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=box_parent()))
 
     def readable_dir(self, prefix: str) -> Path:
         """A new directory of ours the box can read but not change (the agent's settings)."""
-        return Path(tempfile.mkdtemp(prefix=prefix))
+        return Path(tempfile.mkdtemp(prefix=prefix, dir=box_parent()))
 
     def hand_over(self, path: Path, who: Who = "agent") -> None:
         """Give ``who`` the tree at ``path`` (a top-level ``.git`` stays ours)."""
@@ -338,6 +342,11 @@ class ContainedBox(Box):
             self.netns.close()
         finally:
             super().close(keep_in)
+
+
+def box_parent() -> str | None:
+    """The directory box trees are made in (``$FACTORY_BOX_PARENT``); None: the temp directory."""
+    return os.environ.get(PARENT_ENV) or None
 
 
 def open_box(containment: Containment = "auto") -> Box:

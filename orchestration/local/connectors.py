@@ -41,6 +41,7 @@ from urllib.parse import unquote
 from jobs.artifacts import ArtifactStore, VersionedStore
 from jobs.errors import ArtifactError, ArtifactExists, ArtifactNotFound, FactoryError
 from jobs.phases.registry import phase_of_job
+from jobs.sandbox.box import PARENT_ENV
 from jobs.workspace.shell import reap_supervised
 from orchestration.engine.errors import WorkflowError
 
@@ -219,10 +220,10 @@ def _precondition_failed() -> WorkflowError:
 
 def run_subprocess(phase: str, env: Mapping[str, str], timeout: float) -> int | None:
     """The job's entrypoint, as its container would run it; None when it ran past the task timeout."""
-    with task_tmpdir() as tmp:
+    with task_dir() as boxes:
         job = subprocess.Popen(
             [sys.executable, "-m", "jobs", phase],
-            env={**os.environ, **env, "TMPDIR": str(tmp)},
+            env={**os.environ, **env, PARENT_ENV: str(boxes)},
             start_new_session=True,
         )
         try:
@@ -236,12 +237,14 @@ def run_subprocess(phase: str, env: Mapping[str, str], timeout: float) -> int | 
 
 
 @contextmanager
-def task_tmpdir() -> Iterator[Path]:
-    """A job's own temporary directory (its ``TMPDIR``), removed when the job has ended, however it ended.
+def task_dir() -> Iterator[Path]:
+    """A job's own directory for its box trees (``$FACTORY_BOX_PARENT``), removed when the job has ended,
+    however it ended.
 
-    Cloud Run gives each task a new in-memory filesystem; here a job killed with SIGKILL (past its
-    grace) could not remove its box's tree from ``/tmp`` itself. The box's uids may pass through the
-    directory to their box (0711), never list it.
+    Cloud Run gives each task a new filesystem; here a job killed with SIGKILL (past its grace) could not
+    remove its box's tree (clone, agent home, git directory) from the shared temp directory itself. The
+    box's uids may pass through it to their box (0711), never list it. What is one per machine (the e2e
+    ports lock, the copies of programs a box runs) stays in the temp directory.
     """
     path = Path(tempfile.mkdtemp(prefix="factory-task-"))
     path.chmod(0o711)

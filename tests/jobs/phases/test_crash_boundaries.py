@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from jobs.faults import CRASH_ENV
-from orchestration.local.connectors import task_tmpdir
+from jobs.sandbox.box import PARENT_ENV
+from orchestration.local.connectors import task_dir
 from orchestration.local.stack import local_job_env
 from tests.conftest import ROOT, TESTS, git
 
@@ -35,7 +36,7 @@ def run(phase: str, remote: Path, tmp: Path, model_auth: dict[str, str], run_id:
         tickets_dir=TESTS / "tickets",
     )
     extra = {CRASH_ENV: crash} if crash else {}
-    with task_tmpdir() as tmp_dir:  # a killed job's box tree goes with it, as the local engine does
+    with task_dir() as boxes:  # a killed job's box tree goes with it, as run_subprocess does
         return subprocess.run(
             [sys.executable, "-m", "jobs", phase],
             env={
@@ -43,7 +44,7 @@ def run(phase: str, remote: Path, tmp: Path, model_auth: dict[str, str], run_id:
                 **env,
                 **model_auth,
                 "KILL_GRACE_SECONDS": "2",
-                "TMPDIR": str(tmp_dir),
+                PARENT_ENV: str(boxes),
                 **extra,
             },
             cwd=ROOT,

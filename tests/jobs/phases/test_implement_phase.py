@@ -19,7 +19,8 @@ import pytest
 from jobs.agent.reaper import descendants
 from jobs.models import RunManifest
 from jobs.phases.implement.records import ImplementResult
-from orchestration.local.connectors import task_tmpdir
+from jobs.sandbox.box import PARENT_ENV
+from orchestration.local.connectors import task_dir
 from orchestration.local.stack import local_job_env
 from tests.conftest import ROOT, TESTS, git
 from tests.phase_jobs import implement_job
@@ -198,10 +199,10 @@ def test_b3_a_job_killed_mid_agent_leaves_no_process_behind(
     env = local_job_env(
         "IX-920", remote, tmp_path / "artifacts", "r1", workdir=tmp_path / "work" / "r1", tickets_dir=TICKETS
     )
-    with task_tmpdir() as tmp_dir:  # the killed job's box tree goes with it, as the local engine does
+    with task_dir() as boxes:  # the killed job's box tree goes with it, as run_subprocess does
         job = subprocess.Popen(
             [sys.executable, "-m", "jobs", "implement"],
-            env={**os.environ, **env, **model_auth, "KILL_GRACE_SECONDS": "2", "TMPDIR": str(tmp_dir)},
+            env={**os.environ, **env, **model_auth, "KILL_GRACE_SECONDS": "2", PARENT_ENV: str(boxes)},
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

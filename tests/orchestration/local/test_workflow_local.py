@@ -210,15 +210,16 @@ def test_a_job_past_its_timeout_is_stopped_and_never_run_again(
     ).split() == ["main"]
 
 
-def test_a_job_killed_outright_leaves_nothing_in_tmp(
+def test_a_job_killed_outright_leaves_no_box_tree_behind(
     remote: Path, tmp_path: Path, model_auth: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A job SIGKILLed (here by itself, right after its clone: jobs/faults.py) cannot remove its box's
-    tree; the job's own TMPDIR goes with it, as a Cloud Run task's filesystem does."""
+    tree; the directory run_subprocess gave it for its boxes goes with it, as a Cloud Run task's
+    filesystem does."""
     scratch = Path(tempfile.mkdtemp(prefix="factory-test-tmp-"))
-    scratch.chmod(0o711)  # like /tmp for the box's uid: it passes through to its box
+    scratch.chmod(0o711)  # the box's uid passes through the temp directory to its box
     try:
-        monkeypatch.setenv("TMPDIR", str(scratch))
+        monkeypatch.setenv("TMPDIR", str(scratch))  # the job's temp directory, and ours:
         monkeypatch.setattr(tempfile, "tempdir", str(scratch))
         env = {
             **local_job_env(
@@ -228,7 +229,8 @@ def test_a_job_killed_outright_leaves_nothing_in_tmp(
             CRASH_ENV: "implement:clone",
         }
         assert run_job_subprocess("implement", env, 120) == -signal.SIGKILL
-        assert list(scratch.iterdir()) == []
+        trees = ("factory-box-", "factory-task-", "factory-agent-")
+        assert sorted(p.name for p in scratch.iterdir() if p.name.startswith(trees)) == []
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
 
