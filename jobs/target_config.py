@@ -26,7 +26,7 @@ from jobs.phases.e2e.database import check_seed_entry
 from jobs.phases.e2e.servers import ServerSpec
 from jobs.sandbox.egress import DEFAULT_HOSTS, check_host
 from jobs.triage.config import TriageConfig
-from jobs.yaml_load import safe_load
+from jobs.yaml_load import untrusted_load
 
 if TYPE_CHECKING:
     from jobs.workspace import Workspace
@@ -166,7 +166,7 @@ def parse_target_config(text: str | None) -> TargetConfig:
     if len(text.encode()) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{CONFIG_FILE} is larger than {MAX_CONFIG_BYTES} bytes")
     try:
-        data = safe_load(text) or {}
+        data = untrusted_load(text) or {}
         return TargetConfig.model_validate(data)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{CONFIG_FILE} is not valid YAML: {exc}") from None

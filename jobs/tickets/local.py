@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from jobs.errors import ConfigError, FactoryError, TicketNotFound
 from jobs.tickets.models import Ticket
 from jobs.tickets.source import check_comment_key, check_identifier, check_state_name
-from jobs.yaml_load import safe_load
+from jobs.yaml_load import untrusted_load
 
 MAX_TICKET_BYTES = 256 * 1024
 FRONT_MATTER_KEYS = frozenset({"identifier", "title", "labels", "state"})
@@ -208,7 +208,7 @@ def _split_front_matter(path: Path, text: str) -> tuple[dict[str, Any], str]:
     if closing is None:
         raise ConfigError(f"ticket file {path}: front matter has no closing '---' line")
     try:
-        front = safe_load("".join(lines[1:closing]))
+        front = untrusted_load("".join(lines[1:closing]))
     except yaml.YAMLError:
         raise ConfigError(f"ticket file {path}: front matter is not valid YAML") from None
     if not isinstance(front, dict):

@@ -91,8 +91,9 @@ CONDITION_ACTIONS = frozenset({"steps", "assign", "call", "raise", "return"})
 UNSUPPORTED = {"branches": "'branches' belongs inside a 'parallel' step"}
 
 # libyaml's parser where PyYAML has it (about ten times faster; the same nodes and line numbers), else
-# the pure-Python one. (jobs.yaml_load makes the same choice; the engine imports nothing of the jobs.)
-_PARSER: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# the pure-Python one, as jobs.yaml_load does for files of ours (the engine imports nothing of the jobs):
+# the workflows it loads are ours and the operator's.
+_PARSER: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def load_workflow(

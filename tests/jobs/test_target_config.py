@@ -95,3 +95,10 @@ def test_the_example_app_lists_the_base_schema_it_needs_first() -> None:
     config = parse_target_config((ROOT / "examples" / "notes-app" / ".factory.yaml").read_text()).e2e
     assert config.seeds[0] == "base"
     assert config.setup == []
+
+
+def test_a_config_nested_past_the_parser_s_depth_is_an_error_not_a_crash() -> None:
+    """The target's file is anyone's text: 25,000 brackets (25 KB, under the size cap) crash libyaml's
+    parser with SIGSEGV, which would end the job with no result; it must be a ConfigError."""
+    with pytest.raises(ConfigError, match="not valid YAML: the document is nested too deeply"):
+        parse_target_config("install: " + "[" * 25_000)

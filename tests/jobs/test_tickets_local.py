@@ -123,6 +123,8 @@ def test_mismatched_identifier_is_rejected_naming_the_file(tickets: LocalTickets
         ("---\nidentifier: IX-11\ntitle: t\nrun: rm -rf /\n---\n", "unknown"),
         ("---\nidentifier: !!python/object/apply:os.system [id]\ntitle: t\n---\n", "YAML"),
         ("---\ntitle: no identifier\n---\n", "identifier"),
+        # Nested past any parser's depth (libyaml's crashes the process with SIGSEGV): an error, no crash.
+        ("---\nidentifier: IX-11\ntitle: " + "[" * 25_000 + "\n---\n", "YAML"),
     ],
 )
 def test_bad_front_matter_is_rejected_naming_the_file(tickets: LocalTickets, text: str, problem: str) -> None:
