@@ -7,9 +7,10 @@ deduplication; the body's id is the object's own. Langfuse answers 207 with per-
 ``successes`` and ``errors``.
 
 A chat turn must never wait for Langfuse or fail because of it: events go into a bounded queue that
-a background thread drains in batches. When the queue is full (Langfuse down for a while) new events
-are dropped and counted rather than piling up in memory. Sending is off unless ``LANGFUSE_HOST``,
-``LANGFUSE_PUBLIC_KEY`` and ``LANGFUSE_SECRET_KEY`` are all set.
+a background thread drains in batches. An item of the queue is a chat turn's trace and span, or one
+score, so a turn's two events always travel in one batch; ``max_queue`` counts items. When the queue is
+full (Langfuse down for a while) new events are dropped and counted rather than piling up in memory.
+Sending is off unless ``LANGFUSE_HOST``, ``LANGFUSE_PUBLIC_KEY`` and ``LANGFUSE_SECRET_KEY`` are all set.
 """
 
 from __future__ import annotations
@@ -219,8 +220,9 @@ class Langfuse:
                         self._idle.notify_all()
 
     def _next_batch(self) -> list[dict[str, Any]]:
-        """Block for the first item, then take what else arrives within the flush interval, up to the
-        batch size (an item is never split)."""
+        """Block for the first item, then take what else arrives within the flush interval until the
+        batch holds ``batch_size`` events; an item is never split, so
+        the last may take it one event over."""
         batch = list(self._queue.get())
         deadline = time.monotonic() + self._interval
         while len(batch) < self._batch_size:
