@@ -182,12 +182,26 @@ def test_finished_work_is_pushed_when_its_transcript_cannot_be_kept(
     assert "could not keep runs/r1/implement/transcript.jsonl" in capfd.readouterr().err
 
 
-def _alive(pid: int) -> bool:
+def _started(pid: int) -> int | None:
+    """When a live (not zombie) process ``pid`` started (clock ticks since boot): with the pid, its
+    identity. pid_max is 32768 here and the suite starts tens of thousands of processes, so a pid comes
+    back within seconds: a pid alone is not the process it was."""
     try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
-        return False
-    return state != "Z"
+        return None
+    return None if fields[0] == "Z" else int(fields[19])
+
+
+def _alive(pid: int) -> bool:
+    return _started(pid) is not None
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()[:200]
+    except OSError:
+        return b"(gone)"
 
 
 def test_b3_a_job_killed_mid_agent_leaves_no_process_behind(
@@ -220,14 +234,19 @@ def test_b3_a_job_killed_mid_agent_leaves_no_process_behind(
                 time.sleep(0.2)
             else:
                 pytest.fail("the agent never started")
+            identity = {pid: _started(pid) for pid in below}
             job.kill()
             job.wait()
+
+            def survivors() -> list[int]:
+                return sorted(pid for pid, began in identity.items() if began and _started(pid) == began)
+
             deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and any(_alive(pid) for pid in below):
+            while time.monotonic() < deadline and survivors():
                 time.sleep(0.2)
-            left = sorted(pid for pid in below if _alive(pid))
+            left = {pid: _cmdline(pid) for pid in survivors()}
             print(f"\nB3 mid-agent: {len(below)} processes below the job, {len(left)} left after SIGKILL")
-            assert left == []
+            assert left == {}
         finally:
             if job.poll() is None:
                 job.kill()
