@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -197,6 +197,27 @@ def stop_process(proc: subprocess.Popen[Any], grace: float) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def live_processes(pids: Iterable[int]) -> dict[int, int]:
+    """Those of ``pids`` running now (a zombie does not count), each with its start time (clock ticks since
+    boot): with the pid, a process's identity. pid_max is 32768 on this machine and the suite starts tens
+    of thousands of processes, so a pid can name another process seconds later."""
+    found: dict[int, int] = {}
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != "Z":
+            found[pid] = int(fields[19])
+    return found
+
+
+def still_running(processes: dict[int, int]) -> set[int]:
+    """Those of ``processes`` (as ``live_processes`` found them) that are the same processes, running."""
+    now = live_processes(processes)
+    return {pid for pid, started in processes.items() if now.get(pid) == started}
 
 
 def processes_matching(marker: str) -> list[str]:

@@ -29,7 +29,7 @@ from jobs.phases.e2e.database import (
 from jobs.phases.e2e.phase import Skipped, prepare_database
 from jobs.redact import Redactor
 from jobs.target_config import E2EConfig, parse_target_config
-from tests.conftest import ROOT, processes_matching
+from tests.conftest import ROOT, live_processes, processes_matching, still_running
 
 SEEDS = ROOT / "seeds"
 APP = ROOT / "examples" / "notes-app"
@@ -69,21 +69,8 @@ def server_tree(db: TempPostgres) -> set[int]:
     return {db.pid, *child_pids(db.pid)}
 
 
-def alive(pids: set[int]) -> set[int]:
-    """Those of ``pids`` still running (zombies waiting for init to reap them do not count)."""
-    running = set()
-    for pid in pids:
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if state != "Z":
-            running.add(pid)
-    return running
-
-
-def assert_nothing_left(root: Path, pids: set[int]) -> None:
-    assert alive(pids) == set()
+def assert_nothing_left(root: Path, pids: dict[int, int]) -> None:
+    assert still_running(pids) == set()
     assert processes_matching(str(root)) == []
     assert not root.exists()
 
@@ -103,9 +90,9 @@ def seeded() -> Iterator[tuple[TempPostgres, list[SeedLoad]]]:
 
 def test_cluster_starts_and_stops_leaving_nothing() -> None:
     with TempPostgres("scratch") as db:
-        root, pids = db.root, server_tree(db)
+        root, pids = db.root, live_processes(server_tree(db))
         assert root is not None and root.is_dir()
-        assert len(alive(pids)) >= 2
+        assert len(pids) >= 2
         assert db.dsn == f"postgresql://factory_app@127.0.0.1:{db.port}/scratch"  # the owner, no superuser
         assert psql(db.dsn, "SELECT current_database(), current_setting('listen_addresses')") == (
             "scratch|127.0.0.1"
@@ -161,7 +148,7 @@ def test_broken_seed_fails_with_the_sql_error_and_leaves_nothing(tmp_path: Path)
         "INSERT INTO missing_table VALUES (1);\n"
     )
     with pytest.raises(DatabaseError) as failed, TempPostgres() as db:
-        root, pids = db.root, server_tree(db)
+        root, pids = db.root, live_processes(server_tree(db))
         try:
             load_seeds(db.dsn, ["base", "broken"], tmp_path)
         finally:

@@ -22,7 +22,7 @@ from jobs.phases.implement.records import ImplementResult
 from jobs.sandbox.box import PARENT_ENV
 from orchestration.local.connectors import task_dir
 from orchestration.local.stack import local_job_env
-from tests.conftest import ROOT, TESTS, git
+from tests.conftest import ROOT, TESTS, git, live_processes, still_running
 from tests.phase_jobs import implement_job
 
 TICKETS = TESTS / "tickets"
@@ -182,24 +182,9 @@ def test_finished_work_is_pushed_when_its_transcript_cannot_be_kept(
     assert "could not keep runs/r1/implement/transcript.jsonl" in capfd.readouterr().err
 
 
-def _started(pid: int) -> int | None:
-    """When a live (not zombie) process ``pid`` started (clock ticks since boot): with the pid, its
-    identity. pid_max is 32768 here and the suite starts tens of thousands of processes, so a pid comes
-    back within seconds: a pid alone is not the process it was."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    return None if fields[0] == "Z" else int(fields[19])
-
-
-def _alive(pid: int) -> bool:
-    return _started(pid) is not None
-
-
 def _cmdline(pid: int) -> bytes:
     try:
-        return Path(f"/proc/{pid}/cmdline").read_bytes()[:200]
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b"(gone)"
 
@@ -226,7 +211,7 @@ def test_b3_a_job_killed_mid_agent_leaves_no_process_behind(
             below: set[int] = set()
             while time.monotonic() < deadline:  # until the CLI runs under the supervisor
                 below = set(descendants(job.pid))
-                cmdlines = [Path(f"/proc/{pid}/cmdline").read_bytes() for pid in below if _alive(pid)]
+                cmdlines = [_cmdline(pid) for pid in live_processes(below)]
                 if any(b"reaper.py" in c for c in cmdlines) and any(
                     b"--output-format" in c for c in cmdlines
                 ):
@@ -234,17 +219,13 @@ def test_b3_a_job_killed_mid_agent_leaves_no_process_behind(
                 time.sleep(0.2)
             else:
                 pytest.fail("the agent never started")
-            identity = {pid: _started(pid) for pid in below}
+            identity = live_processes(below)
             job.kill()
             job.wait()
-
-            def survivors() -> list[int]:
-                return sorted(pid for pid, began in identity.items() if began and _started(pid) == began)
-
             deadline = time.monotonic() + 15
-            while time.monotonic() < deadline and survivors():
+            while time.monotonic() < deadline and still_running(identity):
                 time.sleep(0.2)
-            left = {pid: _cmdline(pid) for pid in survivors()}
+            left = {pid: _cmdline(pid) for pid in still_running(identity)}
             print(f"\nB3 mid-agent: {len(below)} processes below the job, {len(left)} left after SIGKILL")
             assert left == {}
         finally:
