@@ -97,6 +97,11 @@ class Workspace:
             "clone",
             "--quiet",
             "--no-tags",
+            # A remote that is a local path (the local engine's bare repos) goes through git's transport
+            # too, never a hardlinked copy of its objects directory: that copy takes the quarantine of a
+            # push landing at the same moment (a night's parallel chains) and fails with "hardlink
+            # different from source".
+            "--no-local",
             "--branch",
             self.base_branch,
             *apart,
@@ -351,7 +356,17 @@ def read_base_file(git: Git, url: str, base_branch: str, name: str, scratch: Pat
     path = scratch / "base"
     if path.exists():
         shutil.rmtree(path)
-    clone = ["clone", "--quiet", "--no-tags", "--depth", "1", "--no-checkout", "--branch", base_branch]
+    clone = [
+        "clone",
+        "--quiet",
+        "--no-tags",
+        "--no-local",
+        "--depth",
+        "1",
+        "--no-checkout",
+        "--branch",
+        base_branch,
+    ]
     git.run([*clone, "--", check_repo_url(url), str(path)], network=True)
     try:
         shown = git.run(["show", f"HEAD:{name}"], path, check=False)

@@ -165,6 +165,18 @@ def test_e1_token_only_through_the_credential_helper(remote: Path, tmp_path: Pat
     assert not (tmp_path / "stolen").exists()
 
 
+def test_a_local_remote_is_cloned_through_git_not_by_hardlinking_its_objects(
+    remote: Path, tmp_path: Path
+) -> None:
+    """A night's chains push to the local bare remote while others clone it: a hardlinked copy of its
+    objects directory took a push's quarantine files as they moved and failed ("hardlink different from
+    source"). Cloned through git's own transport, no object file is shared with the remote."""
+    ws = workspace(remote, tmp_path)
+    git_dir = Path(git("rev-parse", "--absolute-git-dir", cwd=ws.path).strip())
+    objects = [p for p in (git_dir / "objects").rglob("*") if p.is_file()]
+    assert objects and all(p.stat().st_nlink == 1 for p in objects)
+
+
 def test_e1_clone_leaves_no_credentials_in_git_config(remote: Path, tmp_path: Path) -> None:
     ws = Workspace(Git(SecretStr(TOKEN)), str(remote), tmp_path / "w", "factory/ix-1", "main")
     ws.clone()
