@@ -47,10 +47,10 @@ import httpx
 from pydantic import SecretStr
 
 from jobs.errors import DatabaseError, FactoryError
-from jobs.phases.e2e.database import TempPostgres, find_psql, run_psql
+from jobs.phases.e2e.database import SEEDS_DIR, TempPostgres, load_seeds
 from jobs.serving import PORT_TAKEN_IN_LOG, PortTaken, on_a_free_port
+from jobs.target_config import CONFIG_FILE, parse_target_config
 from jobs.triage import LangfuseClient, LangfuseScore, LangfuseTrace, SentryClient, SentryEvent
-from jobs.yaml_load import safe_load
 from orchestration.local.langfuse import LangfuseStandIn
 from orchestration.local.sentry import SentryStandIn
 
@@ -304,10 +304,9 @@ class SupportBotDay:
                 env=env,
                 cwd=app,
             )
-            seeds = safe_load((app / ".factory.yaml").read_text(encoding="utf-8"))["e2e"]["seeds"]
-            psql = find_psql()
-            for seed in seeds:
-                run_psql(psql, database.dsn, ["--single-transaction", "-f", str(app / seed)], timeout=60)
+            # The seeds its .factory.yaml lists, read and loaded as the e2e phase reads and loads them.
+            seeds = parse_target_config((app / CONFIG_FILE).read_text(encoding="utf-8")).e2e.seeds
+            load_seeds(database.dsn, seeds, SEEDS_DIR, repo=app)
         except DatabaseError as exc:
             raise TrafficError(f"the database: {exc}") from None
         self.say(f"database migrated and seeded ({', '.join(seeds)})")
