@@ -9,49 +9,26 @@ ticket. Real jobs (``python -m jobs <phase>``), real git, the real CLI against t
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from jobs.faults import CRASH_ENV
-from jobs.sandbox.box import PARENT_ENV
-from orchestration.local.connectors import task_dir
-from orchestration.local.stack import local_job_env
-from tests.conftest import ROOT, TESTS, git
+from orchestration.local.connectors import run_subprocess
+from tests.conftest import git
+from tests.phase_jobs import job_env
 
 TICKET, BRANCH = "IX-101", "factory/ix-101"
 
 
 def run(phase: str, remote: Path, tmp: Path, model_auth: dict[str, str], run_id: str, crash: str = "") -> int:
-    env = local_job_env(
-        TICKET,
-        remote,
-        tmp / "artifacts",
-        run_id,
-        workdir=tmp / "work" / run_id,
-        tickets_dir=TESTS / "tickets",
-    )
-    extra = {CRASH_ENV: crash} if crash else {}
-    with task_dir() as boxes:  # a killed job's box tree goes with it, as run_subprocess does
-        return subprocess.run(
-            [sys.executable, "-m", "jobs", phase],
-            env={
-                **os.environ,
-                **env,
-                **model_auth,
-                "KILL_GRACE_SECONDS": "2",
-                PARENT_ENV: str(boxes),
-                **extra,
-            },
-            cwd=ROOT,
-            capture_output=True,
-            timeout=300,
-            check=False,
-        ).returncode
+    """The phase's job as the local engine runs it (``run_subprocess``: a killed job's box tree goes with
+    it), SIGKILLing itself at ``crash`` when given."""
+    env = {**job_env(TICKET, remote, tmp, model_auth, run_id), **({CRASH_ENV: crash} if crash else {})}
+    code = run_subprocess(phase, env, 300)
+    assert code is not None, f"{phase} ran past 300 s"
+    return code
 
 
 def state(remote: Path, tmp: Path) -> dict[str, int]:

@@ -21,11 +21,9 @@ from jobs.models import RunManifest
 from jobs.phases.implement.records import ImplementResult
 from jobs.sandbox.box import PARENT_ENV
 from orchestration.local.connectors import task_dir
-from orchestration.local.stack import local_job_env
-from tests.conftest import ROOT, TESTS, git, live_processes, still_running
-from tests.phase_jobs import implement_job
+from tests.conftest import ROOT, git, live_processes, still_running
+from tests.phase_jobs import implement_job, job_env
 
-TICKETS = TESTS / "tickets"
 CANARIES = {
     "GITHUB_TOKEN": "ghp_canaryPHASEcanaryPHASEcanary00000001",
     "LINEAR_API_KEY": "lin_api_canaryPHASEcanaryPHASEcanary0002",
@@ -36,10 +34,7 @@ CANARIES = {
 def run_phase(
     ticket: str, remote: Path, tmp: Path, model_auth: dict[str, str], run_id: str = "r1"
 ) -> ImplementResult:
-    env = local_job_env(
-        ticket, remote, tmp / "artifacts", run_id, workdir=tmp / "work" / run_id, tickets_dir=TICKETS
-    )
-    return implement_job({**env, "KILL_GRACE_SECONDS": "2", **model_auth, **CANARIES})
+    return implement_job({**job_env(ticket, remote, tmp, model_auth, run_id), **CANARIES})
 
 
 def remote_branches(remote: Path) -> list[str]:
@@ -195,13 +190,11 @@ def test_b3_a_job_killed_mid_agent_leaves_no_process_behind(
     """Issue 14, item 20: SIGKILL to the phase job (no clean-up of its own) while its agent waits on the
     model (IX-920's model answers after 60 s). The supervisor, the CLI and the box's namespace holder
     were left running; they now end with the job (PR_SET_PDEATHSIG)."""
-    env = local_job_env(
-        "IX-920", remote, tmp_path / "artifacts", "r1", workdir=tmp_path / "work" / "r1", tickets_dir=TICKETS
-    )
+    env = job_env("IX-920", remote, tmp_path, model_auth, "r1")
     with task_dir() as boxes:  # the killed job's box tree goes with it, as run_subprocess does
         job = subprocess.Popen(
             [sys.executable, "-m", "jobs", "implement"],
-            env={**os.environ, **env, **model_auth, "KILL_GRACE_SECONDS": "2", PARENT_ENV: str(boxes)},
+            env={**os.environ, **env, PARENT_ENV: str(boxes)},
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -44,9 +44,8 @@ from orchestration.local.remote import seed_bare_remote
 from orchestration.local.run import LocalRun, run_workflow, workflow_env
 from orchestration.local.stack import local_job_env
 from orchestration.receiver.locks import lock_record as receiver_lock_record
-from tests.conftest import TESTS, git, processes_matching
-
-TICKETS = TESTS / "tickets"
+from tests.conftest import git, processes_matching
+from tests.phase_jobs import TICKETS, job_env
 
 
 def run(
@@ -221,13 +220,7 @@ def test_a_job_killed_outright_leaves_no_box_tree_behind(
     try:
         monkeypatch.setenv("TMPDIR", str(scratch))  # the job's temp directory, and ours:
         monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-        env = {
-            **local_job_env(
-                "IX-101", remote, tmp_path / "artifacts", "k1", workdir=tmp_path / "work", tickets_dir=TICKETS
-            ),
-            **model_auth,
-            CRASH_ENV: "implement:clone",
-        }
+        env = {**job_env("IX-101", remote, tmp_path, model_auth, "k1"), CRASH_ENV: "implement:clone"}
         assert run_job_subprocess("implement", env, 120) == -signal.SIGKILL
         trees = ("factory-box-", "factory-task-", "factory-agent-")
         assert sorted(p.name for p in scratch.iterdir() if p.name.startswith(trees)) == []
