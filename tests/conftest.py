@@ -201,8 +201,9 @@ def stop_process(proc: subprocess.Popen[Any], grace: float) -> None:
 
 def live_processes(pids: Iterable[int]) -> dict[int, int]:
     """Those of ``pids`` running now (a zombie does not count), each with its start time (clock ticks since
-    boot): with the pid, a process's identity. pid_max is 32768 on this machine and the suite starts tens
-    of thousands of processes, so a pid can name another process seconds later."""
+    boot): with the pid, a process's identity. pid_max is 32768 on this machine and the suite's parallel
+    part starts about 18,000 processes (process accounting), so a pid can name another process seconds
+    later."""
     found: dict[int, int] = {}
     for pid in pids:
         try:
