@@ -51,7 +51,9 @@ demo: setup
 # PostgreSQL, Chromium), then the tests marked serial (tests/conftest.py: SERIAL) without that load,
 # whose figures are times four workers' load could push past their limits, and the container engine's:
 # on SERIAL_WORKERS, two, one per core (the job past its task timeout is gone after 5.0 s of its 19 s
-# limit, 4.7 s alone). TEST_WORKERS=0: all in one process.
+# limit, 4.7 s alone). TEST_WORKERS=0: all in one process. Four, as neither fewer nor more was faster:
+# on 2026-12-05 the parallel part took 400 s and 724 CPU-s on four workers, 442 s and 758 CPU-s on
+# three, 446 s and 829 CPU-s on six, one run each (runs on four have taken from 393 to 455 s).
 #
 # Bytecode first, where PYTHONDONTWRITEBYTECODE would have every process compile again: compileall;
 # then one collection that may write keeps pytest's assertion-rewritten test modules, which every
