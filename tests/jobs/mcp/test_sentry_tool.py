@@ -283,8 +283,13 @@ def _text(content: str | list[dict[str, Any]]) -> str:
 @contextmanager
 def watching(cwd: Path, seen: Seen) -> Iterator[None]:
     """While the block runs: the argv and environment of every process in ``cwd`` (the reaper and the
-    CLI), and the MCP config file their ``--mcp-config`` names, read while it exists."""
+    CLI), and the MCP config file their ``--mcp-config`` names, read while it exists.
+
+    A child of ours between its chdir and its exec is in ``cwd`` with our argv and our environment
+    (HOME=/root as root), not the agent's: it is skipped. Its argv is read first, so an environment
+    read after an argv not ours is the new program's (exec replaces both at once)."""
     done = threading.Event()
+    ours = Path("/proc/self/cmdline").read_bytes().decode(errors="replace").split("\0")
 
     def scan() -> None:
         while not done.is_set():
@@ -293,6 +298,8 @@ def watching(cwd: Path, seen: Seen) -> Iterator[None]:
                     if not proc.name.isdigit() or os.readlink(proc / "cwd") != str(cwd):
                         continue
                     argv = (proc / "cmdline").read_bytes().decode(errors="replace").split("\0")
+                    if argv == ours:
+                        continue
                     seen.cli_argv.add(" ".join(argv))
                     seen.cli_environ.add((proc / "environ").read_bytes().decode(errors="replace"))
                     if "--mcp-config" in argv:
