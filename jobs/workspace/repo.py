@@ -22,6 +22,11 @@ from jobs.workspace.git import Git
 from jobs.workspace.snapshot import InstallOutput, tree_state
 
 FACTORY_EVIDENCE = ".factory/screenshots"
+# Every clone of the target. A remote that is a local path (the local engine's bare repos) goes through
+# git's transport too (--no-local), never a hardlinked copy of its objects directory: that copy takes the
+# quarantine of a push landing at the same moment (a night's parallel chains) and fails with "hardlink
+# different from source".
+CLONE = ("clone", "--quiet", "--no-tags", "--no-local")
 # One change past either is not plausibly a ticket's work (install output, generated or vendored files):
 # it is refused with its size, never pushed. A reviewer could not read it either.
 MAX_CHANGED_FILES = 400
@@ -93,22 +98,7 @@ class Workspace:
         path.parent.mkdir(parents=True, exist_ok=True)
         git_dir = self.box.git_dir()
         apart = ["--separate-git-dir", str(git_dir)] if git_dir is not None else []
-        clone = [
-            "clone",
-            "--quiet",
-            "--no-tags",
-            # A remote that is a local path (the local engine's bare repos) goes through git's transport
-            # too, never a hardlinked copy of its objects directory: that copy takes the quarantine of a
-            # push landing at the same moment (a night's parallel chains) and fails with "hardlink
-            # different from source".
-            "--no-local",
-            "--branch",
-            self.base_branch,
-            *apart,
-            "--",
-            self.url,
-            str(path),
-        ]
+        clone = [*CLONE, "--branch", self.base_branch, *apart, "--", self.url, str(path)]
         self._git.run(clone, network=True)
         git = _bound(self._git, path, git_dir)
         start = at or "HEAD"
@@ -356,17 +346,7 @@ def read_base_file(git: Git, url: str, base_branch: str, name: str, scratch: Pat
     path = scratch / "base"
     if path.exists():
         shutil.rmtree(path)
-    clone = [
-        "clone",
-        "--quiet",
-        "--no-tags",
-        "--no-local",
-        "--depth",
-        "1",
-        "--no-checkout",
-        "--branch",
-        base_branch,
-    ]
+    clone = [*CLONE, "--depth", "1", "--no-checkout", "--branch", base_branch]
     git.run([*clone, "--", check_repo_url(url), str(path)], network=True)
     try:
         shown = git.run(["show", f"HEAD:{name}"], path, check=False)
